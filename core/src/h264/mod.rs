@@ -1,0 +1,3 @@
+//! H.264 bitstream knowledge: NAL units, parameter sets, avcC, codec strings.
+
+pub mod annexb;
