@@ -13,6 +13,7 @@
 //! - [`sim`]: an embedded simulated camera (feature `sim`) for the demo, tests and benches.
 
 pub mod capture;
+pub mod credentials;
 pub mod fmp4;
 pub mod frame;
 pub mod h264;
@@ -23,4 +24,5 @@ pub mod rtsp;
 #[cfg(feature = "sim")]
 pub mod sim;
 
+pub use credentials::Credentials;
 pub use frame::AccessUnit;

@@ -1,1 +1,114 @@
-fn main() {}
+//! `camwire`: record, probe, capture and replay IP-camera streams; `camwire demo` shows it
+//! all against the built-in simulated camera.
+
+mod args;
+mod cmd_capture;
+mod cmd_demo;
+mod cmd_probe;
+mod cmd_record;
+mod logger;
+
+use args::Args;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+camwire: record IP cameras into crash-safe fragmented MP4
+
+USAGE:
+  camwire record --url URL [--url URL ...] [--user U --password P] [--transport tcp|udp]
+                 --out DIR [--camera-id ID ...] [--duration SECS] [--segment-secs N]
+                 [--fragment-ms N] [--fsync fragment|Ns|never]
+  camwire probe --url URL [--user U --password P] [--transport tcp|udp] [--json]
+  camwire capture --url URL [--user U --password P] [--transport tcp|udp] --out PREFIX
+                  --duration SECS
+  camwire replay --sdp FILE --interleaved FILE --out FILE.mp4
+  camwire demo [--out DIR]
+
+Credentials may also be given inside the URL (rtsp://user:pass@host/...); they are taken out
+of it and never printed. Logging: -v, or CAMWIRE_LOG=debug|info|warn|error.
+";
+
+fn main() -> ExitCode {
+    let mut argv = std::env::args().skip(1);
+    let Some(cmd) = argv.next() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let args = match Args::parse(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("camwire: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.switch("help") || cmd == "help" || cmd == "--help" || cmd == "-h" {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    logger::init(args.switch("verbose"));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("camwire")
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("camwire: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cmd.as_str() {
+            "record" => cmd_record::run(&args).await,
+            "probe" => cmd_probe::run(&args).await,
+            "capture" => cmd_capture::run(&args).await,
+            "replay" => cmd_capture::replay(&args),
+            "demo" => cmd_demo::run(&args).await,
+            other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("camwire: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Connection options shared by every command that talks RTSP.
+fn source_options(args: &Args) -> Result<camwire::rtsp::SourceOptions, String> {
+    let mut o = camwire::rtsp::SourceOptions::default();
+    match (args.opt("user"), args.opt("password")) {
+        (Some(u), p) => o.credentials = Some(camwire::Credentials::new(u, p.unwrap_or(""))),
+        (None, Some(_)) => return Err("--password needs --user".into()),
+        (None, None) => {}
+    }
+    if let Some(t) = args.opt("transport") {
+        o.transport = t.parse()?;
+    }
+    Ok(o)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

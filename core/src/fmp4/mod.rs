@@ -1,1 +1,53 @@
-//! (being written)
+//! Fragmented MP4 (ISO BMFF) for recording: the init segment, fragments written with one
+//! vectored write each, and a bounded reader for crash recovery and export.
+//!
+//! File layout (one H.264 video track, ID 1, timescale = RTP clock rate):
+//!
+//! ```text
+//! ftyp (iso6; iso6 iso5 isom avc1 mp41)
+//! moov { mvhd, trak { tkhd, mdia { mdhd, hdlr vide, minf { vmhd, dinf/dref/url,
+//!        stbl { stsd/avc1/avcC, empty stts stsc stsz stco } } } }, mvex/trex }
+//! per fragment:
+//!   prft v1 (NTP wall-clock of the first sample, its media time)   -- when a clock is known
+//!   moof { mfhd (1, 2, 3…), traf { tfhd (default-base-is-moof), tfdt v1,
+//!          trun v1 (data offset; per sample duration, size, flags, signed cts offset) } }
+//!   mdat (4-byte length-prefixed NAL units, exactly as the camera sent them)
+//! ```
+//!
+//! Decode times start at 0 in every file: [`FragmentBuilder`] takes the first dts pushed into
+//! it as the file's origin.
+//!
+//! - [`write_init_segment`] / [`VideoTrack`]: the init segment.
+//! - [`FragmentBuilder`]: collects access units (moving their `Bytes`, copying nothing) and
+//!   writes a fragment.
+//! - [`scan_fragments`], [`read_init`], [`read_fragment_samples`], [`read_sample`]: reading
+//!   files back without loading them, for recovery and export.
+//! - [`BoxIter`], [`FileBoxIter`]: the underlying panic-free box walkers.
+
+mod boxes;
+mod error;
+mod fragment;
+mod init;
+mod read_init;
+mod reader;
+mod scan;
+#[cfg(test)]
+mod tests;
+
+pub use error::Fmp4Error;
+pub use fragment::{
+    FragmentBuilder, KEYFRAME_SAMPLE_FLAGS, NON_KEYFRAME_SAMPLE_FLAGS, NON_SYNC_BIT,
+    base_decode_time, sample_flags,
+};
+pub use init::{TRACK_ID, VideoTrack, write_init_segment};
+pub use read_init::{
+    MAX_MOOV_BYTES, TrackDefaults, parse_moov, read_init, read_init_with_defaults,
+};
+pub use reader::{
+    BoxHeader, BoxIter, BoxRef, FileBoxIter, FourCC, decode_header, find_child, find_path,
+    read_body, read_header_at, source_len,
+};
+pub use scan::{
+    FragmentInfo, MAX_MOOF_BYTES, SampleInfo, ScanResult, read_fragment_samples, read_sample,
+    scan_fragments,
+};

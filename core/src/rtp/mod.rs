@@ -1,1 +1,27 @@
-//! (being written)
+//! RTP: packets, sequence and timestamp bookkeeping, and the zero-copy H.264 depacketizer.
+//!
+//! The hot path (design.md §3): retina hands us each packet's payload as `Bytes` without a
+//! copy; [`RtpPacket::parse`] (for raw datagrams) slices, never copies; the
+//! [`h264::H264Depacketizer`] keeps slices of the payloads as the pieces of an
+//! [`crate::frame::AccessUnit`]. No payload byte is copied between the socket and the muxer.
+//!
+//! - [`packet`]: RTP header parsing.
+//! - [`sequence`]: loss, late packets, sequence restarts.
+//! - [`timestamp`]: 32 → 64-bit timestamp extension.
+//! - [`h264`]: RFC 6184 depacketization and every camera quirk we know of.
+
+pub mod h264;
+pub mod packet;
+pub mod sequence;
+pub mod timestamp;
+
+#[cfg(test)]
+pub(crate) mod test_packets;
+
+pub use h264::{
+    DepacketizeError, DepacketizerOptions, DepacketizerStats, H264Depacketizer,
+    parse_sprop_parameter_sets,
+};
+pub use packet::{RtpError, RtpPacket};
+pub use sequence::{SequenceStatus, SequenceTracker};
+pub use timestamp::TimestampExtender;

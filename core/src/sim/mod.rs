@@ -1,1 +1,204 @@
-//! (being written)
+//! An embedded simulated IP camera: an RTSP/1.0 server over tokio that streams a committed
+//! H.264 clip as RTP (RFC 6184), for the demo, fast tests and benchmarks.
+//!
+//! It behaves like a well-mannered camera so real clients (retina, ffmpeg, GStreamer) accept
+//! it: OPTIONS/DESCRIBE/SETUP/PLAY/PAUSE/GET_PARAMETER/TEARDOWN, optional Digest auth, TCP
+//! interleaved or UDP transport, RTCP sender reports and BYE. Every client gets its own session
+//! that starts at the clip's first access unit with its own random SSRC, sequence number and
+//! timestamp, so a test can compare received frame `i` with [`clip_access_units`]`()[i]`.
+//!
+//! Real-peer tests against a third-party server (GStreamer) live elsewhere; the sim is the fast
+//! path and the one knob box (packetization, MTU, pacing, duration) for depacketizer tests.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use camwire::sim::{SimCamera, SimOptions};
+//! let sim = SimCamera::start(SimOptions::default()).await?;
+//! println!("serving {}", sim.rtsp_url());
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod blocking;
+mod clip;
+mod connection;
+mod packetizer;
+mod request;
+mod rtcp;
+mod server;
+mod stream;
+mod transport;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use blocking::BlockingSimCamera;
+pub use clip::{CLOCK_RATE, FPS, TICKS_PER_FRAME, clip, clip_access_units};
+
+/// The RTP payload type the sim announces for H.264.
+pub(crate) const PAYLOAD_TYPE: u8 = 96;
+/// The path of the one stream the sim serves.
+pub const STREAM_PATH: &str = "/stream";
+
+/// How access units are cut into RTP packets (RFC 6184, packetization-mode 1 in the SDP).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Packetization {
+    /// What most cameras do: SPS+PPS in one STAP-A before every IDR, NALs that fit the MTU as
+    /// single NAL unit packets, larger ones as FU-A.
+    #[default]
+    Mixed,
+    /// Every NAL in its own packet regardless of the MTU (up to 65,000 bytes; larger NALs fall
+    /// back to FU-A). Exercises receivers with large datagrams or interleaved frames.
+    SingleNalOnly,
+    /// Every NAL as FU-A, always in at least two fragments (NALs of two bytes or fewer, which
+    /// cannot be split, go as single NAL units).
+    FuAAlways,
+}
+
+/// What to serve and how. `Default` is a realtime, looping, unauthenticated camera on an
+/// ephemeral loopback port.
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    /// Where to listen for RTSP (TCP). Port 0 picks a free port; see [`SimCamera::port`].
+    pub bind: SocketAddr,
+    /// `(username, password)`: when set, every request but OPTIONS needs Digest auth.
+    pub credentials: Option<(String, String)>,
+    /// `true`: send each access unit at its presentation time (25 fps). `false`: as fast as
+    /// the socket takes (benchmarks, fast tests). Over UDP, unpaced sending can overrun the
+    /// receiver's socket buffer and lose packets, as a real network would.
+    pub realtime: bool,
+    /// Packet shapes; see [`Packetization`].
+    pub packetization: Packetization,
+    /// Largest RTP packet (12-byte header included, interleaved or UDP/IP framing excluded).
+    /// Values below 64 are treated as 64.
+    pub mtu: usize,
+    /// Send RTCP sender reports (once per second of media, after the access unit they time).
+    pub rtcp_sender_reports: bool,
+    /// Start over at the clip's end (timestamps and sequence numbers continue). When `false`,
+    /// send RTCP BYE after the last access unit.
+    pub loop_clip: bool,
+    /// Send RTCP BYE and stop after this much media (counted in frames at 25 fps, so it is
+    /// the same stream in realtime and unpaced mode). The connection stays open until the
+    /// client tears down or disconnects, as cameras do.
+    pub max_duration: Option<Duration>,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            credentials: None,
+            realtime: true,
+            packetization: Packetization::Mixed,
+            mtu: 1400,
+            rtcp_sender_reports: true,
+            loop_clip: true,
+            max_duration: None,
+        }
+    }
+}
+
+/// Counters since the sim started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// TCP connections accepted.
+    pub connections: u64,
+    /// Sessions that started playing (a client counts once per session).
+    pub clients_served: u64,
+    /// Sessions set up and not yet torn down or disconnected.
+    pub active_sessions: u64,
+    /// RTP packets sent, over all sessions.
+    pub rtp_packets_sent: u64,
+    /// RTCP compound packets sent (sender reports and BYEs).
+    pub rtcp_packets_sent: u64,
+    /// RTP and RTCP bytes sent (interleaved framing and UDP/IP headers excluded).
+    pub bytes_sent: u64,
+}
+
+/// A running simulated camera. Dropping it stops the server and every session; prefer
+/// [`SimCamera::shutdown`] in async code to wait until they are gone.
+pub struct SimCamera {
+    addr: SocketAddr,
+    shared: Arc<server::Shared>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SimCamera {
+    /// Binds `opts.bind` and serves on the current tokio runtime.
+    pub async fn start(opts: SimOptions) -> std::io::Result<SimCamera> {
+        let listener = tokio::net::TcpListener::bind(opts.bind).await?;
+        let mut addr = listener.local_addr()?;
+        if addr.ip().is_unspecified() {
+            // A URL needs an address a client can connect to; loopback always works here.
+            addr.set_ip(Ipv4Addr::LOCALHOST.into());
+        }
+        let shared = Arc::new(server::Shared::new(opts));
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(server::run(listener, shared.clone(), stop_rx));
+        Ok(SimCamera {
+            addr,
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// Starts a sim on its own runtime thread, for callers without tokio (C, Python).
+    pub fn start_blocking(opts: SimOptions) -> std::io::Result<BlockingSimCamera> {
+        BlockingSimCamera::start(opts)
+    }
+
+    /// `rtsp://IP:PORT/stream`, without credentials.
+    pub fn rtsp_url(&self) -> String {
+        rtsp_url(self.addr)
+    }
+
+    /// The TCP port RTSP listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The address RTSP listens on (unspecified IPs reported as 127.0.0.1).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> SimStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Stops accepting, ends every session and waits until their tasks are gone.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SimCamera {
+    fn drop(&mut self) {
+        // Aborting the accept task drops its JoinSet, which aborts every connection task.
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for SimCamera {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimCamera")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn rtsp_url(addr: SocketAddr) -> String {
+    format!("rtsp://{addr}{STREAM_PATH}")
+}

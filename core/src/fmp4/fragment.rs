@@ -1,0 +1,426 @@
+//! Movie fragments: `prft` + `moof` + `mdat`, written with one vectored write.
+//!
+//! The hot path of the recorder ends here. Access units arrive as lists of [`Bytes`] pieces
+//! that point into the receive buffers; [`FragmentBuilder::push`] moves those handles (never
+//! the bytes) into the builder, and [`FragmentBuilder::write_to`] encodes only the small
+//! header (prft, moof, mdat header) and the 4-byte NAL length prefixes, then hands
+//! `[header, prefix, pieces…, prefix, pieces…]` to `write_vectored`: one `writev` per fragment
+//! in the usual case. Every buffer the builder owns is reused, so once warm a fragment costs
+//! no heap allocation at all.
+//!
+//! Timeline: the first decode timestamp pushed into a builder is decode time 0 of the file
+//! (`tfdt` and the `prft` media time are relative to it). Create one builder per file; its
+//! `mfhd` sequence numbers start at 1.
+
+use std::io::{self, IoSlice, Write};
+
+use bytes::Bytes;
+
+use super::boxes::{begin, begin_full, end, header, put_i32, put_u32, put_u64};
+use super::init::TRACK_ID;
+use crate::frame::AccessUnit;
+
+/// `sample_flags` of a sync sample (IDR): sample_depends_on = 2 (depends on no other sample),
+/// sample_is_non_sync_sample = 0.
+pub const KEYFRAME_SAMPLE_FLAGS: u32 = 2 << 24;
+/// `sample_flags` of any other sample: sample_depends_on = 1, sample_is_non_sync_sample = 1.
+pub const NON_KEYFRAME_SAMPLE_FLAGS: u32 = (1 << 24) | NON_SYNC_BIT;
+/// The sample_is_non_sync_sample bit of `sample_flags`.
+pub const NON_SYNC_BIT: u32 = 1 << 16;
+
+/// `tfhd` flag: offsets in `trun` count from the start of the `moof` box.
+pub(crate) const TFHD_DEFAULT_BASE_IS_MOOF: u32 = 0x02_0000;
+/// `trun` flags: data offset, and per-sample duration, size, flags and composition offset.
+pub(crate) const TRUN_FLAGS: u32 = 0x0001 | 0x0100 | 0x0200 | 0x0400 | 0x0800;
+/// Bytes of a `trun` sample record with [`TRUN_FLAGS`].
+const TRUN_SAMPLE_BYTES: usize = 16;
+/// `prft` flags value 0: the NTP time is when the picture entered the encoder, which for a
+/// camera is its capture instant (what the RTCP sender report maps RTP timestamps to).
+const PRFT_FLAGS: u32 = 0;
+
+/// The `sample_flags` camwire writes for a keyframe or a non-keyframe.
+pub fn sample_flags(keyframe: bool) -> u32 {
+    if keyframe {
+        KEYFRAME_SAMPLE_FLAGS
+    } else {
+        NON_KEYFRAME_SAMPLE_FLAGS
+    }
+}
+
+/// Decode time of `dts` on the file's timeline, which starts at `first_dts`. Timestamps before
+/// the start (which a well-behaved caller never passes) clamp to 0.
+pub fn base_decode_time(dts: i64, first_dts: i64) -> u64 {
+    u64::try_from(dts.saturating_sub(first_dts)).unwrap_or(0)
+}
+
+/// One sample waiting in the builder.
+#[derive(Clone, Copy, Debug)]
+struct PendingSample {
+    dts: i64,
+    pts: i64,
+    /// Bytes in the mdat: NAL units plus their 4-byte prefixes.
+    size: u64,
+    keyframe: bool,
+}
+
+/// One NAL unit waiting in the builder: how many pieces follow its prefix, and whether it has
+/// one (empty NAL units get neither prefix nor bytes).
+#[derive(Clone, Copy, Debug)]
+struct PendingNal {
+    pieces: u32,
+    prefixed: bool,
+}
+
+/// Collects the samples of one fragment and writes them out; reused for every fragment of a
+/// file.
+#[derive(Debug)]
+pub struct FragmentBuilder {
+    samples: Vec<PendingSample>,
+    nals: Vec<PendingNal>,
+    /// Payload handles, in write order; pushing moves them here, writing drops them.
+    pieces: Vec<Bytes>,
+    /// The 4-byte big-endian length of each non-empty NAL unit, in order.
+    prefixes: Vec<u8>,
+    payload_bytes: u64,
+    /// prft + moof + mdat header of the fragment being written.
+    header: Vec<u8>,
+    /// Empty between writes; keeps the `IoSlice` array's allocation for the next fragment.
+    slices: Vec<IoSlice<'static>>,
+    /// `mfhd` sequence number of the next fragment.
+    sequence: u32,
+    /// First dts ever pushed: decode time 0 of the file.
+    origin_dts: Option<i64>,
+}
+
+impl Default for FragmentBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FragmentBuilder {
+    /// A builder for a new file: sequence numbers from 1, decode time 0 at the first push.
+    pub fn new() -> Self {
+        Self {
+            samples: Vec::new(),
+            nals: Vec::new(),
+            pieces: Vec::new(),
+            prefixes: Vec::new(),
+            payload_bytes: 0,
+            header: Vec::new(),
+            slices: Vec::new(),
+            sequence: 1,
+            origin_dts: None,
+        }
+    }
+
+    /// Adds one access unit as the next sample, decoded at `dts` and presented at `pts` (both
+    /// in the track timescale; dts must not decrease). Its payload pieces are moved in, not
+    /// copied. NAL lengths are taken from the pieces themselves, so the mdat always matches
+    /// its table; pieces that no NAL unit refers to are dropped.
+    pub fn push(&mut self, au: AccessUnit, dts: i64, pts: i64) {
+        let AccessUnit {
+            nals,
+            pieces,
+            keyframe,
+            ..
+        } = au;
+        self.origin_dts.get_or_insert(dts);
+        let mut size = 0u64;
+
+        // The depacketizer's normal output: NAL units cover the pieces in order, exactly once.
+        let mut next = 0u32;
+        let in_order = nals.iter().all(|n| {
+            let ok = n.pieces.start == next && n.pieces.end >= n.pieces.start;
+            next = n.pieces.end;
+            ok
+        }) && usize::try_from(next).is_ok_and(|n| n == pieces.len());
+
+        if in_order {
+            for nal in &nals {
+                let run = pieces
+                    .get(nal.pieces.start as usize..nal.pieces.end as usize)
+                    .unwrap_or_default();
+                size += self.add_nal(run.iter().map(|p| p.len() as u64).sum(), run.len());
+            }
+            self.pieces.extend(pieces);
+        } else {
+            // Anything else: follow the ranges (clamped), cloning handles (a reference count
+            // each, still no payload copy).
+            for nal in &nals {
+                let end = (nal.pieces.end as usize).min(pieces.len());
+                let start = (nal.pieces.start as usize).min(end);
+                let run = pieces.get(start..end).unwrap_or_default();
+                size += self.add_nal(run.iter().map(|p| p.len() as u64).sum(), run.len());
+                self.pieces.extend(run.iter().cloned());
+            }
+        }
+
+        self.payload_bytes += size;
+        self.samples.push(PendingSample {
+            dts,
+            pts,
+            size,
+            keyframe,
+        });
+    }
+
+    /// Records one NAL unit of `len` bytes in `pieces` pieces; returns its size in the mdat.
+    fn add_nal(&mut self, len: u64, pieces: usize) -> u64 {
+        let prefixed = len > 0;
+        if prefixed {
+            // Over 4 GiB cannot be written; write_to rejects the fragment before that matters.
+            let len32 = u32::try_from(len).unwrap_or(u32::MAX);
+            self.prefixes.extend_from_slice(&len32.to_be_bytes());
+        }
+        self.nals.push(PendingNal {
+            pieces: u32::try_from(pieces).unwrap_or(u32::MAX),
+            prefixed,
+        });
+        if prefixed { len + 4 } else { 0 }
+    }
+
+    /// Number of samples waiting.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// True when no sample is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// Bytes the waiting samples take in the mdat (NAL units plus 4-byte length prefixes, the
+    /// same measure as [`AccessUnit::avc_len`]).
+    pub fn payload_bytes(&self) -> usize {
+        usize::try_from(self.payload_bytes).unwrap_or(usize::MAX)
+    }
+
+    /// Decode timestamp of the first waiting sample.
+    pub fn first_dts(&self) -> Option<i64> {
+        self.samples.first().map(|s| s.dts)
+    }
+
+    /// Decode time from the first to the last waiting sample (the last one's own duration is
+    /// not known until the next sample arrives).
+    pub fn duration_so_far(&self) -> i64 {
+        match (self.samples.first(), self.samples.last()) {
+            (Some(a), Some(b)) => b.dts.saturating_sub(a.dts),
+            _ => 0,
+        }
+    }
+
+    /// The `mfhd` sequence number the next fragment will carry.
+    pub fn sequence_number(&self) -> u32 {
+        self.sequence
+    }
+
+    /// The dts that is decode time 0 of the file (the first dts pushed), if any.
+    pub fn origin_dts(&self) -> Option<i64> {
+        self.origin_dts
+    }
+
+    /// Drops the waiting samples (and the receive buffers they pin) without writing them.
+    /// The sequence number and timeline are kept.
+    pub fn clear(&mut self) {
+        self.samples.clear();
+        self.nals.clear();
+        self.pieces.clear();
+        self.prefixes.clear();
+        self.payload_bytes = 0;
+    }
+
+    /// Writes the waiting samples as one fragment and clears the builder. Returns the bytes
+    /// written (0, writing nothing, when the builder is empty).
+    ///
+    /// `next_dts` is the decode time of the sample that will follow (it gives the last
+    /// sample its duration; without it the last sample repeats the previous duration, or 0
+    /// for a single sample). `wallclock_ntp` is the 64-bit NTP wall-clock time of the first
+    /// sample; when given, a `prft` box pairs it with that sample's presentation time.
+    ///
+    /// Errors: `InvalidInput` (nothing written) when the fragment would not fit 32-bit box
+    /// sizes; any error of `out`. On error the samples stay in the builder (call
+    /// [`clear`](Self::clear) to drop them) and the sequence number is not used up; after a
+    /// failed write the file may end in a torn fragment, which the reader's
+    /// [`scan_fragments`](super::scan_fragments) detects.
+    pub fn write_to<W: Write + ?Sized>(
+        &mut self,
+        out: &mut W,
+        next_dts: Option<i64>,
+        wallclock_ntp: Option<u64>,
+    ) -> io::Result<u64> {
+        if self.samples.is_empty() {
+            return Ok(0);
+        }
+        let mdat_size = u32::try_from(8 + self.payload_bytes)
+            .map_err(|_| invalid("fragment payload exceeds 4 GiB"))?;
+        self.encode_header(next_dts, wallclock_ntp, mdat_size)?;
+        let total = self.header.len() as u64 + self.payload_bytes;
+
+        let mut slices = recycle(std::mem::take(&mut self.slices));
+        slices.push(IoSlice::new(&self.header));
+        let mut prefixes = self.prefixes.chunks_exact(4);
+        let mut pieces = self.pieces.iter();
+        for nal in &self.nals {
+            if nal.prefixed
+                && let Some(prefix) = prefixes.next()
+            {
+                slices.push(IoSlice::new(prefix));
+            }
+            for piece in pieces.by_ref().take(nal.pieces as usize) {
+                if !piece.is_empty() {
+                    slices.push(IoSlice::new(piece));
+                }
+            }
+        }
+        let result = write_all_vectored(out, &mut slices);
+        self.slices = recycle(slices);
+        result?;
+
+        self.clear();
+        self.sequence = self.sequence.checked_add(1).unwrap_or(1);
+        Ok(total)
+    }
+
+    /// Encodes prft + moof + the mdat header into `self.header`.
+    fn encode_header(
+        &mut self,
+        next_dts: Option<i64>,
+        wallclock_ntp: Option<u64>,
+        mdat_size: u32,
+    ) -> io::Result<()> {
+        let origin = self.origin_dts.unwrap_or(0);
+        let Some(first) = self.samples.first() else {
+            return Ok(());
+        };
+        let count = self.samples.len();
+        // moof = 8 + mfhd 16 + traf (8 + tfhd 16 + tfdt 20 + trun 20 + 16 per sample); the
+        // data offset (moof size + 8) must fit the signed 32-bit field.
+        let moof_size = 88 + TRUN_SAMPLE_BYTES as u64 * count as u64;
+        let sample_count =
+            u32::try_from(count).map_err(|_| invalid("too many samples in one fragment"))?;
+        if moof_size + 8 > i32::MAX as u64 {
+            return Err(invalid("too many samples in one fragment"));
+        }
+
+        let out = &mut self.header;
+        out.clear();
+        if let Some(ntp) = wallclock_ntp {
+            let prft = begin_full(out, b"prft", 1, PRFT_FLAGS);
+            put_u32(out, TRACK_ID);
+            put_u64(out, ntp);
+            put_u64(out, base_decode_time(first.pts, origin));
+            end(out, prft);
+        }
+
+        let moof_start = begin(out, b"moof");
+        let mfhd = begin_full(out, b"mfhd", 0, 0);
+        put_u32(out, self.sequence);
+        end(out, mfhd);
+        let traf = begin(out, b"traf");
+        let tfhd = begin_full(out, b"tfhd", 0, TFHD_DEFAULT_BASE_IS_MOOF);
+        put_u32(out, TRACK_ID);
+        end(out, tfhd);
+        let tfdt = begin_full(out, b"tfdt", 1, 0);
+        put_u64(out, base_decode_time(first.dts, origin));
+        end(out, tfdt);
+        let trun = begin_full(out, b"trun", 1, TRUN_FLAGS);
+        put_u32(out, sample_count);
+        let data_offset_at = out.len();
+        put_i32(out, 0); // data_offset, patched below
+        let mut prev_duration = 0u32;
+        for (i, s) in self.samples.iter().enumerate() {
+            let next = match self.samples.get(i + 1) {
+                Some(n) => Some(n.dts),
+                None => next_dts,
+            };
+            let duration = match next {
+                Some(n) => clamp_u32(n.saturating_sub(s.dts)),
+                None => prev_duration,
+            };
+            prev_duration = duration;
+            put_u32(out, duration);
+            put_u32(out, u32::try_from(s.size).unwrap_or(u32::MAX));
+            put_u32(out, sample_flags(s.keyframe));
+            put_i32(out, clamp_i32(s.pts.saturating_sub(s.dts)));
+        }
+        end(out, trun);
+        end(out, traf);
+        let moof_len = end(out, moof_start);
+        debug_assert_eq!(u64::from(moof_len), moof_size);
+        // default-base-is-moof: the first sample follows the moof and the 8-byte mdat header.
+        let data_offset = i32::try_from(moof_len + 8).unwrap_or(i32::MAX);
+        if let Some(field) = out.get_mut(data_offset_at..data_offset_at + 4) {
+            field.copy_from_slice(&data_offset.to_be_bytes());
+        }
+        header(out, b"mdat", mdat_size);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+impl FragmentBuilder {
+    /// Addresses of the payload bytes held, in write order (zero-copy checks).
+    pub(super) fn piece_ptrs(&self) -> Vec<*const u8> {
+        self.pieces.iter().map(|p| p.as_ptr()).collect()
+    }
+
+    /// Addresses of every reusable buffer (allocation-reuse checks).
+    pub(super) fn buffer_ptrs(&self) -> [usize; 6] {
+        [
+            self.header.as_ptr() as usize,
+            self.prefixes.as_ptr() as usize,
+            self.slices.as_ptr() as usize,
+            self.samples.as_ptr() as usize,
+            self.pieces.as_ptr() as usize,
+            self.nals.as_ptr() as usize,
+        ]
+    }
+
+    /// Capacity of the kept IoSlice array, and whether it is empty.
+    pub(super) fn slices_state(&self) -> (usize, bool) {
+        (self.slices.capacity(), self.slices.is_empty())
+    }
+}
+
+/// Writes every slice, coping with partial writes and interrupts.
+fn write_all_vectored<W: Write + ?Sized>(
+    out: &mut W,
+    mut bufs: &mut [IoSlice<'_>],
+) -> io::Result<()> {
+    while !bufs.is_empty() {
+        match out.write_vectored(bufs) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "failed to write the whole fragment",
+                ));
+            }
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Empties `v` and gives its allocation back with a different lifetime parameter. The
+/// in-place `collect` reuses the buffer (same element size and alignment), so the IoSlice
+/// array of a warm builder allocates nothing.
+#[allow(clippy::unnecessary_filter_map)] // `filter` cannot change the lifetime
+fn recycle<'b>(mut v: Vec<IoSlice<'_>>) -> Vec<IoSlice<'b>> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+fn invalid(msg: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+fn clamp_u32(v: i64) -> u32 {
+    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
+fn clamp_i32(v: i64) -> i32 {
+    i32::try_from(v).unwrap_or(if v < 0 { i32::MIN } else { i32::MAX })
+}

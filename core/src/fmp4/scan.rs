@@ -1,0 +1,481 @@
+//! Finding the complete fragments of a recording, and their sample tables.
+//!
+//! Crash recovery calls [`scan_fragments`] on a file that may end in a torn write and
+//! truncates it to [`ScanResult::valid_len`]; the exporter uses the fragment list to find the
+//! keyframe before a start time, then [`read_fragment_samples`] and [`read_sample`] to copy
+//! only the bytes it needs. The scan reads box headers, `prft` and `moof` bodies, never an
+//! `mdat`.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use super::error::Fmp4Error;
+use super::fragment::NON_SYNC_BIT;
+use super::init::VideoTrack;
+use super::read_init::{MAX_MOOV_BYTES, TrackDefaults, parse_moov};
+use super::reader::{BoxHeader, BoxIter, Fields, FileBoxIter, read_body};
+
+/// The largest `moof` the reader loads (camwire writes ~100 bytes + 16 per sample).
+pub const MAX_MOOF_BYTES: u64 = 64 << 20;
+/// Largest number of samples accepted, per `moof`, from `trun`s whose samples take no bytes in
+/// the box (all values from defaults), where the box size cannot bound the count.
+const MAX_IMPLICIT_SAMPLES: u32 = 1 << 20;
+
+/// One complete fragment: an optional `prft`, a `moof` and its whole `mdat`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FragmentInfo {
+    /// Offset where the fragment starts (its `prft`, else its `moof`).
+    pub offset: u64,
+    /// Offset of the `moof` box.
+    pub moof_offset: u64,
+    /// Size of the `moof` box.
+    pub moof_size: u64,
+    /// Offset of the `mdat` box.
+    pub mdat_offset: u64,
+    /// Offset just past the `mdat`: the file is complete up to here.
+    pub end: u64,
+    /// `mfhd` sequence number.
+    pub sequence_number: u32,
+    /// `tfdt` base media decode time, in the track timescale.
+    pub base_decode_time: u64,
+    /// Samples in the fragment.
+    pub sample_count: u32,
+    /// Sum of the sample durations, in the track timescale.
+    pub duration: u64,
+    /// True when the first sample is a sync sample (the fragment can start playback).
+    pub first_is_keyframe: bool,
+    /// 64-bit NTP wall-clock time from the `prft`, if the fragment has one.
+    pub ntp: Option<u64>,
+    /// The media time (track timescale) that `ntp` refers to.
+    pub ntp_media_time: Option<u64>,
+}
+
+/// What a scan found.
+#[derive(Debug)]
+pub struct ScanResult {
+    /// Length of the file scanned.
+    pub file_len: u64,
+    /// Offset just past the `moov`, if the file starts with an init segment.
+    pub init_end: Option<u64>,
+    /// The video track described by the init segment, if it could be read.
+    pub track: Option<VideoTrack>,
+    /// The `trex` defaults (all zero without an init segment).
+    pub defaults: TrackDefaults,
+    /// Complete fragments, in file order.
+    pub fragments: Vec<FragmentInfo>,
+    /// Bytes from the start up to the end of the last complete unit (the init segment, a
+    /// complete fragment, or a standalone box such as `free`). Everything after it is a torn
+    /// or damaged tail; crash recovery truncates the file to this length.
+    pub valid_len: u64,
+    /// Why the scan stopped early, when the tail is damaged rather than merely incomplete.
+    pub tail_error: Option<Fmp4Error>,
+}
+
+impl ScanResult {
+    /// True when the file has bytes past [`valid_len`](Self::valid_len).
+    pub fn is_torn(&self) -> bool {
+        self.valid_len < self.file_len
+    }
+
+    /// Total decode duration of the complete fragments, in the track timescale.
+    pub fn duration(&self) -> u64 {
+        self.fragments.iter().map(|f| f.duration).sum()
+    }
+}
+
+/// One sample of a fragment, located in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SampleInfo {
+    /// File offset of the sample's first byte (in the `mdat`).
+    pub offset: u64,
+    /// Size in bytes (4-byte length-prefixed NAL units).
+    pub size: u32,
+    /// Decode duration in the track timescale.
+    pub duration: u32,
+    /// ISO `sample_flags`.
+    pub flags: u32,
+    /// Presentation time minus decode time.
+    pub composition_offset: i64,
+    /// Decode time on the file's timeline.
+    pub decode_time: u64,
+}
+
+impl SampleInfo {
+    /// True for a sync sample (sample_is_non_sync_sample clear).
+    pub fn is_keyframe(&self) -> bool {
+        self.flags & NON_SYNC_BIT == 0
+    }
+
+    /// Presentation time on the file's timeline.
+    pub fn presentation_time(&self) -> i64 {
+        i64::try_from(self.decode_time)
+            .unwrap_or(i64::MAX)
+            .saturating_add(self.composition_offset)
+    }
+}
+
+/// What parsing a `moof` yields besides the samples.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MoofSummary {
+    pub sequence_number: u32,
+    pub base_decode_time: u64,
+    pub sample_count: u32,
+    pub duration: u64,
+    pub first_is_keyframe: bool,
+    /// Byte range the samples occupy in the file (empty when there are no sample bytes).
+    pub data_start: u64,
+    pub data_end: u64,
+}
+
+/// Walks `r` and lists its complete fragments. Only I/O errors fail the scan; damage ends it,
+/// and is reported in [`ScanResult::tail_error`] with the good part still listed.
+pub fn scan_fragments<R: Read + Seek + ?Sized>(r: &mut R) -> Result<ScanResult, Fmp4Error> {
+    let mut it = FileBoxIter::new(r)?;
+    let mut res = ScanResult {
+        file_len: it.source_len(),
+        init_end: None,
+        track: None,
+        defaults: TrackDefaults::default(),
+        fragments: Vec::new(),
+        valid_len: 0,
+        tail_error: None,
+    };
+    let mut body = Vec::new();
+    let mut prft: Option<(u64, u64, u64)> = None; // (offset, ntp, media_time)
+    let mut moof: Option<(u64, BoxHeader, MoofSummary)> = None; // (fragment start, ...)
+
+    while let Some(h) = it.next() {
+        let h = match h {
+            Ok(h) => h,
+            Err(e) => return tail(res, e),
+        };
+        let pending = prft.is_some() || moof.is_some();
+        match &h.fourcc {
+            b"ftyp" | b"moov" if pending => {
+                return tail(res, invalid(h.offset, "init box inside a fragment"));
+            }
+            b"moov" => {
+                if let Err(e) = read_body(it.source(), &h, MAX_MOOV_BYTES, &mut body) {
+                    return tail(res, e);
+                }
+                match parse_moov(&body, h.body_offset()) {
+                    Ok((track, defaults)) => {
+                        res.track = Some(track);
+                        res.defaults = defaults;
+                    }
+                    Err(e) => log::warn!("unreadable moov at {}: {e}", h.offset),
+                }
+                res.init_end = Some(h.end());
+                res.valid_len = h.end();
+            }
+            b"prft" => {
+                if moof.is_some() {
+                    return tail(res, invalid(h.offset, "moof without its mdat"));
+                }
+                if let Err(e) = read_body(it.source(), &h, 64, &mut body) {
+                    return tail(res, e);
+                }
+                match parse_prft(&body, h.body_offset()) {
+                    Ok((ntp, media_time)) => prft = Some((h.offset, ntp, media_time)),
+                    Err(e) => return tail(res, e),
+                }
+            }
+            b"moof" => {
+                if moof.is_some() {
+                    return tail(res, invalid(h.offset, "moof without its mdat"));
+                }
+                if let Err(e) = read_body(it.source(), &h, MAX_MOOF_BYTES, &mut body) {
+                    return tail(res, e);
+                }
+                match parse_moof(&body, &h, &res.defaults, |_| {}) {
+                    Ok(summary) => {
+                        let start = prft.map_or(h.offset, |p| p.0);
+                        moof = Some((start, h, summary));
+                    }
+                    Err(e) => return tail(res, e),
+                }
+            }
+            b"mdat" => {
+                let Some((start, moof_h, summary)) = moof.take() else {
+                    // Media data no fragment refers to: harmless, but not a fragment end.
+                    prft = None;
+                    continue;
+                };
+                let sample_bytes = summary.data_end > summary.data_start;
+                if sample_bytes
+                    && (summary.data_start < h.body_offset() || summary.data_end > h.end())
+                {
+                    return tail(res, invalid(moof_h.offset, "samples outside the mdat"));
+                }
+                let p = prft.take();
+                res.fragments.push(FragmentInfo {
+                    offset: start,
+                    moof_offset: moof_h.offset,
+                    moof_size: moof_h.size,
+                    mdat_offset: h.offset,
+                    end: h.end(),
+                    sequence_number: summary.sequence_number,
+                    base_decode_time: summary.base_decode_time,
+                    sample_count: summary.sample_count,
+                    duration: summary.duration,
+                    first_is_keyframe: summary.first_is_keyframe,
+                    ntp: p.map(|p| p.1),
+                    ntp_media_time: p.map(|p| p.2),
+                });
+                res.valid_len = h.end();
+            }
+            _ => {
+                if !pending {
+                    res.valid_len = h.end();
+                }
+            }
+        }
+    }
+    Ok(res)
+}
+
+/// Records why the scan stopped; I/O errors still fail it.
+fn tail(mut res: ScanResult, e: Fmp4Error) -> Result<ScanResult, Fmp4Error> {
+    if let Fmp4Error::Io(_) = e {
+        return Err(e);
+    }
+    res.tail_error = Some(e);
+    Ok(res)
+}
+
+fn invalid(offset: u64, reason: &'static str) -> Fmp4Error {
+    Fmp4Error::Invalid { offset, reason }
+}
+
+/// `prft` body: (NTP timestamp, media time).
+fn parse_prft(body: &[u8], base: u64) -> Result<(u64, u64), Fmp4Error> {
+    let mut f = Fields::new(body, base);
+    let (version, _) = f.full_box()?;
+    f.skip(4)?; // reference_track_ID
+    let ntp = f.u64()?;
+    let media_time = if version == 1 {
+        f.u64()?
+    } else {
+        u64::from(f.u32()?)
+    };
+    Ok((ntp, media_time))
+}
+
+/// Reads the sample table of one fragment (its `moof` only).
+pub fn read_fragment_samples<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    frag: &FragmentInfo,
+    defaults: &TrackDefaults,
+) -> Result<Vec<SampleInfo>, Fmp4Error> {
+    let len = r.seek(SeekFrom::End(0))?;
+    let h = super::reader::read_header_at(r, frag.moof_offset, len)?;
+    if &h.fourcc != b"moof" {
+        return Err(Fmp4Error::Missing("moof"));
+    }
+    let mut body = Vec::new();
+    read_body(r, &h, MAX_MOOF_BYTES, &mut body)?;
+    // The count was checked against the trun's size while parsing, so this is bounded by the
+    // moof we just read.
+    let mut samples = Vec::new();
+    parse_moof(&body, &h, defaults, |s| samples.push(s))?;
+    Ok(samples)
+}
+
+/// Reads one sample's bytes (length-prefixed NAL units) into `out`, replacing its contents.
+/// The sample must come from [`read_fragment_samples`] on the same file.
+pub fn read_sample<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    sample: &SampleInfo,
+    out: &mut Vec<u8>,
+) -> Result<(), Fmp4Error> {
+    let len = r.seek(SeekFrom::End(0))?;
+    if sample.offset.saturating_add(u64::from(sample.size)) > len {
+        return Err(Fmp4Error::Truncated {
+            offset: sample.offset,
+        });
+    }
+    out.clear();
+    out.resize(sample.size as usize, 0);
+    r.seek(SeekFrom::Start(sample.offset))?;
+    r.read_exact(out)?;
+    Ok(())
+}
+
+/// Parses a `moof` body (`h` is its header, giving its file offset), calling `visit` for each
+/// sample of the first `traf`. Other `traf`s are ignored: camwire files have one track.
+pub(crate) fn parse_moof(
+    body: &[u8],
+    h: &BoxHeader,
+    defaults: &TrackDefaults,
+    mut visit: impl FnMut(SampleInfo),
+) -> Result<MoofSummary, Fmp4Error> {
+    let base = h.body_offset();
+    let mut sum = MoofSummary {
+        data_start: u64::MAX,
+        ..MoofSummary::default()
+    };
+    let mut seen_mfhd = false;
+    let mut traf = None;
+    for b in BoxIter::new(body, base) {
+        let b = b?;
+        match &b.fourcc {
+            b"mfhd" => {
+                let mut f = Fields::new(b.body, b.offset + 8);
+                f.full_box()?;
+                sum.sequence_number = f.u32()?;
+                seen_mfhd = true;
+            }
+            b"traf" if traf.is_none() => traf = Some(b),
+            _ => {}
+        }
+    }
+    if !seen_mfhd {
+        return Err(Fmp4Error::Missing("mfhd"));
+    }
+    let traf = traf.ok_or(Fmp4Error::Missing("traf"))?;
+
+    // tfhd first: it sets the defaults and the data base for every trun.
+    let mut tfhd = None;
+    let mut tfdt = None;
+    for b in BoxIter::new(traf.body, traf.offset + 8) {
+        let b = b?;
+        match &b.fourcc {
+            b"tfhd" if tfhd.is_none() => tfhd = Some(b),
+            b"tfdt" if tfdt.is_none() => tfdt = Some(b),
+            _ => {}
+        }
+    }
+    let tfhd = tfhd.ok_or(Fmp4Error::Missing("tfhd"))?;
+    let mut f = Fields::new(tfhd.body, tfhd.offset + 8);
+    let (_, tf_flags) = f.full_box()?;
+    f.skip(4)?; // track_ID
+    let mut data_base = h.offset; // default-base-is-moof, and the first traf's implicit base
+    if tf_flags & 0x01 != 0 {
+        data_base = f.u64()?;
+    }
+    if tf_flags & 0x02 != 0 {
+        f.skip(4)?; // sample_description_index
+    }
+    let default_duration = if tf_flags & 0x08 != 0 {
+        f.u32()?
+    } else {
+        defaults.sample_duration
+    };
+    let default_size = if tf_flags & 0x10 != 0 {
+        f.u32()?
+    } else {
+        defaults.sample_size
+    };
+    let default_flags = if tf_flags & 0x20 != 0 {
+        f.u32()?
+    } else {
+        defaults.sample_flags
+    };
+
+    let tfdt = tfdt.ok_or(Fmp4Error::Missing("tfdt"))?;
+    let mut f = Fields::new(tfdt.body, tfdt.offset + 8);
+    let (version, _) = f.full_box()?;
+    sum.base_decode_time = if version == 1 {
+        f.u64()?
+    } else {
+        u64::from(f.u32()?)
+    };
+
+    let mut decode_time = sum.base_decode_time;
+    let mut next_data = data_base;
+    let mut first = true;
+    let mut implicit = 0u32;
+    for b in BoxIter::new(traf.body, traf.offset + 8) {
+        let b = b?;
+        if &b.fourcc != b"trun" {
+            continue;
+        }
+        let mut f = Fields::new(b.body, b.offset + 8);
+        let (version, flags) = f.full_box()?;
+        let count = f.u32()?;
+        let mut pos = next_data;
+        if flags & 0x001 != 0 {
+            let off = f.u32()? as i32;
+            pos = data_base
+                .checked_add_signed(i64::from(off))
+                .ok_or_else(|| invalid(b.offset, "trun data offset out of range"))?;
+        }
+        let first_flags = if flags & 0x004 != 0 {
+            Some(f.u32()?)
+        } else {
+            None
+        };
+        let record = 4 * [0x100, 0x200, 0x400, 0x800]
+            .iter()
+            .filter(|&&bit| flags & bit != 0)
+            .count();
+        let fits = if record == 0 {
+            implicit = implicit.saturating_add(count);
+            implicit <= MAX_IMPLICIT_SAMPLES
+        } else {
+            (count as usize)
+                .checked_mul(record)
+                .is_some_and(|n| n <= f.remaining())
+        };
+        if !fits {
+            return Err(invalid(b.offset, "trun sample count exceeds its box"));
+        }
+        for i in 0..count {
+            let duration = if flags & 0x100 != 0 {
+                f.u32()?
+            } else {
+                default_duration
+            };
+            let size = if flags & 0x200 != 0 {
+                f.u32()?
+            } else {
+                default_size
+            };
+            let mut sample_flags = if flags & 0x400 != 0 {
+                f.u32()?
+            } else {
+                default_flags
+            };
+            if i == 0
+                && let Some(ff) = first_flags
+            {
+                sample_flags = ff;
+            }
+            let composition_offset = if flags & 0x800 != 0 {
+                let v = f.u32()?;
+                if version == 0 {
+                    i64::from(v)
+                } else {
+                    i64::from(v as i32)
+                }
+            } else {
+                0
+            };
+            let s = SampleInfo {
+                offset: pos,
+                size,
+                duration,
+                flags: sample_flags,
+                composition_offset,
+                decode_time,
+            };
+            if first {
+                sum.first_is_keyframe = s.is_keyframe();
+                first = false;
+            }
+            if size > 0 {
+                sum.data_start = sum.data_start.min(pos);
+                sum.data_end = sum.data_end.max(pos.saturating_add(u64::from(size)));
+            }
+            pos = pos.saturating_add(u64::from(size));
+            decode_time = decode_time.saturating_add(u64::from(duration));
+            sum.duration = sum.duration.saturating_add(u64::from(duration));
+            sum.sample_count = sum.sample_count.saturating_add(1);
+            visit(s);
+        }
+        next_data = pos;
+    }
+    if sum.data_end == 0 {
+        sum.data_start = 0;
+    }
+    Ok(sum)
+}

@@ -1,0 +1,634 @@
+//! Writer and reader tests: box layout, timing, flags, zero copy, buffer reuse, round trips,
+//! torn tails and hostile input.
+
+use std::io::{self, Cursor, IoSlice, Write};
+
+use bytes::Bytes;
+
+use super::*;
+use crate::frame::{AccessUnit, NalRef};
+
+/// An access unit whose NAL units are each split into two pieces (one when a NAL is 1 byte).
+fn au(nals: &[&[u8]], keyframe: bool) -> AccessUnit {
+    let mut out = AccessUnit {
+        keyframe,
+        ..AccessUnit::default()
+    };
+    for nal in nals {
+        let b = Bytes::copy_from_slice(nal);
+        let start = out.pieces.len() as u32;
+        let cut = b.len().div_ceil(2);
+        out.pieces.push(b.slice(..cut));
+        if cut < b.len() {
+            out.pieces.push(b.slice(cut..));
+        }
+        out.nals.push(NalRef {
+            header: nal[0],
+            len: nal.len() as u32,
+            pieces: start..out.pieces.len() as u32,
+        });
+    }
+    out
+}
+
+fn avc(a: &AccessUnit) -> Vec<u8> {
+    let mut v = Vec::new();
+    a.write_avc(&mut v);
+    v
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn be64(b: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+fn track() -> VideoTrack {
+    VideoTrack {
+        width: 320,
+        height: 240,
+        timescale: 90_000,
+        avcc: vec![
+            1, 0x42, 0xc0, 0x1e, 0xff, 0xe1, 0, 3, 0x67, 0x42, 0xc0, 1, 0, 2, 0x68, 0xce,
+        ],
+    }
+}
+
+/// One trun sample record: (duration, size, flags, cts offset).
+type TrunRecord = (u32, u32, u32, i32);
+
+/// A fragment's trun: sample count, data offset, sample records.
+fn trun_records(moof_body: &[u8]) -> (u32, i32, Vec<TrunRecord>) {
+    let trun = find_path(moof_body, &[b"traf", b"trun"]).expect("trun");
+    assert_eq!(trun[0], 1, "trun version 1");
+    assert_eq!(be32(trun, 0) & 0xff_ffff, 0xf01);
+    let count = be32(trun, 4);
+    let data_offset = be32(trun, 8) as i32;
+    let recs = (0..count as usize)
+        .map(|i| {
+            let at = 12 + 16 * i;
+            (
+                be32(trun, at),
+                be32(trun, at + 4),
+                be32(trun, at + 8),
+                be32(trun, at + 12) as i32,
+            )
+        })
+        .collect();
+    (count, data_offset, recs)
+}
+
+#[test]
+fn fragment_layout_offsets_and_flags() {
+    let aus = [
+        au(
+            &[b"\x67sps", b"\x68p", b"\x06sei..", b"\x65idr-slice-data"],
+            true,
+        ),
+        au(&[b"\x41p-slice"], false),
+        au(&[b"\x41another p slice"], false),
+    ];
+    let payload: Vec<u8> = aus.iter().flat_map(avc).collect();
+    let mut b = FragmentBuilder::new();
+    for (i, a) in aus.iter().enumerate() {
+        let dts = 1_000 + 3_000 * i as i64;
+        // Signed composition offsets: +1500, -1500, 0.
+        let pts = dts + [1_500, -1_500, 0][i];
+        b.push(a.clone(), dts, pts);
+    }
+    assert_eq!(b.len(), 3);
+    assert_eq!(b.payload_bytes(), payload.len());
+    assert_eq!(b.first_dts(), Some(1_000));
+    assert_eq!(b.duration_so_far(), 6_000);
+
+    let mut out = Vec::new();
+    let n = b
+        .write_to(&mut out, Some(10_000), Some(0x1122_3344_5566_7788))
+        .expect("write");
+    assert_eq!(n, out.len() as u64);
+    assert!(b.is_empty() && b.payload_bytes() == 0);
+    assert_eq!(b.sequence_number(), 2);
+
+    let top: Vec<_> = BoxIter::new(&out, 0)
+        .collect::<Result<_, _>>()
+        .expect("walk");
+    let names: Vec<_> = top.iter().map(|b| b.fourcc).collect();
+    assert_eq!(names, [*b"prft", *b"moof", *b"mdat"]);
+    assert_eq!(top.iter().map(|b| b.size).sum::<u64>(), out.len() as u64);
+
+    // prft v1: track 1, NTP, media time of the first sample (its pts on the file timeline).
+    let prft = top[0].body;
+    assert_eq!(top[0].size, 32);
+    assert_eq!(prft[0], 1);
+    assert_eq!(be32(prft, 4), TRACK_ID);
+    assert_eq!(be64(prft, 8), 0x1122_3344_5566_7788);
+    assert_eq!(be64(prft, 16), 1_500);
+
+    let moof = &top[1];
+    assert_eq!(moof.size, 88 + 16 * 3);
+    let mfhd = find_child(moof.body, b"mfhd").expect("mfhd");
+    assert_eq!(be32(mfhd, 4), 1);
+    let tfhd = find_path(moof.body, &[b"traf", b"tfhd"]).expect("tfhd");
+    assert_eq!(be32(tfhd, 0), 0x02_0000, "default-base-is-moof only");
+    assert_eq!(be32(tfhd, 4), TRACK_ID);
+    let tfdt = find_path(moof.body, &[b"traf", b"tfdt"]).expect("tfdt");
+    assert_eq!(tfdt[0], 1, "tfdt version 1");
+    assert_eq!(be64(tfdt, 4), 0, "file timeline starts at the first dts");
+
+    let (count, data_offset, recs) = trun_records(moof.body);
+    assert_eq!(count, 3);
+    // The data offset, from the moof start, lands on the first sample byte in the mdat.
+    let first_sample = moof.offset as usize + data_offset as usize;
+    assert_eq!(first_sample as u64, top[2].offset + 8);
+    assert_eq!(&out[first_sample..], &payload[..]);
+    assert_eq!(top[2].body, &payload[..]);
+    assert_eq!(
+        recs,
+        vec![
+            (3_000, avc(&aus[0]).len() as u32, 0x0200_0000, 1_500),
+            (3_000, avc(&aus[1]).len() as u32, 0x0101_0000, -1_500),
+            (3_000, avc(&aus[2]).len() as u32, 0x0101_0000, 0),
+        ]
+    );
+}
+
+#[test]
+fn last_sample_duration_rules() {
+    let durations = |dts: &[i64], next: Option<i64>| {
+        let mut b = FragmentBuilder::new();
+        for &d in dts {
+            b.push(au(&[b"\x41x"], false), d, d);
+        }
+        let mut out = Vec::new();
+        b.write_to(&mut out, next, None).expect("write");
+        let moof = BoxIter::new(&out, 0).next().unwrap().unwrap();
+        assert_eq!(&moof.fourcc, b"moof", "no prft without a wall clock");
+        trun_records(moof.body)
+            .2
+            .iter()
+            .map(|r| r.0)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(durations(&[0, 3600, 7200], Some(9000)), [3600, 3600, 1800]);
+    assert_eq!(durations(&[0, 3600, 9000], None), [3600, 5400, 5400]);
+    assert_eq!(durations(&[500], None), [0]);
+    assert_eq!(durations(&[500], Some(4100)), [3600]);
+    // A decreasing dts is clamped to a zero duration rather than wrapping.
+    assert_eq!(durations(&[0, 3600, 1000], Some(4600)), [3600, 0, 3600]);
+}
+
+#[test]
+fn sequence_numbers_and_decode_times_across_fragments() {
+    let mut b = FragmentBuilder::new();
+    let mut out = Vec::new();
+    let origin = 7_000_000_000i64; // an extended RTP timestamp far from 0
+    for frag in 0..3i64 {
+        for i in 0..5i64 {
+            let dts = origin + (frag * 5 + i) * 3600;
+            b.push(au(&[b"\x65k", b"\x41p"], i == 0), dts, dts);
+        }
+        b.write_to(&mut out, Some(origin + (frag + 1) * 5 * 3600), None)
+            .expect("write");
+    }
+    assert_eq!(b.origin_dts(), Some(origin));
+    let scan = scan_fragments(&mut Cursor::new(&out)).expect("scan");
+    let seq: Vec<_> = scan.fragments.iter().map(|f| f.sequence_number).collect();
+    let tfdt: Vec<_> = scan.fragments.iter().map(|f| f.base_decode_time).collect();
+    assert_eq!(seq, [1, 2, 3]);
+    assert_eq!(tfdt, [0, 18_000, 36_000]);
+    assert!(
+        scan.fragments
+            .iter()
+            .all(|f| f.first_is_keyframe && f.duration == 18_000)
+    );
+    assert_eq!(base_decode_time(origin + 10, origin), 10);
+    assert_eq!(base_decode_time(origin - 10, origin), 0);
+}
+
+#[test]
+fn push_moves_pieces_without_copying() {
+    let a = au(&[b"\x65slice bytes here", b"\x06sei"], true);
+    let ptrs: Vec<*const u8> = a.pieces.iter().map(|p| p.as_ptr()).collect();
+    let mut b = FragmentBuilder::new();
+    b.push(a, 0, 0);
+    assert_eq!(b.piece_ptrs(), ptrs);
+
+    // Out-of-order ranges take the clone path: still the same memory, in NAL order.
+    let mut a = au(&[b"\x41first", b"\x41second"], false);
+    a.nals.swap(0, 1);
+    let expected: Vec<*const u8> = [2, 3, 0, 1].iter().map(|&i| a.pieces[i].as_ptr()).collect();
+    let mut b = FragmentBuilder::new();
+    b.push(a, 0, 0);
+    assert_eq!(b.piece_ptrs(), expected);
+}
+
+#[test]
+fn odd_access_units_still_match_their_table() {
+    let mut a = au(&[b"\x41abc", b"\x41de"], false);
+    a.nals[0].len = 999; // wrong length claim: the pieces decide
+    a.nals.push(NalRef {
+        header: 0x41,
+        len: 4,
+        pieces: 7..9, // out of range: clamped to nothing
+    });
+    a.pieces.push(Bytes::from_static(b"unreferenced"));
+    let mut b = FragmentBuilder::new();
+    b.push(a, 0, 0);
+    b.push(AccessUnit::default(), 3600, 3600); // no NAL units at all: a 0-byte sample
+    let mut out = Vec::new();
+    b.write_to(&mut out, Some(7200), None).expect("write");
+    let top: Vec<_> = BoxIter::new(&out, 0)
+        .collect::<Result<_, _>>()
+        .expect("walk");
+    assert_eq!(top[1].body, b"\0\0\0\x04\x41abc\0\0\0\x03\x41de");
+    let (_, _, recs) = trun_records(top[0].body);
+    assert_eq!(recs.iter().map(|r| r.1).collect::<Vec<_>>(), [15, 0]);
+}
+
+#[test]
+fn buffers_are_reused_once_warm() {
+    let mut b = FragmentBuilder::new();
+    let mut out = Vec::with_capacity(1 << 16);
+    let fill = |b: &mut FragmentBuilder, base: i64| {
+        for i in 0..25 {
+            b.push(
+                au(&[b"\x41slice", b"\x06sei"], i == 0),
+                base + i * 3600,
+                base + i * 3600,
+            );
+        }
+    };
+    fill(&mut b, 0);
+    b.write_to(&mut out, None, Some(1)).expect("write");
+    let warm = b.buffer_ptrs();
+    let (cap, empty) = b.slices_state();
+    assert!(cap > 25 * 4 && empty, "IoSlice array kept, empty");
+    for k in 1..4 {
+        fill(&mut b, k * 90_000);
+        b.write_to(&mut out, None, Some(1)).expect("write");
+        assert_eq!(b.buffer_ptrs(), warm);
+    }
+}
+
+/// Accepts at most `max` bytes per call and fails every third call with `Interrupted`.
+struct Dribble {
+    out: Vec<u8>,
+    max: usize,
+    calls: usize,
+}
+
+impl Write for Dribble {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.calls += 1;
+        if self.calls.is_multiple_of(3) {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        let mut left = self.max;
+        for b in bufs {
+            let n = b.len().min(left);
+            self.out.extend_from_slice(&b[..n]);
+            left -= n;
+            if left == 0 {
+                break;
+            }
+        }
+        Ok(self.max - left)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn partial_writes_and_interrupts_are_handled() {
+    let make = || {
+        let mut b = FragmentBuilder::new();
+        for i in 0..10 {
+            b.push(
+                au(&[b"\x65some slice data", b"\x41x"], i == 0),
+                i * 3600,
+                i * 3600,
+            );
+        }
+        b
+    };
+    let mut whole = Vec::new();
+    make()
+        .write_to(&mut whole, Some(36_000), Some(42))
+        .expect("write");
+    let mut d = Dribble {
+        out: Vec::new(),
+        max: 7,
+        calls: 0,
+    };
+    let n = make()
+        .write_to(&mut d, Some(36_000), Some(42))
+        .expect("write");
+    assert_eq!(n as usize, whole.len());
+    assert_eq!(d.out, whole);
+    assert!(d.calls > whole.len() / 7);
+}
+
+#[test]
+fn write_errors_keep_the_samples() {
+    struct Broken;
+    impl Write for Broken {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut b = FragmentBuilder::new();
+    b.push(au(&[b"\x65k"], true), 0, 0);
+    let e = b.write_to(&mut Broken, None, None).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+    assert_eq!((b.len(), b.sequence_number()), (1, 1));
+    let mut zero: &mut [u8] = &mut [];
+    let e = b.write_to(&mut zero, None, None).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::WriteZero);
+    let mut out = Vec::new();
+    assert!(b.write_to(&mut out, None, None).expect("retry") > 0);
+    assert_eq!(b.sequence_number(), 2);
+    assert_eq!(b.write_to(&mut out, None, None).expect("empty"), 0);
+}
+
+#[test]
+fn fragments_over_4_gib_are_refused() {
+    // 4097 NAL units referencing the same 1 MiB buffer: 4 GiB of payload, 1 MiB of memory.
+    let mib = Bytes::from(vec![0x41u8; 1 << 20]);
+    let mut a = AccessUnit::default();
+    for i in 0..4097u32 {
+        a.pieces.push(mib.clone());
+        a.nals.push(NalRef {
+            header: 0x41,
+            len: 1 << 20,
+            pieces: i..i + 1,
+        });
+    }
+    let mut b = FragmentBuilder::new();
+    b.push(a, 0, 0);
+    let mut out = Vec::new();
+    let e = b.write_to(&mut out, None, Some(1)).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    assert!(out.is_empty());
+    assert_eq!(b.len(), 1);
+    b.clear();
+    assert!(b.is_empty());
+}
+
+/// Init segment plus `n` fragments of `per` frames; returns the file and each fragment's end.
+fn recording(n: usize, per: usize) -> (Vec<u8>, Vec<u64>, Vec<Vec<u8>>) {
+    let mut file = Vec::new();
+    write_init_segment(&track(), &mut file);
+    let mut ends = vec![file.len() as u64];
+    let mut samples = Vec::new();
+    let mut b = FragmentBuilder::new();
+    let mut dts = 123_456i64;
+    for f in 0..n {
+        for i in 0..per {
+            let body = format!("frame {f}/{i} {}", "x".repeat(i * 7 % 50));
+            let a = if i == 0 {
+                au(
+                    &[
+                        b"\x67sps",
+                        b"\x68pps",
+                        &[b"\x65".as_slice(), body.as_bytes()].concat(),
+                    ],
+                    true,
+                )
+            } else {
+                au(&[&[b"\x41".as_slice(), body.as_bytes()].concat()], false)
+            };
+            samples.push(avc(&a));
+            b.push(a, dts, dts);
+            dts += 3600;
+        }
+        let ntp = (3_900_000_000u64 + f as u64) << 32;
+        b.write_to(&mut file, Some(dts), Some(ntp)).expect("write");
+        ends.push(file.len() as u64);
+    }
+    (file, ends, samples)
+}
+
+#[test]
+fn reader_round_trip() {
+    let (file, ends, samples) = recording(4, 6);
+    let mut c = Cursor::new(&file);
+    let scan = scan_fragments(&mut c).expect("scan");
+    assert!(scan.tail_error.is_none());
+    assert!(!scan.is_torn());
+    assert_eq!(scan.valid_len, file.len() as u64);
+    assert_eq!(scan.init_end, Some(ends[0]));
+    assert_eq!(scan.track.as_ref(), Some(&track()));
+    assert_eq!(scan.defaults.track_id, TRACK_ID);
+    assert_eq!(scan.fragments.len(), 4);
+    assert_eq!(scan.duration(), 24 * 3600);
+    for (i, f) in scan.fragments.iter().enumerate() {
+        assert_eq!(f.offset, ends[i]);
+        assert_eq!(f.end, ends[i + 1]);
+        assert_eq!(f.moof_offset, f.offset + 32);
+        assert_eq!(f.sequence_number, i as u32 + 1);
+        assert_eq!(f.base_decode_time, i as u64 * 6 * 3600);
+        assert_eq!((f.sample_count, f.duration), (6, 6 * 3600));
+        assert!(f.first_is_keyframe);
+        assert_eq!(f.ntp, Some((3_900_000_000u64 + i as u64) << 32));
+        assert_eq!(f.ntp_media_time, Some(f.base_decode_time));
+    }
+
+    assert_eq!(read_init(&mut c).expect("init"), track());
+    let mut all = Vec::new();
+    let mut buf = Vec::new();
+    for f in &scan.fragments {
+        let table = read_fragment_samples(&mut c, f, &scan.defaults).expect("samples");
+        assert_eq!(table.len(), 6);
+        assert!(table[0].is_keyframe() && table[1..].iter().all(|s| !s.is_keyframe()));
+        assert_eq!(table[0].offset, f.mdat_offset + 8);
+        for (i, s) in table.iter().enumerate() {
+            assert_eq!(s.decode_time, f.base_decode_time + i as u64 * 3600);
+            assert_eq!(s.presentation_time(), s.decode_time as i64);
+            read_sample(&mut c, s, &mut buf).expect("sample");
+            all.push(buf.clone());
+        }
+    }
+    assert_eq!(all, samples);
+}
+
+#[test]
+fn torn_tails_fall_back_to_the_previous_fragment() {
+    let (file, ends, _) = recording(3, 4);
+    let prev = ends[2];
+    for cut in prev..file.len() as u64 {
+        let scan = scan_fragments(&mut Cursor::new(&file[..cut as usize])).expect("scan");
+        assert_eq!(scan.valid_len, prev, "cut at {cut}");
+        assert_eq!(scan.fragments.len(), 2, "cut at {cut}");
+        assert_eq!(scan.is_torn(), cut > prev);
+    }
+    // Inside the init segment: nothing valid after the ftyp.
+    for cut in 0..ends[0] {
+        let scan = scan_fragments(&mut Cursor::new(&file[..cut as usize])).expect("scan");
+        assert!(scan.valid_len <= cut && scan.fragments.is_empty());
+        assert!(scan.init_end.is_none());
+    }
+    // Garbage appended after complete fragments is cut off too.
+    let mut g = file.clone();
+    g.extend_from_slice(&[0, 0, 0, 3, b'j', b'u', b'n', b'k', 9, 9]);
+    let scan = scan_fragments(&mut Cursor::new(&g)).expect("scan");
+    assert_eq!(scan.valid_len, file.len() as u64);
+    assert!(scan.tail_error.as_ref().is_some_and(Fmp4Error::is_damage));
+    // A trailing free box is complete data.
+    let mut g = file.clone();
+    g.extend_from_slice(b"\0\0\0\x08free");
+    let scan = scan_fragments(&mut Cursor::new(&g)).expect("scan");
+    assert_eq!((scan.valid_len, scan.fragments.len()), (g.len() as u64, 3));
+}
+
+#[test]
+fn moof_without_mdat_in_the_middle_stops_the_scan() {
+    let (file, ends, _) = recording(3, 2);
+    // Drop the mdat of fragment 2 (keep its prft+moof), then fragment 3.
+    let f2 = scan_fragments(&mut Cursor::new(&file))
+        .expect("scan")
+        .fragments[1]
+        .clone();
+    let mut g = file[..f2.mdat_offset as usize].to_vec();
+    g.extend_from_slice(&file[ends[2] as usize..]);
+    let scan = scan_fragments(&mut Cursor::new(&g)).expect("scan");
+    assert_eq!(scan.fragments.len(), 1);
+    assert_eq!(scan.valid_len, ends[1]);
+    assert!(scan.tail_error.is_some());
+}
+
+#[test]
+fn largesize_and_size_zero_mdat_are_read() {
+    // Rewrite one fragment's mdat header as a 64-bit largesize, and as size 0 (to the end).
+    let (file, ends, _) = recording(1, 3);
+    let f = scan_fragments(&mut Cursor::new(&file))
+        .expect("scan")
+        .fragments[0]
+        .clone();
+    let m = f.mdat_offset as usize;
+    let mdat_len = file.len() - m;
+
+    let mut zero = file.clone();
+    zero[m..m + 4].copy_from_slice(&[0, 0, 0, 0]);
+    let scan = scan_fragments(&mut Cursor::new(&zero)).expect("scan");
+    assert_eq!((scan.fragments.len(), scan.valid_len), (1, ends[1]));
+
+    // largesize moves the payload 8 bytes later: the trun data offset must follow.
+    let mut large = file[..m].to_vec();
+    large.extend_from_slice(&1u32.to_be_bytes());
+    large.extend_from_slice(b"mdat");
+    large.extend_from_slice(&(mdat_len as u64 + 8).to_be_bytes());
+    large.extend_from_slice(&file[m + 8..]);
+    let scan = scan_fragments(&mut Cursor::new(&large)).expect("scan");
+    // The unpatched data offset now points 8 bytes early, into the mdat header.
+    assert!(scan.fragments.is_empty());
+    assert!(scan.tail_error.is_some());
+    let trun_off = find_string(&large, b"trun") + 4 + 8;
+    let off = be32(&large, trun_off) + 8;
+    large[trun_off..trun_off + 4].copy_from_slice(&off.to_be_bytes());
+    let scan = scan_fragments(&mut Cursor::new(&large)).expect("scan");
+    assert_eq!(
+        (scan.fragments.len(), scan.valid_len),
+        (1, large.len() as u64)
+    );
+}
+
+fn find_string(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len())
+        .position(|w| w == needle)
+        .expect("present")
+}
+
+/// xorshift64*: deterministic noise without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Runs every reader entry point; only panics matter.
+fn read_everything(data: &[u8]) {
+    let mut c = Cursor::new(data);
+    for b in BoxIter::new(data, 0).take(10_000).flatten() {
+        let _ = BoxIter::new(b.body, b.offset).take(10_000).count();
+    }
+    let _ = read_init(&mut c);
+    if let Ok(scan) = scan_fragments(&mut c) {
+        assert!(scan.valid_len <= data.len() as u64);
+        let mut buf = Vec::new();
+        for f in &scan.fragments {
+            assert!(f.end <= scan.valid_len);
+            if let Ok(table) = read_fragment_samples(&mut c, f, &scan.defaults) {
+                for s in table.iter().take(100) {
+                    let _ = read_sample(&mut c, s, &mut buf);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..3000 {
+        let len = rng.below(300);
+        let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        read_everything(&data);
+    }
+    // Box-shaped noise: plausible sizes and known types, random bodies.
+    let types: [&[u8; 4]; 10] = [
+        b"ftyp", b"moov", b"trak", b"moof", b"traf", b"trun", b"mdat", b"prft", b"tfhd", b"tfdt",
+    ];
+    for _ in 0..3000 {
+        let mut data = Vec::new();
+        for _ in 0..rng.below(6) {
+            let body = rng.below(64);
+            let size = if rng.below(10) == 0 {
+                rng.next() as u32
+            } else {
+                8 + body as u32
+            };
+            data.extend_from_slice(&size.to_be_bytes());
+            data.extend_from_slice(types[rng.below(types.len())]);
+            data.extend((0..body).map(|_| rng.next() as u8));
+        }
+        read_everything(&data);
+    }
+}
+
+#[test]
+fn mutated_recordings_never_panic() {
+    let (file, _, _) = recording(3, 5);
+    let mut rng = Rng(12345);
+    for round in 0..3000 {
+        let mut g = file.clone();
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(g.len());
+            g[at] = if round % 2 == 0 {
+                rng.next() as u8
+            } else {
+                g[at] ^ 0xff
+            };
+        }
+        if rng.below(4) == 0 {
+            g.truncate(rng.below(g.len()));
+        }
+        read_everything(&g);
+    }
+}

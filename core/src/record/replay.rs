@@ -1,0 +1,107 @@
+//! `camwire replay`: a capture (`.sdp` + interleaved `.rtp`) back into MP4, offline.
+
+use super::clock::system_time_to_ntp;
+use super::ingest::Ingest;
+use super::segment::{Naming, SegmentOptions, SegmentStats};
+use crate::capture::{CaptureError, Reader};
+use crate::rtp::{DepacketizerOptions, RtpPacket};
+use crate::rtsp::sdp::{self, SdpError};
+use crate::rtsp::rtcp_event;
+use crate::rtsp::SourceEvent;
+use bytes::Bytes;
+use std::path::Path;
+use std::time::SystemTime;
+
+/// Why a replay failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The SDP has no H.264 track.
+    #[error("SDP: {0}")]
+    Sdp(#[from] SdpError),
+    /// Reading inputs or writing the output.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What a replay did.
+#[derive(Debug, Clone)]
+pub struct ReplayReport {
+    /// Interleaved frames read.
+    pub frames_read: u64,
+    /// RTP packets of the video track.
+    pub video_packets: u64,
+    /// RTP packets that failed to parse.
+    pub bad_packets: u64,
+    /// Packets the depacketizer refused.
+    pub rtp_errors: u64,
+    /// A framing error that ended the read early (a torn capture), if any.
+    pub capture_error: Option<CaptureError>,
+    /// Writer counters.
+    pub segments: SegmentStats,
+    /// Files written.
+    pub files: Vec<std::path::PathBuf>,
+}
+
+/// Replays `interleaved` (with its `sdp`) into `out` (a second file `out-2.mp4` if the
+/// parameter sets change). The video track is the first H.264 section; other tracks are
+/// skipped. Wall-clock times come from the capture's sender reports when present, else from
+/// now.
+pub fn replay(sdp_body: &[u8], interleaved: Bytes, out: &Path) -> Result<ReplayReport, ReplayError> {
+    let video = sdp::h264_section(sdp_body)?;
+    let rtp_channel = u8::try_from(video.index * 2).unwrap_or(u8::MAX);
+    let mut ingest = Ingest::new(
+        &video,
+        Naming::Fixed(out.to_path_buf()),
+        SegmentOptions {
+            segment_secs: u32::MAX,
+            fsync: super::segment::FsyncPolicy::Never,
+            ..Default::default()
+        },
+        DepacketizerOptions::default(),
+    );
+    let now = system_time_to_ntp(SystemTime::now());
+    let mut report = ReplayReport {
+        frames_read: 0,
+        video_packets: 0,
+        bad_packets: 0,
+        rtp_errors: 0,
+        capture_error: None,
+        segments: SegmentStats::default(),
+        files: Vec::new(),
+    };
+    for frame in Reader::new(interleaved) {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                log::warn!("capture: {e}; replaying what came before it");
+                report.capture_error = Some(e);
+                break;
+            }
+        };
+        report.frames_read += 1;
+        if frame.channel == rtp_channel {
+            report.video_packets += 1;
+            match RtpPacket::parse(frame.data) {
+                Ok(p) => ingest.on_rtp(p, now)?,
+                Err(e) => {
+                    report.bad_packets += 1;
+                    log::debug!("bad RTP packet: {e}");
+                }
+            }
+        } else if frame.channel == rtp_channel.wrapping_add(1) {
+            match rtcp_event(&frame.data) {
+                Some(SourceEvent::SenderReport { ntp, rtp_timestamp }) => {
+                    // The capture has no arrival times: trust its reports as arrival too.
+                    ingest.on_sender_report(ntp, rtp_timestamp, ntp)
+                }
+                Some(SourceEvent::Bye) => break,
+                _ => {}
+            }
+        }
+    }
+    ingest.finish(now)?;
+    report.rtp_errors = ingest.rtp_errors();
+    report.segments = ingest.segment_stats().clone();
+    report.files = ingest.take_closed().into_iter().map(|c| c.path).collect();
+    Ok(report)
+}

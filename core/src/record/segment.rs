@@ -1,0 +1,423 @@
+//! Turns access units into self-contained fragmented MP4 files: where a file starts and ends,
+//! where a fragment closes, and when bytes reach the disk.
+//!
+//! - A file starts at a keyframe (frames before the first keyframe are counted and skipped:
+//!   nothing can decode them), with its own init segment.
+//! - A fragment closes at each keyframe, after `fragment_ms`, or when it holds
+//!   `max_fragment_bytes`: this bounds both the loss on a crash (one fragment) and how long
+//!   we pin receive buffers.
+//! - A new file starts at the first keyframe after `segment_secs`, when the SPS/PPS change
+//!   (e.g. a resolution change: a new init segment), and after a timestamp discontinuity.
+//! - Sample times come from RTP timestamps, relative to the file's first frame (tfdt starts
+//!   at 0 in every file); each fragment's `prft` carries the wall-clock of its first frame.
+//!   Decode time equals presentation time: cameras send no B-frames (a stream with B-frames
+//!   would need reordering we do not do yet).
+
+use crate::fmp4::{FragmentBuilder, VideoTrack, write_init_segment};
+use crate::frame::{AccessUnit, ParameterSets};
+use crate::h264::AvcDecoderConfig;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::clock::ntp_to_system_time;
+
+/// When data is forced to stable storage. A `kill -9` loses nothing that was written either
+/// way (the page cache survives the process); fsync is about power loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// After every fragment.
+    Fragment,
+    /// At most once per interval.
+    Interval(Duration),
+    /// Never (the OS writes back when it likes).
+    Never,
+}
+
+impl std::str::FromStr for FsyncPolicy {
+    type Err = String;
+    /// `fragment`, `never`, or `Ns` (e.g. `5s`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fragment" => Ok(FsyncPolicy::Fragment),
+            "never" => Ok(FsyncPolicy::Never),
+            _ => s
+                .strip_suffix('s')
+                .and_then(|n| n.parse::<u64>().ok())
+                .filter(|n| *n > 0)
+                .map(|n| FsyncPolicy::Interval(Duration::from_secs(n)))
+                .ok_or_else(|| format!("bad fsync policy {s:?}: fragment, never or Ns")),
+        }
+    }
+}
+
+/// File and fragment boundaries.
+#[derive(Clone, Debug)]
+pub struct SegmentOptions {
+    /// A new file starts at the first keyframe after this many seconds (default 60).
+    pub segment_secs: u32,
+    /// A fragment closes after this many milliseconds of media (default 1000).
+    pub fragment_ms: u32,
+    /// A fragment closes early when it holds this many payload bytes (default 16 MiB).
+    pub max_fragment_bytes: usize,
+    /// When to fsync.
+    pub fsync: FsyncPolicy,
+    /// A timestamp step larger than this (forward) or any step backward ends the file
+    /// (default 10 s).
+    pub max_timestamp_jump: Duration,
+}
+
+impl Default for SegmentOptions {
+    fn default() -> Self {
+        Self {
+            segment_secs: 60,
+            fragment_ms: 1000,
+            max_fragment_bytes: 16 << 20,
+            fsync: FsyncPolicy::Fragment,
+            max_timestamp_jump: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Where files go.
+#[derive(Clone, Debug)]
+pub enum Naming {
+    /// `<root>/<camera-id>/<YYYY-MM-DD>/<UTC start>.mp4` (the recorder's layout).
+    CameraDir {
+        /// Recording root.
+        root: PathBuf,
+        /// Camera id, already validated as a safe path component.
+        camera_id: String,
+    },
+    /// One given path; a later file (parameter change) gets `-2`, `-3`, ... before `.mp4`.
+    Fixed(PathBuf),
+}
+
+/// A file that was closed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClosedSegment {
+    /// Its path.
+    pub path: PathBuf,
+    /// Wall-clock NTP of its first frame.
+    pub start_ntp: u64,
+    /// Media duration in the stream's clock.
+    pub duration_ticks: i64,
+    /// Frames written.
+    pub frames: u64,
+    /// File size.
+    pub bytes: u64,
+}
+
+/// Counters of a [`SegmentWriter`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SegmentStats {
+    /// Frames written to files.
+    pub frames: u64,
+    /// Bytes written to files (init segments included).
+    pub bytes: u64,
+    /// Fragments written.
+    pub fragments: u64,
+    /// Files opened.
+    pub files: u64,
+    /// Frames skipped while waiting for a keyframe.
+    pub skipped_frames: u64,
+    /// Parameter sets that could not be parsed.
+    pub bad_parameter_sets: u64,
+    /// Timestamp discontinuities that ended a file.
+    pub discontinuities: u64,
+}
+
+struct OpenFile {
+    path: PathBuf,
+    file: File,
+    first_ts: i64,
+    start_ntp: u64,
+    frames: u64,
+    bytes: u64,
+    last_fsync: Instant,
+}
+
+/// Writes access units into rotated fMP4 files.
+pub struct SegmentWriter {
+    naming: Naming,
+    opts: SegmentOptions,
+    clock_rate: u32,
+    track: Option<VideoTrack>,
+    params: Option<ParameterSets>,
+    open: Option<OpenFile>,
+    builder: FragmentBuilder,
+    builder_first_ntp: u64,
+    last_ts: Option<i64>,
+    last_duration: i64,
+    fixed_count: u32,
+    stats: SegmentStats,
+    init_buf: Vec<u8>,
+}
+
+impl SegmentWriter {
+    /// A writer for a stream with this RTP clock rate (90000 for H.264).
+    pub fn new(naming: Naming, opts: SegmentOptions, clock_rate: u32) -> Self {
+        Self {
+            naming,
+            opts,
+            clock_rate: clock_rate.max(1),
+            track: None,
+            params: None,
+            open: None,
+            builder: FragmentBuilder::new(),
+            builder_first_ntp: 0,
+            last_ts: None,
+            last_duration: 0,
+            fixed_count: 0,
+            stats: SegmentStats::default(),
+            init_buf: Vec::new(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &SegmentStats {
+        &self.stats
+    }
+
+    /// The file being written, if any.
+    pub fn current_path(&self) -> Option<&Path> {
+        self.open.as_ref().map(|o| o.path.as_path())
+    }
+
+    /// The video track description in use (from the latest parameter sets).
+    pub fn track(&self) -> Option<&VideoTrack> {
+        self.track.as_ref()
+    }
+
+    /// Adds one access unit whose first byte arrived at wall-clock `wall_ntp`. Returns the
+    /// files this closed.
+    pub fn push(&mut self, au: AccessUnit, wall_ntp: u64) -> io::Result<Vec<ClosedSegment>> {
+        let mut closed = Vec::new();
+        if let Some(ps) = &au.new_parameters
+            && self.params.as_ref() != Some(ps)
+        {
+            match AvcDecoderConfig::from_parameter_sets(&ps.sps, &ps.pps) {
+                Ok(cfg) => {
+                    let sps = cfg.sps_info();
+                    let track = VideoTrack {
+                        width: sps.width(),
+                        height: sps.height(),
+                        timescale: self.clock_rate,
+                        avcc: cfg.to_bytes(),
+                    };
+                    if self.track.as_ref().map(|t| &t.avcc) != Some(&track.avcc) {
+                        if self.track.is_some() {
+                            log::info!(
+                                "parameter sets changed ({}x{}): starting a new file",
+                                track.width,
+                                track.height
+                            );
+                        }
+                        closed.extend(self.close_file(Some(au.timestamp))?);
+                        self.track = Some(track);
+                    }
+                    self.params = Some(ps.clone());
+                }
+                Err(e) => {
+                    self.stats.bad_parameter_sets += 1;
+                    log::warn!("unusable SPS/PPS, keeping the previous ones: {e}");
+                }
+            }
+        }
+
+        // Timestamp discontinuity: end the file; the next keyframe starts a new one.
+        if let (Some(last), Some(_)) = (self.last_ts, &self.open) {
+            let step = au.timestamp - last;
+            let max = (self.opts.max_timestamp_jump.as_secs_f64() * f64::from(self.clock_rate)) as i64;
+            if step <= 0 || step > max {
+                log::warn!("RTP timestamp jumped by {step} ticks: ending the file");
+                self.stats.discontinuities += 1;
+                closed.extend(self.close_file(None)?);
+            }
+        }
+
+        if let Some(open) = &self.open
+            && au.keyframe
+        {
+            let elapsed = au.timestamp - open.first_ts;
+            if elapsed >= i64::from(self.opts.segment_secs) * i64::from(self.clock_rate) {
+                closed.extend(self.close_file(Some(au.timestamp))?);
+            }
+        }
+
+        if self.open.is_none() {
+            if !au.keyframe || self.track.is_none() {
+                self.stats.skipped_frames += 1;
+                return Ok(closed);
+            }
+            self.open_file(au.timestamp, wall_ntp)?;
+        }
+
+        let file_first_ts = self.open.as_ref().map_or(au.timestamp, |o| o.first_ts);
+        let fragment_age = self
+            .builder
+            .first_dts()
+            .map_or(0, |first| au.timestamp - file_first_ts - first);
+        let closes_fragment = !self.builder.is_empty()
+            && (au.keyframe
+                || fragment_age >= i64::from(self.opts.fragment_ms) * i64::from(self.clock_rate) / 1000
+                || self.builder.payload_bytes() + au.avc_len() > self.opts.max_fragment_bytes);
+        if closes_fragment {
+            self.flush_fragment(Some(au.timestamp))?;
+        }
+        let Some(open) = self.open.as_mut() else {
+            return Ok(closed);
+        };
+        if self.builder.is_empty() {
+            self.builder_first_ntp = wall_ntp;
+        }
+        if let Some(last) = self.last_ts {
+            self.last_duration = au.timestamp - last;
+        }
+        self.last_ts = Some(au.timestamp);
+        let dts = au.timestamp - open.first_ts;
+        open.frames += 1;
+        self.stats.frames += 1;
+        self.builder.push(au, dts, dts);
+        Ok(closed)
+    }
+
+    /// Writes the open fragment and closes the file (end of stream or shutdown).
+    pub fn finish(&mut self) -> io::Result<Vec<ClosedSegment>> {
+        self.close_file(None)
+    }
+
+    fn flush_fragment(&mut self, next_ts: Option<i64>) -> io::Result<()> {
+        let Some(open) = self.open.as_mut() else {
+            return Ok(());
+        };
+        if self.builder.is_empty() {
+            return Ok(());
+        }
+        let next_dts = next_ts
+            .or_else(|| self.last_ts.map(|t| t + self.last_duration))
+            .map(|t| t - open.first_ts);
+        let n = self
+            .builder
+            .write_to(&mut open.file, next_dts, Some(self.builder_first_ntp))?;
+        open.bytes += n;
+        self.stats.bytes += n;
+        self.stats.fragments += 1;
+        let sync = match self.opts.fsync {
+            FsyncPolicy::Fragment => true,
+            FsyncPolicy::Interval(d) => open.last_fsync.elapsed() >= d,
+            FsyncPolicy::Never => false,
+        };
+        if sync {
+            open.file.sync_data()?;
+            open.last_fsync = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn close_file(&mut self, next_ts: Option<i64>) -> io::Result<Vec<ClosedSegment>> {
+        self.flush_fragment(next_ts)?;
+        let Some(open) = self.open.take() else {
+            return Ok(Vec::new());
+        };
+        if self.opts.fsync != FsyncPolicy::Never {
+            open.file.sync_all()?;
+        }
+        let end = next_ts.or_else(|| self.last_ts.map(|t| t + self.last_duration));
+        self.last_ts = None;
+        let seg = ClosedSegment {
+            duration_ticks: end.map_or(0, |e| e - open.first_ts),
+            path: open.path,
+            start_ntp: open.start_ntp,
+            frames: open.frames,
+            bytes: open.bytes,
+        };
+        log::info!(
+            "closed {} ({} frames, {} bytes)",
+            seg.path.display(),
+            seg.frames,
+            seg.bytes
+        );
+        Ok(vec![seg])
+    }
+
+    fn open_file(&mut self, first_ts: i64, start_ntp: u64) -> io::Result<()> {
+        if self.track.is_none() {
+            return Ok(());
+        }
+        let path = self.next_path(start_ntp)?;
+        let dir = path.parent().map(Path::to_path_buf);
+        if let Some(d) = &dir {
+            std::fs::create_dir_all(d)?;
+        }
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        self.init_buf.clear();
+        if let Some(track) = &self.track {
+            write_init_segment(track, &mut self.init_buf);
+        }
+        file.write_all(&self.init_buf)?;
+        if self.opts.fsync != FsyncPolicy::Never {
+            file.sync_all()?;
+            // The new directory entry must survive a power cut too.
+            if let Some(d) = &dir {
+                File::open(d)?.sync_all()?;
+            }
+        }
+        let bytes = self.init_buf.len() as u64;
+        self.stats.bytes += bytes;
+        self.stats.files += 1;
+        // last_duration is kept: it is the frame interval, the best guess for a file's
+        // last frame when no next frame comes.
+        self.builder = FragmentBuilder::new();
+        log::info!("recording to {}", path.display());
+        self.open = Some(OpenFile {
+            path,
+            file,
+            first_ts,
+            start_ntp,
+            frames: 0,
+            bytes,
+            last_fsync: Instant::now(),
+        });
+        Ok(())
+    }
+
+    fn next_path(&mut self, start_ntp: u64) -> io::Result<PathBuf> {
+        match &self.naming {
+            Naming::Fixed(p) => {
+                self.fixed_count += 1;
+                if self.fixed_count == 1 {
+                    return Ok(p.clone());
+                }
+                let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
+                Ok(p.with_file_name(format!("{stem}-{}.mp4", self.fixed_count)))
+            }
+            Naming::CameraDir { root, camera_id } => {
+                let t = jiff::Timestamp::try_from(ntp_to_system_time(start_ntp))
+                    .map_err(|e| io::Error::other(e.to_string()))?;
+                let day = t.strftime("%Y-%m-%d").to_string();
+                let base = t.strftime("%Y%m%dT%H%M%S%.3fZ").to_string();
+                let dir = root.join(camera_id).join(day);
+                // Two files in the same millisecond (parameter change right at a keyframe).
+                let mut path = dir.join(format!("{base}.mp4"));
+                let mut n = 1;
+                while path.exists() {
+                    n += 1;
+                    path = dir.join(format!("{base}-{n}.mp4"));
+                }
+                Ok(path)
+            }
+        }
+    }
+}
+
+impl Drop for SegmentWriter {
+    fn drop(&mut self) {
+        if self.open.is_some()
+            && let Err(e) = self.finish()
+        {
+            log::error!("closing recording on drop: {e}");
+        }
+    }
+}

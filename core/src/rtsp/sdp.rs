@@ -1,0 +1,186 @@
+//! The few SDP facts camwire needs from a DESCRIBE answer or a capture's `.sdp` file.
+//!
+//! retina parses the SDP for its own session setup; we read the media sections ourselves
+//! because the recorder needs the raw `sprop-parameter-sets` (retina rejects streams whose
+//! sprop is garbage, and cameras send garbage) and `camwire replay` has no RTSP session at
+//! all. Parsing is line based, bounded by [`MAX_SDP_BYTES`], and never fails on unknown
+//! lines: cameras add plenty of those.
+
+use thiserror::Error;
+
+/// SDP bodies larger than this are refused (cameras send a few hundred bytes).
+pub const MAX_SDP_BYTES: usize = 64 * 1024;
+
+/// Why an SDP could not be used.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SdpError {
+    /// The body is over [`MAX_SDP_BYTES`].
+    #[error("SDP is {0} bytes, over the {MAX_SDP_BYTES}-byte limit")]
+    TooLarge(usize),
+    /// No `m=video` section with an H.264 payload.
+    #[error("SDP has no H.264 video section")]
+    NoH264Video,
+}
+
+/// One `m=` section.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MediaSection {
+    /// Position among the `m=` lines (0-based); in a capture it owns channels 2i and 2i+1.
+    pub index: usize,
+    /// `video`, `audio`, `application`, ...
+    pub media: String,
+    /// The first payload type listed on the `m=` line.
+    pub payload_type: u8,
+    /// Encoding name from `a=rtpmap` (e.g. `H264`), upper-cased.
+    pub encoding: String,
+    /// Clock rate from `a=rtpmap`; 90000 when absent for video.
+    pub clock_rate: u32,
+    /// `a=fmtp` parameters for the payload type, as `key=value` pairs in order.
+    pub fmtp: Vec<(String, String)>,
+    /// `a=control` value, if any.
+    pub control: Option<String>,
+    /// `a=framerate` value, if any.
+    pub framerate: Option<f64>,
+}
+
+impl MediaSection {
+    /// Value of a fmtp parameter, matched case-insensitively (cameras vary the case).
+    pub fn fmtp_param(&self, key: &str) -> Option<&str> {
+        self.fmtp
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// True for an H.264 video section.
+    pub fn is_h264(&self) -> bool {
+        self.media == "video" && self.encoding == "H264"
+    }
+}
+
+/// Parses every `m=` section of `sdp`.
+pub fn media_sections(sdp: &[u8]) -> Result<Vec<MediaSection>, SdpError> {
+    if sdp.len() > MAX_SDP_BYTES {
+        return Err(SdpError::TooLarge(sdp.len()));
+    }
+    let text = String::from_utf8_lossy(sdp);
+    let mut out: Vec<MediaSection> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(m) = line.strip_prefix("m=") {
+            let mut it = m.split_whitespace();
+            let media = it.next().unwrap_or_default().to_ascii_lowercase();
+            let payload_type = it.nth(2).and_then(|p| p.parse().ok()).unwrap_or(0);
+            out.push(MediaSection {
+                index: out.len(),
+                media,
+                payload_type,
+                ..Default::default()
+            });
+            continue;
+        }
+        let Some(cur) = out.last_mut() else { continue };
+        if let Some(v) = line.strip_prefix("a=rtpmap:") {
+            let (pt, rest) = split_pt(v);
+            if pt == Some(cur.payload_type) {
+                let mut parts = rest.split('/');
+                cur.encoding = parts.next().unwrap_or_default().trim().to_ascii_uppercase();
+                cur.clock_rate = parts.next().and_then(|c| c.trim().parse().ok()).unwrap_or(0);
+            }
+        } else if let Some(v) = line.strip_prefix("a=fmtp:") {
+            let (pt, rest) = split_pt(v);
+            if pt == Some(cur.payload_type) {
+                cur.fmtp = rest
+                    .split(';')
+                    .filter_map(|kv| {
+                        let kv = kv.trim();
+                        if kv.is_empty() {
+                            return None;
+                        }
+                        // Values (base64) may contain '='; split at the first one only.
+                        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                        Some((k.trim().to_string(), v.trim().to_string()))
+                    })
+                    .collect();
+            }
+        } else if let Some(v) = line.strip_prefix("a=control:") {
+            cur.control = Some(v.trim().to_string());
+        } else if let Some(v) = line.strip_prefix("a=framerate:") {
+            cur.framerate = v.trim().parse().ok();
+        }
+    }
+    for s in &mut out {
+        if s.clock_rate == 0 && s.media == "video" {
+            s.clock_rate = 90_000;
+        }
+    }
+    Ok(out)
+}
+
+/// The first H.264 video section.
+pub fn h264_section(sdp: &[u8]) -> Result<MediaSection, SdpError> {
+    media_sections(sdp)?
+        .into_iter()
+        .find(MediaSection::is_h264)
+        .ok_or(SdpError::NoH264Video)
+}
+
+fn split_pt(v: &str) -> (Option<u8>, &str) {
+    let v = v.trim_start();
+    let end = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    (v[..end].parse().ok(), v[end..].trim_start())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HIKVISION_STYLE: &str = "v=0\r\no=- 1 1 IN IP4 192.168.1.64\r\ns=Media Presentation\r\n\
+        t=0 0\r\na=control:*\r\nm=video 0 RTP/AVP 96\r\nc=IN IP4 0.0.0.0\r\nb=AS:4096\r\n\
+        a=recvonly\r\na=x-dimensions:1920,1080\r\na=control:trackID=1\r\n\
+        a=rtpmap:96 H264/90000\r\n\
+        a=fmtp:96 profile-level-id=420029; packetization-mode=1; sprop-parameter-sets=Z01AKI2NQDwBE/LNwEBAQIA=,aO44gA==\r\n\
+        m=audio 0 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=control:trackID=2\r\n";
+
+    #[test]
+    fn parses_video_and_audio_sections() {
+        let s = media_sections(HIKVISION_STYLE.as_bytes()).unwrap();
+        assert_eq!(s.len(), 2);
+        assert!(s[0].is_h264());
+        assert_eq!(s[0].clock_rate, 90_000);
+        assert_eq!(s[0].control.as_deref(), Some("trackID=1"));
+        assert_eq!(
+            s[0].fmtp_param("SPROP-parameter-sets"),
+            Some("Z01AKI2NQDwBE/LNwEBAQIA=,aO44gA==")
+        );
+        assert_eq!(s[0].fmtp_param("packetization-mode"), Some("1"));
+        assert_eq!(s[1].index, 1);
+        assert_eq!(s[1].encoding, "PCMA");
+        assert_eq!(h264_section(HIKVISION_STYLE.as_bytes()).unwrap().index, 0);
+    }
+
+    #[test]
+    fn lowercase_encoding_and_missing_rtpmap_clock() {
+        let sdp = b"m=video 0 RTP/AVP 97\na=rtpmap:97 h264\na=fmtp:97 packetization-mode=1\n";
+        let s = h264_section(sdp).unwrap();
+        assert_eq!(s.payload_type, 97);
+        assert_eq!(s.clock_rate, 90_000);
+    }
+
+    #[test]
+    fn no_video_and_oversized() {
+        assert_eq!(
+            h264_section(b"m=audio 0 RTP/AVP 0\n"),
+            Err(SdpError::NoH264Video)
+        );
+        let big = vec![b'a'; MAX_SDP_BYTES + 1];
+        assert_eq!(media_sections(&big), Err(SdpError::TooLarge(MAX_SDP_BYTES + 1)));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for s in ["m=", "m=video", "a=fmtp:", "m=video 0 RTP/AVP x\na=rtpmap:\na=fmtp:96"] {
+            let _ = media_sections(s.as_bytes());
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! A sim on its own thread and runtime, for callers that have no tokio runtime (the C ABI,
+//! Python, plain `#[test]`s).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::sync::oneshot;
+
+use super::server::Shared;
+use super::{SimCamera, SimOptions, SimStats, rtsp_url};
+
+/// A [`SimCamera`] running on a dedicated thread. Dropping it stops the sim and joins the
+/// thread.
+pub struct BlockingSimCamera {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BlockingSimCamera {
+    pub(crate) fn start(opts: SimOptions) -> std::io::Result<BlockingSimCamera> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("camwire-sim".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match SimCamera::start(opts).await {
+                        Ok(sim) => {
+                            let _ = ready_tx.send(Ok((sim.local_addr(), sim.shared.clone())));
+                            // Runs until stop() or until the handle is dropped.
+                            let _ = stop_rx.await;
+                            sim.shutdown().await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+            })?;
+        match ready_rx.recv() {
+            Ok(Ok((addr, shared))) => Ok(BlockingSimCamera {
+                addr,
+                shared,
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(std::io::Error::other("sim thread ended before it started"))
+            }
+        }
+    }
+
+    /// `rtsp://IP:PORT/stream`, without credentials.
+    pub fn rtsp_url(&self) -> String {
+        rtsp_url(self.addr)
+    }
+
+    /// The TCP port RTSP listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> SimStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Stops the sim and waits for its thread.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for BlockingSimCamera {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+impl std::fmt::Debug for BlockingSimCamera {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingSimCamera")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,352 @@
+//! One RTSP connection: read requests, answer them, and send the session's media when due.
+//!
+//! A single task owns the socket. Each loop turn waits (in `select!`) for either request bytes
+//! or the next access unit's due time, then does the work outside the `select!`, so a write is
+//! never cancelled halfway and responses and interleaved packets never interleave mid-message.
+//! A session belongs to its connection: garbage, an error or a disconnect ends this connection
+//! and its session only.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf as _, BytesMut};
+use rand::Rng as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use super::auth::{DigestAuth, Verdict, new_nonce};
+use super::clip::{FPS, parsed};
+use super::request::{self, ParseError, Parsed, Request, Response, uri_path};
+use super::server::Shared;
+use super::stream::{Due, Sink, Streamer};
+use super::transport;
+use super::{PAYLOAD_TYPE, STREAM_PATH};
+
+/// Session timeout announced in the `Session` header, in seconds.
+const SESSION_TIMEOUT_S: u32 = 60;
+/// The track's control name, relative to the Content-Base.
+const TRACK: &str = "trackID=0";
+
+/// A set-up session: its id and its sender. Counted in `active_sessions` from creation until
+/// dropped (TEARDOWN, a replacing SETUP, disconnect, or the sim stopping).
+struct Session {
+    id: String,
+    streamer: Streamer,
+    served: bool,
+    shared: Arc<Shared>,
+}
+
+impl Session {
+    fn new(id: String, streamer: Streamer, shared: Arc<Shared>) -> Session {
+        shared.counters.session_opened();
+        Session {
+            id,
+            streamer,
+            served: false,
+            shared,
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.shared.counters.session_closed();
+    }
+}
+
+struct Connection {
+    shared: Arc<Shared>,
+    local: SocketAddr,
+    peer: SocketAddr,
+    /// The Digest nonce issued on this connection.
+    nonce: String,
+    session: Option<Session>,
+}
+
+/// Serves one client until it disconnects, misbehaves or the sim stops.
+pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let local = match stream.local_addr() {
+        Ok(a) => a,
+        Err(_) => return,
+    };
+    let mut conn = Connection {
+        shared,
+        local,
+        peer,
+        nonce: new_nonce(),
+        session: None,
+    };
+    if let Err(e) = conn.run(stream).await {
+        log::debug!("sim: connection from {peer} ended: {e}");
+    }
+}
+
+impl Connection {
+    async fn run(&mut self, stream: TcpStream) -> std::io::Result<()> {
+        let (mut rd, mut wr) = stream.into_split();
+        let mut buf = BytesMut::with_capacity(16 * 1024);
+        loop {
+            let due = self.session.as_ref().and_then(|s| s.streamer.next_due());
+            tokio::select! {
+                biased;
+                read = rd.read_buf(&mut buf) => {
+                    if read? == 0 {
+                        return Ok(());
+                    }
+                    // Answer every complete request in the buffer.
+                    loop {
+                        match request::parse(&buf) {
+                            Ok(None) => break,
+                            Ok(Some((Parsed::Interleaved { .. }, used))) => buf.advance(used),
+                            Ok(Some((Parsed::Request(req), used))) => {
+                                buf.advance(used);
+                                let resp = self.handle(&req);
+                                log::debug!(
+                                    "sim: {} {} {} -> {}",
+                                    self.peer, req.method, req.uri, resp.status()
+                                );
+                                wr.write_all(&resp.to_bytes(req.cseq())).await?;
+                            }
+                            Err(e) => {
+                                let resp = Response::new(400).header("Connection", "close");
+                                let _ = wr.write_all(&resp.to_bytes(None)).await;
+                                return Err(std::io::Error::new(
+                                    std::io::ErrorKind::InvalidData,
+                                    bad_request(e),
+                                ));
+                            }
+                        }
+                    }
+                    if buf.capacity() - buf.len() < 4096 {
+                        buf.reserve(16 * 1024);
+                    }
+                }
+                () = wait(due), if due.is_some() => {
+                    if let Some(s) = self.session.as_mut() {
+                        s.streamer.send_next(&mut wr).await?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers one request, changing session state as it says.
+    fn handle(&mut self, req: &Request) -> Response {
+        if !req.version.starts_with("RTSP/1.") {
+            return Response::new(505);
+        }
+        if req.cseq().is_none() {
+            return Response::new(400);
+        }
+        if req.method != "OPTIONS"
+            && let Some(auth) = &self.shared.auth
+            && let Some(denied) = self.authorize(auth, req)
+        {
+            return denied;
+        }
+        match req.method.as_str() {
+            "OPTIONS" => Response::new(200).header(
+                "Public",
+                "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, GET_PARAMETER, TEARDOWN",
+            ),
+            "DESCRIBE" => self.describe(req),
+            "SETUP" => self.setup(req),
+            "PLAY" => self.play(req),
+            "PAUSE" => match self.own_session(req) {
+                Ok(s) => {
+                    s.streamer.pause();
+                    Response::new(200).header("Session", session_header(&s.id))
+                }
+                Err(r) => r,
+            },
+            "GET_PARAMETER" => match (req.session(), &self.session) {
+                (None, _) => Response::new(200),
+                (Some(id), Some(s)) if id == s.id => {
+                    Response::new(200).header("Session", session_header(&s.id))
+                }
+                (Some(_), _) => Response::new(454),
+            },
+            "TEARDOWN" => match self.own_session(req) {
+                Ok(_) => {
+                    self.session = None;
+                    Response::new(200)
+                }
+                Err(r) => r,
+            },
+            _ => Response::new(501),
+        }
+    }
+
+    /// `None` when the request is authorized, else the 401 to send.
+    fn authorize(&self, auth: &DigestAuth, req: &Request) -> Option<Response> {
+        let verdict = match req.header("Authorization") {
+            None => Verdict::Denied,
+            Some(h) => auth.verify(&req.method, &req.uri, h, &self.nonce),
+        };
+        match verdict {
+            Verdict::Allowed => None,
+            Verdict::Stale | Verdict::Denied => Some(Response::new(401).header(
+                "WWW-Authenticate",
+                DigestAuth::challenge(&self.nonce, verdict == Verdict::Stale),
+            )),
+        }
+    }
+
+    fn describe(&self, req: &Request) -> Response {
+        if !is_presentation(uri_path(&req.uri)) {
+            return Response::new(404);
+        }
+        Response::new(200)
+            .header(
+                "Content-Base",
+                format!("rtsp://{}{STREAM_PATH}/", self.local),
+            )
+            .body("application/sdp", self.sdp().into_bytes())
+    }
+
+    /// The session description: one H.264 track with its parameter sets (RFC 6184 section 8).
+    fn sdp(&self) -> String {
+        let clip = parsed();
+        let ip = self.local.ip();
+        let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
+        let session_id: u32 = rand::thread_rng().r#gen();
+        format!(
+            "v=0\r\n\
+             o=- {session_id} 1 IN {family} {ip}\r\n\
+             s=camwire sim\r\n\
+             c=IN {family} {ip}\r\n\
+             t=0 0\r\n\
+             a=tool:camwire-sim\r\n\
+             a=range:npt=0-\r\n\
+             a=control:*\r\n\
+             m=video 0 RTP/AVP {PAYLOAD_TYPE}\r\n\
+             a=rtpmap:{PAYLOAD_TYPE} H264/90000\r\n\
+             a=fmtp:{PAYLOAD_TYPE} packetization-mode=1;profile-level-id={};sprop-parameter-sets={}\r\n\
+             a=control:{TRACK}\r\n\
+             a=framerate:{FPS}\r\n",
+            clip.profile_level_id(),
+            clip.sprop_parameter_sets(),
+        )
+    }
+
+    fn setup(&mut self, req: &Request) -> Response {
+        if !is_track(uri_path(&req.uri)) {
+            return Response::new(404);
+        }
+        match (req.session(), &self.session) {
+            (Some(id), Some(s)) if id != s.id => return Response::new(454),
+            (Some(_), None) => return Response::new(454),
+            (_, Some(s)) if s.streamer.is_playing() => return Response::new(455),
+            _ => {}
+        }
+        let Some(spec) = req.header("Transport").and_then(transport::choose) else {
+            return Response::new(461);
+        };
+        let sink = match Sink::new(spec, self.local.ip(), self.peer.ip()) {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("sim: cannot bind UDP ports: {e}");
+                return Response::new(500);
+            }
+        };
+        let streamer = Streamer::new(sink, self.shared.clone());
+        let answer = transport::answer(spec, streamer.server_ports(), streamer.ssrc);
+        // A repeated SETUP (before PLAY) replaces the transport but keeps the session id.
+        let id = match self.session.take() {
+            Some(old) => old.id.clone(),
+            None => {
+                let id: u64 = rand::thread_rng().r#gen();
+                format!("{id:016X}")
+            }
+        };
+        let resp = Response::new(200)
+            .header("Transport", answer)
+            .header("Session", session_header(&id));
+        self.session = Some(Session::new(id, streamer, self.shared.clone()));
+        resp
+    }
+
+    fn play(&mut self, req: &Request) -> Response {
+        let path = uri_path(&req.uri);
+        if !is_presentation(path) && !is_track(path) {
+            return Response::new(404);
+        }
+        let local = self.local;
+        let s = match self.own_session(req) {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        if !s.served {
+            s.served = true;
+            s.shared.counters.client_served();
+        }
+        let (seq, rtptime) = s.streamer.next_seq_and_rtptime();
+        s.streamer.play();
+        Response::new(200)
+            .header("Session", session_header(&s.id))
+            .header("Range", "npt=0.000-")
+            .header(
+                "RTP-Info",
+                format!("url=rtsp://{local}{STREAM_PATH}/{TRACK};seq={seq};rtptime={rtptime}"),
+            )
+    }
+
+    /// The connection's session when the request names it: 454 when it names another or none,
+    /// 455 when no SETUP came first.
+    fn own_session(&mut self, req: &Request) -> Result<&mut Session, Response> {
+        match (req.session(), self.session.as_mut()) {
+            (Some(id), Some(s)) if id == s.id => Ok(s),
+            (None, None) => Err(Response::new(455)),
+            _ => Err(Response::new(454)),
+        }
+    }
+}
+
+fn bad_request(e: ParseError) -> String {
+    format!("bad request: {e}")
+}
+
+fn session_header(id: &str) -> String {
+    format!("{id};timeout={SESSION_TIMEOUT_S}")
+}
+
+/// The aggregate URL, with or without the Content-Base's trailing slash.
+fn is_presentation(path: &str) -> bool {
+    path.strip_prefix(STREAM_PATH)
+        .is_some_and(|rest| rest.is_empty() || rest == "/")
+}
+
+/// The track URL; lenient clients SETUP the aggregate URL itself, which has one track anyway.
+fn is_track(path: &str) -> bool {
+    is_presentation(path)
+        || path
+            .strip_prefix(STREAM_PATH)
+            .and_then(|r| r.strip_prefix('/'))
+            .is_some_and(|r| r == TRACK)
+}
+
+/// Waits until an access unit is due. `Due::Now` is ready at once; the `biased` select still
+/// checks for requests first on every turn.
+async fn wait(due: Option<Due>) {
+    match due {
+        Some(Due::At(t)) => tokio::time::sleep_until(t).await,
+        Some(Due::Now) => {}
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_paths() {
+        assert!(is_presentation("/stream"));
+        assert!(is_presentation("/stream/"));
+        assert!(!is_presentation("/streams"));
+        assert!(is_track("/stream/trackID=0"));
+        assert!(is_track("/stream"));
+        assert!(!is_track("/stream/trackID=1"));
+        assert!(!is_track("/other/trackID=0"));
+    }
+}

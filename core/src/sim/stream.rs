@@ -1,0 +1,344 @@
+//! One session's media sender: which access unit comes next, when it is due, and how its RTP
+//! and RTCP packets reach the client (interleaved on the RTSP connection, or UDP).
+//!
+//! Timing is computed from an anchor `Instant` (`anchor + frame * 40 ms`) rather than by
+//! sleeping 40 ms after each send, so pacing never accumulates drift; a sender that falls
+//! behind catches up by sending late frames immediately.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng as _;
+use tokio::io::{AsyncWrite, AsyncWriteExt as _};
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+use super::clip::{FPS, TICKS_PER_FRAME, parsed};
+use super::packetizer::{RTP_HEADER_LEN, packetize, rtp_header};
+use super::rtcp::{SenderCounts, bye, ntp_now, sender_report};
+use super::server::Shared;
+use super::transport::TransportSpec;
+
+/// Duration of one frame at the clip's rate.
+const FRAME: Duration = Duration::from_micros(1_000_000 / FPS as u64);
+
+/// Where a session's packets go.
+pub(crate) enum Sink {
+    Interleaved {
+        rtp: u8,
+        rtcp: u8,
+    },
+    Udp {
+        rtp: UdpSocket,
+        rtcp: UdpSocket,
+        dest_rtp: SocketAddr,
+        dest_rtcp: SocketAddr,
+    },
+}
+
+impl Sink {
+    /// Builds the sink for an agreed transport; UDP binds a fresh even/odd port pair on
+    /// `local_ip` (the address the client reached us on) and sends to `peer_ip`.
+    pub(crate) fn new(spec: TransportSpec, local_ip: IpAddr, peer_ip: IpAddr) -> io::Result<Sink> {
+        match spec {
+            TransportSpec::Interleaved { rtp, rtcp } => Ok(Sink::Interleaved { rtp, rtcp }),
+            TransportSpec::Udp {
+                rtp_port,
+                rtcp_port,
+            } => {
+                let (rtp, rtcp) = bind_pair(local_ip)?;
+                Ok(Sink::Udp {
+                    rtp,
+                    rtcp,
+                    dest_rtp: SocketAddr::new(peer_ip, rtp_port),
+                    dest_rtcp: SocketAddr::new(peer_ip, rtcp_port),
+                })
+            }
+        }
+    }
+
+    /// The local (RTP, RTCP) ports for a UDP sink.
+    pub(crate) fn server_ports(&self) -> Option<(u16, u16)> {
+        match self {
+            Sink::Interleaved { .. } => None,
+            Sink::Udp { rtp, rtcp, .. } => Some((
+                rtp.local_addr().ok()?.port(),
+                rtcp.local_addr().ok()?.port(),
+            )),
+        }
+    }
+}
+
+/// Binds an RTP socket on an even port and RTCP on the next one (RFC 3550 section 11), as
+/// clients that derive the RTCP port expect.
+fn bind_pair(ip: IpAddr) -> io::Result<(UdpSocket, UdpSocket)> {
+    let mut last_err = io::Error::new(io::ErrorKind::AddrInUse, "no free UDP port pair");
+    for _ in 0..64 {
+        let rtp = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?;
+        let port = rtp.local_addr()?.port();
+        if !port.is_multiple_of(2) || port == u16::MAX {
+            continue;
+        }
+        match std::net::UdpSocket::bind(SocketAddr::new(ip, port + 1)) {
+            Ok(rtcp) => {
+                rtp.set_nonblocking(true)?;
+                rtcp.set_nonblocking(true)?;
+                return Ok((UdpSocket::from_std(rtp)?, UdpSocket::from_std(rtcp)?));
+            }
+            Err(e) => last_err = e,
+        }
+    }
+    Err(last_err)
+}
+
+/// Where the sender is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Set up, not playing yet (or paused).
+    Idle,
+    /// Frame `n` is due at `anchor + n * FRAME`.
+    Playing { anchor: Instant },
+    /// BYE sent; nothing more will be sent.
+    Ended,
+}
+
+/// When the next access unit should go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Due {
+    Now,
+    At(Instant),
+}
+
+pub(crate) struct Streamer {
+    sink: Sink,
+    shared: Arc<Shared>,
+    pub(crate) ssrc: u32,
+    seq: u16,
+    ts_base: u32,
+    /// Access units sent so far in this session (across clip loops).
+    frames_sent: u64,
+    /// Frames after which BYE goes out (`max_duration` or the clip's end when not looping).
+    frame_limit: Option<u64>,
+    counts: SenderCounts,
+    state: State,
+    buf: Vec<u8>,
+    /// Packet boundaries in `buf` for UDP, which sends one datagram per packet.
+    bounds: Vec<std::ops::Range<usize>>,
+    nals: Vec<&'static [u8]>,
+}
+
+impl Streamer {
+    pub(crate) fn new(sink: Sink, shared: Arc<Shared>) -> Streamer {
+        let mut rng = rand::thread_rng();
+        let opts = &shared.opts;
+        let clip_len = parsed().len() as u64;
+        let by_duration = opts.max_duration.map(|d| {
+            let frame_us = FRAME.as_micros();
+            u64::try_from(d.as_micros().div_ceil(frame_us)).unwrap_or(u64::MAX)
+        });
+        let by_clip = (!opts.loop_clip).then_some(clip_len);
+        let frame_limit = match (by_duration, by_clip) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Streamer {
+            sink,
+            ssrc: rng.r#gen(),
+            seq: rng.r#gen(),
+            ts_base: rng.r#gen(),
+            frames_sent: 0,
+            frame_limit,
+            counts: SenderCounts::default(),
+            state: State::Idle,
+            buf: Vec::with_capacity(64 * 1024),
+            bounds: Vec::new(),
+            nals: Vec::new(),
+            shared,
+        }
+    }
+
+    pub(crate) fn server_ports(&self) -> Option<(u16, u16)> {
+        self.sink.server_ports()
+    }
+
+    /// The sequence number and RTP timestamp of the next packet, for `RTP-Info`.
+    pub(crate) fn next_seq_and_rtptime(&self) -> (u16, u32) {
+        (self.seq, self.timestamp_of(self.frames_sent))
+    }
+
+    fn timestamp_of(&self, frame: u64) -> u32 {
+        // Only the low 32 bits matter: RTP timestamps wrap.
+        self.ts_base
+            .wrapping_add((frame.wrapping_mul(u64::from(TICKS_PER_FRAME))) as u32)
+    }
+
+    /// Starts (or resumes) sending. Resuming re-anchors the clock so the stream continues
+    /// where it paused instead of bursting the paused time.
+    pub(crate) fn play(&mut self) {
+        if self.state == State::Idle {
+            let behind = FRAME.saturating_mul(u32::try_from(self.frames_sent).unwrap_or(u32::MAX));
+            let now = Instant::now();
+            let anchor = now.checked_sub(behind).unwrap_or(now);
+            self.state = State::Playing { anchor };
+        }
+    }
+
+    pub(crate) fn pause(&mut self) {
+        if matches!(self.state, State::Playing { .. }) {
+            self.state = State::Idle;
+        }
+    }
+
+    pub(crate) fn is_playing(&self) -> bool {
+        matches!(self.state, State::Playing { .. })
+    }
+
+    /// When the next access unit is due, or `None` when nothing is to be sent.
+    pub(crate) fn next_due(&self) -> Option<Due> {
+        match self.state {
+            State::Playing { anchor } if self.shared.opts.realtime => Some(Due::At(
+                anchor + FRAME.saturating_mul(u32::try_from(self.frames_sent).unwrap_or(u32::MAX)),
+            )),
+            State::Playing { .. } => Some(Due::Now),
+            State::Idle | State::Ended => None,
+        }
+    }
+
+    /// Sends the next access unit (and a sender report once per second of media), or BYE when
+    /// the stream is over. `tcp` is the RTSP connection, used for interleaved sinks.
+    pub(crate) async fn send_next<W: AsyncWrite + Unpin>(&mut self, tcp: &mut W) -> io::Result<()> {
+        let clip = parsed();
+        let clip_len = clip.len() as u64;
+        if clip_len == 0 || self.frame_limit.is_some_and(|l| self.frames_sent >= l) {
+            return self.send_bye(tcp).await;
+        }
+        let frame = self.frames_sent;
+        let index = (frame % clip_len) as usize;
+        let timestamp = self.timestamp_of(frame);
+        self.nals.clear();
+        self.nals.extend(clip.nals(index));
+        self.buf.clear();
+        self.bounds.clear();
+
+        let interleaved = match self.sink {
+            Sink::Interleaved { rtp, .. } => Some(rtp),
+            Sink::Udp { .. } => None,
+        };
+        let opts = &self.shared.opts;
+        let (buf, bounds, seq, counts, ssrc) = (
+            &mut self.buf,
+            &mut self.bounds,
+            &mut self.seq,
+            &mut self.counts,
+            self.ssrc,
+        );
+        let mut packets = 0u64;
+        packetize(
+            &self.nals,
+            opts.packetization,
+            opts.mtu,
+            |pieces, marker| {
+                let payload_len: usize = pieces.iter().map(|p| p.len()).sum();
+                if let Some(channel) = interleaved {
+                    // The packetizer bounds packets below 65,536 bytes.
+                    let len = (RTP_HEADER_LEN + payload_len) as u16;
+                    buf.push(b'$');
+                    buf.push(channel);
+                    buf.extend_from_slice(&len.to_be_bytes());
+                }
+                let start = buf.len();
+                buf.extend_from_slice(&rtp_header(marker, *seq, timestamp, ssrc));
+                for p in pieces {
+                    buf.extend_from_slice(p);
+                }
+                bounds.push(start..buf.len());
+                *seq = seq.wrapping_add(1);
+                counts.packets = counts.packets.wrapping_add(1);
+                counts.octets = counts.octets.wrapping_add(payload_len as u32);
+                packets += 1;
+            },
+        );
+        let rtp_bytes: usize = self.bounds.iter().map(|r| r.len()).sum();
+        self.frames_sent += 1;
+
+        let report = opts.rtcp_sender_reports && frame.is_multiple_of(u64::from(FPS));
+        let mut rtcp_bytes = 0;
+        match &self.sink {
+            Sink::Interleaved { rtcp, .. } => {
+                if report {
+                    rtcp_bytes = append_interleaved(&mut self.buf, *rtcp, |out| {
+                        sender_report(out, ssrc, ntp_now(), timestamp, self.counts)
+                    });
+                }
+                tcp.write_all(&self.buf).await?;
+            }
+            Sink::Udp {
+                rtp,
+                rtcp,
+                dest_rtp,
+                dest_rtcp,
+            } => {
+                for r in &self.bounds {
+                    // Datagrams to a port nobody listens on fail with ICMP errors; the RTSP
+                    // connection, not UDP, tells us when the client is gone.
+                    let _ = rtp.send_to(&self.buf[r.clone()], *dest_rtp).await;
+                }
+                if report {
+                    self.buf.clear();
+                    sender_report(&mut self.buf, ssrc, ntp_now(), timestamp, self.counts);
+                    rtcp_bytes = self.buf.len();
+                    let _ = rtcp.send_to(&self.buf, *dest_rtcp).await;
+                }
+            }
+        }
+        let c = &self.shared.counters;
+        c.add_rtp(packets, rtp_bytes as u64);
+        if report {
+            c.add_rtcp(rtcp_bytes as u64);
+        }
+        Ok(())
+    }
+
+    /// Sends SR + BYE on the RTCP channel and stops sending for good.
+    pub(crate) async fn send_bye<W: AsyncWrite + Unpin>(&mut self, tcp: &mut W) -> io::Result<()> {
+        if self.state == State::Ended {
+            return Ok(());
+        }
+        self.state = State::Ended;
+        let last_ts = self.timestamp_of(self.frames_sent.saturating_sub(1));
+        self.buf.clear();
+        let (ssrc, counts) = (self.ssrc, self.counts);
+        let len = match &self.sink {
+            Sink::Interleaved { rtcp, .. } => {
+                let n = append_interleaved(&mut self.buf, *rtcp, |out| {
+                    bye(out, ssrc, ntp_now(), last_ts, counts)
+                });
+                tcp.write_all(&self.buf).await?;
+                n
+            }
+            Sink::Udp {
+                rtcp, dest_rtcp, ..
+            } => {
+                bye(&mut self.buf, ssrc, ntp_now(), last_ts, counts);
+                let _ = rtcp.send_to(&self.buf, *dest_rtcp).await;
+                self.buf.len()
+            }
+        };
+        self.shared.counters.add_rtcp(len as u64);
+        log::debug!("sim: session ssrc {ssrc:08x} sent BYE");
+        Ok(())
+    }
+}
+
+/// Appends `$ channel len` and the RTCP packet `fill` writes; returns the RTCP length.
+fn append_interleaved(buf: &mut Vec<u8>, channel: u8, fill: impl FnOnce(&mut Vec<u8>)) -> usize {
+    let at = buf.len();
+    buf.extend_from_slice(&[b'$', channel, 0, 0]);
+    fill(buf);
+    let len = buf.len() - at - 4;
+    let len16 = u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes();
+    buf[at + 2..at + 4].copy_from_slice(&len16);
+    len
+}
