@@ -122,7 +122,9 @@ mod tests {
         write_frame(&mut buf, 0, &[1, 2, 3]).unwrap();
         write_frame(&mut buf, 1, &[]).unwrap();
         write_frame(&mut buf, 2, &[9; 300]).unwrap();
-        let frames: Vec<_> = Reader::new(Bytes::from(buf)).collect::<Result<_, _>>().unwrap();
+        let frames: Vec<_> = Reader::new(Bytes::from(buf))
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(frames.len(), 3);
         assert_eq!(frames[0].data.as_ref(), &[1, 2, 3]);
         assert_eq!(frames[1].channel, 1);
@@ -139,12 +141,22 @@ mod tests {
         assert_eq!(r.len(), 2);
         assert_eq!(
             r[1],
-            Err(CaptureError::Truncated { offset: 7, needed: 13, available: 5 })
+            Err(CaptureError::Truncated {
+                offset: 7,
+                needed: 13,
+                available: 5
+            })
         );
         let mut g = full.clone();
         g.push(0x47);
         let r: Vec<_> = Reader::new(Bytes::from(g)).collect();
-        assert_eq!(r[1], Err(CaptureError::BadMagic { offset: 7, found: 0x47 }));
+        assert_eq!(
+            r[1],
+            Err(CaptureError::BadMagic {
+                offset: 7,
+                found: 0x47
+            })
+        );
         assert!(write_frame(&mut Vec::new(), 0, &vec![0; 70_000]).is_err());
     }
 }

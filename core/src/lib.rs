@@ -9,6 +9,7 @@
 //! - [`fmp4`]: fragmented MP4 init segments, fragment headers and vectored writes.
 //! - [`rtsp`]: RTSP sessions on `retina` (control and transport only), with our timeouts.
 //! - [`record`]: turning a stream of access units into rotated, self-contained MP4 segments.
+//! - [`stream`]: live pictures with their times, for embedders that want frames, not files.
 //! - [`capture`]: the interleaved capture format behind `camwire capture` / `camwire replay`.
 //! - [`sim`]: an embedded simulated camera (feature `sim`) for the demo, tests and benches.
 
@@ -23,6 +24,7 @@ pub mod rtp;
 pub mod rtsp;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod stream;
 
 pub use credentials::Credentials;
 pub use frame::AccessUnit;

@@ -102,7 +102,7 @@ fn write_clip(path: &Path) -> (Vec<usize>, Vec<bool>) {
             first_of_fragment = i;
             starts.push(i);
         }
-        b.push(au, dts, dts);
+        b.push(&mut au, dts, dts);
     }
     b.write_to(
         &mut file,

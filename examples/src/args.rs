@@ -22,7 +22,10 @@ impl Args {
         while let Some(item) = it.next() {
             if let Some(name) = item.strip_prefix("--") {
                 if let Some((k, v)) = name.split_once('=') {
-                    a.values.entry(k.to_string()).or_default().push(v.to_string());
+                    a.values
+                        .entry(k.to_string())
+                        .or_default()
+                        .push(v.to_string());
                 } else if SWITCHES.contains(&name) {
                     a.switches.push(name.to_string());
                 } else {
@@ -53,12 +56,16 @@ impl Args {
     }
 
     pub fn req(&self, name: &str) -> Result<&str, String> {
-        self.opt(name).ok_or_else(|| format!("--{name} is required"))
+        self.opt(name)
+            .ok_or_else(|| format!("--{name} is required"))
     }
 
     pub fn num<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, String> {
         self.opt(name)
-            .map(|v| v.parse().map_err(|_| format!("--{name}: not a number: {v:?}")))
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| format!("--{name}: not a number: {v:?}"))
+            })
             .transpose()
     }
 

@@ -13,11 +13,14 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let prefix = args.req("out")?;
     let duration: f64 = args.num("duration")?.ok_or("--duration is required")?;
     let opts = crate::source_options(args)?;
-    let mut source = camwire::rtsp::Source::connect(url, opts).await.map_err(|e| e.to_string())?;
+    let mut source = camwire::rtsp::Source::connect(url, opts)
+        .await
+        .map_err(|e| e.to_string())?;
     let sdp_path = PathBuf::from(format!("{prefix}.sdp"));
     let rtp_path = PathBuf::from(format!("{prefix}.rtp"));
     std::fs::write(&sdp_path, source.sdp()).map_err(|e| format!("{}: {e}", sdp_path.display()))?;
-    let file = std::fs::File::create(&rtp_path).map_err(|e| format!("{}: {e}", rtp_path.display()))?;
+    let file =
+        std::fs::File::create(&rtp_path).map_err(|e| format!("{}: {e}", rtp_path.display()))?;
     let mut out = BufWriter::new(file);
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(duration.max(0.0));
     let (mut packets, mut bytes) = (0u64, 0u64);
@@ -27,7 +30,9 @@ pub async fn run(args: &Args) -> Result<(), String> {
             _ = crate::shutdown_signal() => break "interrupted",
             r = source.next_raw() => r.map_err(|e| e.to_string())?,
         };
-        let Some((pkt, bye)) = item else { break "server closed the session" };
+        let Some((pkt, bye)) = item else {
+            break "server closed the session";
+        };
         camwire::capture::write_frame(&mut out, pkt.channel, &pkt.data)
             .map_err(|e| format!("{}: {e}", rtp_path.display()))?;
         packets += 1;
@@ -36,7 +41,8 @@ pub async fn run(args: &Args) -> Result<(), String> {
             break "RTCP BYE";
         }
     };
-    out.flush().map_err(|e| format!("{}: {e}", rtp_path.display()))?;
+    out.flush()
+        .map_err(|e| format!("{}: {e}", rtp_path.display()))?;
     println!(
         "captured {packets} packets ({bytes} bytes) until {end}: {} {}",
         sdp_path.display(),
@@ -54,13 +60,19 @@ pub fn replay(args: &Args) -> Result<(), String> {
     let rep = camwire::record::replay::replay(&sdp, data, out).map_err(|e| e.to_string())?;
     println!(
         "replayed {} packets ({} bad, {} refused by the depacketizer): {} frames in {} file(s)",
-        rep.video_packets, rep.bad_packets, rep.rtp_errors, rep.segments.frames, rep.files.len()
+        rep.video_packets,
+        rep.bad_packets,
+        rep.rtp_errors,
+        rep.segments.frames,
+        rep.files.len()
     );
     for f in &rep.files {
         println!("  {}", f.display());
     }
     if let Some(e) = rep.capture_error {
-        println!("note: the capture ends with a torn frame ({e}); everything before it was replayed");
+        println!(
+            "note: the capture ends with a torn frame ({e}); everything before it was replayed"
+        );
     }
     if rep.segments.frames == 0 {
         return Err("no frame could be replayed".into());

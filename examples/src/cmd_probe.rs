@@ -8,7 +8,9 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let url = args.req("url")?;
     let opts = crate::source_options(args)?;
     let wait = Duration::from_secs_f64(args.num("timeout")?.unwrap_or(10.0));
-    let info = camwire::rtsp::probe(url, opts, wait).await.map_err(|e| e.to_string())?;
+    let info = camwire::stream::probe(url, opts, wait)
+        .await
+        .map_err(|e| e.to_string())?;
     if args.switch("json") {
         let v = serde_json::json!({
             "codec": info.codec,
@@ -18,16 +20,24 @@ pub async fn run(args: &Args) -> Result<(), String> {
             "level": format!("{}.{}", info.level_idc / 10, info.level_idc % 10),
             "width": info.width,
             "height": info.height,
-            "fps": info.fps.or(info.sdp_fps),
+            "fps": info.fps,
             "transport": info.transport.to_string(),
             "parameter_sets_from": if info.from_sdp { "sdp" } else { "stream" },
         });
-        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+        );
     } else {
         println!("codec:      {}", info.codec);
-        println!("profile:    {} (level {}.{})", info.profile, info.level_idc / 10, info.level_idc % 10);
+        println!(
+            "profile:    {} (level {}.{})",
+            info.profile,
+            info.level_idc / 10,
+            info.level_idc % 10
+        );
         println!("resolution: {}x{}", info.width, info.height);
-        match info.fps.or(info.sdp_fps) {
+        match info.fps {
             Some(f) => println!("frame rate: {f:.3}"),
             None => println!("frame rate: not stated by the camera"),
         }

@@ -7,8 +7,16 @@ use std::time::Duration;
 
 pub async fn run(args: &Args) -> Result<(), String> {
     args.only(&[
-        "url", "user", "password", "transport", "out", "camera-id", "duration", "segment-secs",
-        "fragment-ms", "fsync",
+        "url",
+        "user",
+        "password",
+        "transport",
+        "out",
+        "camera-id",
+        "duration",
+        "segment-secs",
+        "fragment-ms",
+        "fsync",
     ])?;
     let urls = args.all("url");
     if urls.is_empty() {
@@ -16,7 +24,11 @@ pub async fn run(args: &Args) -> Result<(), String> {
     }
     let ids = args.all("camera-id");
     if !ids.is_empty() && ids.len() != urls.len() {
-        return Err(format!("{} --camera-id for {} --url", ids.len(), urls.len()));
+        return Err(format!(
+            "{} --camera-id for {} --url",
+            ids.len(),
+            urls.len()
+        ));
     }
     let root = PathBuf::from(args.req("out")?);
     let source = crate::source_options(args)?;
@@ -35,7 +47,10 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     for (i, url) in urls.iter().enumerate() {
-        let id = ids.get(i).cloned().unwrap_or_else(|| format!("cam{}", i + 1));
+        let id = ids
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("cam{}", i + 1));
         camwire::record::validate_camera_id(&id).map_err(|e| e.to_string())?;
         let cfg = CameraConfig {
             id: id.clone(),
@@ -84,7 +99,11 @@ pub async fn run(args: &Args) -> Result<(), String> {
                     s.bytes,
                     s.files,
                     rep.depacketizer.lost_packets,
-                    if rep.ended_by_camera { ", stream ended by camera" } else { "" }
+                    if rep.ended_by_camera {
+                        ", stream ended by camera"
+                    } else {
+                        ""
+                    }
                 );
                 for f in &rep.files {
                     println!("  {}", f.path.display());

@@ -13,14 +13,31 @@ fn record_whole_clip(transport: &str, secs: u32) {
     let out = tmpdir(&format!("gst-{transport}"));
     let limit = (secs + 30).to_string();
     let r = camwire(&[
-        "record", "--url", &server.url, "--transport", transport, "--out",
-        out.to_str().unwrap(), "--camera-id", "gst", "--duration", &limit, "--segment-secs", "20",
+        "record",
+        "--url",
+        &server.url,
+        "--transport",
+        transport,
+        "--out",
+        out.to_str().unwrap(),
+        "--camera-id",
+        "gst",
+        "--duration",
+        &limit,
+        "--segment-secs",
+        "20",
     ]);
     assert_ok(&r, "camwire record");
     let stdout = String::from_utf8_lossy(&r.stdout);
-    assert!(stdout.contains("stream ended by camera"), "recording did not end on BYE: {stdout}");
+    assert!(
+        stdout.contains("stream ended by camera"),
+        "recording did not end on BYE: {stdout}"
+    );
     let files = mp4_files(&out.join("gst"));
-    assert!(files.len() >= secs as usize / 20, "expected rotated segments, got {files:?}");
+    assert!(
+        files.len() >= secs as usize / 20,
+        "expected rotated segments, got {files:?}"
+    );
     for f in &files {
         assert_ffprobe_clean(f);
         assert_gst_reads(f);
@@ -53,21 +70,44 @@ fn capture_then_replay_equals_live_recording() {
     let url = server.url.clone();
     let (p2, l2) = (prefix.clone(), live.clone());
     let cap = std::thread::spawn(move || {
-        camwire(&["capture", "--url", &url, "--out", p2.to_str().unwrap(), "--duration", "40"])
+        camwire(&[
+            "capture",
+            "--url",
+            &url,
+            "--out",
+            p2.to_str().unwrap(),
+            "--duration",
+            "40",
+        ])
     });
     let rec = camwire(&[
-        "record", "--url", &server.url, "--out", l2.to_str().unwrap(), "--camera-id", "live",
-        "--duration", "40",
+        "record",
+        "--url",
+        &server.url,
+        "--out",
+        l2.to_str().unwrap(),
+        "--camera-id",
+        "live",
+        "--duration",
+        "40",
     ]);
     assert_ok(&rec, "camwire record");
     let cap = cap.join().expect("capture thread");
     assert_ok(&cap, "camwire capture");
-    assert!(String::from_utf8_lossy(&cap.stdout).contains("RTCP BYE"), "{cap:?}");
+    assert!(
+        String::from_utf8_lossy(&cap.stdout).contains("RTCP BYE"),
+        "{cap:?}"
+    );
 
     let replayed = dir.join("replayed.mp4");
     let rep = camwire(&[
-        "replay", "--sdp", &format!("{}.sdp", prefix.display()), "--interleaved",
-        &format!("{}.rtp", prefix.display()), "--out", replayed.to_str().unwrap(),
+        "replay",
+        "--sdp",
+        &format!("{}.sdp", prefix.display()),
+        "--interleaved",
+        &format!("{}.rtp", prefix.display()),
+        "--out",
+        replayed.to_str().unwrap(),
     ]);
     assert_ok(&rep, "camwire replay");
     assert_ffprobe_clean(&replayed);
@@ -76,6 +116,14 @@ fn capture_then_replay_equals_live_recording() {
     let replay_frames = framemd5(&[replayed]);
     let source = framemd5(&[src]);
     assert_eq!(source.len(), 250);
-    assert!(replay_frames == live_frames, "replay differs from live ({} vs {} frames)", replay_frames.len(), live_frames.len());
-    assert!(live_frames == source, "live recording differs from the source");
+    assert!(
+        replay_frames == live_frames,
+        "replay differs from live ({} vs {} frames)",
+        replay_frames.len(),
+        live_frames.len()
+    );
+    assert!(
+        live_frames == source,
+        "live recording differs from the source"
+    );
 }

@@ -23,12 +23,29 @@ fn digest_auth_recording_equals_clip_and_wrong_password_fails_without_leaking() 
     let url = sim.rtsp_url();
     let out = tmpdir("sim-auth");
     let r = camwire(&[
-        "record", "--url", &url, "--user", "admin", "--password", "Secr3t-pw", "--out",
-        out.to_str().unwrap(), "--camera-id", "sim", "--duration", "12", "--segment-secs", "4", "-v",
+        "record",
+        "--url",
+        &url,
+        "--user",
+        "admin",
+        "--password",
+        "Secr3t-pw",
+        "--out",
+        out.to_str().unwrap(),
+        "--camera-id",
+        "sim",
+        "--duration",
+        "12",
+        "--segment-secs",
+        "4",
+        "-v",
     ]);
     assert_ok(&r, "camwire record with digest auth");
     for stream in [&r.stdout, &r.stderr] {
-        assert!(!String::from_utf8_lossy(stream).contains("Secr3t-pw"), "password leaked");
+        assert!(
+            !String::from_utf8_lossy(stream).contains("Secr3t-pw"),
+            "password leaked"
+        );
     }
     let files = mp4_files(&out.join("sim"));
     assert!(files.len() >= 2, "{files:?}");
@@ -45,11 +62,26 @@ fn digest_auth_recording_equals_clip_and_wrong_password_fails_without_leaking() 
 
     // Wrong password inside the URL: a clean auth error, no password anywhere.
     let bad_url = url.replace("rtsp://", "rtsp://admin:Wr0ng-pw@");
-    let r = camwire(&["record", "--url", &bad_url, "--out", out.to_str().unwrap(), "--duration", "5"]);
+    let r = camwire(&[
+        "record",
+        "--url",
+        &bad_url,
+        "--out",
+        out.to_str().unwrap(),
+        "--duration",
+        "5",
+    ]);
     assert!(!r.status.success());
-    let text = format!("{}{}", String::from_utf8_lossy(&r.stdout), String::from_utf8_lossy(&r.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&r.stdout),
+        String::from_utf8_lossy(&r.stderr)
+    );
     assert!(text.contains("authentication failed"), "{text}");
-    assert!(!text.contains("Wr0ng-pw") && !text.contains("Secr3t-pw"), "password leaked: {text}");
+    assert!(
+        !text.contains("Wr0ng-pw") && !text.contains("Secr3t-pw"),
+        "password leaked: {text}"
+    );
     rt.block_on(sim.shutdown());
 }
 
@@ -64,13 +96,18 @@ fn demo_runs_and_its_files_play() {
         assert_decodes_cleanly(f);
     }
     let text = String::from_utf8_lossy(&r.stdout);
-    assert!(text.contains("simulated camera") && text.contains("recorded"), "{text}");
+    assert!(
+        text.contains("simulated camera") && text.contains("recorded"),
+        "{text}"
+    );
 }
 
 #[test]
 fn probe_reports_the_sps() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let sim = rt.block_on(SimCamera::start(SimOptions::default())).unwrap();
+    let sim = rt
+        .block_on(SimCamera::start(SimOptions::default()))
+        .unwrap();
     let r = camwire(&["probe", "--url", &sim.rtsp_url(), "--json"]);
     assert_ok(&r, "camwire probe");
     let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
@@ -82,7 +119,16 @@ fn probe_reports_the_sps() {
     assert_eq!(v["transport"], "tcp");
     // And ffprobe, reading the same camera, agrees.
     let ff = Command::new("ffprobe")
-        .args(["-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=width,height", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            "-show_entries",
+            "stream=width,height",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(sim.rtsp_url())
         .output()
         .unwrap();

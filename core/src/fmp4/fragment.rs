@@ -117,14 +117,13 @@ impl FragmentBuilder {
     /// Adds one access unit as the next sample, decoded at `dts` and presented at `pts` (both
     /// in the track timescale; dts must not decrease). Its payload pieces are moved in, not
     /// copied. NAL lengths are taken from the pieces themselves, so the mdat always matches
-    /// its table; pieces that no NAL unit refers to are dropped.
-    pub fn push(&mut self, au: AccessUnit, dts: i64, pts: i64) {
-        let AccessUnit {
-            nals,
-            pieces,
-            keyframe,
-            ..
-        } = au;
+    /// its table; pieces that no NAL unit refers to are dropped. `au` is left empty with its
+    /// vectors' capacity intact, so the caller can hand it back to the depacketizer
+    /// (`H264Depacketizer::recycle`) and the hot path stops allocating once warm.
+    pub fn push(&mut self, au: &mut AccessUnit, dts: i64, pts: i64) {
+        let keyframe = au.keyframe;
+        let nals = &au.nals;
+        let pieces = &mut au.pieces;
         self.origin_dts.get_or_insert(dts);
         let mut size = 0u64;
 
@@ -137,17 +136,17 @@ impl FragmentBuilder {
         }) && usize::try_from(next).is_ok_and(|n| n == pieces.len());
 
         if in_order {
-            for nal in &nals {
+            for nal in nals {
                 let run = pieces
                     .get(nal.pieces.start as usize..nal.pieces.end as usize)
                     .unwrap_or_default();
                 size += self.add_nal(run.iter().map(|p| p.len() as u64).sum(), run.len());
             }
-            self.pieces.extend(pieces);
+            self.pieces.append(pieces);
         } else {
             // Anything else: follow the ranges (clamped), cloning handles (a reference count
             // each, still no payload copy).
-            for nal in &nals {
+            for nal in nals {
                 let end = (nal.pieces.end as usize).min(pieces.len());
                 let start = (nal.pieces.start as usize).min(end);
                 let run = pieces.get(start..end).unwrap_or_default();
@@ -156,6 +155,8 @@ impl FragmentBuilder {
             }
         }
 
+        pieces.clear();
+        au.nals.clear();
         self.payload_bytes += size;
         self.samples.push(PendingSample {
             dts,

@@ -159,7 +159,7 @@ fn last_sample_duration_rules() {
     let durations = |dts: &[i64], next: Option<i64>| {
         let mut b = FragmentBuilder::new();
         for &d in dts {
-            b.push(au(&[b"\x41x"], false), d, d);
+            b.push(&mut au(&[b"\x41x"], false), d, d);
         }
         let mut out = Vec::new();
         b.write_to(&mut out, next, None).expect("write");
@@ -187,7 +187,7 @@ fn sequence_numbers_and_decode_times_across_fragments() {
     for frag in 0..3i64 {
         for i in 0..5i64 {
             let dts = origin + (frag * 5 + i) * 3600;
-            b.push(au(&[b"\x65k", b"\x41p"], i == 0), dts, dts);
+            b.push(&mut au(&[b"\x65k", b"\x41p"], i == 0), dts, dts);
         }
         b.write_to(&mut out, Some(origin + (frag + 1) * 5 * 3600), None)
             .expect("write");
@@ -346,7 +346,7 @@ fn write_errors_keep_the_samples() {
         }
     }
     let mut b = FragmentBuilder::new();
-    b.push(au(&[b"\x65k"], true), 0, 0);
+    b.push(&mut au(&[b"\x65k"], true), 0, 0);
     let e = b.write_to(&mut Broken, None, None).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
     assert_eq!((b.len(), b.sequence_number()), (1, 1));

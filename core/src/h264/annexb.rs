@@ -46,10 +46,15 @@ mod tests {
 
     #[test]
     fn splits_three_and_four_byte_start_codes() {
-        let d = [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 4];
+        let d = [
+            0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 4,
+        ];
         let r = nal_ranges(&d);
         let nals: Vec<&[u8]> = r.iter().map(|r| &d[r.clone()]).collect();
-        assert_eq!(nals, vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 4][..]]);
+        assert_eq!(
+            nals,
+            vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 4][..]]
+        );
     }
 
     #[test]

@@ -27,7 +27,12 @@ pub enum RecordError {
 /// Checks that `id` can name a directory under the recording root and nothing else:
 /// no separators, no `.`/`..`, no control characters, not empty, at most 128 bytes.
 pub fn validate_camera_id(id: &str) -> Result<(), RecordError> {
-    let bad = |why| Err(RecordError::InvalidCameraId(id.chars().take(64).collect(), why));
+    let bad = |why| {
+        Err(RecordError::InvalidCameraId(
+            id.chars().take(64).collect(),
+            why,
+        ))
+    };
     if id.is_empty() {
         return bad("empty");
     }
@@ -154,7 +159,9 @@ mod tests {
 
     #[test]
     fn camera_ids_cannot_escape_the_root() {
-        for bad in ["", ".", "..", "../x", "a/b", "a\\b", "/etc", "a\0b", "a\nb", "c:x"] {
+        for bad in [
+            "", ".", "..", "../x", "a/b", "a\\b", "/etc", "a\0b", "a\nb", "c:x",
+        ] {
             assert!(validate_camera_id(bad).is_err(), "{bad:?} accepted");
         }
         for good in ["cam-01", "Street 5 (north)", "камера", "x.y"] {

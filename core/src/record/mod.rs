@@ -14,4 +14,6 @@ pub mod segment;
 
 pub use camera::{CameraConfig, CameraReport, RecordError, record_camera, validate_camera_id};
 pub use ingest::Ingest;
-pub use segment::{ClosedSegment, FsyncPolicy, Naming, SegmentOptions, SegmentStats, SegmentWriter};
+pub use segment::{
+    ClosedSegment, FsyncPolicy, Naming, SegmentOptions, SegmentStats, SegmentWriter,
+};

@@ -5,9 +5,9 @@ use super::ingest::Ingest;
 use super::segment::{Naming, SegmentOptions, SegmentStats};
 use crate::capture::{CaptureError, Reader};
 use crate::rtp::{DepacketizerOptions, RtpPacket};
-use crate::rtsp::sdp::{self, SdpError};
-use crate::rtsp::rtcp_event;
 use crate::rtsp::SourceEvent;
+use crate::rtsp::rtcp_event;
+use crate::rtsp::sdp::{self, SdpError};
 use bytes::Bytes;
 use std::path::Path;
 use std::time::SystemTime;
@@ -46,7 +46,11 @@ pub struct ReplayReport {
 /// parameter sets change). The video track is the first H.264 section; other tracks are
 /// skipped. Wall-clock times come from the capture's sender reports when present, else from
 /// now.
-pub fn replay(sdp_body: &[u8], interleaved: Bytes, out: &Path) -> Result<ReplayReport, ReplayError> {
+pub fn replay(
+    sdp_body: &[u8],
+    interleaved: Bytes,
+    out: &Path,
+) -> Result<ReplayReport, ReplayError> {
     let video = sdp::h264_section(sdp_body)?;
     let rtp_channel = u8::try_from(video.index * 2).unwrap_or(u8::MAX);
     let mut ingest = Ingest::new(

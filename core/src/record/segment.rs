@@ -191,8 +191,8 @@ impl SegmentWriter {
     }
 
     /// Adds one access unit whose first byte arrived at wall-clock `wall_ntp`. Returns the
-    /// files this closed.
-    pub fn push(&mut self, au: AccessUnit, wall_ntp: u64) -> io::Result<Vec<ClosedSegment>> {
+    /// files this closed. A written `au` is left empty (vectors kept) for recycling.
+    pub fn push(&mut self, au: &mut AccessUnit, wall_ntp: u64) -> io::Result<Vec<ClosedSegment>> {
         let mut closed = Vec::new();
         if let Some(ps) = &au.new_parameters
             && self.params.as_ref() != Some(ps)
@@ -229,7 +229,8 @@ impl SegmentWriter {
         // Timestamp discontinuity: end the file; the next keyframe starts a new one.
         if let (Some(last), Some(_)) = (self.last_ts, &self.open) {
             let step = au.timestamp - last;
-            let max = (self.opts.max_timestamp_jump.as_secs_f64() * f64::from(self.clock_rate)) as i64;
+            let max =
+                (self.opts.max_timestamp_jump.as_secs_f64() * f64::from(self.clock_rate)) as i64;
             if step <= 0 || step > max {
                 log::warn!("RTP timestamp jumped by {step} ticks: ending the file");
                 self.stats.discontinuities += 1;
@@ -261,7 +262,8 @@ impl SegmentWriter {
             .map_or(0, |first| au.timestamp - file_first_ts - first);
         let closes_fragment = !self.builder.is_empty()
             && (au.keyframe
-                || fragment_age >= i64::from(self.opts.fragment_ms) * i64::from(self.clock_rate) / 1000
+                || fragment_age
+                    >= i64::from(self.opts.fragment_ms) * i64::from(self.clock_rate) / 1000
                 || self.builder.payload_bytes() + au.avc_len() > self.opts.max_fragment_bytes);
         if closes_fragment {
             self.flush_fragment(Some(au.timestamp))?;
@@ -351,7 +353,10 @@ impl SegmentWriter {
         if let Some(d) = &dir {
             std::fs::create_dir_all(d)?;
         }
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
         self.init_buf.clear();
         if let Some(track) = &self.track {
             write_init_segment(track, &mut self.init_buf);

@@ -6,7 +6,6 @@
 //! We never use retina's `demuxed()` on the recording path (it copies every access unit).
 //! retina has no timeouts of its own; [`SourceOptions`] adds connect/request/idle ones.
 
-mod probe;
 pub mod sdp;
 mod session;
 pub mod url;
@@ -14,4 +13,3 @@ pub mod url;
 pub use session::{
     RawPacket, RtspError, Source, SourceEvent, SourceOptions, Transport, rtcp_event,
 };
-pub use probe::{ProbeError, StreamInfo, probe};

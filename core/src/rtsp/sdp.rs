@@ -85,7 +85,10 @@ pub fn media_sections(sdp: &[u8]) -> Result<Vec<MediaSection>, SdpError> {
             if pt == Some(cur.payload_type) {
                 let mut parts = rest.split('/');
                 cur.encoding = parts.next().unwrap_or_default().trim().to_ascii_uppercase();
-                cur.clock_rate = parts.next().and_then(|c| c.trim().parse().ok()).unwrap_or(0);
+                cur.clock_rate = parts
+                    .next()
+                    .and_then(|c| c.trim().parse().ok())
+                    .unwrap_or(0);
             }
         } else if let Some(v) = line.strip_prefix("a=fmtp:") {
             let (pt, rest) = split_pt(v);
@@ -174,12 +177,20 @@ mod tests {
             Err(SdpError::NoH264Video)
         );
         let big = vec![b'a'; MAX_SDP_BYTES + 1];
-        assert_eq!(media_sections(&big), Err(SdpError::TooLarge(MAX_SDP_BYTES + 1)));
+        assert_eq!(
+            media_sections(&big),
+            Err(SdpError::TooLarge(MAX_SDP_BYTES + 1))
+        );
     }
 
     #[test]
     fn garbage_never_panics() {
-        for s in ["m=", "m=video", "a=fmtp:", "m=video 0 RTP/AVP x\na=rtpmap:\na=fmtp:96"] {
+        for s in [
+            "m=",
+            "m=video",
+            "a=fmtp:",
+            "m=video 0 RTP/AVP x\na=rtpmap:\na=fmtp:96",
+        ] {
             let _ = media_sections(s.as_bytes());
         }
     }

@@ -234,7 +234,10 @@ impl Source {
         .await
         .map_err(|_| timeout_err(&url, "PLAY", opts.request_timeout))?
         .map_err(|e| retina_err(&url, e))?;
-        log::info!("{url}: playing H.264 track {video_stream} over {}", opts.transport);
+        log::info!(
+            "{url}: playing H.264 track {video_stream} over {}",
+            opts.transport
+        );
         Ok(Source {
             url,
             session: Box::pin(playing),

@@ -116,7 +116,8 @@ mod tests {
 
     #[test]
     fn credentials_are_stripped_and_decoded() {
-        let (u, c) = CameraUrl::parse("rtsp://admin:p%40ss%3Aw@10.0.0.5:554/Streaming/101").unwrap();
+        let (u, c) =
+            CameraUrl::parse("rtsp://admin:p%40ss%3Aw@10.0.0.5:554/Streaming/101").unwrap();
         assert_eq!(u.to_string(), "rtsp://10.0.0.5:554/Streaming/101");
         let c = c.unwrap();
         assert_eq!(c.username, "admin");
@@ -133,7 +134,10 @@ mod tests {
 
     #[test]
     fn bad_urls_do_not_echo_input() {
-        assert_eq!(CameraUrl::parse("http://a/b").unwrap_err(), UrlError::Scheme("http".into()));
+        assert_eq!(
+            CameraUrl::parse("http://a/b").unwrap_err(),
+            UrlError::Scheme("http".into())
+        );
         let e = CameraUrl::parse("rtsp://user:secretpw@").unwrap_err();
         assert!(!e.to_string().contains("secretpw"));
         assert_eq!(redact("rtsp://u:secretpw@h/x"), "rtsp://u:***@h/x");

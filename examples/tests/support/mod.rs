@@ -42,13 +42,41 @@ pub fn clip(w: u32, h: u32, secs: u32, kbps: u32) -> PathBuf {
         return path;
     }
     // Tests run as parallel processes: write to a private name, then rename atomically.
-    let part = dir.join(format!("{}.{}.part.mp4", path.display().to_string().len(), std::process::id()));
+    let part = dir.join(format!(
+        "{}.{}.part.mp4",
+        path.display().to_string().len(),
+        std::process::id()
+    ));
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
         .arg(format!("testsrc2=size={w}x{h}:rate=25"))
-        .args(["-t", &secs.to_string(), "-c:v", "libx264", "-preset", "veryfast", "-bf", "0"])
-        .args(["-g", "50", "-keyint_min", "50", "-sc_threshold", "0", "-pix_fmt", "yuv420p"])
-        .args(["-b:v", &format!("{kbps}k"), "-maxrate", &format!("{kbps}k"), "-bufsize"])
+        .args([
+            "-t",
+            &secs.to_string(),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-bf",
+            "0",
+        ])
+        .args([
+            "-g",
+            "50",
+            "-keyint_min",
+            "50",
+            "-sc_threshold",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args([
+            "-b:v",
+            &format!("{kbps}k"),
+            "-maxrate",
+            &format!("{kbps}k"),
+            "-bufsize",
+        ])
         .arg(format!("{}k", kbps * 2))
         .arg(&part)
         .output()
@@ -76,7 +104,9 @@ impl GstServer {
             .expect("start the GStreamer RTSP server (apt-get install python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp)");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read server line");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read server line");
         let url = line
             .strip_prefix("READY ")
             .unwrap_or_else(|| panic!("server did not start: {line:?}"))
@@ -126,19 +156,41 @@ pub fn assert_decodes_cleanly(f: &Path) {
         .output()
         .expect("run ffmpeg");
     assert_ok(&out, "ffmpeg decode");
-    assert!(out.stderr.is_empty(), "{}: ffmpeg says {}", f.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}: ffmpeg says {}",
+        f.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// ffprobe reads the file without a complaint and finds one H.264 video stream.
 pub fn assert_ffprobe_clean(f: &Path) {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,width,height",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(f)
         .output()
         .expect("run ffprobe");
     assert_ok(&out, "ffprobe");
-    assert!(out.stderr.is_empty(), "{}: ffprobe says {}", f.display(), String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("h264,"), "{}: {:?}", f.display(), out);
+    assert!(
+        out.stderr.is_empty(),
+        "{}: ffprobe says {}",
+        f.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("h264,"),
+        "{}: {:?}",
+        f.display(),
+        out
+    );
 }
 
 /// GStreamer's qtdemux (via gst-discoverer-1.0) reads the file and finds H.264 video.
@@ -150,7 +202,11 @@ pub fn assert_gst_reads(f: &Path) {
     assert_ok(&out, "gst-discoverer-1.0");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("H.264"), "{}: {text}", f.display());
-    assert!(!text.contains("error") && !text.contains("Error"), "{}: {text}", f.display());
+    assert!(
+        !text.contains("error") && !text.contains("Error"),
+        "{}: {text}",
+        f.display()
+    );
 }
 
 /// Every `.mp4` under `dir`, sorted by path (which is by start time, names are UTC times).

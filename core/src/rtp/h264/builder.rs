@@ -57,6 +57,8 @@ pub(super) struct AuBuilder {
 
 /// Most vector pairs kept for reuse: a fragment's worth of access units at high frame rates.
 const MAX_SPARE: usize = 128;
+/// Vectors with room for more pieces than this (a huge access unit) are not kept around.
+const MAX_KEPT_CAPACITY: usize = 4096;
 
 impl AuBuilder {
     pub(super) fn new() -> Self {
@@ -300,6 +302,12 @@ impl AuBuilder {
         pieces.extend(self.pieces.drain(..piece_split));
         nals.reserve_exact(split);
         nals.extend(self.nals.drain(..split));
+        if self.pieces.capacity() > MAX_KEPT_CAPACITY {
+            self.pieces.shrink_to(64);
+        }
+        if self.nals.capacity() > MAX_KEPT_CAPACITY {
+            self.nals.shrink_to(16);
+        }
         let shift = u32_of(piece_split);
         self.bytes = 0;
         for n in &mut self.nals {
@@ -320,7 +328,10 @@ impl AuBuilder {
     pub(super) fn recycle(&mut self, mut pieces: Vec<Bytes>, mut nals: Vec<NalRef>) {
         pieces.clear();
         nals.clear();
-        if self.spare.len() < MAX_SPARE && pieces.capacity() > 0 {
+        if self.spare.len() < MAX_SPARE
+            && (1..=MAX_KEPT_CAPACITY).contains(&pieces.capacity())
+            && nals.capacity() <= MAX_KEPT_CAPACITY
+        {
             self.spare.push((pieces, nals));
         }
     }
