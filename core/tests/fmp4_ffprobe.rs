@@ -92,7 +92,7 @@ fn write_clip(path: &Path) -> (Vec<usize>, Vec<bool>) {
     let ntp0 = 3_913_056_000u64 << 32; // 2024-01-01T00:00:00Z as NTP
     let ntp_at = |i: usize| ntp0 + ((i as u64) << 32) / 25;
     let mut first_of_fragment = 0;
-    for (i, au) in aus.into_iter().enumerate() {
+    for (i, mut au) in aus.into_iter().enumerate() {
         let dts = i as i64 * FRAME_TICKS;
         if !b.is_empty() && (b.len() == FRAGMENT_FRAMES || au.keyframe) {
             b.write_to(&mut file, Some(dts), Some(ntp_at(first_of_fragment)))

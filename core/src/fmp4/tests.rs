@@ -96,7 +96,7 @@ fn fragment_layout_offsets_and_flags() {
         let dts = 1_000 + 3_000 * i as i64;
         // Signed composition offsets: +1500, -1500, 0.
         let pts = dts + [1_500, -1_500, 0][i];
-        b.push(a.clone(), dts, pts);
+        b.push(&mut a.clone(), dts, pts);
     }
     assert_eq!(b.len(), 3);
     assert_eq!(b.payload_bytes(), payload.len());
@@ -209,10 +209,10 @@ fn sequence_numbers_and_decode_times_across_fragments() {
 
 #[test]
 fn push_moves_pieces_without_copying() {
-    let a = au(&[b"\x65slice bytes here", b"\x06sei"], true);
+    let mut a = au(&[b"\x65slice bytes here", b"\x06sei"], true);
     let ptrs: Vec<*const u8> = a.pieces.iter().map(|p| p.as_ptr()).collect();
     let mut b = FragmentBuilder::new();
-    b.push(a, 0, 0);
+    b.push(&mut a, 0, 0);
     assert_eq!(b.piece_ptrs(), ptrs);
 
     // Out-of-order ranges take the clone path: still the same memory, in NAL order.
@@ -220,7 +220,7 @@ fn push_moves_pieces_without_copying() {
     a.nals.swap(0, 1);
     let expected: Vec<*const u8> = [2, 3, 0, 1].iter().map(|&i| a.pieces[i].as_ptr()).collect();
     let mut b = FragmentBuilder::new();
-    b.push(a, 0, 0);
+    b.push(&mut a, 0, 0);
     assert_eq!(b.piece_ptrs(), expected);
 }
 
@@ -235,8 +235,8 @@ fn odd_access_units_still_match_their_table() {
     });
     a.pieces.push(Bytes::from_static(b"unreferenced"));
     let mut b = FragmentBuilder::new();
-    b.push(a, 0, 0);
-    b.push(AccessUnit::default(), 3600, 3600); // no NAL units at all: a 0-byte sample
+    b.push(&mut a, 0, 0);
+    b.push(&mut AccessUnit::default(), 3600, 3600); // no NAL units at all: a 0-byte sample
     let mut out = Vec::new();
     b.write_to(&mut out, Some(7200), None).expect("write");
     let top: Vec<_> = BoxIter::new(&out, 0)
@@ -254,7 +254,7 @@ fn buffers_are_reused_once_warm() {
     let fill = |b: &mut FragmentBuilder, base: i64| {
         for i in 0..25 {
             b.push(
-                au(&[b"\x41slice", b"\x06sei"], i == 0),
+                &mut au(&[b"\x41slice", b"\x06sei"], i == 0),
                 base + i * 3600,
                 base + i * 3600,
             );
@@ -310,7 +310,7 @@ fn partial_writes_and_interrupts_are_handled() {
         let mut b = FragmentBuilder::new();
         for i in 0..10 {
             b.push(
-                au(&[b"\x65some slice data", b"\x41x"], i == 0),
+                &mut au(&[b"\x65some slice data", b"\x41x"], i == 0),
                 i * 3600,
                 i * 3600,
             );
@@ -373,7 +373,7 @@ fn fragments_over_4_gib_are_refused() {
         });
     }
     let mut b = FragmentBuilder::new();
-    b.push(a, 0, 0);
+    b.push(&mut a, 0, 0);
     let mut out = Vec::new();
     let e = b.write_to(&mut out, None, Some(1)).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
@@ -394,7 +394,7 @@ fn recording(n: usize, per: usize) -> (Vec<u8>, Vec<u64>, Vec<Vec<u8>>) {
     for f in 0..n {
         for i in 0..per {
             let body = format!("frame {f}/{i} {}", "x".repeat(i * 7 % 50));
-            let a = if i == 0 {
+            let mut a = if i == 0 {
                 au(
                     &[
                         b"\x67sps",
@@ -407,7 +407,7 @@ fn recording(n: usize, per: usize) -> (Vec<u8>, Vec<u64>, Vec<Vec<u8>>) {
                 au(&[&[b"\x41".as_slice(), body.as_bytes()].concat()], false)
             };
             samples.push(avc(&a));
-            b.push(a, dts, dts);
+            b.push(&mut a, dts, dts);
             dts += 3600;
         }
         let ntp = (3_900_000_000u64 + f as u64) << 32;
