@@ -101,6 +101,17 @@ pub enum StreamError {
     BadParameters(#[from] H264Error),
 }
 
+impl StreamError {
+    /// The error's family, for bindings.
+    pub fn kind(&self) -> crate::ErrorKind {
+        match self {
+            StreamError::Rtsp(e) => e.kind(),
+            StreamError::NoParameters(_) => crate::ErrorKind::Timeout,
+            StreamError::BadParameters(_) => crate::ErrorKind::Protocol,
+        }
+    }
+}
+
 /// A playing camera yielding whole pictures.
 pub struct LiveStream {
     source: Source,
@@ -108,6 +119,8 @@ pub struct LiveStream {
     clock: WallClock,
     info: Option<StreamInfo>,
     ended: bool,
+    /// The picture [`LiveStream::wait_info`] found the parameter sets in: handed out first.
+    pending: Option<Frame>,
 }
 
 impl std::fmt::Debug for LiveStream {
@@ -140,6 +153,7 @@ impl LiveStream {
             depacketizer,
             info,
             ended: false,
+            pending: None,
         })
     }
 
@@ -156,6 +170,9 @@ impl LiveStream {
 
     /// The next picture; `Ok(None)` once the camera ended the stream.
     pub async fn next_frame(&mut self) -> Result<Option<Frame>, StreamError> {
+        if let Some(f) = self.pending.take() {
+            return Ok(Some(f));
+        }
         loop {
             if let Some(au) = self.depacketizer.pull() {
                 return Ok(Some(self.frame(au)));
@@ -177,15 +194,22 @@ impl LiveStream {
         }
     }
 
-    /// Waits until the stream description is known, reading (and dropping) pictures for at
-    /// most `wait`.
+    /// Waits until the stream description is known, reading for at most `wait`. Pictures
+    /// before the one carrying the parameter sets cannot be decoded and are dropped; that one
+    /// is kept and returned by the next [`LiveStream::next_frame`].
     pub async fn wait_info(&mut self, wait: Duration) -> Result<&StreamInfo, StreamError> {
         let deadline = tokio::time::Instant::now() + wait;
         while self.info.is_none() {
             match tokio::time::timeout_at(deadline, self.next_frame()).await {
                 Err(_) | Ok(Ok(None)) => return Err(StreamError::NoParameters(wait)),
                 Ok(Err(e)) => return Err(e),
-                Ok(Ok(Some(f))) => self.recycle(f),
+                Ok(Ok(Some(f))) => {
+                    if self.info.is_some() {
+                        self.pending = Some(f);
+                    } else {
+                        self.recycle(f);
+                    }
+                }
             }
         }
         self.info.as_ref().ok_or(StreamError::NoParameters(wait))

@@ -14,7 +14,7 @@ use url::Url;
 
 use super::auth::Credentials;
 use super::error::{Error, ErrorKind, Result, redact_url};
-use super::soap::{AuthMethod, ClientOptions, Transport, ns};
+use super::soap::{AuthMethod, ClientOptions, Transport, ns, strip_userinfo, userinfo_credentials};
 use super::xml::Element;
 
 /// GetDeviceInformation.
@@ -248,6 +248,11 @@ impl OnvifDevice {
         opts: ClientOptions,
     ) -> Result<Self> {
         let url = normalize_xaddr(xaddr)?;
+        // `user:password@` in the address: taken out once here, so that no URL we keep (and
+        // show in Debug output, errors and logs) carries the password. Explicit credentials
+        // win, as they do per request.
+        let credentials = credentials.or_else(|| userinfo_credentials(&url));
+        let url = strip_userinfo(&url);
         let has_creds = credentials.is_some();
         let rewriter = HostRewriter::new(&url, opts.rewrite_hosts);
         let transport = Arc::new(Transport::new(url.clone(), credentials, opts));

@@ -6,20 +6,7 @@
 
 use std::fmt;
 
-/// What went wrong, as a small closed set the bindings can switch on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// The device could not be reached (DNS, refused, reset, no usable interface).
-    Connection,
-    /// The device refused our credentials, or needs credentials we do not have.
-    Auth,
-    /// The device did not answer in time.
-    Timeout,
-    /// The device answered, but not in a way we understand (bad HTTP, bad XML, SOAP fault).
-    Protocol,
-    /// The caller gave us something unusable (bad URL, unknown profile, unsupported scheme).
-    InvalidInput,
-}
+pub use crate::error_kind::ErrorKind;
 
 /// A SOAP fault as the device sent it, SOAP 1.1 or 1.2, with prefixes kept as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -516,7 +516,8 @@ pub(crate) fn strip_userinfo(url: &Url) -> Url {
     u
 }
 
-fn userinfo_credentials(url: &Url) -> Option<Credentials> {
+/// `user:password@` of `url` as credentials (percent-decoded), if there is a user.
+pub(crate) fn userinfo_credentials(url: &Url) -> Option<Credentials> {
     if url.username().is_empty() {
         return None;
     }

@@ -119,6 +119,22 @@ impl RtspError {
     pub fn is_transient(&self) -> bool {
         matches!(self, RtspError::Timeout { .. } | RtspError::Protocol { .. })
     }
+
+    /// The error's family, for bindings. A protocol error without an RTSP status is the
+    /// connection failing (refused, reset, closed); with a status it is the server's answer.
+    pub fn kind(&self) -> crate::ErrorKind {
+        use crate::ErrorKind as K;
+        match self {
+            RtspError::Url(_) => K::InvalidInput,
+            RtspError::Auth { .. } => K::Auth,
+            RtspError::Timeout { .. } => K::Timeout,
+            RtspError::Sdp { .. } => K::Protocol,
+            RtspError::Protocol { status: None, .. } => K::Connection,
+            RtspError::Protocol {
+                status: Some(_), ..
+            } => K::Protocol,
+        }
+    }
 }
 
 /// What a playing session yields.
