@@ -1,7 +1,9 @@
-//! `camwire demo`: the built-in simulated camera, recorded for about 10 seconds, with every
-//! step printed. Needs no camera and no system package.
+//! `camwire demo`: the built-in simulated camera, found the way a VMS finds real cameras
+//! (WS-Discovery, then ONVIF GetProfiles/GetStreamUri), then recorded for about 10 seconds,
+//! with every step printed. Needs no camera and no system package.
 
 use crate::args::Args;
+use camwire::onvif::{self, ClientOptions, DiscoveredDevice, DiscoveryOptions, OnvifDevice};
 use camwire::record::{CameraConfig, SegmentOptions, record_camera};
 use camwire::sim::{SimCamera, SimOptions};
 use std::path::PathBuf;
@@ -14,14 +16,52 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let sim = SimCamera::start(SimOptions::default())
         .await
         .map_err(|e| format!("sim camera: {e}"))?;
-    let url = sim.rtsp_url();
-    println!("1. simulated camera serving H.264 at {url}");
+    let disc = sim
+        .discovery_addr()
+        .ok_or("the simulated camera has no ONVIF face")?;
+    println!(
+        "1. simulated camera started: RTSP on port {}, ONVIF WS-Discovery on {disc}",
+        sim.port()
+    );
+
+    let me = sim.endpoint_reference().unwrap_or_default().to_string();
+    let (found, how) = find_sim(&me, &disc.to_string()).await?;
+    let xaddr = found
+        .xaddr
+        .clone()
+        .ok_or("the discovered camera gave no XAddr")?;
+    println!(
+        "2. discovered by {how}: {} at {xaddr} ({})",
+        crate::cmd_onvif::describe(&found),
+        found.endpoint_reference
+    );
+
+    let dev = OnvifDevice::connect(&xaddr, None, ClientOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let dinfo = dev.device_information().await.map_err(|e| e.to_string())?;
+    let profiles = dev.profiles().await.map_err(|e| e.to_string())?;
+    let profile = profiles
+        .iter()
+        .find(|p| p.encoding.as_deref() == Some("H264") && p.stream_uri.is_some())
+        .ok_or("the camera offers no H.264 profile with a stream URI")?;
+    let url = profile
+        .stream_uri
+        .clone()
+        .ok_or("the camera gave no stream URI")?;
+    println!(
+        "3. ONVIF: {} {}, profile {} ({}); GetStreamUri -> {url}",
+        dinfo.manufacturer,
+        dinfo.model,
+        profile.token,
+        crate::cmd_onvif::profile_summary(profile)
+    );
 
     let info = camwire::stream::probe(&url, Default::default(), Duration::from_secs(5))
         .await
         .map_err(|e| e.to_string())?;
     println!(
-        "2. probed: {} {} {}x{} @ {} fps over {}",
+        "4. probed: {} {} {}x{} @ {} fps over {}",
         info.codec,
         info.profile,
         info.width,
@@ -31,7 +71,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     );
 
     println!(
-        "3. recording {secs:.0} s into {} (5 s segments, 1 s fragments) ...",
+        "5. recording {secs:.0} s into {} (5 s segments, 1 s fragments) ...",
         root.display()
     );
     let cfg = CameraConfig {
@@ -56,7 +96,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
     println!(
-        "4. recorded {} frames, {} bytes, {} lost packets, into {} file(s):",
+        "6. recorded {} frames, {} bytes, {} lost packets, into {} file(s):",
         rep.segments.frames,
         rep.segments.bytes,
         rep.depacketizer.lost_packets,
@@ -79,7 +119,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     }
     if let Some(f) = rep.files.first() {
         println!(
-            "5. play one: ffplay {}   (or check: ffmpeg -v error -i {} -f null -)",
+            "7. play one: ffplay {}   (or check: ffmpeg -v error -i {} -f null -)",
             f.path.display(),
             f.path.display()
         );
@@ -89,4 +129,36 @@ pub async fn run(args: &Args) -> Result<(), String> {
         return Err("the demo recorded nothing".into());
     }
     Ok(())
+}
+
+/// Finds the sim as a VMS would: a short multicast probe first (works where the host routes
+/// multicast, e.g. a LAN interface or a namespace with multicast on loopback), then a unicast
+/// probe to its discovery port (loopback normally cannot multicast). Other cameras answering
+/// the multicast probe are counted, not used.
+async fn find_sim(me: &str, unicast: &str) -> Result<(DiscoveredDevice, String), String> {
+    let multicast = onvif::discover(DiscoveryOptions {
+        timeout: Duration::from_millis(800),
+        repeats: 2,
+        ..Default::default()
+    })
+    .await;
+    match multicast {
+        Ok(devs) => {
+            let others = devs.iter().filter(|d| d.endpoint_reference != me).count();
+            if others > 0 {
+                println!("   (multicast probe: {others} other ONVIF device(s) on this network)");
+            }
+            if let Some(d) = devs.into_iter().find(|d| d.endpoint_reference == me) {
+                return Ok((d, "multicast probe to 239.255.255.250:3702".into()));
+            }
+        }
+        Err(e) => log::debug!("multicast discovery unavailable: {e}"),
+    }
+    let devs = onvif::probe_unicast(unicast, Duration::from_secs(2))
+        .await
+        .map_err(|e| e.to_string())?;
+    devs.into_iter()
+        .find(|d| d.endpoint_reference == me)
+        .map(|d| (d, format!("unicast probe to {unicast}")))
+        .ok_or_else(|| "WS-Discovery: the simulated camera did not answer".to_string())
 }
