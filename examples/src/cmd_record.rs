@@ -1,9 +1,100 @@
-//! `camwire record`: every URL concurrently in one process, until the duration or a signal.
+//! `camwire record`: every camera in one process on the [`Recorder`], which reconnects with
+//! backoff, reports gaps, pauses a camera while its disk is full and applies retention. Runs
+//! until `--duration`, Ctrl-C/SIGTERM, or (with `--reconnect no`) until every stream ended.
+//!
+//! Cameras come from `--url` flags and/or a TOML `--config` file:
+//!
+//! ```toml
+//! # optional defaults for every camera (flags on the command line win)
+//! out = "/srv/rec"
+//! user = "admin"
+//! password = "secret"
+//! transport = "tcp"
+//! segment_secs = 60
+//! fragment_ms = 1000
+//! fsync = "fragment"      # fragment | Ns | never
+//! retain_days = 30        # total, every camera
+//! retain_gb = 500         # total, every camera
+//! reconnect = true
+//!
+//! [[camera]]
+//! id = "gate"
+//! url = "rtsp://10.0.0.5/stream1"
+//! user = "viewer"          # optional: overrides the default
+//! password = "pw"
+//! transport = "udp"
+//! retain_days = 7          # optional: this camera's own limits
+//! retain_gb = 50
+//! ```
 
 use crate::args::Args;
-use camwire::record::{CameraConfig, SegmentOptions, record_camera};
+use camwire::Credentials;
+use camwire::record::{
+    CameraConfig, CameraState, Recorder, RecorderEventKind, RecorderOptions, RetentionLimits,
+    SegmentOptions,
+};
+use camwire::rtsp::SourceOptions;
+use serde::Deserialize;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
+
+const GB: f64 = 1e9;
+/// Closed files remembered per camera for the summary: a 24/7 run must not grow without bound.
+const FILES_IN_SUMMARY: usize = 100;
+const DAY_SECS: f64 = 86_400.0;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    out: Option<PathBuf>,
+    user: Option<String>,
+    password: Option<String>,
+    transport: Option<String>,
+    segment_secs: Option<u32>,
+    fragment_ms: Option<u32>,
+    fsync: Option<String>,
+    retain_days: Option<f64>,
+    retain_gb: Option<f64>,
+    reconnect: Option<bool>,
+    #[serde(default)]
+    camera: Vec<CameraEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CameraEntry {
+    id: String,
+    url: String,
+    user: Option<String>,
+    password: Option<String>,
+    transport: Option<String>,
+    retain_days: Option<f64>,
+    retain_gb: Option<f64>,
+}
+
+fn days(v: f64, what: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(v * DAY_SECS)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{what}: must be a positive number of days"))
+}
+
+fn gigabytes(v: f64, what: &str) -> Result<u64, String> {
+    if v.is_finite() && v > 0.0 {
+        Ok((v * GB) as u64)
+    } else {
+        Err(format!("{what}: must be a positive number of GB"))
+    }
+}
+
+fn yes_no(v: &str) -> Result<bool, String> {
+    match v {
+        "yes" | "true" | "on" => Ok(true),
+        "no" | "false" | "off" => Ok(false),
+        o => Err(format!("--reconnect: yes or no, not {o:?}")),
+    }
+}
 
 pub async fn run(args: &Args) -> Result<(), String> {
     args.only(&[
@@ -17,10 +108,24 @@ pub async fn run(args: &Args) -> Result<(), String> {
         "segment-secs",
         "fragment-ms",
         "fsync",
+        "retain-days",
+        "retain-gb",
+        "config",
+        "reconnect",
     ])?;
+    let file: ConfigFile = match args.opt("config") {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("--config {p}: {e}"))?;
+            // toml's messages quote the offending line; a password there is the user's own
+            // file, shown only to them on their terminal.
+            toml::from_str(&text).map_err(|e| format!("--config {p}: {e}"))?
+        }
+        None => ConfigFile::default(),
+    };
+
     let urls = args.all("url");
-    if urls.is_empty() {
-        return Err("--url is required".into());
+    if urls.is_empty() && file.camera.is_empty() {
+        return Err("--url or --config with [[camera]] entries is required".into());
     }
     let ids = args.all("camera-id");
     if !ids.is_empty() && ids.len() != urls.len() {
@@ -30,46 +135,144 @@ pub async fn run(args: &Args) -> Result<(), String> {
             urls.len()
         ));
     }
-    let root = PathBuf::from(args.req("out")?);
-    let source = crate::source_options(args)?;
+    let root = match (args.opt("out"), &file.out) {
+        (Some(o), _) => PathBuf::from(o),
+        (None, Some(o)) => o.clone(),
+        (None, None) => return Err("--out is required (or `out` in the config)".into()),
+    };
+
+    // Defaults: flags, then the config's top level.
+    let mut base = SourceOptions::default();
+    let user = args.opt("user").map(str::to_string).or(file.user.clone());
+    let password = args
+        .opt("password")
+        .map(str::to_string)
+        .or(file.password.clone());
+    match (&user, &password) {
+        (Some(u), p) => base.credentials = Some(Credentials::new(u, p.as_deref().unwrap_or(""))),
+        (None, Some(_)) => return Err("a password needs a user".into()),
+        (None, None) => {}
+    }
+    if let Some(t) = args.opt("transport").or(file.transport.as_deref()) {
+        base.transport = t.parse()?;
+    }
     let mut segment = SegmentOptions::default();
-    if let Some(n) = args.num("segment-secs")? {
+    if let Some(n) = args.num("segment-secs")?.or(file.segment_secs) {
         segment.segment_secs = n;
     }
-    if let Some(n) = args.num("fragment-ms")? {
+    if let Some(n) = args.num("fragment-ms")?.or(file.fragment_ms) {
         segment.fragment_ms = n;
     }
-    if let Some(f) = args.opt("fsync") {
+    if let Some(f) = args.opt("fsync").or(file.fsync.as_deref()) {
         segment.fsync = f.parse()?;
     }
     let duration: Option<f64> = args.num("duration")?;
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut tasks = Vec::new();
+    let mut opts = RecorderOptions::new(&root);
+    opts.reconnect = match args.opt("reconnect") {
+        Some(v) => yes_no(v)?,
+        None => file.reconnect.unwrap_or(true),
+    };
+    if let Some(d) = args.num::<f64>("retain-days")?.or(file.retain_days) {
+        opts.retention.total.max_age = Some(days(d, "retain-days")?);
+    }
+    if let Some(g) = args.num::<f64>("retain-gb")?.or(file.retain_gb) {
+        opts.retention.total.max_bytes = Some(gigabytes(g, "retain-gb")?);
+    }
+
+    let mut cameras = Vec::new();
     for (i, url) in urls.iter().enumerate() {
         let id = ids
             .get(i)
             .cloned()
             .unwrap_or_else(|| format!("cam{}", i + 1));
-        camwire::record::validate_camera_id(&id).map_err(|e| e.to_string())?;
-        let cfg = CameraConfig {
-            id: id.clone(),
+        cameras.push(CameraConfig {
+            id,
             url: url.clone(),
-            source: source.clone(),
+            source: base.clone(),
             segment: segment.clone(),
             depacketizer: Default::default(),
-        };
-        let task = tokio::spawn(record_camera(cfg, root.clone(), stop_rx.clone()));
-        tasks.push((id, task));
+        });
     }
-    let all_done = async {
-        let mut out = Vec::new();
-        for (id, t) in tasks {
-            out.push((id, t.await));
+    for c in &file.camera {
+        let mut source = base.clone();
+        match (&c.user, &c.password) {
+            (Some(u), p) => {
+                source.credentials = Some(Credentials::new(u, p.as_deref().unwrap_or("")))
+            }
+            (None, Some(_)) => return Err(format!("camera {:?}: a password needs a user", c.id)),
+            (None, None) => {}
         }
-        out
+        if let Some(t) = &c.transport {
+            source.transport = t.parse()?;
+        }
+        let mut limits = RetentionLimits::default();
+        if let Some(d) = c.retain_days {
+            limits.max_age = Some(days(d, &format!("camera {:?} retain_days", c.id))?);
+        }
+        if let Some(g) = c.retain_gb {
+            limits.max_bytes = Some(gigabytes(g, &format!("camera {:?} retain_gb", c.id))?);
+        }
+        if !limits.is_unlimited() {
+            opts.retention.cameras.insert(c.id.clone(), limits);
+        }
+        cameras.push(CameraConfig {
+            id: c.id.clone(),
+            url: c.url.clone(),
+            source,
+            segment: segment.clone(),
+            depacketizer: Default::default(),
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in &cameras {
+        camwire::record::validate_camera_id(&c.id).map_err(|e| e.to_string())?;
+        if !seen.insert(c.id.clone()) {
+            return Err(format!("camera id {:?} given twice", c.id));
+        }
+    }
+
+    let recorder = Recorder::start(opts).map_err(|e| e.to_string())?;
+    // Files and how each camera's last session ended, for the summary.
+    let mut events = recorder.events();
+    let collector = tokio::spawn(async move {
+        let mut files: BTreeMap<String, VecDeque<PathBuf>> = BTreeMap::new();
+        let mut last_end: BTreeMap<String, String> = BTreeMap::new();
+        loop {
+            match events.recv().await {
+                Ok(ev) => match ev.kind {
+                    RecorderEventKind::SegmentClosed { path, .. } => {
+                        let list = files.entry(ev.camera).or_default();
+                        if list.len() == FILES_IN_SUMMARY {
+                            list.pop_front();
+                        }
+                        list.push_back(path);
+                    }
+                    RecorderEventKind::Disconnected { reason } => {
+                        last_end.insert(ev.camera, reason);
+                    }
+                    _ => {}
+                },
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    log::warn!("summary missed {n} events");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+        (files, last_end)
+    });
+    for c in cameras {
+        recorder.add_camera(c).map_err(|e| e.to_string())?;
+    }
+
+    let all_stopped = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if recorder.all_stopped() {
+                break;
+            }
+        }
     };
-    tokio::pin!(all_done);
     let stopper = async {
         match duration {
             Some(d) => {
@@ -81,46 +284,62 @@ pub async fn run(args: &Args) -> Result<(), String> {
             None => crate::shutdown_signal().await,
         }
     };
-    let results = tokio::select! {
-        r = &mut all_done => r,
-        _ = stopper => {
-            let _ = stop_tx.send(true);
-            all_done.await
-        }
-    };
+    tokio::select! {
+        _ = all_stopped => {}
+        _ = stopper => {}
+    }
+    let statuses = recorder.shutdown().await;
+    // The recorder (and with it the event sender) is gone: the collector ends.
+    let (files, last_end) = collector.await.unwrap_or_default();
+
     let mut failed = 0;
-    for (id, r) in results {
-        match r {
-            Ok(Ok(rep)) => {
-                let s = &rep.segments;
-                println!(
-                    "{id}: {} frames, {} bytes in {} file(s), {} lost packets{}",
-                    s.frames,
-                    s.bytes,
-                    s.files,
-                    rep.depacketizer.lost_packets,
-                    if rep.ended_by_camera {
-                        ", stream ended by camera"
-                    } else {
-                        ""
-                    }
-                );
-                for f in &rep.files {
-                    println!("  {}", f.path.display());
-                }
+    for s in statuses {
+        let ended = last_end
+            .get(&s.id)
+            .is_some_and(|r| r == "stream ended by camera");
+        println!(
+            "{}: {} frames, {} bytes in {} file(s), {} lost packets, {} reconnect(s), {} gap(s){}",
+            s.id,
+            s.frames,
+            s.bytes,
+            s.files,
+            s.lost_packets,
+            s.reconnects,
+            s.gaps.len(),
+            if ended {
+                ", stream ended by camera"
+            } else {
+                ""
             }
-            Ok(Err(e)) => {
-                failed += 1;
-                eprintln!("{id}: {e}");
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("{id}: task failed: {e}");
-            }
+        );
+        let listed = files.get(&s.id).map_or(0, VecDeque::len) as u64;
+        if s.files > listed && listed == FILES_IN_SUMMARY as u64 {
+            println!("  ... earlier files not listed; the last {listed}:");
+        }
+        for f in files.get(&s.id).into_iter().flatten() {
+            println!("  {}", f.display());
+        }
+        for g in &s.gaps {
+            println!(
+                "  gap {} .. {}: {}",
+                camwire::record::recorder::rfc3339(g.start),
+                camwire::record::recorder::rfc3339(g.end),
+                g.reason
+            );
+        }
+        if s.frames == 0 {
+            failed += 1;
+            eprintln!(
+                "{}: recorded nothing: {}",
+                s.id,
+                s.last_error.as_deref().unwrap_or("no frame received")
+            );
+        } else if s.state != CameraState::Stopped {
+            log::warn!("{}: ended in state {:?}", s.id, s.state);
         }
     }
     if failed > 0 {
-        Err(format!("{failed} camera(s) failed"))
+        Err(format!("{failed} camera(s) recorded nothing"))
     } else {
         Ok(())
     }

@@ -26,6 +26,8 @@ fn record_whole_clip(transport: &str, secs: u32) {
         &limit,
         "--segment-secs",
         "20",
+        "--reconnect",
+        "no",
     ]);
     assert_ok(&r, "camwire record");
     let stdout = String::from_utf8_lossy(&r.stdout);
@@ -90,6 +92,8 @@ fn capture_then_replay_equals_live_recording() {
         "live",
         "--duration",
         "40",
+        "--reconnect",
+        "no",
     ]);
     assert_ok(&rec, "camwire record");
     let cap = cap.join().expect("capture thread");

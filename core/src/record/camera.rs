@@ -22,6 +22,9 @@ pub enum RecordError {
     /// A camera id that is not a safe single path component.
     #[error("invalid camera id {0:?}: {1}")]
     InvalidCameraId(String, &'static str),
+    /// A camera with this id is already being recorded.
+    #[error("camera {0:?} is already being recorded")]
+    DuplicateCamera(String),
 }
 
 /// Checks that `id` can name a directory under the recording root and nothing else:

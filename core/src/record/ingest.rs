@@ -78,9 +78,17 @@ impl Ingest {
         Ok(())
     }
 
-    /// Files closed since the last call.
+    /// Files closed since the last call (including those a failed write closed).
     pub fn take_closed(&mut self) -> Vec<ClosedSegment> {
-        std::mem::take(&mut self.closed)
+        let mut out = std::mem::take(&mut self.closed);
+        out.append(&mut self.writer.take_closed_on_error());
+        out
+    }
+
+    /// Drops frames instead of writing them (disk full) while keeping the depacketizer and
+    /// clock state, so resuming counts no false losses; see [`SegmentWriter::set_paused`].
+    pub fn set_paused(&mut self, paused: bool) {
+        self.writer.set_paused(paused);
     }
 
     /// Writer counters.

@@ -12,7 +12,14 @@
 //!   at 0 in every file); each fragment's `prft` carries the wall-clock of its first frame.
 //!   Decode time equals presentation time: cameras send no B-frames (a stream with B-frames
 //!   would need reordering we do not do yet).
+//! - A failed write (disk full, I/O error) never leaves a torn fragment behind: the file is cut
+//!   back to the end of its last complete fragment and closed (removed when it holds none),
+//!   and the writer waits for the next keyframe to start a new file. [`SegmentWriter::set_paused`]
+//!   lets the recorder drop frames while the disk is full without losing the stream state.
+//! - The file being written carries a shared advisory lock ([`crate::filelock`]) for as long
+//!   as it is open, so retention (`try_exclusive`) never deletes it, from any process.
 
+use crate::filelock::FileHold;
 use crate::fmp4::{FragmentBuilder, VideoTrack, write_init_segment};
 use crate::frame::{AccessUnit, ParameterSets};
 use crate::h264::AvcDecoderConfig;
@@ -126,6 +133,10 @@ pub struct SegmentStats {
     pub bad_parameter_sets: u64,
     /// Timestamp discontinuities that ended a file.
     pub discontinuities: u64,
+    /// Writes that failed (each cut its file back to the last complete fragment).
+    pub write_errors: u64,
+    /// Frames dropped while paused ([`SegmentWriter::set_paused`]) or lost in a failed write.
+    pub dropped_frames: u64,
 }
 
 struct OpenFile {
@@ -133,9 +144,17 @@ struct OpenFile {
     file: File,
     first_ts: i64,
     start_ntp: u64,
+    /// Frames pushed into this file (written or waiting in the builder).
     frames: u64,
+    /// File length up to the end of the last complete fragment (or the init segment): what a
+    /// failed write is cut back to.
     bytes: u64,
+    /// Frames in complete fragments, and the RTP time just past them.
+    durable_frames: u64,
+    durable_end: i64,
     last_fsync: Instant,
+    /// Shared advisory lock held while the file is open: retention skips it.
+    _hold: Option<FileHold>,
 }
 
 /// Writes access units into rotated fMP4 files.
@@ -153,6 +172,9 @@ pub struct SegmentWriter {
     fixed_count: u32,
     stats: SegmentStats,
     init_buf: Vec<u8>,
+    paused: bool,
+    /// Files closed by a failed push (the error wins the return value; they are kept here).
+    closed_on_error: Vec<ClosedSegment>,
 }
 
 impl SegmentWriter {
@@ -172,7 +194,41 @@ impl SegmentWriter {
             fixed_count: 0,
             stats: SegmentStats::default(),
             init_buf: Vec::new(),
+            paused: false,
+            closed_on_error: Vec::new(),
         }
+    }
+
+    /// While paused, pushed frames are dropped (counted in `dropped_frames`); call
+    /// [`finish`](Self::finish) first if a file is open. After resuming, the next keyframe
+    /// starts a new file.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+    }
+
+    /// True while frames are being dropped.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Wall-clock NTP of the first frame of the file being written, if any.
+    pub fn current_start_ntp(&self) -> Option<u64> {
+        self.open.as_ref().map(|o| o.start_ntp)
+    }
+
+    /// Like [`current_start_ntp`](Self::current_start_ntp), but only once the file holds a
+    /// complete fragment: a file that a failed write would remove again does not count.
+    pub fn durable_start_ntp(&self) -> Option<u64> {
+        self.open
+            .as_ref()
+            .filter(|o| o.durable_frames > 0)
+            .map(|o| o.start_ntp)
+    }
+
+    /// Files that a failed [`push`](Self::push) or [`finish`](Self::finish) closed (cut back
+    /// to their last complete fragment) since the last call.
+    pub fn take_closed_on_error(&mut self) -> Vec<ClosedSegment> {
+        std::mem::take(&mut self.closed_on_error)
     }
 
     /// Counters so far.
@@ -192,8 +248,32 @@ impl SegmentWriter {
 
     /// Adds one access unit whose first byte arrived at wall-clock `wall_ntp`. Returns the
     /// files this closed. A written `au` is left empty (vectors kept) for recycling.
+    ///
+    /// On an I/O error the open file is cut back to its last complete fragment and closed
+    /// (see [`take_closed_on_error`](Self::take_closed_on_error)), the waiting frames are
+    /// dropped, and the next keyframe starts a new file: the writer is usable again at once.
     pub fn push(&mut self, au: &mut AccessUnit, wall_ntp: u64) -> io::Result<Vec<ClosedSegment>> {
         let mut closed = Vec::new();
+        if self.paused {
+            self.stats.dropped_frames += 1;
+            return Ok(closed);
+        }
+        match self.push_inner(au, wall_ntp, &mut closed) {
+            Ok(()) => Ok(closed),
+            Err(e) => {
+                self.closed_on_error.append(&mut closed);
+                self.abandon_file();
+                Err(e)
+            }
+        }
+    }
+
+    fn push_inner(
+        &mut self,
+        au: &mut AccessUnit,
+        wall_ntp: u64,
+        closed: &mut Vec<ClosedSegment>,
+    ) -> io::Result<()> {
         if let Some(ps) = &au.new_parameters
             && self.params.as_ref() != Some(ps)
         {
@@ -250,7 +330,7 @@ impl SegmentWriter {
         if self.open.is_none() {
             if !au.keyframe || self.track.is_none() {
                 self.stats.skipped_frames += 1;
-                return Ok(closed);
+                return Ok(());
             }
             self.open_file(au.timestamp, wall_ntp)?;
         }
@@ -269,7 +349,7 @@ impl SegmentWriter {
             self.flush_fragment(Some(au.timestamp))?;
         }
         let Some(open) = self.open.as_mut() else {
-            return Ok(closed);
+            return Ok(());
         };
         if self.builder.is_empty() {
             self.builder_first_ntp = wall_ntp;
@@ -282,12 +362,71 @@ impl SegmentWriter {
         open.frames += 1;
         self.stats.frames += 1;
         self.builder.push(au, dts, dts);
-        Ok(closed)
+        Ok(())
     }
 
-    /// Writes the open fragment and closes the file (end of stream or shutdown).
+    /// Writes the open fragment and closes the file (end of stream or shutdown). On error the
+    /// file is cut back to its last complete fragment, as in [`push`](Self::push).
     pub fn finish(&mut self) -> io::Result<Vec<ClosedSegment>> {
-        self.close_file(None)
+        match self.close_file(None) {
+            Ok(c) => Ok(c),
+            Err(e) => {
+                self.abandon_file();
+                Err(e)
+            }
+        }
+    }
+
+    /// After a failed write: drop the waiting frames, cut the file back to the end of its last
+    /// complete fragment (a partial `writev` may have left part of a fragment), and close it;
+    /// a file without a complete fragment is removed. Nothing here may fail the caller again:
+    /// problems are logged (the reader's torn-tail detection is the last line of defence).
+    fn abandon_file(&mut self) {
+        self.stats.write_errors += 1;
+        // Frames count once written: the waiting ones never were.
+        let lost = self.builder.len() as u64;
+        self.stats.dropped_frames += lost;
+        self.stats.frames = self.stats.frames.saturating_sub(lost);
+        self.builder.clear();
+        self.last_ts = None;
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        let cut = open.file.set_len(open.bytes).and_then(|()| {
+            if self.opts.fsync == FsyncPolicy::Never {
+                Ok(())
+            } else {
+                open.file.sync_all()
+            }
+        });
+        if let Err(e) = cut {
+            log::error!(
+                "cutting {} back to its last fragment after a failed write: {e}",
+                open.path.display()
+            );
+        }
+        if open.durable_frames == 0 {
+            drop(open.file);
+            if let Err(e) = std::fs::remove_file(&open.path) {
+                log::error!(
+                    "removing {} (no complete fragment): {e}",
+                    open.path.display()
+                );
+            }
+            return;
+        }
+        log::warn!(
+            "closed {} after a failed write ({} frames kept)",
+            open.path.display(),
+            open.durable_frames
+        );
+        self.closed_on_error.push(ClosedSegment {
+            duration_ticks: open.durable_end - open.first_ts,
+            path: open.path,
+            start_ntp: open.start_ntp,
+            frames: open.durable_frames,
+            bytes: open.bytes,
+        });
     }
 
     fn flush_fragment(&mut self, next_ts: Option<i64>) -> io::Result<()> {
@@ -303,18 +442,25 @@ impl SegmentWriter {
         let n = self
             .builder
             .write_to(&mut open.file, next_dts, Some(self.builder_first_ntp))?;
-        open.bytes += n;
-        self.stats.bytes += n;
-        self.stats.fragments += 1;
         let sync = match self.opts.fsync {
             FsyncPolicy::Fragment => true,
             FsyncPolicy::Interval(d) => open.last_fsync.elapsed() >= d,
             FsyncPolicy::Never => false,
         };
         if sync {
+            // A failed fsync (ENOSPC on delayed allocation) counts as a failed write: the
+            // caller cuts the file back to before this fragment.
             open.file.sync_data()?;
             open.last_fsync = Instant::now();
         }
+        // Only now is the fragment complete on disk as far as we can tell.
+        open.bytes += n;
+        open.durable_frames = open.frames;
+        if let Some(d) = next_dts {
+            open.durable_end = d + open.first_ts;
+        }
+        self.stats.bytes += n;
+        self.stats.fragments += 1;
         Ok(())
     }
 
@@ -323,11 +469,21 @@ impl SegmentWriter {
         let Some(open) = self.open.take() else {
             return Ok(Vec::new());
         };
-        if self.opts.fsync != FsyncPolicy::Never {
-            open.file.sync_all()?;
-        }
         let end = next_ts.or_else(|| self.last_ts.map(|t| t + self.last_duration));
         self.last_ts = None;
+        if self.opts.fsync != FsyncPolicy::Never
+            && let Err(e) = open.file.sync_all()
+        {
+            // Every fragment was written; report the file with the error.
+            self.closed_on_error.push(ClosedSegment {
+                duration_ticks: end.map_or(0, |e| e - open.first_ts),
+                path: open.path,
+                start_ntp: open.start_ntp,
+                frames: open.frames,
+                bytes: open.bytes,
+            });
+            return Err(e);
+        }
         let seg = ClosedSegment {
             duration_ticks: end.map_or(0, |e| e - open.first_ts),
             path: open.path,
@@ -357,17 +513,36 @@ impl SegmentWriter {
             .write(true)
             .create_new(true)
             .open(&path)?;
+        // Taken before the first byte: retention never sees this file unlocked for long.
+        let hold = match FileHold::shared(&path) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                log::warn!("cannot lock {}: {e}", path.display());
+                None
+            }
+        };
         self.init_buf.clear();
         if let Some(track) = &self.track {
             write_init_segment(track, &mut self.init_buf);
         }
-        file.write_all(&self.init_buf)?;
-        if self.opts.fsync != FsyncPolicy::Never {
-            file.sync_all()?;
-            // The new directory entry must survive a power cut too.
-            if let Some(d) = &dir {
-                File::open(d)?.sync_all()?;
+        let written = file.write_all(&self.init_buf).and_then(|()| {
+            if self.opts.fsync != FsyncPolicy::Never {
+                file.sync_all()?;
+                // The new directory entry must survive a power cut too.
+                if let Some(d) = &dir {
+                    File::open(d)?.sync_all()?;
+                }
             }
+            Ok(())
+        });
+        if let Err(e) = written {
+            // A half-written init segment is no file at all.
+            drop(file);
+            drop(hold);
+            if let Err(rm) = std::fs::remove_file(&path) {
+                log::error!("removing {} after a failed create: {rm}", path.display());
+            }
+            return Err(e);
         }
         let bytes = self.init_buf.len() as u64;
         self.stats.bytes += bytes;
@@ -383,7 +558,10 @@ impl SegmentWriter {
             start_ntp,
             frames: 0,
             bytes,
+            durable_frames: 0,
+            durable_end: first_ts,
             last_fsync: Instant::now(),
+            _hold: hold,
         });
         Ok(())
     }
