@@ -1,0 +1,744 @@
+//! Exporting T1..T2 of one camera into one MP4, across segment files.
+//!
+//! Two passes, so memory does not depend on how many bytes the clip has:
+//! 1. Plan: scan the candidate files' fragment headers, read the sample tables of the
+//!    fragments in range (one `moof` at a time), and keep a 12-byte entry per sample (size,
+//!    duration, sync flag, composition offset) plus one entry per source fragment. From these
+//!    the whole `moov` (and so where the `mdat` payload starts) is computed up front.
+//! 2. Copy: per source fragment, re-read its sample table, check it still says what the plan
+//!    read, and stream the sample bytes through one fixed [`COPY_BUFFER`] into the output,
+//!    hashing as they go. No NAL unit is parsed or rewritten: SEI (signing SEI included),
+//!    parameter sets in band, everything the camera sent stays byte for byte.
+//!
+//! Peak memory is therefore about `COPY_BUFFER` + the output's write buffer + one `moof` +
+//! the clip's sample table, which the `moov` has to contain anyway: 16 bytes per frame in the
+//! plan (up to twice that while its vector grows) plus ~8 in the `moov` being written, so
+//! under 64 bytes per frame (< 6 MB per hour at 25 fps), independent of bitrate.
+//! `core/tests/export_memory.rs` measures it.
+//!
+//! Decisions where a clip could be built several ways:
+//! - Start: the keyframe at or before T1 (within the same file); the edit list starts
+//!   presentation at the frame showing at T1 (snapped down to that frame's start, so that
+//!   every player shows that whole frame first). If T1 falls in a gap or before the first
+//!   recording, presentation starts at the first frame after it.
+//! - End: the last frame starting before T2 is the last one stored; presentation ends at T2
+//!   (or at that frame's end when the recording stops earlier). So the presented duration
+//!   is T2 − T1 plus less than one frame.
+//! - Gaps inside the range: the frame before a gap is held (its duration covers the gap), so
+//!   clip time keeps following wall-clock time; each gap is listed in the manifest.
+//! - SPS/PPS changing between files inside the range: refused with
+//!   [`ExportError::ParameterSetsChanged`] naming the time to split at (one track, one sample
+//!   description, plays everywhere).
+//! - A source file with a damaged tail that the range runs past is refused
+//!   ([`ExportError::Source`]), unless it is the camera's newest file (still being written):
+//!   its complete fragments are used.
+//! - The output is written to a temporary name and linked into place at the end; an existing
+//!   output is never overwritten ([`ExportError::OutputExists`]).
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+use crate::filelock::FileHold;
+use crate::fmp4::{SampleInfo, VideoTrack, read_fragment_samples};
+
+use super::index::{
+    ListOptions, ScannedFile, candidates, read_gaps_file, reason_for, scan_file, segment_files,
+    show, tolerance,
+};
+use super::manifest::{
+    MANIFEST_FORMAT, Manifest, ManifestGap, ManifestOutput, ManifestSource, Span, hex,
+    manifest_path,
+};
+use super::mp4_writer::{
+    ChunkLayout, ClipSample, Edit, fragment_header, fragmented_moov, ftyp, mdat_header,
+    mdat_header_len, progressive_moov,
+};
+use super::{
+    ExportError, Nanos, nanos_to_ntp, nanos_to_ticks, rfc3339, system_to_nanos, ticks_to_nanos,
+};
+
+/// Bytes copied per read while streaming samples (and hashing sources).
+pub const COPY_BUFFER: usize = 256 << 10;
+
+/// Container of the clip.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// `moov` first, then one `mdat`: plays everywhere (default).
+    #[default]
+    Progressive,
+    /// `moov` + one `moof`/`mdat` per source fragment, each with its `prft` wall-clock.
+    Fragmented,
+}
+
+impl OutputFormat {
+    fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Progressive => "progressive",
+            OutputFormat::Fragmented => "fragmented",
+        }
+    }
+}
+
+/// How to export.
+#[derive(Clone, Debug, Default)]
+pub struct ExportOptions {
+    /// Container of the clip.
+    pub format: OutputFormat,
+    /// What counts as a gap.
+    pub list: ListOptions,
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug)]
+pub struct ExportSummary {
+    /// The clip.
+    pub output: PathBuf,
+    /// Its manifest (`output` + `.manifest.json`).
+    pub manifest_path: PathBuf,
+    /// The manifest's content.
+    pub manifest: Manifest,
+}
+
+struct Source {
+    scanned: ScannedFile,
+    hold: FileHold,
+    newest: bool,
+    used: Option<Used>,
+}
+
+#[derive(Clone, Copy)]
+struct Used {
+    byte_start: u64,
+    byte_end: u64,
+    t_start: Nanos,
+    t_end: Nanos,
+    samples: u64,
+}
+
+/// One run of samples from one source fragment.
+struct Chunk {
+    src: usize,
+    frag: usize,
+    /// Index of its first sample within the source fragment.
+    first: usize,
+    /// Index of its first sample in the clip.
+    out_first: usize,
+    layout: ChunkLayout,
+    out_dts: u64,
+    wall: Nanos,
+}
+
+struct Plan {
+    track: VideoTrack,
+    samples: Vec<ClipSample>,
+    chunks: Vec<Chunk>,
+    display_index: usize,
+    display_wall: Nanos,
+    preroll_wall: Nanos,
+    last_wall: Nanos,
+    gaps: Vec<(Nanos, Nanos)>,
+    edit: Edit,
+    media_duration: u64,
+}
+
+/// Exports `[start, end)` of `camera` into `out` (and `out.manifest.json`).
+///
+/// Errors are typed and name the file at fault; nothing is left at `out` on error.
+pub fn export(
+    root: &Path,
+    camera: &str,
+    start: SystemTime,
+    end: SystemTime,
+    out: &Path,
+    opts: &ExportOptions,
+) -> Result<ExportSummary, ExportError> {
+    let (t1, t2) = (system_to_nanos(start), system_to_nanos(end));
+    if t1 >= t2 {
+        return Err(ExportError::BadRange {
+            start: rfc3339(start),
+            end: rfc3339(end),
+        });
+    }
+    if out.exists() {
+        return Err(ExportError::OutputExists(out.to_path_buf()));
+    }
+    let files = segment_files(root, camera)?;
+    let newest = files.last().map(|f| f.path.clone());
+    let mut sources = Vec::new();
+    for f in candidates(&files, t1, t2) {
+        // Hold first, then read: retention cannot delete it under us from here on.
+        let hold = match FileHold::shared(&f.path) {
+            Ok(h) => h,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(ExportError::io(&f.path, e)),
+        };
+        // Deleted between listing and locking (retention won the race): not a source.
+        if hold.file().metadata().is_ok_and(|m| m.nlink() == 0) {
+            continue;
+        }
+        let mut file: &File = hold.file();
+        let scanned = match scan_file(f, &mut file) {
+            Ok(s) => s,
+            Err(e) => {
+                // Unreadable: fatal when its name says it covers part of the range, else
+                // it was only a neighbour taken in by the name slack.
+                let next = files
+                    .iter()
+                    .find(|n| n.name_start > f.name_start)
+                    .map_or(i64::MAX, |n| n.name_start);
+                if f.name_start < t2 && next > t1 {
+                    return Err(e);
+                }
+                log::warn!("export skips {}: {e}", f.path.display());
+                continue;
+            }
+        };
+        sources.push(Source {
+            newest: newest.as_ref() == Some(&f.path),
+            scanned,
+            hold,
+            used: None,
+        });
+    }
+    let no_recording = || ExportError::NoRecording {
+        camera: camera.to_string(),
+        start: rfc3339(start),
+        end: rfc3339(end),
+    };
+    let recorded_gaps = read_gaps_file(&root.join(camera));
+    let plan = plan(&mut sources, t1, t2, opts)?.ok_or_else(no_recording)?;
+
+    // A damaged file the range runs past would silently cut the clip: refuse, naming it.
+    for s in &mut sources {
+        let last_end = s.scanned.frags.last().map_or(i64::MIN, |f| f.end);
+        if s.used.is_some()
+            && !s.newest
+            && t2 > last_end
+            && let Some(e) = s.scanned.tail_error.take()
+        {
+            return Err(ExportError::source(&s.scanned.file.path, e));
+        }
+    }
+
+    let mut manifest_sources = Vec::new();
+    for s in &sources {
+        let Some(u) = s.used else { continue };
+        let path = &s.scanned.file.path;
+        // A file still being recorded is hashed up to its last complete fragment (that
+        // prefix never changes); any other file as a whole.
+        let hashed = if s.newest {
+            s.scanned.valid_len
+        } else {
+            s.scanned.file_len
+        };
+        let sha = hash_prefix(s.hold.file(), hashed).map_err(|e| ExportError::io(path, e))?;
+        manifest_sources.push(ManifestSource {
+            path: s.scanned.file.rel.clone(),
+            size: s.scanned.file_len,
+            hashed_bytes: hashed,
+            sha256: sha,
+            growing: s.newest,
+            bytes_used: [u.byte_start, u.byte_end],
+            time_used: Span {
+                start: show(u.t_start),
+                end: show(u.t_end),
+            },
+            samples: u.samples,
+        });
+    }
+
+    let (size, sha, media_sha) = write_clip(&plan, &sources, out, opts.format)?;
+
+    let presented = ticks_to_nanos(
+        i64::try_from(plan.edit.duration).unwrap_or(i64::MAX),
+        plan.track.timescale,
+    );
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT.to_string(),
+        camwire_version: env!("CARGO_PKG_VERSION").to_string(),
+        camera_id: camera.to_string(),
+        created: jiff::Timestamp::now().to_string(),
+        root: std::fs::canonicalize(root)
+            .unwrap_or_else(|_| root.to_path_buf())
+            .to_string_lossy()
+            .into_owned(),
+        requested: Span {
+            start: rfc3339(start),
+            end: rfc3339(end),
+        },
+        actual: Span {
+            start: show(plan.display_wall),
+            end: show(plan.display_wall.saturating_add(presented)),
+        },
+        preroll_start: show(plan.preroll_wall),
+        last_frame: show(plan.last_wall),
+        frames: (plan.samples.len() - plan.display_index) as u64,
+        samples: plan.samples.len() as u64,
+        gaps: plan
+            .gaps
+            .iter()
+            .map(|&(s, e)| ManifestGap {
+                start: show(s),
+                end: show(e),
+                duration_secs: (e - s) as f64 / 1e9,
+                reason: reason_for(&recorded_gaps, s, e),
+            })
+            .collect(),
+        sources: manifest_sources,
+        output: ManifestOutput {
+            file: out
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            container: opts.format.name().to_string(),
+            size,
+            sha256: sha,
+        },
+        media_sha256: media_sha,
+    };
+    let mpath = manifest_path(out);
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Manifest {
+        path: mpath.clone(),
+        reason: e.to_string(),
+    })?;
+    write_atomically(&mpath, &json).map_err(|e| ExportError::io(&mpath, e))?;
+    Ok(ExportSummary {
+        output: out.to_path_buf(),
+        manifest_path: mpath,
+        manifest,
+    })
+}
+
+fn read_samples(src: &Source, frag: usize) -> Result<Vec<SampleInfo>, ExportError> {
+    let Some(fr) = src.scanned.frags.get(frag) else {
+        return Err(ExportError::SourceChanged(src.scanned.file.path.clone()));
+    };
+    let mut f: &File = src.hold.file();
+    read_fragment_samples(&mut f, &fr.info, &src.scanned.defaults)
+        .map_err(|e| ExportError::source(&src.scanned.file.path, e))
+}
+
+/// First pass: which samples go into the clip. `None` when nothing was recorded in range.
+fn plan(
+    sources: &mut [Source],
+    t1: Nanos,
+    t2: Nanos,
+    opts: &ExportOptions,
+) -> Result<Option<Plan>, ExportError> {
+    let order: Vec<(usize, usize)> = sources
+        .iter()
+        .enumerate()
+        .flat_map(|(si, s)| (0..s.scanned.frags.len()).map(move |fi| (si, fi)))
+        .collect();
+    let frag = |g: usize| {
+        order
+            .get(g)
+            .and_then(|&(si, fi)| sources.get(si)?.scanned.frags.get(fi))
+    };
+    // The fragment showing at T1, or the first one after it.
+    let Some(k) = (0..order.len()).find(|&g| frag(g).is_some_and(|f| f.end > t1)) else {
+        return Ok(None);
+    };
+    if frag(k).is_none_or(|f| f.start >= t2) {
+        return Ok(None);
+    }
+    let (ksrc, kfrag) = order.get(k).copied().unwrap_or_default();
+    let Some(ks) = sources.get(ksrc) else {
+        return Ok(None);
+    };
+    let ts = ks.scanned.track.timescale;
+    let track = ks.scanned.track.clone();
+    let k_samples = read_samples(ks, kfrag)?;
+    let Some(kf) = ks.scanned.frags.get(kfrag) else {
+        return Ok(None);
+    };
+    let display_at = k_samples
+        .iter()
+        .rposition(|s| kf.wall(s.decode_time, ts) <= t1)
+        .unwrap_or(0);
+
+    // The keyframe at or before it: in this fragment, or earlier ones of the same file.
+    let mut start: Option<(usize, usize)> = k_samples
+        .get(..=display_at)
+        .and_then(|s| s.iter().rposition(SampleInfo::is_keyframe))
+        .map(|i| (k, i));
+    let mut g = k;
+    while start.is_none() && g > 0 {
+        g -= 1;
+        let Some(&(si, fi)) = order.get(g) else { break };
+        if si != ksrc {
+            break;
+        }
+        let Some(s) = sources.get(si) else { break };
+        if let Some(i) = read_samples(s, fi)?
+            .iter()
+            .rposition(SampleInfo::is_keyframe)
+        {
+            start = Some((g, i));
+        }
+    }
+    // No keyframe before T1 in its file: start at the first keyframe after it.
+    let (start_g, start_i, mut waiting_for_sync) = match start {
+        Some((g, i)) => (g, i, false),
+        None => (k, display_at, true),
+    };
+
+    let mut p = Plan {
+        track,
+        samples: Vec::new(),
+        chunks: Vec::new(),
+        display_index: usize::MAX,
+        display_wall: 0,
+        preroll_wall: 0,
+        last_wall: 0,
+        gaps: Vec::new(),
+        edit: Edit {
+            media_time: 0,
+            duration: 0,
+        },
+        media_duration: 0,
+    };
+    let mut out_time: u64 = 0;
+    let mut display_dts: u64 = 0;
+    let mut prev_end: Option<(Nanos, Nanos)> = None; // (wall end, frame interval)
+    'frags: for g in start_g..order.len() {
+        let Some(&(si, fi)) = order.get(g) else { break };
+        let Some(src) = sources.get(si) else { break };
+        let Some(fr) = src.scanned.frags.get(fi).cloned() else {
+            break;
+        };
+        if fr.start >= t2 {
+            break;
+        }
+        let samples = if g == k {
+            k_samples.clone()
+        } else {
+            read_samples(src, fi)?
+        };
+        let first = if g == start_g { start_i } else { 0 };
+        let same_params = src.scanned.track.avcc == p.track.avcc
+            && src.scanned.track.timescale == p.track.timescale;
+        let mut chunk = Chunk {
+            src: si,
+            frag: fi,
+            first,
+            out_first: p.samples.len(),
+            layout: ChunkLayout { count: 0, bytes: 0 },
+            out_dts: out_time,
+            wall: 0,
+        };
+        let mut used = src.used;
+        for (i, s) in samples.iter().enumerate().skip(first) {
+            let w = fr.wall(s.decode_time, ts);
+            if w >= t2 {
+                finish_chunk(&mut p, chunk);
+                if let Some(s) = sources.get_mut(si) {
+                    s.used = used;
+                }
+                break 'frags;
+            }
+            if waiting_for_sync {
+                if !s.is_keyframe() {
+                    continue;
+                }
+                waiting_for_sync = false;
+            }
+            if !same_params {
+                return Err(ExportError::ParameterSetsChanged {
+                    at: show(w),
+                    path: src.scanned.file.path.clone(),
+                    start: show(t1),
+                    end: show(t2),
+                });
+            }
+            if chunk.layout.count == 0 {
+                chunk.first = i;
+                chunk.out_first = p.samples.len();
+                chunk.out_dts = out_time;
+                chunk.wall = w;
+            }
+            if let Some((pe, frame)) = prev_end {
+                let hole = w.saturating_sub(pe);
+                if hole > tolerance(frame, &opts.list) {
+                    p.gaps.push((pe, w));
+                    let ext = u64::try_from(nanos_to_ticks(hole, ts)).unwrap_or(0);
+                    if let Some(last) = p.samples.last_mut() {
+                        let d = u64::from(last.duration).saturating_add(ext);
+                        let d = u32::try_from(d).unwrap_or(u32::MAX);
+                        out_time = out_time
+                            .saturating_sub(u64::from(last.duration))
+                            .saturating_add(u64::from(d));
+                        last.duration = d;
+                    }
+                }
+            }
+            if p.samples.is_empty() {
+                p.preroll_wall = w;
+            }
+            if p.display_index == usize::MAX && (g > k || (g == k && i >= display_at)) {
+                p.display_index = p.samples.len();
+                p.display_wall = w;
+                display_dts = out_time;
+            }
+            let cto = i32::try_from(s.composition_offset).unwrap_or(0);
+            p.samples.push(ClipSample {
+                size: s.size,
+                duration: s.duration,
+                sync: s.is_keyframe(),
+                cto,
+            });
+            p.last_wall = w;
+            out_time = out_time.saturating_add(u64::from(s.duration));
+            let dur = ticks_to_nanos(i64::from(s.duration), ts);
+            prev_end = Some((w.saturating_add(dur), dur));
+            chunk.layout.count += 1;
+            chunk.layout.bytes += u64::from(s.size);
+            let end = s.offset.saturating_add(u64::from(s.size));
+            let u = used.get_or_insert(Used {
+                byte_start: s.offset,
+                byte_end: end,
+                t_start: w,
+                t_end: w,
+                samples: 0,
+            });
+            u.byte_start = u.byte_start.min(s.offset);
+            u.byte_end = u.byte_end.max(end);
+            u.t_end = w.saturating_add(dur);
+            u.samples += 1;
+        }
+        finish_chunk(&mut p, chunk);
+        if let Some(s) = sources.get_mut(si) {
+            s.used = used;
+        }
+    }
+    if p.samples.is_empty() || p.display_index == usize::MAX {
+        return Ok(None);
+    }
+    if u32::try_from(p.samples.len()).is_err() {
+        return Err(ExportError::TooLarge("more than 2^32 frames"));
+    }
+    p.media_duration = out_time;
+    let cto = p.samples.get(p.display_index).map_or(0, |s| s.cto);
+    let to_end = out_time.saturating_sub(display_dts);
+    let to_t2 = u64::try_from(nanos_to_ticks(t2.saturating_sub(p.display_wall), ts)).unwrap_or(0);
+    p.edit = Edit {
+        media_time: display_dts.saturating_add_signed(i64::from(cto)),
+        duration: to_end.min(to_t2).max(1),
+    };
+    Ok(Some(p))
+}
+
+fn finish_chunk(p: &mut Plan, chunk: Chunk) {
+    if chunk.layout.count > 0 {
+        p.chunks.push(chunk);
+    }
+}
+
+/// SHA-256 of the first `len` bytes of `file` (fails if it is shorter).
+pub(crate) fn hash_prefix(file: &File, len: u64) -> io::Result<String> {
+    let mut f = file;
+    f.seek(SeekFrom::Start(0))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; COPY_BUFFER];
+    let mut left = len;
+    while left > 0 {
+        let n = usize::try_from(left.min(COPY_BUFFER as u64)).unwrap_or(COPY_BUFFER);
+        let b = buf.get_mut(..n).unwrap_or_default();
+        f.read_exact(b)?;
+        h.update(&*b);
+        left -= n as u64;
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// A writer that hashes and counts what goes through it.
+struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+    written: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let done = buf.get(..n).unwrap_or_default();
+        self.hash.update(done);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Second pass: writes the clip to a temporary file and links it into place. Returns its
+/// size, SHA-256 and the media (samples only) SHA-256.
+fn write_clip(
+    p: &Plan,
+    sources: &[Source],
+    out: &Path,
+    format: OutputFormat,
+) -> Result<(u64, String, String), ExportError> {
+    let tmp = temp_name(out);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| ExportError::io(&tmp, e))?;
+    let result = write_body(p, sources, file, format, &tmp).and_then(|r| {
+        link_into_place(&tmp, out)?;
+        Ok(r)
+    });
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+fn write_body(
+    p: &Plan,
+    sources: &[Source],
+    file: File,
+    format: OutputFormat,
+    tmp: &Path,
+) -> Result<(u64, String, String), ExportError> {
+    let io_err = |e| ExportError::io(tmp, e);
+    let mut w = Hashing {
+        inner: BufWriter::with_capacity(COPY_BUFFER, file),
+        hash: Sha256::new(),
+        written: 0,
+    };
+    let mut media = Sha256::new();
+    let mut buf = vec![0u8; COPY_BUFFER];
+    let mut head = Vec::new();
+    let fragmented = format == OutputFormat::Fragmented;
+    ftyp(&mut head, fragmented);
+    let layouts: Vec<ChunkLayout> = p.chunks.iter().map(|c| c.layout).collect();
+    let payload: u64 = layouts.iter().map(|c| c.bytes).sum();
+    if fragmented {
+        head.extend_from_slice(&fragmented_moov(&p.track, p.edit, p.media_duration));
+    } else {
+        let mdat_len = mdat_header_len(payload);
+        let mut co64 = false;
+        let probe = progressive_moov(&p.track, &p.samples, &layouts, p.edit, 0, false);
+        let mut start = head.len() as u64 + probe.len() as u64 + mdat_len;
+        if start.saturating_add(payload) > u64::from(u32::MAX) {
+            co64 = true;
+            let probe = progressive_moov(&p.track, &p.samples, &layouts, p.edit, 0, true);
+            start = head.len() as u64 + probe.len() as u64 + mdat_len;
+        }
+        // Written straight out rather than appended to `head`: one copy of the tables.
+        w.write_all(&head).map_err(io_err)?;
+        head.clear();
+        let moov = progressive_moov(&p.track, &p.samples, &layouts, p.edit, start, co64);
+        w.write_all(&moov).map_err(io_err)?;
+        drop(moov);
+        mdat_header(&mut head, payload);
+    }
+    w.write_all(&head).map_err(io_err)?;
+    for (n, c) in p.chunks.iter().enumerate() {
+        let planned = p
+            .samples
+            .get(c.out_first..c.out_first + c.layout.count as usize)
+            .unwrap_or_default();
+        if fragmented {
+            head.clear();
+            let seq = u32::try_from(n + 1).unwrap_or(u32::MAX);
+            fragment_header(
+                &mut head,
+                seq,
+                c.out_dts,
+                planned,
+                Some(nanos_to_ntp(c.wall)),
+            );
+            w.write_all(&head).map_err(io_err)?;
+        }
+        let Some(src) = sources.get(c.src) else {
+            return Err(ExportError::TooLarge("internal: chunk without source"));
+        };
+        let path = &src.scanned.file.path;
+        let changed = || ExportError::SourceChanged(path.clone());
+        let fresh = read_samples(src, c.frag)?;
+        let fresh = fresh
+            .get(c.first..c.first + c.layout.count as usize)
+            .ok_or_else(changed)?;
+        if fresh.len() != planned.len() || fresh.iter().zip(planned).any(|(a, b)| a.size != b.size)
+        {
+            return Err(changed());
+        }
+        // Copy runs of back-to-back samples with one seek each.
+        let mut i = 0;
+        while let Some(first) = fresh.get(i) {
+            let mut len = u64::from(first.size);
+            let mut j = i + 1;
+            while let Some(s) = fresh.get(j) {
+                if s.offset != first.offset.saturating_add(len) {
+                    break;
+                }
+                len += u64::from(s.size);
+                j += 1;
+            }
+            let mut f: &File = src.hold.file();
+            f.seek(SeekFrom::Start(first.offset))
+                .map_err(|e| ExportError::io(path, e))?;
+            let mut left = len;
+            while left > 0 {
+                let n = usize::try_from(left.min(COPY_BUFFER as u64)).unwrap_or(COPY_BUFFER);
+                let b = buf.get_mut(..n).unwrap_or_default();
+                f.read_exact(b).map_err(|e| match e.kind() {
+                    io::ErrorKind::UnexpectedEof => changed(),
+                    _ => ExportError::io(path, e),
+                })?;
+                media.update(&*b);
+                w.write_all(b).map_err(io_err)?;
+                left -= n as u64;
+            }
+            i = j;
+        }
+    }
+    w.flush().map_err(io_err)?;
+    let written = w.written;
+    let sha = hex(&w.hash.finalize());
+    let file = w
+        .inner
+        .into_inner()
+        .map_err(|e| ExportError::io(tmp, e.into_error()))?;
+    file.sync_all().map_err(io_err)?;
+    Ok((written, sha, hex(&media.finalize())))
+}
+
+fn temp_name(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "clip.mp4".into());
+    out.with_file_name(format!(".{name}.part-{}", std::process::id()))
+}
+
+/// Moves `tmp` to `out` without ever replacing an existing `out` (hard link, then unlink).
+fn link_into_place(tmp: &Path, out: &Path) -> Result<(), ExportError> {
+    match std::fs::hard_link(tmp, out) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            Err(ExportError::OutputExists(out.to_path_buf()))
+        }
+        Err(_) if !out.exists() => std::fs::rename(tmp, out).map_err(|e| ExportError::io(out, e)),
+        Err(e) => Err(ExportError::io(out, e)),
+    }
+}
+
+/// Writes `bytes` to `path` via a temporary file and a rename, fsynced.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = temp_name(path);
+    let mut f = File::create(&tmp)?;
+    let r = f.write_all(bytes).and_then(|()| f.sync_all());
+    if let Err(e) = r {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path)
+}

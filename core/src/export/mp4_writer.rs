@@ -1,0 +1,546 @@
+//! The box layouts of an exported clip: a progressive MP4 (`ftyp` + `moov` with complete
+//! sample tables + one `mdat`, moov first so players and browsers can start without seeking
+//! to the end) or a fragmented one (`ftyp` + `moov`/`mvex` + `prft`/`moof`/`mdat` per source
+//! fragment).
+//!
+//! Only headers are built here, in memory; sample bytes are streamed by the caller. The
+//! progressive `moov` is a pure function of the sample table and the byte offset where the
+//! `mdat` payload starts, so its size is known before a single sample byte is written.
+//!
+//! Both layouts carry one edit (`edts/elst`) that starts presentation at the first frame the
+//! user asked for, hiding the pre-roll from the keyframe before it.
+
+use crate::fmp4::{TRACK_ID, VideoTrack, sample_flags};
+
+/// One sample of the clip, as the sample tables need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClipSample {
+    /// Bytes (4-byte length-prefixed NAL units, copied verbatim from the source).
+    pub size: u32,
+    /// Decode duration in the track timescale.
+    pub duration: u32,
+    /// Sync sample (IDR).
+    pub sync: bool,
+    /// Composition (presentation) minus decode time.
+    pub cto: i32,
+}
+
+/// A run of samples stored back to back: one chunk of the progressive file, one fragment of
+/// the fragmented one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkLayout {
+    /// Samples in the chunk.
+    pub count: u32,
+    /// Their total size in bytes.
+    pub bytes: u64,
+}
+
+/// The single edit: present `duration` ticks of media starting at media time `media_time`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edit {
+    /// Media (composition) time of the first presented frame, track timescale.
+    pub media_time: u64,
+    /// Presented duration, track timescale (also the movie timescale).
+    pub duration: u64,
+}
+
+fn begin(out: &mut Vec<u8>, fourcc: &[u8; 4]) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.extend_from_slice(fourcc);
+    start
+}
+
+fn begin_full(out: &mut Vec<u8>, fourcc: &[u8; 4], version: u8, flags: u32) -> usize {
+    let start = begin(out, fourcc);
+    u32be(out, (u32::from(version) << 24) | (flags & 0x00ff_ffff));
+    start
+}
+
+/// Patches the size of the box begun at `start`. Header boxes stay far below 4 GiB (the
+/// largest, `stsz`, is 4 bytes per sample and the sample count is a u32 checked by callers);
+/// a larger one saturates, producing an unreadable file rather than a panic.
+fn end(out: &mut [u8], start: usize) {
+    let size = u32::try_from(out.len().saturating_sub(start)).unwrap_or(u32::MAX);
+    if let Some(f) = out.get_mut(start..start + 4) {
+        f.copy_from_slice(&size.to_be_bytes());
+    }
+}
+
+fn u16be(out: &mut Vec<u8>, v: u16) {
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+fn u32be(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+fn u64be(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+fn zeros(out: &mut Vec<u8>, n: usize) {
+    out.resize(out.len() + n, 0);
+}
+
+fn matrix(out: &mut Vec<u8>) {
+    for v in [0x0001_0000u32, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000] {
+        u32be(out, v);
+    }
+}
+
+fn clamp16(v: u32) -> u16 {
+    u16::try_from(v).unwrap_or(u16::MAX)
+}
+
+fn fits32(v: u64) -> bool {
+    u32::try_from(v).is_ok()
+}
+
+/// `ftyp`: `isom` major with `iso2` (edit lists), `avc1` and `mp41`; the fragmented clip adds
+/// `iso6` (tfdt v1, prft).
+pub fn ftyp(out: &mut Vec<u8>, fragmented: bool) {
+    let b = begin(out, b"ftyp");
+    out.extend_from_slice(b"isom");
+    u32be(out, 0x200);
+    let brands: &[&[u8; 4]] = if fragmented {
+        &[b"isom", b"iso2", b"iso6", b"avc1", b"mp41"]
+    } else {
+        &[b"isom", b"iso2", b"avc1", b"mp41"]
+    };
+    for brand in brands {
+        out.extend_from_slice(*brand);
+    }
+    end(out, b);
+}
+
+/// The `mdat` header for `payload` bytes (16 bytes with a 64-bit size when needed).
+pub fn mdat_header(out: &mut Vec<u8>, payload: u64) {
+    let total = payload.saturating_add(8);
+    if fits32(total) {
+        u32be(out, u32::try_from(total).unwrap_or(u32::MAX));
+        out.extend_from_slice(b"mdat");
+    } else {
+        u32be(out, 1);
+        out.extend_from_slice(b"mdat");
+        u64be(out, payload.saturating_add(16));
+    }
+}
+
+/// Length of [`mdat_header`] for `payload` bytes.
+pub fn mdat_header_len(payload: u64) -> u64 {
+    if fits32(payload.saturating_add(8)) {
+        8
+    } else {
+        16
+    }
+}
+
+/// The complete `moov` of a progressive clip whose `mdat` payload starts at file offset
+/// `payload_start`, chunks laid out in order. `co64` selects 64-bit chunk offsets.
+pub fn progressive_moov(
+    track: &VideoTrack,
+    samples: &[ClipSample],
+    chunks: &[ChunkLayout],
+    edit: Edit,
+    payload_start: u64,
+    co64: bool,
+) -> Vec<u8> {
+    let media_duration: u64 = samples.iter().map(|s| u64::from(s.duration)).sum();
+    let mut out = Vec::with_capacity(1024 + samples.len() * 4 + chunks.len() * 8);
+    let moov = begin(&mut out, b"moov");
+    mvhd(&mut out, track.timescale, edit.duration);
+    let trak = begin(&mut out, b"trak");
+    tkhd(&mut out, track, edit.duration);
+    edts(&mut out, edit);
+    let mdia = begin(&mut out, b"mdia");
+    mdhd(&mut out, track.timescale, media_duration);
+    hdlr(&mut out);
+    let minf = begin(&mut out, b"minf");
+    vmhd_dinf(&mut out);
+    let stbl = begin(&mut out, b"stbl");
+    stsd(&mut out, track);
+    stts(&mut out, samples);
+    if samples.iter().any(|s| s.cto != 0) {
+        ctts(&mut out, samples);
+    }
+    if !samples.iter().all(|s| s.sync) {
+        let b = begin_full(&mut out, b"stss", 0, 0);
+        let n = samples.iter().filter(|s| s.sync).count();
+        u32be(&mut out, u32::try_from(n).unwrap_or(u32::MAX));
+        for (i, _) in samples.iter().enumerate().filter(|(_, s)| s.sync) {
+            u32be(&mut out, u32::try_from(i + 1).unwrap_or(u32::MAX));
+        }
+        end(&mut out, b);
+    }
+    // stsz: one size per sample (sample_size 0 = sizes follow).
+    let b = begin_full(&mut out, b"stsz", 0, 0);
+    u32be(&mut out, 0);
+    u32be(&mut out, u32::try_from(samples.len()).unwrap_or(u32::MAX));
+    for s in samples {
+        u32be(&mut out, s.size);
+    }
+    end(&mut out, b);
+    // stsc: runs of chunks with the same sample count.
+    let mut runs: Vec<(u32, u32)> = Vec::new(); // (first_chunk 1-based, samples_per_chunk)
+    for (i, c) in chunks.iter().enumerate() {
+        if runs.last().is_none_or(|r| r.1 != c.count) {
+            runs.push((u32::try_from(i + 1).unwrap_or(u32::MAX), c.count));
+        }
+    }
+    let b = begin_full(&mut out, b"stsc", 0, 0);
+    u32be(&mut out, u32::try_from(runs.len()).unwrap_or(u32::MAX));
+    for (first, per) in runs {
+        u32be(&mut out, first);
+        u32be(&mut out, per);
+        u32be(&mut out, 1); // sample_description_index
+    }
+    end(&mut out, b);
+    let b = begin_full(&mut out, if co64 { b"co64" } else { b"stco" }, 0, 0);
+    u32be(&mut out, u32::try_from(chunks.len()).unwrap_or(u32::MAX));
+    let mut off = payload_start;
+    for c in chunks {
+        if co64 {
+            u64be(&mut out, off);
+        } else {
+            u32be(&mut out, u32::try_from(off).unwrap_or(u32::MAX));
+        }
+        off = off.saturating_add(c.bytes);
+    }
+    end(&mut out, b);
+    end(&mut out, stbl);
+    end(&mut out, minf);
+    end(&mut out, mdia);
+    end(&mut out, trak);
+    end(&mut out, moov);
+    out
+}
+
+/// The `moov` of a fragmented clip: empty sample tables, the edit, and `mvex` with the total
+/// duration (`mehd`) so players know it up front.
+pub fn fragmented_moov(track: &VideoTrack, edit: Edit, media_duration: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024);
+    let moov = begin(&mut out, b"moov");
+    mvhd(&mut out, track.timescale, edit.duration);
+    let trak = begin(&mut out, b"trak");
+    tkhd(&mut out, track, edit.duration);
+    edts(&mut out, edit);
+    let mdia = begin(&mut out, b"mdia");
+    mdhd(&mut out, track.timescale, 0);
+    hdlr(&mut out);
+    let minf = begin(&mut out, b"minf");
+    vmhd_dinf(&mut out);
+    let stbl = begin(&mut out, b"stbl");
+    stsd(&mut out, track);
+    for (fourcc, words) in [(b"stts", 1), (b"stsc", 1), (b"stsz", 2), (b"stco", 1)] {
+        let b = begin_full(&mut out, fourcc, 0, 0);
+        zeros(&mut out, 4 * words);
+        end(&mut out, b);
+    }
+    end(&mut out, stbl);
+    end(&mut out, minf);
+    end(&mut out, mdia);
+    end(&mut out, trak);
+    let mvex = begin(&mut out, b"mvex");
+    let b = begin_full(&mut out, b"mehd", 1, 0);
+    u64be(&mut out, media_duration);
+    end(&mut out, b);
+    let b = begin_full(&mut out, b"trex", 0, 0);
+    u32be(&mut out, TRACK_ID);
+    u32be(&mut out, 1);
+    zeros(&mut out, 12);
+    end(&mut out, b);
+    end(&mut out, mvex);
+    end(&mut out, moov);
+    out
+}
+
+/// `prft` (when the wall-clock is known) + `moof` + `mdat` header of one output fragment
+/// whose first sample has decode time `base_dts`.
+pub fn fragment_header(
+    out: &mut Vec<u8>,
+    sequence: u32,
+    base_dts: u64,
+    samples: &[ClipSample],
+    wallclock_ntp: Option<u64>,
+) {
+    if let Some(ntp) = wallclock_ntp {
+        let b = begin_full(out, b"prft", 1, 0);
+        u32be(out, TRACK_ID);
+        u64be(out, ntp);
+        u64be(out, base_dts);
+        end(out, b);
+    }
+    let payload: u64 = samples.iter().map(|s| u64::from(s.size)).sum();
+    let moof_start = out.len();
+    let moof = begin(out, b"moof");
+    let b = begin_full(out, b"mfhd", 0, 0);
+    u32be(out, sequence);
+    end(out, b);
+    let traf = begin(out, b"traf");
+    let b = begin_full(out, b"tfhd", 0, 0x02_0000); // default-base-is-moof
+    u32be(out, TRACK_ID);
+    end(out, b);
+    let b = begin_full(out, b"tfdt", 1, 0);
+    u64be(out, base_dts);
+    end(out, b);
+    // data offset, per-sample duration, size, flags, composition offset.
+    let trun = begin_full(out, b"trun", 1, 0x001 | 0x100 | 0x200 | 0x400 | 0x800);
+    u32be(out, u32::try_from(samples.len()).unwrap_or(u32::MAX));
+    let data_offset_at = out.len();
+    u32be(out, 0);
+    for s in samples {
+        u32be(out, s.duration);
+        u32be(out, s.size);
+        u32be(out, sample_flags(s.sync));
+        out.extend_from_slice(&s.cto.to_be_bytes());
+    }
+    end(out, trun);
+    end(out, traf);
+    end(out, moof);
+    let moof_len = out.len().saturating_sub(moof_start) as u64;
+    let data_offset = moof_len.saturating_add(mdat_header_len(payload));
+    if let Some(f) = out.get_mut(data_offset_at..data_offset_at + 4) {
+        let v = i32::try_from(data_offset).unwrap_or(i32::MAX);
+        f.copy_from_slice(&v.to_be_bytes());
+    }
+    mdat_header(out, payload);
+}
+
+fn mvhd(out: &mut Vec<u8>, timescale: u32, duration: u64) {
+    let v1 = !fits32(duration);
+    let b = begin_full(out, b"mvhd", u8::from(v1), 0);
+    if v1 {
+        zeros(out, 16);
+        u32be(out, timescale);
+        u64be(out, duration);
+    } else {
+        zeros(out, 8);
+        u32be(out, timescale);
+        u32be(out, u32::try_from(duration).unwrap_or(u32::MAX));
+    }
+    u32be(out, 0x0001_0000); // rate 1.0
+    u16be(out, 0x0100); // volume 1.0
+    zeros(out, 10);
+    matrix(out);
+    zeros(out, 24);
+    u32be(out, TRACK_ID + 1);
+    end(out, b);
+}
+
+fn tkhd(out: &mut Vec<u8>, track: &VideoTrack, duration: u64) {
+    let v1 = !fits32(duration);
+    let b = begin_full(out, b"tkhd", u8::from(v1), 0x3); // enabled, in movie
+    if v1 {
+        zeros(out, 16);
+        u32be(out, TRACK_ID);
+        zeros(out, 4);
+        u64be(out, duration);
+    } else {
+        zeros(out, 8);
+        u32be(out, TRACK_ID);
+        zeros(out, 4);
+        u32be(out, u32::try_from(duration).unwrap_or(u32::MAX));
+    }
+    zeros(out, 8);
+    zeros(out, 8); // layer, alternate_group, volume, reserved
+    matrix(out);
+    u32be(out, u32::from(clamp16(track.width)) << 16);
+    u32be(out, u32::from(clamp16(track.height)) << 16);
+    end(out, b);
+}
+
+fn edts(out: &mut Vec<u8>, edit: Edit) {
+    let e = begin(out, b"edts");
+    let v1 = !fits32(edit.duration) || i32::try_from(edit.media_time).is_err();
+    let b = begin_full(out, b"elst", u8::from(v1), 0);
+    u32be(out, 1);
+    if v1 {
+        u64be(out, edit.duration);
+        u64be(out, edit.media_time);
+    } else {
+        u32be(out, u32::try_from(edit.duration).unwrap_or(u32::MAX));
+        u32be(out, u32::try_from(edit.media_time).unwrap_or(u32::MAX));
+    }
+    u16be(out, 1); // media_rate_integer
+    u16be(out, 0); // media_rate_fraction
+    end(out, b);
+    end(out, e);
+}
+
+fn mdhd(out: &mut Vec<u8>, timescale: u32, duration: u64) {
+    let v1 = !fits32(duration);
+    let b = begin_full(out, b"mdhd", u8::from(v1), 0);
+    if v1 {
+        zeros(out, 16);
+        u32be(out, timescale);
+        u64be(out, duration);
+    } else {
+        zeros(out, 8);
+        u32be(out, timescale);
+        u32be(out, u32::try_from(duration).unwrap_or(u32::MAX));
+    }
+    u16be(out, 0x55c4); // "und"
+    u16be(out, 0);
+    end(out, b);
+}
+
+fn hdlr(out: &mut Vec<u8>) {
+    let b = begin_full(out, b"hdlr", 0, 0);
+    u32be(out, 0);
+    out.extend_from_slice(b"vide");
+    zeros(out, 12);
+    out.extend_from_slice(b"camwire export\0");
+    end(out, b);
+}
+
+fn vmhd_dinf(out: &mut Vec<u8>) {
+    let b = begin_full(out, b"vmhd", 0, 1);
+    zeros(out, 8);
+    end(out, b);
+    let dinf = begin(out, b"dinf");
+    let dref = begin_full(out, b"dref", 0, 0);
+    u32be(out, 1);
+    let url = begin_full(out, b"url ", 0, 1);
+    end(out, url);
+    end(out, dref);
+    end(out, dinf);
+}
+
+/// `stsd` with one `avc1` entry carrying the source's avcC byte for byte.
+fn stsd(out: &mut Vec<u8>, track: &VideoTrack) {
+    let b = begin_full(out, b"stsd", 0, 0);
+    u32be(out, 1);
+    let avc1 = begin(out, b"avc1");
+    zeros(out, 6);
+    u16be(out, 1); // data_reference_index
+    zeros(out, 16); // pre_defined, reserved
+    u16be(out, clamp16(track.width));
+    u16be(out, clamp16(track.height));
+    u32be(out, 0x0048_0000);
+    u32be(out, 0x0048_0000);
+    u32be(out, 0);
+    u16be(out, 1); // frame_count
+    zeros(out, 32); // compressorname
+    u16be(out, 0x0018);
+    u16be(out, 0xffff);
+    let c = begin(out, b"avcC");
+    out.extend_from_slice(&track.avcc);
+    end(out, c);
+    end(out, avc1);
+    end(out, b);
+}
+
+/// Run-length `stts`.
+fn stts(out: &mut Vec<u8>, samples: &[ClipSample]) {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for s in samples {
+        match runs.last_mut() {
+            Some(r) if r.1 == s.duration => r.0 = r.0.saturating_add(1),
+            _ => runs.push((1, s.duration)),
+        }
+    }
+    let b = begin_full(out, b"stts", 0, 0);
+    u32be(out, u32::try_from(runs.len()).unwrap_or(u32::MAX));
+    for (n, d) in runs {
+        u32be(out, n);
+        u32be(out, d);
+    }
+    end(out, b);
+}
+
+/// Run-length `ctts` v1 (signed offsets).
+fn ctts(out: &mut Vec<u8>, samples: &[ClipSample]) {
+    let mut runs: Vec<(u32, i32)> = Vec::new();
+    for s in samples {
+        match runs.last_mut() {
+            Some(r) if r.1 == s.cto => r.0 = r.0.saturating_add(1),
+            _ => runs.push((1, s.cto)),
+        }
+    }
+    let b = begin_full(out, b"ctts", 1, 0);
+    u32be(out, u32::try_from(runs.len()).unwrap_or(u32::MAX));
+    for (n, o) in runs {
+        u32be(out, n);
+        out.extend_from_slice(&o.to_be_bytes());
+    }
+    end(out, b);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fmp4::{BoxIter, find_path};
+
+    fn track() -> VideoTrack {
+        VideoTrack {
+            width: 640,
+            height: 360,
+            timescale: 90_000,
+            avcc: vec![
+                1, 0x4d, 0, 0x1e, 0xff, 0xe1, 0, 2, 0x67, 0x4d, 1, 0, 1, 0x68,
+            ],
+        }
+    }
+
+    #[test]
+    fn progressive_tables_and_offsets() {
+        let s = |size, sync| ClipSample {
+            size,
+            duration: 3600,
+            sync,
+            cto: 0,
+        };
+        let samples = [s(100, true), s(10, false), s(20, false), s(30, true)];
+        let chunks = [
+            ChunkLayout {
+                count: 3,
+                bytes: 130,
+            },
+            ChunkLayout {
+                count: 1,
+                bytes: 30,
+            },
+        ];
+        let edit = Edit {
+            media_time: 3600,
+            duration: 10_800,
+        };
+        let moov = progressive_moov(&track(), &samples, &chunks, edit, 1000, false);
+        let top: Vec<_> = BoxIter::new(&moov, 0)
+            .collect::<Result<_, _>>()
+            .expect("walk");
+        assert_eq!((top.len(), &top[0].fourcc), (1, b"moov"));
+        let body = top[0].body;
+        let elst = find_path(body, &[b"trak", b"edts", b"elst"]).expect("elst");
+        assert_eq!(
+            &elst[4..16],
+            &[0, 0, 0, 1, 0, 0, 0x2a, 0x30, 0, 0, 0x0e, 0x10]
+        );
+        let stbl = find_path(body, &[b"trak", b"mdia", b"minf", b"stbl"]).expect("stbl");
+        let stss = find_path(stbl, &[b"stss"]).expect("stss");
+        assert_eq!(&stss[4..], &[0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 4]);
+        let stco = find_path(stbl, &[b"stco"]).expect("stco");
+        assert_eq!(
+            &stco[4..],
+            &[0, 0, 0, 2, 0, 0, 0x03, 0xe8, 0, 0, 0x04, 0x6a]
+        );
+        let stts = find_path(stbl, &[b"stts"]).expect("stts");
+        assert_eq!(&stts[4..], &[0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0x0e, 0x10]);
+        assert!(find_path(stbl, &[b"ctts"]).is_none());
+        // Same size with 64-bit offsets plus 4 bytes per chunk.
+        let wide = progressive_moov(&track(), &samples, &chunks, edit, 1 << 33, true);
+        assert_eq!(wide.len(), moov.len() + 8);
+    }
+
+    #[test]
+    fn mdat_headers() {
+        let mut v = Vec::new();
+        mdat_header(&mut v, 10);
+        assert_eq!(v, [0, 0, 0, 18, b'm', b'd', b'a', b't']);
+        let mut v = Vec::new();
+        mdat_header(&mut v, 1 << 32);
+        assert_eq!(v.len() as u64, mdat_header_len(1 << 32));
+        assert_eq!(&v[..8], &[0, 0, 0, 1, b'm', b'd', b'a', b't']);
+    }
+}

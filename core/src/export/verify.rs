@@ -1,0 +1,440 @@
+//! Re-checking an exported clip against its manifest and the recordings.
+//!
+//! What is re-computed:
+//! - the clip's size and SHA-256 (`output`);
+//! - each source still present: its size and the SHA-256 of the bytes the manifest hashed
+//!   (`sources`); a source that is gone (retention) is reported as missing, separately;
+//! - the media hash (`media`): the SHA-256 of the clip's samples, read back through the
+//!   clip's own sample tables, and of the source samples in the manifest's byte ranges, must
+//!   both equal `media_sha256`. This ties the clip's pictures to the recordings, even if
+//!   someone replaced the clip and rewrote its hash in the manifest.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Component, Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::filelock::FileHold;
+use crate::fmp4::{
+    FileBoxIter, MAX_MOOV_BYTES, find_path, read_body, read_fragment_samples,
+    read_init_with_defaults, scan_fragments,
+};
+
+use super::ExportError;
+use super::clip::{COPY_BUFFER, hash_prefix};
+use super::manifest::{MANIFEST_FORMAT, Manifest, hex, manifest_path};
+
+/// How one file compares with the manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileStatus {
+    /// Size and hash as recorded.
+    Match,
+    /// The file is not there (a source removed by retention, or a moved clip).
+    Missing,
+    /// Its size differs from the manifest's.
+    SizeMismatch {
+        /// Manifest size.
+        expected: u64,
+        /// Size now.
+        actual: u64,
+    },
+    /// Its SHA-256 differs.
+    HashMismatch {
+        /// Manifest hash.
+        expected: String,
+        /// Hash now.
+        actual: String,
+    },
+    /// It could not be read (permissions, I/O error, a path escaping the root).
+    Unreadable(String),
+}
+
+impl FileStatus {
+    /// True for [`FileStatus::Match`].
+    pub fn is_match(&self) -> bool {
+        *self == FileStatus::Match
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            FileStatus::Match => "matches".into(),
+            FileStatus::Missing => "missing".into(),
+            FileStatus::SizeMismatch { expected, actual } => {
+                format!("size is {actual} bytes, manifest says {expected}")
+            }
+            FileStatus::HashMismatch { expected, actual } => {
+                format!("SHA-256 is {actual}, manifest says {expected}")
+            }
+            FileStatus::Unreadable(why) => format!("unreadable: {why}"),
+        }
+    }
+}
+
+/// One source file's check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceCheck {
+    /// Path relative to the root, as in the manifest.
+    pub path: String,
+    /// Result.
+    pub status: FileStatus,
+}
+
+/// The media-hash check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MediaStatus {
+    /// The clip's samples and the sources' used samples both hash to `media_sha256`.
+    Match,
+    /// The clip's samples hash to `media_sha256`; some sources are missing, so the source
+    /// side could not be checked.
+    ClipOnly,
+    /// Something hashes differently: `which` is "clip" or "sources".
+    Mismatch {
+        /// "clip" or "sources".
+        which: &'static str,
+        /// Manifest value.
+        expected: String,
+        /// Re-computed value.
+        actual: String,
+    },
+    /// Could not be computed (the clip or a source does not parse).
+    NotChecked(String),
+}
+
+/// Everything `verify` found.
+#[derive(Clone, Debug)]
+pub struct VerifyReport {
+    /// The clip checked.
+    pub clip: PathBuf,
+    /// Its manifest.
+    pub manifest_path: PathBuf,
+    /// The manifest as read.
+    pub manifest: Manifest,
+    /// The clip against `output`.
+    pub output: FileStatus,
+    /// Each source, in manifest order.
+    pub sources: Vec<SourceCheck>,
+    /// The media hash.
+    pub media: MediaStatus,
+}
+
+impl VerifyReport {
+    /// True when nothing that could be checked differs: the clip matches, every present
+    /// source matches, and the media hash agrees. Missing sources do not make this false
+    /// (retention removes old recordings; see [`Self::missing_sources`]).
+    pub fn ok(&self) -> bool {
+        self.output.is_match()
+            && self
+                .sources
+                .iter()
+                .all(|s| matches!(s.status, FileStatus::Match | FileStatus::Missing))
+            && matches!(self.media, MediaStatus::Match | MediaStatus::ClipOnly)
+    }
+
+    /// Sources no longer present.
+    pub fn missing_sources(&self) -> Vec<&str> {
+        self.sources
+            .iter()
+            .filter(|s| s.status == FileStatus::Missing)
+            .map(|s| s.path.as_str())
+            .collect()
+    }
+
+    /// One line per thing that does not match, naming the file.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.output.is_match() {
+            out.push(format!(
+                "clip {}: {}",
+                self.clip.display(),
+                self.output.describe()
+            ));
+        }
+        for s in &self.sources {
+            if !matches!(s.status, FileStatus::Match | FileStatus::Missing) {
+                out.push(format!("source {}: {}", s.path, s.status.describe()));
+            }
+        }
+        match &self.media {
+            MediaStatus::Mismatch {
+                which,
+                expected,
+                actual,
+            } => out.push(format!(
+                "media of the {which}: SHA-256 of the samples is {actual}, manifest says {expected}"
+            )),
+            MediaStatus::NotChecked(why) => out.push(format!("media not checked: {why}")),
+            MediaStatus::Match | MediaStatus::ClipOnly => {}
+        }
+        out
+    }
+}
+
+/// Verifies `clip` against `clip.manifest.json`, finding sources under the manifest's root.
+pub fn verify(clip: &Path) -> Result<VerifyReport, ExportError> {
+    verify_with_root(clip, None)
+}
+
+/// [`verify`], looking for the sources under `root` instead (evidence moved elsewhere).
+/// Errors only when the manifest cannot be read; every file problem is in the report.
+pub fn verify_with_root(clip: &Path, root: Option<&Path>) -> Result<VerifyReport, ExportError> {
+    let mpath = manifest_path(clip);
+    let bad = |reason: String| ExportError::Manifest {
+        path: mpath.clone(),
+        reason,
+    };
+    let text = std::fs::read(&mpath).map_err(|e| bad(e.to_string()))?;
+    let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+    if manifest.format != MANIFEST_FORMAT {
+        return Err(bad(format!("unknown format {:?}", manifest.format)));
+    }
+    let root = root.map_or_else(|| PathBuf::from(&manifest.root), Path::to_path_buf);
+
+    let output = check_whole(clip, manifest.output.size, &manifest.output.sha256);
+
+    let mut sources = Vec::new();
+    let mut holds = Vec::new();
+    for s in &manifest.sources {
+        let status = match source_path(&root, &s.path) {
+            None => FileStatus::Unreadable("path leaves the root".into()),
+            Some(p) => match FileHold::shared(&p) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => FileStatus::Missing,
+                Err(e) => FileStatus::Unreadable(e.to_string()),
+                Ok(h) => {
+                    let st = check_source(h.file(), s);
+                    holds.push((p, h));
+                    st
+                }
+            },
+        };
+        sources.push(SourceCheck {
+            path: s.path.clone(),
+            status,
+        });
+    }
+
+    let media = match media_of_clip(clip, &manifest.output.container) {
+        Err(e) => MediaStatus::NotChecked(format!("clip: {e}")),
+        Ok(h) if h != manifest.media_sha256 => MediaStatus::Mismatch {
+            which: "clip",
+            expected: manifest.media_sha256.clone(),
+            actual: h,
+        },
+        Ok(_) if holds.len() < manifest.sources.len() => MediaStatus::ClipOnly,
+        Ok(_) => match media_of_sources(&holds, &manifest) {
+            Err(e) => MediaStatus::NotChecked(format!("sources: {e}")),
+            Ok(h) if h != manifest.media_sha256 => MediaStatus::Mismatch {
+                which: "sources",
+                expected: manifest.media_sha256.clone(),
+                actual: h,
+            },
+            Ok(_) => MediaStatus::Match,
+        },
+    };
+    Ok(VerifyReport {
+        clip: clip.to_path_buf(),
+        manifest_path: mpath,
+        manifest,
+        output,
+        sources,
+        media,
+    })
+}
+
+/// `root/rel`, unless `rel` could leave the root (absolute, `..`): a manifest is input too.
+fn source_path(root: &Path, rel: &str) -> Option<PathBuf> {
+    let rel = Path::new(rel);
+    rel.components()
+        .all(|c| matches!(c, Component::Normal(_)))
+        .then(|| root.join(rel))
+}
+
+fn check_whole(path: &Path, size: u64, sha: &str) -> FileStatus {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return FileStatus::Missing,
+        Err(e) => return FileStatus::Unreadable(e.to_string()),
+    };
+    let len = match file.metadata() {
+        Ok(m) => m.len(),
+        Err(e) => return FileStatus::Unreadable(e.to_string()),
+    };
+    if len != size {
+        return FileStatus::SizeMismatch {
+            expected: size,
+            actual: len,
+        };
+    }
+    compare_hash(&file, size, sha)
+}
+
+fn compare_hash(file: &File, len: u64, sha: &str) -> FileStatus {
+    match hash_prefix(file, len) {
+        Ok(h) if h == sha => FileStatus::Match,
+        Ok(h) => FileStatus::HashMismatch {
+            expected: sha.to_string(),
+            actual: h,
+        },
+        Err(e) => FileStatus::Unreadable(e.to_string()),
+    }
+}
+
+fn check_source(file: &File, s: &super::manifest::ManifestSource) -> FileStatus {
+    let len = match file.metadata() {
+        Ok(m) => m.len(),
+        Err(e) => return FileStatus::Unreadable(e.to_string()),
+    };
+    // A file being recorded at export time may have grown since; only its hashed prefix is
+    // evidence. Any other file must be exactly as it was.
+    let size_ok = if s.growing {
+        len >= s.hashed_bytes
+    } else {
+        len == s.size
+    };
+    if !size_ok {
+        return FileStatus::SizeMismatch {
+            expected: if s.growing { s.hashed_bytes } else { s.size },
+            actual: len,
+        };
+    }
+    compare_hash(file, s.hashed_bytes, &s.sha256)
+}
+
+/// Streams `len` bytes at `offset` of `f` into `h`.
+fn hash_range(
+    f: &mut &File,
+    offset: u64,
+    len: u64,
+    h: &mut Sha256,
+    buf: &mut [u8],
+) -> io::Result<()> {
+    f.seek(SeekFrom::Start(offset))?;
+    let mut left = len;
+    while left > 0 {
+        let n = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+        let b = buf.get_mut(..n).unwrap_or_default();
+        f.read_exact(b)?;
+        h.update(&*b);
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// SHA-256 of the clip's samples in order, through its own sample tables.
+fn media_of_clip(clip: &Path, container: &str) -> Result<String, String> {
+    let file = File::open(clip).map_err(|e| e.to_string())?;
+    let mut f: &File = &file;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; COPY_BUFFER];
+    if container == "fragmented" {
+        let (_, defaults) = read_init_with_defaults(&mut f).map_err(|e| e.to_string())?;
+        let scan = scan_fragments(&mut f).map_err(|e| e.to_string())?;
+        if let Some(e) = scan.tail_error {
+            return Err(e.to_string());
+        }
+        for fr in &scan.fragments {
+            for s in read_fragment_samples(&mut f, fr, &defaults).map_err(|e| e.to_string())? {
+                hash_range(&mut f, s.offset, u64::from(s.size), &mut h, &mut buf)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        return Ok(hex(&h.finalize()));
+    }
+    let mut moov = Vec::new();
+    {
+        let mut it = FileBoxIter::new(&mut f).map_err(|e| e.to_string())?;
+        while let Some(b) = it.next() {
+            let b = b.map_err(|e| e.to_string())?;
+            if &b.fourcc == b"moov" {
+                read_body(it.source(), &b, MAX_MOOV_BYTES, &mut moov).map_err(|e| e.to_string())?;
+                break;
+            }
+        }
+    }
+    let stbl = find_path(&moov, &[b"trak", b"mdia", b"minf", b"stbl"]).ok_or("no stbl")?;
+    let stsz = find_path(stbl, &[b"stsz"]).ok_or("no stsz")?;
+    let stsc = find_path(stbl, &[b"stsc"]).ok_or("no stsc")?;
+    let (offsets, wide) = match find_path(stbl, &[b"stco"]) {
+        Some(b) => (b, false),
+        None => (find_path(stbl, &[b"co64"]).ok_or("no stco/co64")?, true),
+    };
+    let be32 = |b: &[u8], at: usize| -> Result<u32, String> {
+        b.get(at..at + 4)
+            .and_then(|s| s.try_into().ok())
+            .map(u32::from_be_bytes)
+            .ok_or_else(|| "sample table shorter than its count".to_string())
+    };
+    let fixed = be32(stsz, 4)?;
+    let count = be32(stsz, 8)? as usize;
+    let chunks = be32(offsets, 4)? as usize;
+    let runs = be32(stsc, 4)? as usize;
+    let mut sample = 0usize;
+    for c in 0..chunks {
+        let off = if wide {
+            let hi = u64::from(be32(offsets, 8 + c * 8)?);
+            (hi << 32) | u64::from(be32(offsets, 12 + c * 8)?)
+        } else {
+            u64::from(be32(offsets, 8 + c * 4)?)
+        };
+        // samples_per_chunk of the last stsc run starting at or before this chunk.
+        let mut per = 0usize;
+        for r in 0..runs {
+            if be32(stsc, 8 + r * 12)? as usize <= c + 1 {
+                per = be32(stsc, 12 + r * 12)? as usize;
+            }
+        }
+        let mut pos = off;
+        for _ in 0..per {
+            if sample >= count {
+                return Err("stsc lists more samples than stsz".into());
+            }
+            let size = if fixed != 0 {
+                fixed
+            } else {
+                be32(stsz, 12 + sample * 4)?
+            };
+            hash_range(&mut f, pos, u64::from(size), &mut h, &mut buf)
+                .map_err(|e| e.to_string())?;
+            pos += u64::from(size);
+            sample += 1;
+        }
+    }
+    if sample != count {
+        return Err("stsc lists fewer samples than stsz".into());
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// SHA-256 of the samples inside each source's `bytes_used`, sources in manifest order.
+fn media_of_sources(holds: &[(PathBuf, FileHold)], m: &Manifest) -> Result<String, String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; COPY_BUFFER];
+    for ((path, hold), s) in holds.iter().zip(&m.sources) {
+        let what = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+        let mut f: &File = hold.file();
+        let [lo, hi] = s.bytes_used;
+        let (_, defaults) = read_init_with_defaults(&mut f).map_err(|e| what(&e))?;
+        let scan = scan_fragments(&mut f).map_err(|e| what(&e))?;
+        let mut n = 0u64;
+        for fr in scan
+            .fragments
+            .iter()
+            .filter(|fr| fr.end > lo && fr.moof_offset < hi)
+        {
+            for smp in read_fragment_samples(&mut f, fr, &defaults).map_err(|e| what(&e))? {
+                if smp.offset >= lo && smp.offset < hi {
+                    hash_range(&mut f, smp.offset, u64::from(smp.size), &mut h, &mut buf)
+                        .map_err(|e| what(&e))?;
+                    n += 1;
+                }
+            }
+        }
+        if n != s.samples {
+            return Err(what(&format!(
+                "{n} samples in the used range, manifest says {}",
+                s.samples
+            )));
+        }
+    }
+    Ok(hex(&h.finalize()))
+}

@@ -1,0 +1,148 @@
+//! `camwire ls`, `camwire export` and `camwire verify`: what was recorded, one clip out of it
+//! with a manifest, and re-checking that clip. Times are RFC 3339.
+
+use crate::args::Args;
+use camwire::export::{self, ExportOptions, OutputFormat};
+use std::path::{Path, PathBuf};
+
+fn time(args: &Args, name: &str) -> Result<Option<std::time::SystemTime>, String> {
+    args.opt(name)
+        .map(|s| export::parse_rfc3339(s).map_err(|e| format!("--{name}: {e}")))
+        .transpose()
+}
+
+/// `camwire ls --root DIR [--camera ID] [--start T --end T] [--json]`
+pub fn ls(args: &Args) -> Result<(), String> {
+    args.only(&["root", "camera", "start", "end", "json"])?;
+    let root = PathBuf::from(args.req("root")?);
+    let (start, end) = (time(args, "start")?, time(args, "end")?);
+    let cams = match args.opt("camera") {
+        Some(c) => vec![c.to_string()],
+        None => export::cameras(&root).map_err(|e| e.to_string())?,
+    };
+    let mut listings = Vec::new();
+    for c in &cams {
+        listings.push(export::ranges(&root, c, start, end).map_err(|e| e.to_string())?);
+    }
+    if args.switch("json") {
+        let v = serde_json::json!({
+            "cameras": listings.iter().map(|l| l.to_json()).collect::<Vec<_>>(),
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+    for l in &listings {
+        println!("{}", l.camera);
+        if l.ranges.is_empty() {
+            println!("  (nothing recorded)");
+        }
+        let mut gaps = l.gaps.iter().peekable();
+        for r in &l.ranges {
+            while let Some(g) = gaps.next_if(|g| g.end <= r.start) {
+                print_gap(g);
+            }
+            let secs = r
+                .end
+                .duration_since(r.start)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            println!(
+                "  {} .. {}  {:.1} s",
+                export::rfc3339(r.start),
+                export::rfc3339(r.end),
+                secs
+            );
+        }
+        for g in gaps {
+            print_gap(g);
+        }
+    }
+    Ok(())
+}
+
+fn print_gap(g: &export::Gap) {
+    let secs = g
+        .end
+        .duration_since(g.start)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    println!(
+        "  gap {} .. {}  {:.1} s{}",
+        export::rfc3339(g.start),
+        export::rfc3339(g.end),
+        secs,
+        g.reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+}
+
+/// `camwire export --root DIR --camera ID --start T --end T --out FILE.mp4 [--fragmented]`
+pub fn export_clip(args: &Args) -> Result<(), String> {
+    args.only(&["root", "camera", "start", "end", "out", "fragmented"])?;
+    let root = PathBuf::from(args.req("root")?);
+    let camera = args.req("camera")?;
+    let start = time(args, "start")?.ok_or("--start is required")?;
+    let end = time(args, "end")?.ok_or("--end is required")?;
+    let out = PathBuf::from(args.req("out")?);
+    let opts = ExportOptions {
+        format: if args.switch("fragmented") {
+            OutputFormat::Fragmented
+        } else {
+            OutputFormat::Progressive
+        },
+        ..Default::default()
+    };
+    let s = export::export(&root, camera, start, end, &out, &opts).map_err(|e| e.to_string())?;
+    let m = &s.manifest;
+    println!(
+        "exported {} .. {} ({} frames, {} bytes, {} source files{}) to {}",
+        m.actual.start,
+        m.actual.end,
+        m.frames,
+        m.output.size,
+        m.sources.len(),
+        if m.gaps.is_empty() {
+            String::new()
+        } else {
+            format!(", {} gaps", m.gaps.len())
+        },
+        out.display()
+    );
+    println!("manifest: {}", s.manifest_path.display());
+    Ok(())
+}
+
+/// `camwire verify FILE.mp4 [--root DIR]`: Ok (exit 0) when everything matches; an error
+/// (exit 1) naming what does not, after one `MISMATCH` line per file.
+pub fn verify(args: &Args) -> Result<(), String> {
+    args.only(&["root"])?;
+    let [clip] = args.positional.as_slice() else {
+        return Err("usage: camwire verify FILE.mp4 [--root DIR]".into());
+    };
+    let root = args.opt("root").map(Path::new);
+    let r = export::verify_with_root(Path::new(clip), root).map_err(|e| e.to_string())?;
+    let problems = r.problems();
+    for p in &problems {
+        println!("MISMATCH {p}");
+    }
+    for m in r.missing_sources() {
+        println!("missing source (not checked): {m}");
+    }
+    if !r.ok() {
+        return Err(format!(
+            "{clip} does not match its manifest: {}",
+            problems.join("; ")
+        ));
+    }
+    let checked = r.sources.len() - r.missing_sources().len();
+    println!(
+        "OK {clip}: clip, media and {checked} of {} source files match the manifest",
+        r.sources.len()
+    );
+    Ok(())
+}
