@@ -1,0 +1,878 @@
+/*
+ * Exercises every function of camwire.h, correct use and misuse (NULL pointers, double close,
+ * free of NULL, zero timeouts, tiny buffers, calls from the wrong thread): every misuse must
+ * return an error code, never crash. Built as C11 and as C++17 with -Wall -Wextra -Werror and
+ * run plain, under AddressSanitizer+UBSan and under valgrind by ffi/tests/c_api.rs.
+ *
+ * usage: test_api [--onvif URL] [--discovery HOST:PORT] [--rtsp URL] [--out DIR]
+ *   --out: an empty directory for recordings and exports (default: a new one under /tmp)
+ *   --onvif: an ONVIF device service (user "operator", password "Tr0ub4dor&3")
+ *   --discovery: a WS-Discovery responder for a unicast probe
+ *   --rtsp: another RTSP server to pull frames from (e.g. GStreamer)
+ * Prints "N passed, N failed" and exits non-zero on any failure.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "camwire.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Test-only entry point, deliberately not in the header. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+camwire_result camwire_debug_panic(void);
+#ifdef __cplusplus
+}
+#endif
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                        \
+    do {                                                                                   \
+        if (cond) {                                                                        \
+            passed++;                                                                      \
+        } else {                                                                           \
+            failed++;                                                                      \
+            fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__,       \
+                    __LINE__, #cond, camwire_last_error_message());                        \
+        }                                                                                  \
+    } while (0)
+
+#define EXPECT(call, want)                                                                 \
+    do {                                                                                   \
+        camwire_result rc_ = (call);                                                       \
+        if (rc_ == (want)) {                                                               \
+            passed++;                                                                      \
+        } else {                                                                           \
+            failed++;                                                                      \
+            fprintf(stderr, "%s:%d: %s returned %s, expected %s (last error: %s)\n",       \
+                    __FILE__, __LINE__, #call, camwire_result_str(rc_),                    \
+                    camwire_result_str(want), camwire_last_error_message());               \
+        }                                                                                  \
+    } while (0)
+
+#define OK(call) EXPECT(call, CAMWIRE_OK)
+
+static const char *ONVIF_USER = "operator";
+static const char *ONVIF_PASS = "Tr0ub4dor&3";
+static const char *SIM_PASS = "sim-pw-Zq9!";
+
+static void sleep_ms(long ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
+static int load(int *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static void add(int *p, int v) { __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+static int add_fetch(int *p) { return __atomic_add_fetch(p, 1, __ATOMIC_SEQ_CST); }
+
+/* ---- log callback: counts lines, watches for secrets ---- */
+static int log_lines, log_secret_seen;
+static void on_log(void *user_data, camwire_log_level level, const char *target,
+                   const char *message) {
+    int *tag = (int *)user_data;
+    if (*tag != 42 || level < CAMWIRE_LOG_ERROR || level > CAMWIRE_LOG_TRACE || !target)
+        add(&log_secret_seen, 1000);
+    if (strstr(message, SIM_PASS) || strstr(message, ONVIF_PASS) ||
+        strstr(message, "not-the-password"))
+        add(&log_secret_seen, 1);
+    add(&log_lines, 1);
+}
+
+static void test_basics(void) {
+    char want[64];
+    snprintf(want, sizeof want, "%d.%d.%d", CAMWIRE_VERSION_MAJOR, CAMWIRE_VERSION_MINOR,
+             CAMWIRE_VERSION_PATCH);
+    CHECK(strcmp(camwire_version(), want) == 0);
+    CHECK(strcmp(camwire_result_str(CAMWIRE_OK), "CAMWIRE_OK") == 0);
+    CHECK(strcmp(camwire_result_str(CAMWIRE_E_TIMEOUT), "CAMWIRE_E_TIMEOUT") == 0);
+    CHECK(strcmp(camwire_result_str(-9999), "CAMWIRE_E_UNKNOWN") == 0);
+    for (int c = 0; c >= CAMWIRE_E_VERIFY_FAILED; c--)
+        CHECK(strcmp(camwire_result_str(c), "CAMWIRE_E_UNKNOWN") != 0);
+    CHECK(camwire_last_error_message() != NULL);
+
+    /* A panic inside Rust is caught at the boundary. */
+    EXPECT(camwire_debug_panic(), CAMWIRE_E_PANIC);
+    CHECK(strstr(camwire_last_error_message(), "deliberate panic") != NULL);
+    /* ... and the library still works afterwards. */
+    EXPECT(camwire_context_options_default(NULL), CAMWIRE_E_NULL_POINTER);
+    CHECK(strstr(camwire_last_error_message(), "NULL") != NULL);
+
+    /* Frees of NULL are no-ops. */
+    CHECK(camwire_context_free(NULL) == CAMWIRE_OK);
+    camwire_stream_free(NULL);
+    camwire_stream_info_free(NULL);
+    camwire_frame_free(NULL);
+    camwire_device_free(NULL);
+    camwire_device_info_free(NULL);
+    camwire_device_list_free(NULL);
+    camwire_profile_list_free(NULL);
+    camwire_buffer_free(NULL);
+    camwire_sim_free(NULL);
+    camwire_recorder_free(NULL);
+    camwire_status_list_free(NULL);
+    camwire_range_list_free(NULL);
+    camwire_export_result_free(NULL);
+    camwire_verify_report_free(NULL);
+    CHECK(camwire_status_list_len(NULL) == 0);
+    CHECK(camwire_buffer_data(NULL) == NULL);
+    CHECK(camwire_buffer_len(NULL) == 0);
+    CHECK(camwire_sim_url(NULL) == NULL);
+    CHECK(camwire_device_list_len(NULL) == 0);
+    CHECK(camwire_profile_list_len(NULL) == 0);
+
+    /* Context creation misuse. */
+    camwire_context *ctx = (camwire_context *)&failed; /* must stay untouched on error */
+    EXPECT(camwire_context_new(NULL, NULL), CAMWIRE_E_NULL_POINTER);
+    camwire_context_options o;
+    OK(camwire_context_options_default(&o));
+    o.log_level = 99;
+    EXPECT(camwire_context_new(&o, &ctx), CAMWIRE_E_INVALID_ARGUMENT);
+    CHECK(ctx == (camwire_context *)&failed);
+    o.log_level = CAMWIRE_LOG_INFO;
+    o.worker_threads = 100000;
+    EXPECT(camwire_context_new(&o, &ctx), CAMWIRE_E_INVALID_ARGUMENT);
+    /* Defaults (NULL options), then freed at once. */
+    ctx = NULL;
+    OK(camwire_context_new(NULL, &ctx));
+    CHECK(ctx != NULL);
+    OK(camwire_context_free(ctx));
+}
+
+/* ---- frames pulled by hand ---- */
+static void check_frame(camwire_frame *f, int64_t *last_pts) {
+    camwire_frame_info fi;
+    EXPECT(camwire_frame_get_info(NULL, &fi), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_frame_get_info(f, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_frame_get_info(f, &fi));
+    CHECK(fi.payload_size > 4 && fi.nal_count >= 1);
+    CHECK(fi.dts == fi.pts);
+    CHECK(fi.wallclock_us > 1500000000LL * 1000000LL);
+    if (*last_pts != INT64_MIN) CHECK(fi.pts > *last_pts);
+    *last_pts = fi.pts;
+
+    /* Size query, tiny buffer, exact buffer. */
+    size_t size = 0;
+    EXPECT(camwire_frame_copy_payload(f, CAMWIRE_PAYLOAD_AVC, NULL, &size),
+           CAMWIRE_E_BUFFER_TOO_SMALL);
+    CHECK(size == fi.payload_size);
+    uint8_t tiny[3];
+    size = sizeof tiny;
+    EXPECT(camwire_frame_copy_payload(f, CAMWIRE_PAYLOAD_AVC, tiny, &size),
+           CAMWIRE_E_BUFFER_TOO_SMALL);
+    CHECK(size == fi.payload_size);
+    EXPECT(camwire_frame_copy_payload(f, CAMWIRE_PAYLOAD_AVC, tiny, NULL),
+           CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_frame_copy_payload(f, 7, tiny, &size), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_frame_copy_payload(NULL, CAMWIRE_PAYLOAD_AVC, tiny, &size),
+           CAMWIRE_E_NULL_POINTER);
+    uint8_t *avc = (uint8_t *)malloc(fi.payload_size);
+    size = fi.payload_size;
+    OK(camwire_frame_copy_payload(f, CAMWIRE_PAYLOAD_AVC, avc, &size));
+    CHECK(size == fi.payload_size);
+    uint32_t first = ((uint32_t)avc[0] << 24) | ((uint32_t)avc[1] << 16) |
+                     ((uint32_t)avc[2] << 8) | avc[3];
+    CHECK(first >= 1 && first + 4 <= size);
+
+    /* Frame-owned contiguous payloads, both formats. */
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    EXPECT(camwire_frame_payload(f, CAMWIRE_PAYLOAD_AVC, NULL, &len), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_frame_payload(f, 9, &data, &len), CAMWIRE_E_INVALID_ARGUMENT);
+    OK(camwire_frame_payload(f, CAMWIRE_PAYLOAD_AVC, &data, &len));
+    CHECK(len == fi.payload_size && memcmp(data, avc, len) == 0);
+    OK(camwire_frame_payload(f, CAMWIRE_PAYLOAD_ANNEXB, &data, &len));
+    CHECK(len == fi.payload_size && data[0] == 0 && data[1] == 0 && data[2] == 0 &&
+          data[3] == 1);
+    CHECK(memcmp(data + 4, avc + 4, first) == 0);
+    free(avc);
+}
+
+static void test_stream_pull(camwire_context *ctx, const char *url, int frames, int auth) {
+    camwire_stream_options so;
+    EXPECT(camwire_stream_options_default(NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_stream_options_default(&so));
+    CHECK(so.transport == CAMWIRE_TRANSPORT_TCP && so.connect_timeout_ms > 0);
+    camwire_stream *s = NULL;
+    EXPECT(camwire_stream_open(NULL, url, &so, &s), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_stream_open(ctx, NULL, &so, &s), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_stream_open(ctx, url, &so, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_stream_open(ctx, "http://not-rtsp/", &so, &s), CAMWIRE_E_INVALID_ARGUMENT);
+    so.transport = 17;
+    EXPECT(camwire_stream_open(ctx, url, &so, &s), CAMWIRE_E_INVALID_ARGUMENT);
+    so.transport = CAMWIRE_TRANSPORT_TCP;
+    CHECK(s == NULL);
+    if (auth) {
+        EXPECT(camwire_stream_open(ctx, url, &so, &s), CAMWIRE_E_AUTH);
+        so.username = "admin";
+        so.password = "not-the-password";
+        EXPECT(camwire_stream_open(ctx, url, &so, &s), CAMWIRE_E_AUTH);
+        CHECK(strstr(camwire_last_error_message(), "not-the-password") == NULL);
+        so.password = SIM_PASS;
+    }
+    /* zero timeouts mean "the default" when opening */
+    so.connect_timeout_ms = 0;
+    so.request_timeout_ms = 0;
+    so.idle_timeout_ms = 0;
+    OK(camwire_stream_open(ctx, url, &so, &s));
+    if (!s) return;
+
+    camwire_stream_info *info = NULL;
+    EXPECT(camwire_stream_get_info(NULL, 1000, &info), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_stream_get_info(s, 1000, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_stream_get_info(s, 5000, &info));
+    camwire_stream_info_view v;
+    EXPECT(camwire_stream_info_get(NULL, &v), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_stream_info_get(info, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_stream_info_get(info, &v));
+    CHECK(strncmp(v.codec, "avc1.", 5) == 0);
+    CHECK(v.width > 0 && v.height > 0 && v.profile && v.profile[0]);
+    CHECK(v.avcc_len > 7 && v.avcc[0] == 1);
+    CHECK(v.transport == CAMWIRE_TRANSPORT_TCP);
+    camwire_stream_info_free(info);
+
+    camwire_frame *f = NULL;
+    EXPECT(camwire_stream_next_frame(NULL, 1000, &f), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_stream_next_frame(s, 1000, NULL), CAMWIRE_E_NULL_POINTER);
+    /* Zero timeout: a frame only if one is complete already. */
+    int keyframes = 0;
+    camwire_result rc = camwire_stream_next_frame(s, 0, &f);
+    CHECK(rc == CAMWIRE_OK || rc == CAMWIRE_E_TIMEOUT);
+    if (rc == CAMWIRE_OK) {
+        camwire_frame_info fi;
+        OK(camwire_frame_get_info(f, &fi));
+        keyframes += fi.keyframe;
+        camwire_frame_free(f);
+    }
+    f = NULL;
+    int64_t last = INT64_MIN;
+    camwire_frame *kept = NULL;
+    for (int i = 0; i < frames; i++) {
+        rc = camwire_stream_next_frame(s, 5000, &f);
+        CHECK(rc == CAMWIRE_OK);
+        if (rc != CAMWIRE_OK) break;
+        camwire_frame_info fi;
+        OK(camwire_frame_get_info(f, &fi));
+        keyframes += fi.keyframe;
+        check_frame(f, &last);
+        if (i == 3) {
+            kept = f; /* outlives the stream */
+        } else {
+            camwire_frame_free(f);
+        }
+    }
+    CHECK(keyframes >= 1);
+
+    OK(camwire_stream_close(s));
+    OK(camwire_stream_close(s)); /* idempotent */
+    EXPECT(camwire_stream_next_frame(s, 100, &f), CAMWIRE_E_CLOSED);
+    EXPECT(camwire_stream_get_info(s, 100, &info), CAMWIRE_E_CLOSED);
+    EXPECT(camwire_stream_close(NULL), CAMWIRE_E_NULL_POINTER);
+    camwire_stream_free(s);
+    if (kept) {
+        int64_t l2 = INT64_MIN;
+        check_frame(kept, &l2);
+        camwire_frame_free(kept);
+    }
+}
+
+/* ---- frame callbacks ---- */
+typedef struct {
+    int frames;
+    int in_callback;
+    int overlap;
+    int frees;
+    int end_status;
+    int null_frames;
+    int close_after; /* close the stream from inside on this frame (0 = never) */
+    int wrong_thread_checked;
+    camwire_stream *self;
+    camwire_stream *other;
+    camwire_context *ctx;
+} cb_state;
+
+static void on_frame(void *user_data, camwire_frame *frame, camwire_result status) {
+    cb_state *st = (cb_state *)user_data;
+    if (__atomic_exchange_n(&st->in_callback, 1, __ATOMIC_SEQ_CST)) add(&st->overlap, 1);
+    if (!frame) {
+        add(&st->null_frames, 1);
+        st->end_status = status;
+    } else {
+        camwire_frame_info fi;
+        if (status != CAMWIRE_OK || camwire_frame_get_info(frame, &fi) != CAMWIRE_OK ||
+            fi.payload_size == 0)
+            add(&st->overlap, 100);
+        const uint8_t *d;
+        size_t n;
+        if (camwire_frame_payload(frame, CAMWIRE_PAYLOAD_ANNEXB, &d, &n) != CAMWIRE_OK || n == 0)
+            add(&st->overlap, 100);
+        camwire_frame_free(frame); /* borrowed: ignored */
+        int count = __atomic_add_fetch(&st->frames, 1, __ATOMIC_SEQ_CST);
+        if (count == 2 && st->ctx) {
+            /* Blocking calls and context_free from a callback thread are refused. */
+            camwire_frame *g = NULL;
+            camwire_stream_info *i = NULL;
+            st->wrong_thread_checked =
+                (st->other ? camwire_stream_next_frame(st->other, 10, &g) ==
+                                 CAMWIRE_E_WRONG_THREAD
+                           : 1) &&
+                camwire_context_free(st->ctx) == CAMWIRE_E_WRONG_THREAD &&
+                camwire_stream_get_info(st->self, 10, &i) == CAMWIRE_OK && g == NULL;
+            camwire_stream_info_free(i);
+        }
+        if (st->close_after && count == st->close_after)
+            st->wrong_thread_checked = camwire_stream_close(st->self) == CAMWIRE_OK;
+    }
+    __atomic_store_n(&st->in_callback, 0, __ATOMIC_SEQ_CST);
+}
+
+static void free_state(void *user_data) { add(&((cb_state *)user_data)->frees, 1); }
+
+static int wait_for(int *counter, int at_least, long timeout_ms) {
+    for (long t = 0; t < timeout_ms; t += 10) {
+        if (load(counter) >= at_least) return 1;
+        sleep_ms(10);
+    }
+    return load(counter) >= at_least;
+}
+
+static void test_stream_callback(camwire_context *ctx, const char *url) {
+    camwire_stream *s = NULL, *other = NULL;
+    OK(camwire_stream_open(ctx, url, NULL, &s));
+    OK(camwire_stream_open(ctx, url, NULL, &other));
+    if (!s || !other) return;
+    cb_state st;
+    memset(&st, 0, sizeof st);
+    st.self = s;
+    st.other = other;
+    st.ctx = ctx;
+    /* NULL callback: refused, and user_data is still finalized once. */
+    cb_state bad;
+    memset(&bad, 0, sizeof bad);
+    EXPECT(camwire_stream_set_frame_callback(s, NULL, &bad, free_state), CAMWIRE_E_NULL_POINTER);
+    CHECK(bad.frees == 1);
+    EXPECT(camwire_stream_set_frame_callback(NULL, on_frame, &bad, free_state),
+           CAMWIRE_E_NULL_POINTER);
+    CHECK(bad.frees == 2);
+
+    OK(camwire_stream_set_frame_callback(s, on_frame, &st, free_state));
+    EXPECT(camwire_stream_set_frame_callback(s, on_frame, &bad, NULL), CAMWIRE_E_BUSY);
+    camwire_frame *f = NULL;
+    EXPECT(camwire_stream_next_frame(s, 100, &f), CAMWIRE_E_BUSY);
+    CHECK(wait_for(&st.frames, 30, 10000));
+    camwire_stream_info *info = NULL;
+    OK(camwire_stream_get_info(s, 0, &info));
+    camwire_stream_info_free(info);
+    OK(camwire_stream_close(s));
+    int after_close = load(&st.frames);
+    CHECK(load(&st.frees) == 1); /* finalized before close returned */
+    sleep_ms(200);
+    CHECK(load(&st.frames) == after_close); /* never after close returns */
+    CHECK(st.overlap == 0);
+    CHECK(st.wrong_thread_checked == 1);
+    CHECK(st.null_frames == 0);
+    OK(camwire_stream_close(s));
+    camwire_stream_free(s);
+
+    /* Closing from inside the callback: no call after that one. */
+    cb_state st2;
+    memset(&st2, 0, sizeof st2);
+    st2.self = other;
+    st2.close_after = 3;
+    OK(camwire_stream_set_frame_callback(other, on_frame, &st2, free_state));
+    CHECK(wait_for(&st2.frees, 1, 10000));
+    CHECK(st2.frames == 3 && st2.wrong_thread_checked == 1 && st2.overlap == 0);
+    EXPECT(camwire_stream_next_frame(other, 10, &f), CAMWIRE_E_CLOSED);
+    camwire_stream_free(other);
+}
+
+/* A sim that stops after 2 s of media: pulls end with END_OF_STREAM, callbacks get a final
+ * NULL frame with the reason. */
+static void test_end_of_stream(camwire_context *ctx) {
+    camwire_sim_options o;
+    OK(camwire_sim_options_default(&o));
+    o.realtime = false;
+    o.loop_clip = false;
+    o.max_duration_ms = 2000;
+    camwire_sim *sim = NULL;
+    OK(camwire_sim_start(&o, &sim));
+    if (!sim) return;
+    camwire_stream *s = NULL;
+    OK(camwire_stream_open(ctx, camwire_sim_url(sim), NULL, &s));
+    int n = 0;
+    camwire_result rc = CAMWIRE_OK;
+    while (s && n < 1000) {
+        camwire_frame *f = NULL;
+        rc = camwire_stream_next_frame(s, 5000, &f);
+        if (rc != CAMWIRE_OK) break;
+        camwire_frame_free(f);
+        n++;
+    }
+    CHECK(rc == CAMWIRE_E_END_OF_STREAM);
+    CHECK(n >= 45 && n <= 55);
+    camwire_stream_free(s);
+
+    s = NULL;
+    OK(camwire_stream_open(ctx, camwire_sim_url(sim), NULL, &s));
+    cb_state st;
+    memset(&st, 0, sizeof st);
+    st.self = s;
+    OK(camwire_stream_set_frame_callback(s, on_frame, &st, free_state));
+    CHECK(wait_for(&st.frees, 1, 10000));
+    CHECK(st.null_frames == 1 && st.end_status == CAMWIRE_E_END_OF_STREAM);
+    CHECK(st.frames >= 45 && st.overlap == 0);
+    camwire_stream_free(s);
+    camwire_sim_free(sim);
+}
+
+static void test_sim_and_streams(camwire_context *ctx) {
+    camwire_sim *sim = NULL;
+    EXPECT(camwire_sim_start(NULL, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_sim_options_default(NULL), CAMWIRE_E_NULL_POINTER);
+    camwire_sim_options o;
+    OK(camwire_sim_options_default(&o));
+    o.realtime = false;
+    OK(camwire_sim_start(&o, &sim));
+    if (!sim) return;
+    const char *url = camwire_sim_url(sim);
+    CHECK(strncmp(url, "rtsp://127.0.0.1:", 17) == 0);
+    test_stream_pull(ctx, url, 60, 0);
+    test_stream_callback(ctx, url);
+    camwire_sim_free(sim);
+
+    /* With Digest auth: missing and wrong credentials fail without leaking them. */
+    OK(camwire_sim_options_default(&o));
+    o.realtime = false;
+    o.username = "admin";
+    o.password = SIM_PASS;
+    sim = NULL;
+    OK(camwire_sim_start(&o, &sim));
+    if (sim) test_stream_pull(ctx, camwire_sim_url(sim), 10, 1);
+    camwire_sim_free(sim);
+
+    test_end_of_stream(ctx);
+
+    /* Nobody listening. */
+    camwire_stream *s = NULL;
+    camwire_stream_options so;
+    OK(camwire_stream_options_default(&so));
+    so.connect_timeout_ms = 2000;
+    camwire_result rc = camwire_stream_open(ctx, "rtsp://127.0.0.1:1/stream", &so, &s);
+    CHECK(rc == CAMWIRE_E_CONNECTION || rc == CAMWIRE_E_TIMEOUT);
+    CHECK(s == NULL);
+}
+
+static void test_discovery(camwire_context *ctx, const char *unicast) {
+    camwire_device_list *l = NULL;
+    EXPECT(camwire_discover(NULL, 100, NULL, &l), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_discover(ctx, 100, NULL, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_discover(ctx, 0, NULL, &l), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_discover_unicast(ctx, NULL, 100, &l), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_discover_unicast(ctx, "127.0.0.1", 0, &l), CAMWIRE_E_INVALID_ARGUMENT);
+    /* Multicast may find nothing here (no multicast on loopback): only the call is checked. */
+    camwire_result rc = camwire_discover(ctx, 300, NULL, &l);
+    CHECK(rc == CAMWIRE_OK || rc == CAMWIRE_E_CONNECTION);
+    if (rc == CAMWIRE_OK) {
+        camwire_discovered_device d;
+        size_t n = camwire_device_list_len(l);
+        EXPECT(camwire_device_list_get(l, n, &d), CAMWIRE_E_OUT_OF_RANGE);
+        camwire_device_list_free(l);
+    }
+    if (!unicast) return;
+    l = NULL;
+    OK(camwire_discover_unicast(ctx, unicast, 1000, &l));
+    CHECK(camwire_device_list_len(l) >= 1);
+    camwire_discovered_device d;
+    EXPECT(camwire_device_list_get(NULL, 0, &d), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_list_get(l, 0, NULL), CAMWIRE_E_NULL_POINTER);
+    if (camwire_device_list_len(l) >= 1) {
+        OK(camwire_device_list_get(l, 0, &d));
+        CHECK(d.endpoint_reference && strncmp(d.endpoint_reference, "urn:uuid:", 9) == 0);
+        CHECK(d.xaddr && strncmp(d.xaddr, "http://", 7) == 0);
+        CHECK(d.xaddrs && strstr(d.xaddrs, d.xaddr) != NULL);
+        CHECK(d.scopes != NULL);
+    }
+    camwire_device_list_free(l);
+}
+
+
+/* ---- recorder, ranges, export, verify ---- */
+typedef struct {
+    int connected, segments, stopped, errors, other, frees, wrong_thread;
+    camwire_recorder *rec;
+    char first_segment[512];
+} rec_state;
+
+static void on_event(void *user_data, const camwire_recorder_event *e) {
+    rec_state *st = (rec_state *)user_data;
+    if (!e || !e->camera) {
+        add(&st->other, 1000);
+        return;
+    }
+    switch (e->kind) {
+    case CAMWIRE_EVENT_CONNECTED:
+        if (add_fetch(&st->connected) == 1)
+            st->wrong_thread = camwire_recorder_stop(st->rec) == CAMWIRE_E_WRONG_THREAD;
+        break;
+    case CAMWIRE_EVENT_SEGMENT_CLOSED:
+        if (!e->message || e->end_us <= e->start_us || e->frames == 0 || e->bytes == 0)
+            add(&st->other, 1000);
+        else if (add_fetch(&st->segments) == 1)
+            snprintf(st->first_segment, sizeof st->first_segment, "%s", e->message);
+        break;
+    case CAMWIRE_EVENT_STOPPED: add(&st->stopped, 1); break;
+    case CAMWIRE_EVENT_ERROR: add(&st->errors, 1); break;
+    default: add(&st->other, 1); break;
+    }
+}
+
+static void free_rec_state(void *user_data) { add(&((rec_state *)user_data)->frees, 1); }
+
+static int camera_frames(camwire_recorder *rec, const char *id, camwire_camera_status *out) {
+    camwire_status_list *l = NULL;
+    if (camwire_recorder_get_status(rec, &l) != CAMWIRE_OK) return -1;
+    int frames = -1;
+    for (size_t i = 0; i < camwire_status_list_len(l); i++) {
+        camwire_camera_status cs;
+        if (camwire_status_list_get(l, i, &cs) == CAMWIRE_OK && strcmp(cs.id, id) == 0) {
+            frames = (int)cs.frames;
+            if (out) *out = cs; /* strings not used after the free below */
+        }
+    }
+    camwire_status_list_free(l);
+    return frames;
+}
+
+static void test_recorder_and_export(camwire_context *ctx, const char *out_dir) {
+    char root[600], clip[700];
+    snprintf(root, sizeof root, "%s/rec", out_dir);
+    snprintf(clip, sizeof clip, "%s/clip.mp4", out_dir);
+
+    camwire_sim_options so;
+    OK(camwire_sim_options_default(&so));
+    camwire_sim *sim = NULL;
+    OK(camwire_sim_start(&so, &sim));
+    if (!sim) return;
+    const char *url = camwire_sim_url(sim);
+
+    camwire_recorder_options ro;
+    EXPECT(camwire_recorder_options_default(NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_recorder_options_default(&ro));
+    camwire_recorder *rec = NULL;
+    EXPECT(camwire_recorder_new(NULL, root, &ro, &rec), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_recorder_new(ctx, NULL, &ro, &rec), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_recorder_new(ctx, root, &ro, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_recorder_new(ctx, "", &ro, &rec), CAMWIRE_E_INVALID_ARGUMENT);
+    ro.fsync = 9;
+    EXPECT(camwire_recorder_new(ctx, root, &ro, &rec), CAMWIRE_E_INVALID_ARGUMENT);
+    ro.fsync = CAMWIRE_FSYNC_INTERVAL;
+    ro.fsync_interval_ms = 0;
+    EXPECT(camwire_recorder_new(ctx, root, &ro, &rec), CAMWIRE_E_INVALID_ARGUMENT);
+    ro.fsync = CAMWIRE_FSYNC_NEVER;
+    ro.segment_secs = 0;
+    EXPECT(camwire_recorder_new(ctx, root, &ro, &rec), CAMWIRE_E_INVALID_ARGUMENT);
+    ro.segment_secs = 1;
+    ro.fragment_ms = 500;
+    ro.retention_max_age_secs = 3600;
+    CHECK(rec == NULL);
+    OK(camwire_recorder_new(ctx, root, &ro, &rec));
+    if (!rec) {
+        camwire_sim_free(sim);
+        return;
+    }
+
+    rec_state st;
+    memset(&st, 0, sizeof st);
+    st.rec = rec;
+    rec_state bad;
+    memset(&bad, 0, sizeof bad);
+    EXPECT(camwire_recorder_set_event_callback(rec, NULL, &bad, free_rec_state),
+           CAMWIRE_E_NULL_POINTER);
+    CHECK(bad.frees == 1);
+    OK(camwire_recorder_set_event_callback(rec, on_event, &st, free_rec_state));
+    EXPECT(camwire_recorder_set_event_callback(rec, on_event, &bad, NULL), CAMWIRE_E_BUSY);
+
+    EXPECT(camwire_recorder_add_camera(NULL, "cam1", url, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_recorder_add_camera(rec, NULL, url, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_recorder_add_camera(rec, "cam1", NULL, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_recorder_add_camera(rec, "../escape", url, NULL), CAMWIRE_E_INVALID_ARGUMENT);
+    OK(camwire_recorder_add_camera(rec, "cam1", url, NULL));
+    EXPECT(camwire_recorder_add_camera(rec, "cam1", url, NULL), CAMWIRE_E_ALREADY_EXISTS);
+    OK(camwire_recorder_add_camera(rec, "cam2", url, NULL));
+
+    /* ~3.5 s of recording at 25 fps. */
+    int frames = 0;
+    for (int i = 0; i < 300 && frames < 88; i++) {
+        sleep_ms(50);
+        frames = camera_frames(rec, "cam1", NULL);
+    }
+    CHECK(frames >= 88);
+    camwire_status_list *sl = NULL;
+    EXPECT(camwire_recorder_get_status(rec, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_recorder_get_status(rec, &sl));
+    CHECK(camwire_status_list_len(sl) == 2);
+    camwire_camera_status cs;
+    EXPECT(camwire_status_list_get(sl, 2, &cs), CAMWIRE_E_OUT_OF_RANGE);
+    EXPECT(camwire_status_list_get(sl, 0, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_status_list_get(sl, 0, &cs));
+    CHECK(strcmp(cs.id, "cam1") == 0 && cs.state == CAMWIRE_CAMERA_RECORDING);
+    CHECK(cs.files >= 1 && cs.bytes > 0 && cs.current_file != NULL && cs.last_error == NULL);
+    camwire_status_list_free(sl);
+
+    EXPECT(camwire_recorder_remove_camera(rec, "nope"), CAMWIRE_E_NOT_FOUND);
+    EXPECT(camwire_recorder_remove_camera(rec, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_recorder_remove_camera(rec, "cam1"));
+    CHECK(camera_frames(rec, "cam1", NULL) == -1);
+    OK(camwire_recorder_stop(rec)); /* cam2 finalized here */
+    OK(camwire_recorder_stop(rec));
+    EXPECT(camwire_recorder_stop(NULL), CAMWIRE_E_NULL_POINTER);
+    CHECK(load(&st.frees) == 1); /* event thread done before stop returned */
+    CHECK(st.connected >= 2 && st.segments >= 2 && st.stopped >= 2 && st.other == 0);
+    CHECK(st.wrong_thread == 1);
+    EXPECT(camwire_recorder_add_camera(rec, "cam3", url, NULL), CAMWIRE_E_CLOSED);
+    EXPECT(camwire_recorder_get_status(rec, &sl), CAMWIRE_E_CLOSED);
+    camwire_recorder_free(rec);
+    camwire_recorder_free(NULL);
+    camwire_sim_free(sim);
+
+    /* Ranges. */
+    camwire_range_list *rl = NULL;
+    EXPECT(camwire_list_ranges(NULL, "cam1", CAMWIRE_TIME_MIN, CAMWIRE_TIME_MAX, &rl),
+           CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_list_ranges(root, "cam1", CAMWIRE_TIME_MIN, CAMWIRE_TIME_MAX, NULL),
+           CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_list_ranges(root, "../x", CAMWIRE_TIME_MIN, CAMWIRE_TIME_MAX, &rl),
+           CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_list_ranges(root, "cam1", 10, 5, &rl), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_list_ranges(root, "nobody", CAMWIRE_TIME_MIN, CAMWIRE_TIME_MAX, &rl),
+           CAMWIRE_E_NOT_FOUND);
+    OK(camwire_list_ranges(root, "cam1", CAMWIRE_TIME_MIN, CAMWIRE_TIME_MAX, &rl));
+    CHECK(camwire_range_list_len(rl) >= 1);
+    camwire_time_range r;
+    memset(&r, 0, sizeof r);
+    EXPECT(camwire_range_list_get(rl, 99, &r), CAMWIRE_E_OUT_OF_RANGE);
+    EXPECT(camwire_range_list_get(rl, 0, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_range_list_get(rl, 0, &r));
+    CHECK(r.end_us - r.start_us > 2000000);
+    camwire_gap g;
+    size_t gaps = camwire_range_list_gap_count(rl);
+    EXPECT(camwire_range_list_gap(rl, gaps, &g), CAMWIRE_E_OUT_OF_RANGE);
+    CHECK(camwire_range_list_len(NULL) == 0 && camwire_range_list_gap_count(NULL) == 0);
+    camwire_range_list_free(rl);
+    camwire_range_list_free(NULL);
+
+    /* Export the middle of the range, then verify it. */
+    camwire_export_result *er = NULL;
+    int64_t t1 = r.start_us + 500000, t2 = r.end_us - 500000;
+    EXPECT(camwire_export(NULL, "cam1", t1, t2, clip, CAMWIRE_EXPORT_PROGRESSIVE, &er),
+           CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_export(root, "cam1", t1, t2, clip, CAMWIRE_EXPORT_PROGRESSIVE, NULL),
+           CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_export(root, "cam1", t2, t1, clip, CAMWIRE_EXPORT_PROGRESSIVE, &er),
+           CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_export(root, "cam1", t1, t2, clip, 5, &er), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_export(root, "nobody", t1, t2, clip, CAMWIRE_EXPORT_PROGRESSIVE, &er),
+           CAMWIRE_E_NOT_FOUND);
+    OK(camwire_export(root, "cam1", t1, t2, clip, CAMWIRE_EXPORT_PROGRESSIVE, &er));
+    camwire_export_view ev;
+    EXPECT(camwire_export_result_get(er, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_export_result_get(er, &ev));
+    CHECK(ev.output && strcmp(ev.output, clip) == 0);
+    CHECK(ev.manifest_path && strstr(ev.manifest_path, ".manifest.json") != NULL);
+    CHECK(ev.manifest_json && strstr(ev.manifest_json, "camwire-export-manifest/1") != NULL);
+    CHECK(ev.frames >= 25 && ev.actual_end_us > ev.actual_start_us);
+    camwire_export_result_free(er);
+    camwire_export_result_free(NULL);
+    er = NULL;
+    EXPECT(camwire_export(root, "cam1", t1, t2, clip, CAMWIRE_EXPORT_FRAGMENTED, &er),
+           CAMWIRE_E_ALREADY_EXISTS);
+
+    camwire_verify_report *vr = NULL;
+    camwire_verify_view vv;
+    EXPECT(camwire_verify(NULL, NULL, &vr), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_verify(clip, NULL, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_verify(clip, NULL, &vr));
+    EXPECT(camwire_verify_report_get(NULL, &vv), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_verify_report_get(vr, &vv));
+    CHECK(vv.ok && vv.output_matches && vv.sources >= 1 && vv.missing_sources == 0);
+    CHECK(vv.problems && vv.problems[0] == 0);
+    camwire_verify_report_free(vr);
+    camwire_verify_report_free(NULL);
+    /* Tamper with one byte near the end: verification must say so. */
+    FILE *fp = fopen(clip, "r+b");
+    CHECK(fp != NULL);
+    if (fp) {
+        fseek(fp, -100, SEEK_END);
+        int c = fgetc(fp);
+        fseek(fp, -100, SEEK_END);
+        fputc(c ^ 0x55, fp);
+        fclose(fp);
+    }
+    vr = NULL;
+    OK(camwire_verify(clip, root, &vr));
+    OK(camwire_verify_report_get(vr, &vv));
+    CHECK(!vv.ok && !vv.output_matches && strlen(vv.problems) > 0);
+    camwire_verify_report_free(vr);
+    vr = NULL;
+    EXPECT(camwire_verify(root, NULL, &vr), CAMWIRE_E_VERIFY_FAILED); /* no manifest */
+}
+
+static void test_device(camwire_context *ctx, const char *xaddr) {
+    camwire_device *dev = NULL;
+    EXPECT(camwire_device_open(NULL, "x", NULL, NULL, 100, &dev), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_open(ctx, NULL, NULL, NULL, 100, &dev), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_open(ctx, "127.0.0.1:1", NULL, NULL, 100, NULL),
+           CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_open(ctx, "", NULL, NULL, 100, &dev), CAMWIRE_E_INVALID_ARGUMENT);
+    camwire_result rc = camwire_device_open(ctx, "127.0.0.1:1", NULL, NULL, 1000, &dev);
+    CHECK(rc == CAMWIRE_E_CONNECTION || rc == CAMWIRE_E_TIMEOUT);
+    CHECK(dev == NULL);
+    if (!xaddr) return;
+
+    EXPECT(camwire_device_open(ctx, xaddr, ONVIF_USER, "not-the-password", 5000, &dev),
+           CAMWIRE_E_AUTH);
+    CHECK(strstr(camwire_last_error_message(), "not-the-password") == NULL);
+    OK(camwire_device_open(ctx, xaddr, ONVIF_USER, ONVIF_PASS, 5000, &dev));
+    if (!dev) return;
+
+    camwire_device_info *info = NULL;
+    EXPECT(camwire_device_get_information(NULL, &info), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_get_information(dev, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_device_get_information(dev, &info));
+    camwire_device_info_view iv;
+    EXPECT(camwire_device_info_get(info, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_info_get(NULL, &iv), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_device_info_get(info, &iv));
+    CHECK(strcmp(iv.manufacturer, "Test & Sons") == 0);
+    CHECK(strcmp(iv.model, "SimCam-1") == 0 && strcmp(iv.serial_number, "SN-42") == 0);
+    CHECK(strcmp(iv.firmware_version, "1.2.3") == 0 && strcmp(iv.hardware_id, "hw-7") == 0);
+    camwire_device_info_free(info);
+
+    camwire_profile_list *pl = NULL;
+    EXPECT(camwire_device_get_profiles(dev, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_device_get_profiles(dev, &pl));
+    CHECK(camwire_profile_list_len(pl) >= 1);
+    camwire_profile p;
+    memset(&p, 0, sizeof p);
+    EXPECT(camwire_profile_list_get(pl, 99, &p), CAMWIRE_E_OUT_OF_RANGE);
+    EXPECT(camwire_profile_list_get(pl, 0, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_profile_list_get(pl, 0, &p));
+    CHECK(strcmp(p.token, "profile_0") == 0 && strcmp(p.name, "MainProfile") == 0);
+    CHECK(p.encoding && strcmp(p.encoding, "H264") == 0);
+    CHECK(p.width == 1920 && p.height == 1080 && p.fps == 30.0);
+    CHECK(p.stream_uri && strncmp(p.stream_uri, "rtsp://", 7) == 0);
+    CHECK(p.snapshot_uri && strstr(p.snapshot_uri, "/snapshot/profile_0.jpg") != NULL);
+
+    /* Snapshot: size query, tiny buffer, big buffer, owned buffer. */
+    size_t size = 0;
+    EXPECT(camwire_device_snapshot(dev, p.token, NULL, &size), CAMWIRE_E_BUFFER_TOO_SMALL);
+    CHECK(size > 100);
+    size_t need = size;
+    uint8_t tiny[8];
+    size = sizeof tiny;
+    EXPECT(camwire_device_snapshot(dev, p.token, tiny, &size), CAMWIRE_E_BUFFER_TOO_SMALL);
+    CHECK(size == need);
+    EXPECT(camwire_device_snapshot(dev, p.token, tiny, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_snapshot(dev, NULL, tiny, &size), CAMWIRE_E_NULL_POINTER);
+    uint8_t *img = (uint8_t *)malloc(need + 16);
+    size = need + 16;
+    OK(camwire_device_snapshot(dev, p.token, img, &size));
+    CHECK(size == need && img[0] == 0xFF && img[1] == 0xD8);
+    camwire_buffer *b = NULL;
+    EXPECT(camwire_device_snapshot_alloc(dev, p.token, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_device_snapshot_alloc(dev, p.token, &b));
+    CHECK(camwire_buffer_len(b) == need && memcmp(camwire_buffer_data(b), img, need) == 0);
+    camwire_buffer_free(b);
+    free(img);
+    camwire_profile_list_free(pl);
+
+    OK(camwire_device_close(dev));
+    OK(camwire_device_close(dev));
+    EXPECT(camwire_device_close(NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_get_information(dev, &info), CAMWIRE_E_CLOSED);
+    EXPECT(camwire_device_get_profiles(dev, &pl), CAMWIRE_E_CLOSED);
+    camwire_device_free(dev);
+}
+
+/* Freeing the context closes what is still open: callbacks are finished and finalized when it
+ * returns; handles stay valid to free and answer CAMWIRE_E_CLOSED. */
+static void test_context_free_closes_all(void) {
+    camwire_context *ctx = NULL;
+    OK(camwire_context_new(NULL, &ctx));
+    camwire_sim_options o;
+    OK(camwire_sim_options_default(&o));
+    camwire_sim *sim = NULL;
+    OK(camwire_sim_start(&o, &sim));
+    if (!ctx || !sim) return;
+    camwire_stream *a = NULL, *b = NULL;
+    OK(camwire_stream_open(ctx, camwire_sim_url(sim), NULL, &a));
+    OK(camwire_stream_open(ctx, camwire_sim_url(sim), NULL, &b));
+    camwire_frame *f = NULL;
+    OK(camwire_stream_next_frame(b, 5000, &f));
+    cb_state st;
+    memset(&st, 0, sizeof st);
+    st.self = a;
+    OK(camwire_stream_set_frame_callback(a, on_frame, &st, free_state));
+    CHECK(wait_for(&st.frames, 3, 5000));
+    OK(camwire_context_free(ctx));
+    CHECK(load(&st.frees) == 1);
+    int n = load(&st.frames);
+    sleep_ms(100);
+    CHECK(load(&st.frames) == n);
+    camwire_frame *g = NULL;
+    EXPECT(camwire_stream_next_frame(b, 100, &g), CAMWIRE_E_CLOSED);
+    EXPECT(camwire_stream_close(a), CAMWIRE_OK);
+    int64_t last = INT64_MIN;
+    if (f) check_frame(f, &last); /* a pulled frame outlives its context */
+    camwire_frame_free(f);
+    camwire_stream_free(a);
+    camwire_stream_free(b);
+    camwire_sim_free(sim);
+}
+
+int main(int argc, char **argv) {
+    const char *onvif = NULL, *discovery = NULL, *rtsp = NULL, *out_dir = NULL;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--onvif") == 0) onvif = argv[i + 1];
+        else if (strcmp(argv[i], "--discovery") == 0) discovery = argv[i + 1];
+        else if (strcmp(argv[i], "--rtsp") == 0) rtsp = argv[i + 1];
+        else if (strcmp(argv[i], "--out") == 0) out_dir = argv[i + 1];
+    }
+    test_basics();
+
+    int tag = 42;
+    camwire_context_options o;
+    OK(camwire_context_options_default(&o));
+    o.worker_threads = 2;
+    o.log_callback = on_log;
+    o.log_user_data = &tag;
+    o.log_level = CAMWIRE_LOG_DEBUG;
+    camwire_context *ctx = NULL;
+    OK(camwire_context_new(&o, &ctx));
+    if (!ctx) return 1;
+
+    test_sim_and_streams(ctx);
+    test_discovery(ctx, discovery);
+    test_device(ctx, onvif);
+    if (rtsp) test_stream_pull(ctx, rtsp, 30, 0);
+    char tmp[] = "/tmp/camwire-test-XXXXXX";
+    if (!out_dir) out_dir = mkdtemp(tmp);
+    CHECK(out_dir != NULL);
+    if (out_dir) test_recorder_and_export(ctx, out_dir);
+
+    OK(camwire_context_free(ctx));
+    CHECK(load(&log_lines) > 0);
+    CHECK(load(&log_secret_seen) == 0);
+    int lines = load(&log_lines);
+    test_context_free_closes_all();
+    /* The freed context's log callback is never called again. */
+    CHECK(load(&log_lines) == lines);
+
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

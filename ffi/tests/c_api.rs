@@ -1,0 +1,128 @@
+//! The C test program (ffi/tests/c/test_api.c) against the built library: as C11 linked
+//! statically, as C++17 linked dynamically, under AddressSanitizer + UBSan, and under
+//! valgrind. Each run talks to the built-in sim camera (started by the program through the
+//! C API), an ONVIF device with a WS-Discovery responder (onvif-server, in this process), and,
+//! except for the C++ run, a GStreamer RTSP server (examples/tests/support/gst_rtsp_server.py)
+//! when GStreamer is installed (required under CI).
+
+mod support;
+
+use std::process::Command;
+use support::*;
+
+fn test_source() -> std::path::PathBuf {
+    root().join("ffi/tests/c/test_api.c")
+}
+
+/// Runs `cmd` with the peers' addresses and checks it printed "N passed, 0 failed".
+fn run(mut cmd: Command, peers: &Peers, rtsp: Option<&str>, what: &str) {
+    let out_dir = tmpdir(&format!("out-{}", what.replace(['+', ' '], "-")));
+    cmd.args(["--onvif", &peers.xaddr, "--discovery", &peers.discovery]);
+    cmd.arg("--out").arg(&out_dir);
+    if let Some(u) = rtsp {
+        cmd.args(["--rtsp", u]);
+    }
+    // Panic backtraces (from the deliberate panic) are noise here.
+    cmd.env("RUST_BACKTRACE", "0");
+    let out = cmd.output().expect("run the C test");
+    assert_ok(&out, what);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(" passed, 0 failed"), "{what}: {stdout}");
+    eprintln!("{what}: {}", stdout.trim());
+}
+
+#[test]
+fn c11_static() {
+    let dir = tmpdir("c11-static");
+    let exe = dir.join("test_api");
+    compile(&[test_source()], &exe, false, Link::Static, &[]);
+    let peers = start_peers();
+    let gst = start_gst(&dir);
+    run(
+        Command::new(&exe),
+        &peers,
+        gst.as_ref().map(|g| g.url.as_str()),
+        "C11 static",
+    );
+}
+
+#[test]
+fn cpp17_shared() {
+    let dir = tmpdir("cpp17-shared");
+    let exe = dir.join("test_api");
+    compile(&[test_source()], &exe, true, Link::Shared, &[]);
+    let peers = start_peers();
+    run(Command::new(&exe), &peers, None, "C++17 shared");
+}
+
+#[test]
+fn asan_ubsan() {
+    let dir = tmpdir("asan");
+    let exe = dir.join("test_api");
+    compile(
+        &[test_source()],
+        &exe,
+        false,
+        Link::Static,
+        &[
+            "-fsanitize=address,undefined",
+            "-fno-omit-frame-pointer",
+            "-fno-sanitize-recover=all",
+        ],
+    );
+    let peers = start_peers();
+    let mut cmd = Command::new(&exe);
+    cmd.env(
+        "ASAN_OPTIONS",
+        "detect_leaks=1:abort_on_error=0:exitcode=23",
+    )
+    .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    .env(
+        "LSAN_OPTIONS",
+        format!(
+            "suppressions={}",
+            root().join("ffi/tests/c/lsan.supp").display()
+        ),
+    );
+    let gst = start_gst(&dir);
+    run(
+        cmd,
+        &peers,
+        gst.as_ref().map(|g| g.url.as_str()),
+        "ASan+UBSan",
+    );
+}
+
+#[test]
+fn valgrind() {
+    if !have("valgrind") {
+        if std::env::var_os("CI").is_some() {
+            panic!("valgrind is not installed (apt-get install valgrind)");
+        }
+        eprintln!("skipping: valgrind not installed");
+        return;
+    }
+    let dir = tmpdir("valgrind");
+    let exe = dir.join("test_api");
+    compile(&[test_source()], &exe, false, Link::Static, &[]);
+    let peers = start_peers();
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--error-exitcode=1",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite,indirect,possible",
+        "--show-leak-kinds=definite,indirect,possible",
+    ])
+    .arg(format!(
+        "--suppressions={}",
+        root().join("ffi/tests/c/valgrind.supp").display()
+    ))
+    .arg(&exe);
+    let gst = start_gst(&dir);
+    run(
+        cmd,
+        &peers,
+        gst.as_ref().map(|g| g.url.as_str()),
+        "valgrind",
+    );
+}

@@ -1,0 +1,312 @@
+//! Shared pieces of the C tests: where the built library is, compiling C/C++ against it, and
+//! the peers the C programs talk to (an ONVIF device from the `onvif-server` crate with a
+//! WS-Discovery responder, a GStreamer RTSP server).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The profile directory holding libcamwire.a / libcamwire.so (the one this test binary was
+/// built into: target/<profile>/deps/<test> -> target/<profile>).
+pub fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf();
+    assert!(
+        dir.join("libcamwire.a").exists() && dir.join("libcamwire.so").exists(),
+        "libcamwire.a/.so not in {} (cargo builds them with the tests)",
+        dir.display()
+    );
+    dir
+}
+
+/// A scratch directory for one test.
+pub fn tmpdir(name: &str) -> PathBuf {
+    let d =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ffi-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("mkdir");
+    d
+}
+
+/// System libraries a Rust staticlib needs (from `rustc --print native-static-libs`).
+pub const STATIC_DEPS: &[&str] = &[
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
+
+/// How to link the library.
+#[derive(Clone, Copy, Debug)]
+pub enum Link {
+    Static,
+    Shared,
+}
+
+/// Compiles `sources` into `out` with `compiler` (gcc/g++), -Wall -Wextra -Werror, the
+/// include dir and the library; `cpp` compiles the sources as C++17, else C11.
+pub fn compile(sources: &[PathBuf], out: &Path, cpp: bool, link: Link, extra: &[&str]) {
+    let lib = lib_dir();
+    let mut c = Command::new(if cpp { "g++" } else { "gcc" });
+    c.args(["-Wall", "-Wextra", "-Werror", "-g", "-O1"]);
+    if cpp {
+        c.args(["-std=c++17", "-x", "c++"]);
+    } else {
+        c.arg("-std=c11");
+    }
+    c.args(extra);
+    c.arg("-I").arg(root().join("include"));
+    c.args(sources);
+    if cpp {
+        c.args(["-x", "none"]);
+    }
+    match link {
+        Link::Static => {
+            c.arg(lib.join("libcamwire.a"));
+            c.args(STATIC_DEPS);
+        }
+        Link::Shared => {
+            c.arg(format!("-L{}", lib.display()))
+                .arg(format!("-Wl,-rpath,{}", lib.display()))
+                .arg("-lcamwire");
+        }
+    }
+    c.arg("-o").arg(out);
+    let o = c.output().expect("run the C compiler");
+    assert_ok(&o, &format!("compiling {sources:?}"));
+}
+
+/// Fails the test with both output streams when the command did not exit 0.
+pub fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// True when `tool` runs (`tool --version`, or `-version` for ffmpeg).
+pub fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg(if tool == "ffmpeg" {
+            "-version"
+        } else {
+            "--version"
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+// ---- the ONVIF device (onvif-server crate) and a WS-Discovery responder ----
+
+use async_trait::async_trait;
+use onvif_server::{
+    DeviceInfo, DeviceService, EventService, MediaService, OnvifError, OnvifServer,
+};
+
+pub const ONVIF_USER: &str = "operator";
+pub const ONVIF_PASS: &str = "Tr0ub4dor&3";
+
+#[derive(Clone)]
+struct Cam {
+    port: u16,
+}
+
+#[async_trait]
+impl DeviceService for Cam {
+    async fn get_device_information(&self) -> Result<DeviceInfo, OnvifError> {
+        Ok(DeviceInfo {
+            manufacturer: "Test & Sons".into(),
+            model: "SimCam-1".into(),
+            firmware_version: "1.2.3".into(),
+            serial_number: "SN-42".into(),
+            hardware_id: "hw-7".into(),
+        })
+    }
+}
+
+#[async_trait]
+impl MediaService for Cam {
+    async fn get_stream_uri(&self, profile: &str) -> Result<String, OnvifError> {
+        Ok(format!("rtsp://127.0.0.1:8554/{profile}"))
+    }
+    async fn get_snapshot_uri(&self, profile: &str) -> Result<String, OnvifError> {
+        Ok(format!(
+            "http://127.0.0.1:{}/snapshot/{profile}.jpg",
+            self.port
+        ))
+    }
+}
+
+#[async_trait]
+impl EventService for Cam {}
+
+/// An ONVIF device on 127.0.0.1 with auth, serving `/snapshot/*.jpg`, and a unicast
+/// WS-Discovery responder pointing at it; both stop when dropped.
+pub struct Peers {
+    pub xaddr: String,
+    pub discovery: String,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Peers {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+pub fn start_peers() -> Peers {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (xaddr, discovery) = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cam = Cam { port };
+        let router = OnvifServer::builder()
+            .port(port)
+            .advertised_host("127.0.0.1")
+            .device_service(cam.clone())
+            .media_service(cam.clone())
+            .event_service(cam)
+            .auth(ONVIF_USER, ONVIF_PASS)
+            .build()
+            .unwrap()
+            .into_router()
+            .unwrap();
+        let jpeg: &'static [u8] = include_bytes!("../../../core/testdata/sim_snapshot.jpg");
+        let router = router.route(
+            "/snapshot/{name}",
+            axum::routing::get(move || async move {
+                ([(axum::http::header::CONTENT_TYPE, "image/jpeg")], jpeg)
+            }),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        let xaddr = format!("http://127.0.0.1:{port}/onvif/device_service");
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let disc: SocketAddr = udp.local_addr().unwrap();
+        let advertised = xaddr.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            while let Ok((n, from)) = udp.recv_from(&mut buf).await {
+                let msg = &buf[..n];
+                if !onvif_server::discovery_is_probe(msg) {
+                    continue;
+                }
+                let text = String::from_utf8_lossy(msg);
+                let Some(start) = text.find("MessageID>").map(|i| i + "MessageID>".len()) else {
+                    continue;
+                };
+                let Some(len) = text[start..].find('<') else {
+                    continue;
+                };
+                let reply = onvif_server::discovery_build_probe_match(
+                    &text[start..start + len],
+                    &advertised,
+                    uuid::Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_00c7),
+                );
+                let _ = udp.send_to(reply.as_bytes(), from).await;
+            }
+        });
+        (xaddr, disc.to_string())
+    });
+    Peers {
+        xaddr,
+        discovery,
+        runtime: Some(rt),
+    }
+}
+
+// ---- a GStreamer RTSP server (examples/tests/support/gst_rtsp_server.py) ----
+
+pub struct Gst {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Gst {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the GStreamer RTSP server on an MP4 made from the sim clip (ffmpeg, stream copy),
+/// or None when GStreamer's RTSP server or ffmpeg is not installed (a failure under CI, whose
+/// .ci/run installs them).
+pub fn start_gst(dir: &Path) -> Option<Gst> {
+    let gst = start_gst_inner(dir);
+    if gst.is_none() && std::env::var_os("CI").is_some() {
+        panic!("the GStreamer RTSP server could not start under CI");
+    }
+    gst
+}
+
+fn start_gst_inner(dir: &Path) -> Option<Gst> {
+    if !have("ffmpeg") || !have("gst-inspect-1.0") {
+        eprintln!("skipping the GStreamer peer: ffmpeg or GStreamer not installed");
+        return None;
+    }
+    let mp4 = dir.join("clip.mp4");
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-framerate", "25", "-f", "h264", "-i"])
+        .arg(root().join("core/testdata/sim_clip.h264"))
+        .args(["-c", "copy"])
+        .arg(&mp4)
+        .output()
+        .expect("ffmpeg");
+    assert_ok(&o, "ffmpeg remux of the sim clip");
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(root().join("examples/tests/support/gst_rtsp_server.py"))
+        .arg(&mp4)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .ok()?;
+    let stdout = child.stdout.take()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut gst = Gst {
+        child,
+        url: String::new(),
+    };
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(line) if line.starts_with("READY ") => {
+            gst.url = line["READY ".len()..].trim().to_string();
+            Some(gst)
+        }
+        other => {
+            eprintln!("GStreamer RTSP server did not start: {other:?}");
+            None
+        }
+    }
+}
