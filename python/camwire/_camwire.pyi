@@ -1,0 +1,457 @@
+"""Type stubs for the native module camwire._camwire (re-exported by ``camwire``)."""
+
+import builtins
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self, final
+
+
+__version__: str
+
+_StrPath = str | os.PathLike[str]
+#: A wall-clock time: an aware datetime (naive ones are taken as UTC), a Unix timestamp in
+#: seconds, or an ISO 8601 / RFC 3339 string.
+_TimeLike = datetime | float | int | str
+
+# --- exceptions -----------------------------------------------------------------------------
+
+class CamwireError(Exception):
+    """Base class of every error camwire raises."""
+
+class ConnectionError(CamwireError, builtins.ConnectionError):
+    """The camera or device could not be reached (refused, reset, no route)."""
+
+class AuthError(CamwireError):
+    """The camera refused the credentials, or needs credentials that were not given."""
+
+class TimeoutError(CamwireError, builtins.TimeoutError):
+    """The camera or device did not answer in time."""
+
+class ProtocolError(CamwireError):
+    """The device answered in a way camwire does not understand."""
+
+class InvalidInput(CamwireError, ValueError):
+    """An argument is unusable (bad URL, unknown profile, bad camera id, ...)."""
+
+# --- live frames ----------------------------------------------------------------------------
+
+@final
+class StreamInfo:
+    """What a camera's video stream is, read from its SPS/PPS."""
+
+    @property
+    def codec(self) -> str: ...
+    @property
+    def profile(self) -> str: ...
+    @property
+    def profile_idc(self) -> int: ...
+    @property
+    def level_idc(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def fps(self) -> float | None: ...
+    @property
+    def transport(self) -> Literal["tcp", "udp"]: ...
+    @property
+    def from_sdp(self) -> bool: ...
+    @property
+    def avcc(self) -> bytes:
+        """The AVCDecoderConfigurationRecord (decoder extradata for ``format="avc"``)."""
+
+@final
+class FrameBuffer:
+    """The Rust-owned bytes behind ``Frame.data`` (read-only buffer protocol)."""
+
+    def __len__(self) -> int: ...
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+
+@final
+class Frame:
+    """One picture with its times."""
+
+    @property
+    def pts(self) -> int:
+        """Presentation time in 90 kHz ticks."""
+    @property
+    def dts(self) -> int: ...
+    @property
+    def keyframe(self) -> bool: ...
+    @property
+    def loss(self) -> int:
+        """RTP packets lost just before this picture."""
+    @property
+    def size(self) -> int: ...
+    @property
+    def data(self) -> memoryview:
+        """Read-only memoryview over the Rust buffer (no copy; the same object each time)."""
+    @property
+    def wallclock(self) -> datetime:
+        """Wall-clock time of the picture, timezone-aware UTC."""
+    @property
+    def timestamp(self) -> float:
+        """``wallclock`` as seconds since the Unix epoch."""
+    @property
+    def format(self) -> Literal["avc", "annexb"]: ...
+    def __len__(self) -> int: ...
+    def __bytes__(self) -> bytes: ...
+
+@final
+class Stream:
+    """Live H.264 frames from an RTSP camera (iterator, async iterator, context manager)."""
+
+    def __new__(
+        cls,
+        url: str,
+        user: str | None = None,
+        password: str | None = None,
+        transport: Literal["tcp", "udp"] = "tcp",
+        timeout: float = 10.0,
+        format: Literal["avc", "annexb"] = "avc",
+    ) -> Self: ...
+    @property
+    def info(self) -> StreamInfo: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def format(self) -> Literal["avc", "annexb"]: ...
+    @property
+    def closed(self) -> bool: ...
+    def stats(self) -> dict[str, int]: ...
+    def read(self) -> Frame | None:
+        """The next frame; ``None`` once the camera ended the stream."""
+    def close(self) -> None: ...
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> Frame: ...
+    def __aiter__(self) -> Self: ...
+    def __anext__(self) -> Any: ...  # an asyncio.Future[Frame]
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool: ...
+
+# --- ONVIF ----------------------------------------------------------------------------------
+
+@final
+class DiscoveredDevice:
+    @property
+    def endpoint(self) -> str: ...
+    @property
+    def xaddr(self) -> str | None: ...
+    @property
+    def xaddrs(self) -> list[str]: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def hardware(self) -> str | None: ...
+    @property
+    def location(self) -> str | None: ...
+    @property
+    def scopes(self) -> list[str]: ...
+    @property
+    def types(self) -> list[str]: ...
+    @property
+    def profiles(self) -> list[str]: ...
+    @property
+    def source(self) -> str: ...
+
+def discover(
+    timeout: float = 3.0,
+    interfaces: list[str] | None = None,
+    *,
+    host: str | None = None,
+) -> list[DiscoveredDevice]:
+    """WS-Discovery: multicast on every (or the named) interface, or unicast to ``host``."""
+
+@final
+class DeviceInfo:
+    @property
+    def manufacturer(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def firmware_version(self) -> str: ...
+    @property
+    def serial_number(self) -> str: ...
+    @property
+    def hardware_id(self) -> str: ...
+
+@final
+class Profile:
+    @property
+    def token(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def encoding(self) -> str | None: ...
+    @property
+    def width(self) -> int | None: ...
+    @property
+    def height(self) -> int | None: ...
+    @property
+    def fps(self) -> float | None: ...
+    @property
+    def bitrate_kbps(self) -> int | None: ...
+    @property
+    def stream_uri(self) -> str | None: ...
+    @property
+    def snapshot_uri(self) -> str | None: ...
+
+@final
+class Event:
+    """One ONVIF notification."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def topic_path(self) -> str: ...
+    @property
+    def time(self) -> datetime | None: ...
+    @property
+    def property_operation(self) -> str | None: ...
+    @property
+    def source(self) -> dict[str, str]: ...
+    @property
+    def key(self) -> dict[str, str]: ...
+    @property
+    def data(self) -> dict[str, str]: ...
+    @property
+    def kind(self) -> Literal["motion", "tamper", "other"]: ...
+    @property
+    def active(self) -> bool | None: ...
+
+@final
+class Events:
+    """Iterator over a device's events (PullPoint); closing unsubscribes."""
+
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> Event: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool: ...
+
+@final
+class OnvifDevice:
+    def __new__(
+        cls,
+        xaddr: str,
+        user: str | None = None,
+        password: str | None = None,
+        timeout: float = 10.0,
+    ) -> Self: ...
+    @property
+    def xaddr(self) -> str: ...
+    def info(self) -> DeviceInfo: ...
+    def profiles(self) -> list[Profile]: ...
+    def stream_uri(self, profile: Profile | str | None = None) -> str: ...
+    def snapshot(self, profile: Profile | str | None = None) -> bytes: ...
+    def events(self, duration: float | None = None) -> Events: ...
+
+# --- recording ------------------------------------------------------------------------------
+
+@final
+class RecorderEvent:
+    @property
+    def camera(self) -> str: ...
+    @property
+    def kind(
+        self,
+    ) -> Literal["connected", "disconnected", "gap", "segment_closed", "error", "stopped", "other"]: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def message(self) -> str | None: ...
+    @property
+    def path(self) -> Path | None: ...
+    @property
+    def start(self) -> datetime | None: ...
+    @property
+    def end(self) -> datetime | None: ...
+    @property
+    def frames(self) -> int | None: ...
+    @property
+    def bytes(self) -> int | None: ...
+
+@final
+class RecorderEvents:
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> RecorderEvent: ...
+
+@final
+class Recorder:
+    """Many cameras recorded to crash-safe fragmented MP4 under ``root``."""
+
+    def __new__(
+        cls,
+        root: _StrPath,
+        segment_secs: int = 60,
+        fragment_ms: int = 1000,
+        fsync: str = "fragment",
+        retain_days: float | None = None,
+        retain_gb: float | None = None,
+        *,
+        reconnect: bool = True,
+    ) -> Self: ...
+    @property
+    def root(self) -> Path: ...
+    def add_camera(
+        self,
+        id: str,
+        url: str,
+        user: str | None = None,
+        password: str | None = None,
+        *,
+        transport: Literal["tcp", "udp"] = "tcp",
+        timeout: float = 10.0,
+    ) -> None: ...
+    def remove_camera(self, id: str) -> dict[str, Any] | None: ...
+    def cameras(self) -> list[str]: ...
+    def status(self) -> dict[str, dict[str, Any]]: ...
+    def events(self, timeout: float | None = None) -> RecorderEvents: ...
+    def close(self) -> dict[str, dict[str, Any]]: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool: ...
+
+# --- evidence -------------------------------------------------------------------------------
+
+@final
+class Gap:
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def duration(self) -> float: ...
+    @property
+    def reason(self) -> str | None: ...
+
+@final
+class Listing:
+    @property
+    def camera(self) -> str: ...
+    @property
+    def ranges(self) -> list[tuple[datetime, datetime]]: ...
+    @property
+    def gaps(self) -> list[Gap]: ...
+    def __iter__(self) -> Iterator[tuple[datetime, datetime]]: ...
+    def __len__(self) -> int: ...
+
+def ranges(
+    root: _StrPath,
+    camera: str,
+    start: _TimeLike | None = None,
+    end: _TimeLike | None = None,
+) -> Listing: ...
+def cameras(root: _StrPath) -> list[str]: ...
+
+@final
+class ExportResult:
+    @property
+    def path(self) -> Path: ...
+    @property
+    def manifest_path(self) -> Path: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def frames(self) -> int: ...
+    @property
+    def gaps(self) -> list[Gap]: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def media_sha256(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def container(self) -> Literal["progressive", "fragmented"]: ...
+    @property
+    def sources(self) -> list[str]: ...
+    @property
+    def manifest(self) -> dict[str, Any]: ...
+
+def export(
+    root: _StrPath,
+    camera: str,
+    start: _TimeLike,
+    end: _TimeLike,
+    out: _StrPath,
+    fragmented: bool = False,
+) -> ExportResult: ...
+
+@final
+class VerifyResult:
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def problems(self) -> list[str]: ...
+    @property
+    def missing_sources(self) -> list[str]: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def manifest_path(self) -> Path: ...
+    def __bool__(self) -> bool: ...
+
+def verify(path: _StrPath, root: _StrPath | None = None) -> VerifyResult: ...
+
+# --- simulated camera -----------------------------------------------------------------------
+
+@final
+class SimCamera:
+    """A simulated H.264 IP camera (RTSP + ONVIF) served from this process."""
+
+    def __new__(
+        cls,
+        port: int = 0,
+        user: str | None = None,
+        password: str | None = None,
+        *,
+        host: str = "127.0.0.1",
+        realtime: bool = True,
+        loop: bool = True,
+        max_duration: float | None = None,
+    ) -> Self: ...
+    @property
+    def rtsp_url(self) -> str: ...
+    @property
+    def xaddr(self) -> str:
+        """The ONVIF device service URL."""
+    @property
+    def discovery_addr(self) -> str | None:
+        """``IP:PORT`` of the unicast WS-Discovery responder (for ``discover(host=...)``)."""
+    @property
+    def endpoint(self) -> str | None:
+        """The WS-Discovery endpoint reference (``urn:uuid:...``)."""
+    @property
+    def port(self) -> int: ...
+    @property
+    def user(self) -> str | None: ...
+    def stats(self) -> dict[str, int]: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool: ...

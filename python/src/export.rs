@@ -1,0 +1,302 @@
+//! `camwire.ranges`, `camwire.cameras`, `camwire.export`, `camwire.verify`: evidence out of
+//! a recording root, by the core's `export` module.
+
+use crate::errors::{self, Family};
+use crate::time::{system_time, to_system_time};
+use camwire::export::{self, ExportError, ExportOptions, Manifest, OutputFormat};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(ranges, m)?)?;
+    m.add_function(wrap_pyfunction!(cameras, m)?)?;
+    m.add_function(wrap_pyfunction!(export_clip, m)?)?;
+    m.add_function(wrap_pyfunction!(verify, m)?)?;
+    m.add_class::<Listing>()?;
+    m.add_class::<RecordingGap>()?;
+    m.add_class::<ExportResult>()?;
+    m.add_class::<VerifyResult>()?;
+    Ok(())
+}
+
+fn from_export(e: ExportError) -> PyErr {
+    let family = match &e {
+        ExportError::InvalidCameraId { .. }
+        | ExportError::BadRange { .. }
+        | ExportError::OutputExists(_)
+        | ExportError::UnknownCamera { .. }
+        | ExportError::NoRecording { .. } => Family::InvalidInput,
+        _ => Family::Other,
+    };
+    errors::error(family, e.to_string())
+}
+
+fn opt_time(t: Option<&Bound<'_, PyAny>>) -> PyResult<Option<SystemTime>> {
+    t.filter(|t| !t.is_none()).map(to_system_time).transpose()
+}
+
+fn rfc(py: Python<'_>, s: &str) -> PyResult<Py<PyAny>> {
+    let t = export::parse_rfc3339(s).map_err(|e| errors::error(Family::Protocol, e))?;
+    Ok(system_time(py, t)?.unbind())
+}
+
+/// A hole in the recording.
+#[pyclass(frozen, get_all, name = "Gap", module = "camwire._camwire")]
+pub struct RecordingGap {
+    /// End of the recording before it (aware UTC datetime).
+    start: Py<PyAny>,
+    /// Start of the recording after it.
+    end: Py<PyAny>,
+    /// Length in seconds.
+    duration: f64,
+    /// Why, when the recorder wrote it down.
+    reason: Option<String>,
+}
+
+#[pymethods]
+impl RecordingGap {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "<camwire.Gap {} .. {} ({:.3} s) {:?}>",
+            self.start.bind(py).str()?,
+            self.end.bind(py).str()?,
+            self.duration,
+            self.reason
+        ))
+    }
+}
+
+fn secs(a: SystemTime, b: SystemTime) -> f64 {
+    b.duration_since(a).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// What one camera has recorded in a window: `ranges` (list of `(start, end)` datetimes of
+/// continuous recording) and the `gaps` between them. Iterating yields the ranges.
+#[pyclass(frozen, get_all, module = "camwire._camwire")]
+pub struct Listing {
+    camera: String,
+    ranges: Py<PyList>,
+    gaps: Py<PyList>,
+}
+
+#[pymethods]
+impl Listing {
+    fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self.ranges.bind(py).try_iter()?.into_any().unbind())
+    }
+
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.ranges.bind(py).len()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "<camwire.Listing {} ranges={} gaps={}>",
+            self.camera,
+            self.ranges.bind(py).len(),
+            self.gaps.bind(py).len()
+        )
+    }
+}
+
+/// The recorded ranges of `camera` under `root` between `start` and `end` (either open;
+/// datetimes, naive ones taken as UTC, Unix timestamps or ISO 8601 strings), merged across
+/// files, with the gaps between them.
+#[pyfunction]
+#[pyo3(signature = (root, camera, start=None, end=None))]
+fn ranges(
+    py: Python<'_>,
+    root: PathBuf,
+    camera: String,
+    start: Option<&Bound<'_, PyAny>>,
+    end: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Listing> {
+    let (start, end) = (opt_time(start)?, opt_time(end)?);
+    let listing = py
+        .detach(|| export::ranges(&root, &camera, start, end))
+        .map_err(from_export)?;
+    let rs = PyList::empty(py);
+    for r in &listing.ranges {
+        rs.append(PyTuple::new(
+            py,
+            [system_time(py, r.start)?, system_time(py, r.end)?],
+        )?)?;
+    }
+    let gs = PyList::empty(py);
+    for g in &listing.gaps {
+        gs.append(RecordingGap {
+            start: system_time(py, g.start)?.unbind(),
+            end: system_time(py, g.end)?.unbind(),
+            duration: secs(g.start, g.end),
+            reason: g.reason.clone(),
+        })?;
+    }
+    Ok(Listing {
+        camera: listing.camera,
+        ranges: rs.unbind(),
+        gaps: gs.unbind(),
+    })
+}
+
+/// The camera ids that have recordings under `root`.
+#[pyfunction]
+fn cameras(py: Python<'_>, root: PathBuf) -> PyResult<Vec<String>> {
+    py.detach(|| export::cameras(&root)).map_err(from_export)
+}
+
+/// What `export` wrote.
+#[pyclass(frozen, get_all, module = "camwire._camwire")]
+pub struct ExportResult {
+    /// The clip.
+    path: PathBuf,
+    /// `path` + `.manifest.json`.
+    manifest_path: PathBuf,
+    /// First presented instant of the clip (aware UTC datetime).
+    start: Py<PyAny>,
+    /// End of the presentation.
+    end: Py<PyAny>,
+    /// Frames presented.
+    frames: u64,
+    /// Holes inside the clip.
+    gaps: Vec<Py<RecordingGap>>,
+    /// SHA-256 of the clip file (hex).
+    sha256: String,
+    /// SHA-256 of the samples in clip order (hex).
+    media_sha256: String,
+    /// Clip size in bytes.
+    size: u64,
+    /// `progressive` or `fragmented`.
+    container: String,
+    /// Source files, relative to the root.
+    sources: Vec<String>,
+    /// The manifest as a dict (the JSON file's content).
+    manifest: Py<PyAny>,
+}
+
+#[pymethods]
+impl ExportResult {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "<camwire.ExportResult {} {} .. {} frames={} sha256={}>",
+            self.path.display(),
+            self.start.bind(py).str()?,
+            self.end.bind(py).str()?,
+            self.frames,
+            self.sha256
+        ))
+    }
+}
+
+fn load_json(py: Python<'_>, path: &std::path::Path) -> PyResult<Py<PyAny>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| errors::from_io(&path.display().to_string(), e))?;
+    Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
+}
+
+fn gaps_of(py: Python<'_>, m: &Manifest) -> PyResult<Vec<Py<RecordingGap>>> {
+    m.gaps
+        .iter()
+        .map(|g| {
+            Py::new(
+                py,
+                RecordingGap {
+                    start: rfc(py, &g.start)?,
+                    end: rfc(py, &g.end)?,
+                    duration: g.duration_secs,
+                    reason: g.reason.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Exports `[start, end)` of `camera` into `out` (a new file; never overwritten) with
+/// `out.manifest.json` beside it: progressive MP4 by default, fragmented MP4 (each fragment
+/// with its wall-clock) with `fragmented=True`.
+#[pyfunction(name = "export")]
+#[pyo3(signature = (root, camera, start, end, out, fragmented=false))]
+fn export_clip(
+    py: Python<'_>,
+    root: PathBuf,
+    camera: String,
+    start: &Bound<'_, PyAny>,
+    end: &Bound<'_, PyAny>,
+    out: PathBuf,
+    fragmented: bool,
+) -> PyResult<ExportResult> {
+    let (start, end) = (to_system_time(start)?, to_system_time(end)?);
+    let opts = ExportOptions {
+        format: if fragmented {
+            OutputFormat::Fragmented
+        } else {
+            OutputFormat::Progressive
+        },
+        ..ExportOptions::default()
+    };
+    let s = py
+        .detach(|| export::export(&root, &camera, start, end, &out, &opts))
+        .map_err(from_export)?;
+    let m = &s.manifest;
+    Ok(ExportResult {
+        start: rfc(py, &m.actual.start)?,
+        end: rfc(py, &m.actual.end)?,
+        frames: m.frames,
+        gaps: gaps_of(py, m)?,
+        sha256: m.output.sha256.clone(),
+        media_sha256: m.media_sha256.clone(),
+        size: m.output.size,
+        container: m.output.container.clone(),
+        sources: m.sources.iter().map(|s| s.path.clone()).collect(),
+        manifest: load_json(py, &s.manifest_path)?,
+        path: s.output,
+        manifest_path: s.manifest_path,
+    })
+}
+
+/// What `verify` found. `ok` is true when the clip, every source still present and the media
+/// hash match the manifest (sources removed by retention are listed in `missing_sources`
+/// and do not make it false); `problems` has one line per mismatch, naming the file.
+#[pyclass(frozen, get_all, module = "camwire._camwire")]
+pub struct VerifyResult {
+    ok: bool,
+    problems: Vec<String>,
+    missing_sources: Vec<String>,
+    path: PathBuf,
+    manifest_path: PathBuf,
+}
+
+#[pymethods]
+impl VerifyResult {
+    fn __bool__(&self) -> bool {
+        self.ok
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<camwire.VerifyResult {} ok={} problems={}>",
+            self.path.display(),
+            self.ok,
+            self.problems.len()
+        )
+    }
+}
+
+/// Re-checks an exported clip against its manifest (`path` + `.manifest.json`): the clip's
+/// hash, each source's hash and the media hash. With `root`, sources are looked for there
+/// instead of the manifest's root (evidence moved elsewhere).
+#[pyfunction]
+#[pyo3(signature = (path, root=None))]
+fn verify(py: Python<'_>, path: PathBuf, root: Option<PathBuf>) -> PyResult<VerifyResult> {
+    let r = py
+        .detach(|| export::verify_with_root(&path, root.as_deref()))
+        .map_err(from_export)?;
+    Ok(VerifyResult {
+        ok: r.ok(),
+        problems: r.problems(),
+        missing_sources: r.missing_sources().into_iter().map(String::from).collect(),
+        path: r.clip,
+        manifest_path: r.manifest_path,
+    })
+}

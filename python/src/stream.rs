@@ -1,0 +1,647 @@
+//! `camwire.Stream`: live frames from a camera, iterated or async-iterated.
+//!
+//! Each frame is assembled once, without the GIL, from the core's receive-buffer slices into
+//! one Rust `Vec` in AVC or Annex B form; the receive buffers go back to the depacketizer at
+//! once (`LiveStream::recycle`). Python sees that `Vec` through the buffer protocol
+//! ([`FrameBuffer`]): `frame.data` is a read-only `memoryview` of it, no second copy.
+
+use crate::errors::{self, Family};
+use crate::runtime::{drop_in_runtime, runtime, seconds, wait};
+use camwire::Credentials;
+use camwire::onvif::error::redact_url;
+use camwire::rtsp::{SourceOptions, Transport};
+use camwire::stream::{LiveStream, StreamError, StreamInfo};
+use pyo3::exceptions::{PyBufferError, PyStopAsyncIteration};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyMemoryView};
+use std::os::raw::c_int;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Stream>()?;
+    m.add_class::<Frame>()?;
+    m.add_class::<FrameBuffer>()?;
+    m.add_class::<PyStreamInfo>()?;
+    Ok(())
+}
+
+/// Payload layout handed to Python.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// 4-byte big-endian length before each NAL unit (MP4 samples; decoders take `info.avcc`).
+    Avc,
+    /// `00 00 00 01` before each NAL unit (raw `.h264` files, most decoders without extradata).
+    AnnexB,
+}
+
+impl Format {
+    fn parse(s: &str) -> PyResult<Format> {
+        match s.to_ascii_lowercase().as_str() {
+            "avc" | "avcc" => Ok(Format::Avc),
+            "annexb" | "annex-b" | "annex_b" => Ok(Format::AnnexB),
+            o => Err(errors::invalid_input(format!(
+                "unknown frame format {o:?} (\"avc\" or \"annexb\")"
+            ))),
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Format::Avc => "avc",
+            Format::AnnexB => "annexb",
+        }
+    }
+}
+
+/// The core stream and the one frame read ahead while waiting for the stream description.
+struct State {
+    live: Option<LiveStream>,
+    pending: Option<camwire::stream::Frame>,
+    ended: bool,
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        // The RTSP session sends TEARDOWN from a task it spawns when dropped.
+        drop_in_runtime((self.pending.take(), self.live.take()));
+    }
+}
+
+struct Inner {
+    state: tokio::sync::Mutex<State>,
+    info: Mutex<Option<StreamInfo>>,
+    format: Format,
+}
+
+/// A frame's payload and times, made without the GIL.
+struct RawFrame {
+    data: Vec<u8>,
+    pts: i64,
+    dts: i64,
+    wallclock: SystemTime,
+    keyframe: bool,
+    loss: u32,
+}
+
+enum NextError {
+    Closed,
+    Stream(StreamError),
+}
+
+impl NextError {
+    fn into_pyerr(self) -> PyErr {
+        match self {
+            NextError::Closed => errors::error(Family::Other, "the stream is closed"),
+            NextError::Stream(e) => errors::from_stream(e),
+        }
+    }
+}
+
+async fn next_raw(inner: Arc<Inner>) -> Result<Option<RawFrame>, NextError> {
+    let mut st = inner.state.lock().await;
+    if st.ended {
+        return Ok(None);
+    }
+    let frame = match st.pending.take() {
+        Some(f) => f,
+        None => {
+            let live = st.live.as_mut().ok_or(NextError::Closed)?;
+            match live.next_frame().await {
+                Ok(Some(f)) => f,
+                Ok(None) => {
+                    st.ended = true;
+                    return Ok(None);
+                }
+                Err(e) => return Err(NextError::Stream(e)),
+            }
+        }
+    };
+    let mut data = Vec::new();
+    match inner.format {
+        Format::Avc => frame.write_avc(&mut data),
+        Format::AnnexB => frame.write_annexb(&mut data),
+    }
+    let raw = RawFrame {
+        data,
+        pts: frame.pts,
+        dts: frame.dts,
+        wallclock: frame.wallclock,
+        keyframe: frame.keyframe,
+        loss: frame.loss,
+    };
+    let new_parameters = frame.access_unit.new_parameters.is_some();
+    if let Some(live) = st.live.as_mut() {
+        live.recycle(frame);
+        if new_parameters && let Ok(mut info) = inner.info.lock() {
+            *info = live.info().cloned();
+        }
+    }
+    Ok(Some(raw))
+}
+
+fn make_frame(py: Python<'_>, raw: RawFrame, format: Format) -> PyResult<Frame> {
+    Ok(Frame {
+        pts: raw.pts,
+        dts: raw.dts,
+        keyframe: raw.keyframe,
+        loss: raw.loss,
+        wall: raw.wallclock,
+        format,
+        size: raw.data.len(),
+        buffer: Py::new(py, FrameBuffer { data: raw.data })?,
+        view: PyOnceLock::new(),
+    })
+}
+
+pub(crate) fn credentials(
+    user: Option<String>,
+    password: Option<String>,
+) -> PyResult<Option<Credentials>> {
+    match (user, password) {
+        (Some(u), p) => Ok(Some(Credentials::new(u, p.unwrap_or_default()))),
+        (None, Some(_)) => Err(errors::invalid_input("a password was given without a user")),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Live H.264 frames from an RTSP camera.
+///
+/// Opening connects, plays and waits (at most `timeout`) until the stream description (SPS/PPS)
+/// is known, so `info` is always set. Iterate with `for frame in stream` or
+/// `async for frame in stream`; the iteration ends when the camera ends the stream. Closing
+/// (or leaving the `with` block, or dropping the object) tears the RTSP session down.
+#[pyclass(frozen, module = "camwire._camwire")]
+pub struct Stream {
+    inner: Arc<Inner>,
+    url: String,
+}
+
+#[pymethods]
+impl Stream {
+    #[new]
+    #[pyo3(signature = (url, user=None, password=None, transport="tcp", timeout=10.0, format="avc"))]
+    fn new(
+        py: Python<'_>,
+        url: String,
+        user: Option<String>,
+        password: Option<String>,
+        transport: &str,
+        timeout: f64,
+        format: &str,
+    ) -> PyResult<Self> {
+        let transport: Transport = transport.parse().map_err(errors::invalid_input)?;
+        let format = Format::parse(format)?;
+        let t = seconds("timeout", timeout)?;
+        let opts = SourceOptions {
+            credentials: credentials(user, password)?,
+            transport,
+            connect_timeout: t,
+            request_timeout: t,
+            idle_timeout: t,
+            ..SourceOptions::default()
+        };
+        let shown = redact_url(&url);
+        let (live, pending) = wait(py, async move {
+            let mut live = LiveStream::open(&url, opts).await?;
+            let deadline = tokio::time::Instant::now() + t;
+            let mut pending = None;
+            // Without SPS/PPS in the SDP, read until the picture that carries them (earlier
+            // pictures cannot be decoded) and keep that picture for the first `next`.
+            while live.info().is_none() {
+                match tokio::time::timeout_at(deadline, live.next_frame()).await {
+                    Err(_) | Ok(Ok(None)) => return Err(StreamError::NoParameters(t)),
+                    Ok(Err(e)) => return Err(e),
+                    Ok(Ok(Some(f))) if live.info().is_some() => pending = Some(f),
+                    Ok(Ok(Some(f))) => live.recycle(f),
+                }
+            }
+            Ok((live, pending))
+        })?
+        .map_err(errors::from_stream)?;
+        let info = live.info().cloned();
+        Ok(Stream {
+            inner: Arc::new(Inner {
+                state: tokio::sync::Mutex::new(State {
+                    live: Some(live),
+                    pending,
+                    ended: false,
+                }),
+                info: Mutex::new(info),
+                format,
+            }),
+            url: shown,
+        })
+    }
+
+    /// The stream description (codec, size, frame rate, avcC), updated when the camera
+    /// changes its SPS/PPS.
+    #[getter]
+    fn info(&self) -> PyResult<PyStreamInfo> {
+        let info = self
+            .inner
+            .info
+            .lock()
+            .map_err(|_| errors::error(Family::Other, "stream state poisoned"))?
+            .clone();
+        info.map(PyStreamInfo::from)
+            .ok_or_else(|| errors::error(Family::Protocol, "no stream description"))
+    }
+
+    /// The camera URL (credentials removed).
+    #[getter]
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// `"avc"` or `"annexb"`: the layout of `frame.data`.
+    #[getter]
+    fn format(&self) -> &'static str {
+        self.inner.format.name()
+    }
+
+    /// Depacketizer counters: packets, lost_packets, late_packets, access_units,
+    /// dropped_access_units.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let inner = self.inner.clone();
+        let s = wait(py, async move {
+            let st = inner.state.lock().await;
+            st.live.as_ref().map(|l| l.stats().clone())
+        })?
+        .ok_or_else(|| NextError::Closed.into_pyerr())?;
+        let d = PyDict::new(py);
+        d.set_item("packets", s.packets)?;
+        d.set_item("lost_packets", s.lost_packets)?;
+        d.set_item("late_packets", s.late_packets)?;
+        d.set_item("sequence_resyncs", s.sequence_resyncs)?;
+        d.set_item("access_units", s.access_units)?;
+        d.set_item("dropped_access_units", s.dropped_access_units)?;
+        Ok(d)
+    }
+
+    /// The next frame, waiting at most the idle timeout; `None` once the stream ended.
+    fn read(&self, py: Python<'_>) -> PyResult<Option<Frame>> {
+        let inner = self.inner.clone();
+        match wait(py, next_raw(inner))? {
+            Ok(Some(raw)) => Ok(Some(make_frame(py, raw, self.inner.format)?)),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e.into_pyerr()),
+        }
+    }
+
+    /// Benchmark helper: reads up to `n` frames entirely in Rust (assembled as for `read`,
+    /// but no Python object made) and returns how many were read.
+    fn _drain(&self, py: Python<'_>, n: usize) -> PyResult<usize> {
+        let inner = self.inner.clone();
+        wait(py, async move {
+            let mut read = 0;
+            while read < n {
+                match next_raw(inner.clone()).await? {
+                    Some(_) => read += 1,
+                    None => break,
+                }
+            }
+            Ok(read)
+        })?
+        .map_err(NextError::into_pyerr)
+    }
+
+    /// Tears the RTSP session down. Idempotent; iterating afterwards raises `CamwireError`.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = self.inner.clone();
+        let taken = wait(py, async move {
+            let mut st = inner.state.lock().await;
+            (st.pending.take(), st.live.take())
+        })?;
+        drop_in_runtime(taken);
+        Ok(())
+    }
+
+    /// True once `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        match self.inner.state.try_lock() {
+            Ok(st) => st.live.is_none(),
+            Err(_) => false,
+        }
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Frame>> {
+        self.read(py)
+    }
+
+    fn __aiter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    /// An asyncio future resolved from the runtime thread; cancelling it cancels the read.
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+        let fut = event_loop.call_method0("create_future")?;
+        let inner = self.inner.clone();
+        let format = self.inner.format;
+        let fut_ref = fut.clone().unbind();
+        let loop_ref = event_loop.unbind();
+        let task = runtime().spawn(async move {
+            let r = next_raw(inner).await;
+            Python::attach(|py| {
+                let outcome = match r {
+                    Ok(Some(raw)) => {
+                        make_frame(py, raw, format).and_then(|f| Ok(Py::new(py, f)?.into_any()))
+                    }
+                    Ok(None) => Err(PyStopAsyncIteration::new_err(())),
+                    Err(e) => Err(e.into_pyerr()),
+                };
+                resolve(py, &loop_ref, fut_ref, outcome);
+            });
+        });
+        fut.call_method1(
+            "add_done_callback",
+            (Canceller {
+                abort: task.abort_handle(),
+            },),
+        )?;
+        Ok(fut)
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<camwire.Stream {} format={}>",
+            self.url,
+            self.inner.format.name()
+        )
+    }
+}
+
+/// Hands `outcome` to the asyncio future on its loop's thread (a no-op if the loop closed).
+pub(crate) fn resolve(
+    py: Python<'_>,
+    event_loop: &Py<PyAny>,
+    fut: Py<PyAny>,
+    outcome: PyResult<Py<PyAny>>,
+) {
+    let resolver = Resolver {
+        fut,
+        outcome: Mutex::new(Some(outcome)),
+    };
+    let sent = Py::new(py, resolver)
+        .and_then(|r| event_loop.call_method1(py, "call_soon_threadsafe", (r,)));
+    if let Err(e) = sent {
+        log_unraisable(py, e);
+    }
+}
+
+fn log_unraisable(py: Python<'_>, e: PyErr) {
+    // A closed loop is the normal case (the program ended its loop while a read was out).
+    if !e.is_instance_of::<pyo3::exceptions::PyRuntimeError>(py) {
+        e.write_unraisable(py, None);
+    }
+}
+
+/// Called on the event loop: completes the future unless it was cancelled meanwhile.
+#[pyclass(frozen, module = "camwire._camwire")]
+struct Resolver {
+    fut: Py<PyAny>,
+    outcome: Mutex<Option<PyResult<Py<PyAny>>>>,
+}
+
+#[pymethods]
+impl Resolver {
+    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+        let fut = self.fut.bind(py);
+        let outcome = self.outcome.lock().ok().and_then(|mut o| o.take());
+        if fut.call_method0("done")?.is_truthy()? {
+            return Ok(());
+        }
+        match outcome {
+            Some(Ok(v)) => fut.call_method1("set_result", (v,))?,
+            Some(Err(e)) => fut.call_method1("set_exception", (e.into_value(py),))?,
+            None => return Ok(()),
+        };
+        Ok(())
+    }
+}
+
+/// Done-callback of the asyncio future: a cancelled future aborts the runtime task.
+#[pyclass(frozen, module = "camwire._camwire")]
+pub(crate) struct Canceller {
+    pub(crate) abort: tokio::task::AbortHandle,
+}
+
+#[pymethods]
+impl Canceller {
+    fn __call__(&self, fut: &Bound<'_, PyAny>) -> PyResult<()> {
+        if fut.call_method0("cancelled")?.is_truthy()? {
+            self.abort.abort();
+        }
+        Ok(())
+    }
+}
+
+/// One picture. `data` is a read-only `memoryview` over the Rust buffer the picture was
+/// assembled in (AVC or Annex B, see `Stream(format=...)`); it stays valid as long as any
+/// reference to it or to the frame lives.
+#[pyclass(frozen, module = "camwire._camwire")]
+pub struct Frame {
+    /// Presentation time, 90 kHz ticks (RTP timestamp extended to 64 bits).
+    #[pyo3(get)]
+    pts: i64,
+    /// Decode time (equal to `pts`: cameras send no B-frames).
+    #[pyo3(get)]
+    dts: i64,
+    /// An IDR picture: decoding can start here.
+    #[pyo3(get)]
+    keyframe: bool,
+    /// RTP packets lost just before this picture.
+    #[pyo3(get)]
+    loss: u32,
+    /// Payload size in bytes.
+    #[pyo3(get)]
+    size: usize,
+    wall: SystemTime,
+    format: Format,
+    buffer: Py<FrameBuffer>,
+    view: PyOnceLock<Py<PyMemoryView>>,
+}
+
+#[pymethods]
+impl Frame {
+    /// The payload as a read-only memoryview over the Rust buffer (the same object on every
+    /// access).
+    #[getter]
+    fn data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyMemoryView>> {
+        let v = self.view.get_or_try_init(py, || {
+            Ok::<_, PyErr>(PyMemoryView::from(self.buffer.bind(py).as_any())?.unbind())
+        })?;
+        Ok(v.bind(py).clone())
+    }
+
+    /// Wall-clock time of the picture (timezone-aware UTC `datetime`): the camera's clock
+    /// from RTCP sender reports when it sends them, else this machine's arrival time.
+    #[getter]
+    fn wallclock<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::time::system_time(py, self.wall)
+    }
+
+    /// The wall-clock time as seconds since the Unix epoch.
+    #[getter]
+    fn timestamp(&self) -> f64 {
+        match self.wall.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => d.as_secs_f64(),
+            Err(e) => -e.duration().as_secs_f64(),
+        }
+    }
+
+    /// `"avc"` or `"annexb"`.
+    #[getter]
+    fn format(&self) -> &'static str {
+        self.format.name()
+    }
+
+    fn __len__(&self) -> usize {
+        self.size
+    }
+
+    fn __bytes__<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.buffer.get().data)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<camwire.Frame pts={} keyframe={} loss={} size={} format={}>",
+            self.pts,
+            self.keyframe,
+            self.loss,
+            self.size,
+            self.format.name()
+        )
+    }
+}
+
+/// The Rust-owned bytes behind `Frame.data` (buffer protocol, read-only).
+#[pyclass(frozen, module = "camwire._camwire")]
+pub struct FrameBuffer {
+    data: Vec<u8>,
+}
+
+#[pymethods]
+impl FrameBuffer {
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
+        if view.is_null() {
+            return Err(PyBufferError::new_err("no Py_buffer to fill"));
+        }
+        if flags & ffi::PyBUF_WRITABLE == ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err("frame data is read-only"));
+        }
+        let data = &slf.get().data;
+        let len = ffi::Py_ssize_t::try_from(data.len())
+            .map_err(|_| PyBufferError::new_err("frame too large"))?;
+        // SAFETY: `view` is the caller's Py_buffer; the pointer stays valid while `slf` lives,
+        // and PyBuffer_FillInfo takes a strong reference to `slf` into `view.obj`. The data is
+        // never mutated (frozen class, read-only export).
+        let rc = unsafe {
+            ffi::PyBuffer_FillInfo(
+                view,
+                slf.as_ptr(),
+                data.as_ptr() as *mut std::ffi::c_void,
+                len,
+                1,
+                flags,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(PyErr::fetch(slf.py()))
+        }
+    }
+
+    fn __len__(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// What a camera's video stream is, read from its SPS/PPS.
+#[pyclass(frozen, name = "StreamInfo", module = "camwire._camwire")]
+pub struct PyStreamInfo {
+    /// RFC 6381 codec string, e.g. `avc1.4d401e`.
+    #[pyo3(get)]
+    codec: String,
+    /// Profile name (`Baseline`, `Main`, `High`, ...).
+    #[pyo3(get)]
+    profile: String,
+    #[pyo3(get)]
+    profile_idc: u8,
+    #[pyo3(get)]
+    level_idc: u8,
+    #[pyo3(get)]
+    width: u32,
+    #[pyo3(get)]
+    height: u32,
+    /// Frames per second from the SPS timing or the SDP, if either says.
+    #[pyo3(get)]
+    fps: Option<f64>,
+    /// `"tcp"` or `"udp"`.
+    #[pyo3(get)]
+    transport: String,
+    /// True when SPS/PPS came from the SDP, false when from the stream.
+    #[pyo3(get)]
+    from_sdp: bool,
+    avcc: Vec<u8>,
+}
+
+impl From<StreamInfo> for PyStreamInfo {
+    fn from(i: StreamInfo) -> Self {
+        PyStreamInfo {
+            codec: i.codec,
+            profile: i.profile,
+            profile_idc: i.profile_idc,
+            level_idc: i.level_idc,
+            width: i.width,
+            height: i.height,
+            fps: i.fps,
+            transport: i.transport.to_string(),
+            from_sdp: i.from_sdp,
+            avcc: i.avcc,
+        }
+    }
+}
+
+#[pymethods]
+impl PyStreamInfo {
+    /// The AVCDecoderConfigurationRecord (decoder extradata for `format="avc"` frames).
+    #[getter]
+    fn avcc<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.avcc)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<camwire.StreamInfo {} {} {}x{} fps={}>",
+            self.codec,
+            self.profile,
+            self.width,
+            self.height,
+            self.fps.map_or_else(|| "?".to_string(), |f| format!("{f}"))
+        )
+    }
+}
