@@ -15,6 +15,9 @@
 
 pub mod capture;
 pub mod credentials;
+mod error_kind;
+pub mod export;
+pub mod filelock;
 pub mod fmp4;
 pub mod frame;
 pub mod h264;
@@ -27,4 +30,5 @@ pub mod sim;
 pub mod stream;
 
 pub use credentials::Credentials;
+pub use error_kind::ErrorKind;
 pub use frame::AccessUnit;

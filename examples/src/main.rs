@@ -4,6 +4,8 @@
 mod args;
 mod cmd_capture;
 mod cmd_demo;
+mod cmd_export;
+mod cmd_onvif;
 mod cmd_probe;
 mod cmd_record;
 mod logger;
@@ -17,12 +19,20 @@ camwire: record IP cameras into crash-safe fragmented MP4
 USAGE:
   camwire record --url URL [--url URL ...] [--user U --password P] [--transport tcp|udp]
                  --out DIR [--camera-id ID ...] [--duration SECS] [--segment-secs N]
-                 [--fragment-ms N] [--fsync fragment|Ns|never]
+                 [--fragment-ms N] [--fsync fragment|Ns|never] [--retain-days N]
+                 [--retain-gb N] [--reconnect yes|no] [--config cameras.toml]
   camwire probe --url URL [--user U --password P] [--transport tcp|udp] [--json]
   camwire capture --url URL [--user U --password P] [--transport tcp|udp] --out PREFIX
                   --duration SECS
   camwire replay --sdp FILE --interleaved FILE --out FILE.mp4
-  camwire demo [--out DIR]
+  camwire demo [--out DIR] [--duration SECS]
+  camwire ls --root DIR [--camera ID] [--start T --end T] [--json]
+  camwire export --root DIR --camera ID --start T --end T --out FILE.mp4 [--fragmented]
+  camwire verify FILE.mp4 [--root DIR]      (times T are RFC 3339, e.g. 2025-11-23T12:00:00Z)
+  camwire discover [--timeout SECS] [--interface IP ...] [--host HOST:PORT ...] [--json]
+  camwire onvif --xaddr URL [--user U --password P] [--json]
+  camwire snapshot --xaddr URL [--user U --password P] [--profile TOKEN] --out FILE.jpg
+  camwire events --xaddr URL [--user U --password P] [--duration SECS] [--json]
 
 Credentials may also be given inside the URL (rtsp://user:pass@host/...); they are taken out
 of it and never printed. Logging: -v, or CAMWIRE_LOG=debug|info|warn|error.
@@ -64,6 +74,13 @@ fn main() -> ExitCode {
             "capture" => cmd_capture::run(&args).await,
             "replay" => cmd_capture::replay(&args),
             "demo" => cmd_demo::run(&args).await,
+            "ls" => cmd_export::ls(&args),
+            "export" => cmd_export::export_clip(&args),
+            "verify" => cmd_export::verify(&args),
+            "discover" => cmd_onvif::discover(&args).await,
+            "onvif" => cmd_onvif::info(&args).await,
+            "snapshot" => cmd_onvif::snapshot(&args).await,
+            "events" => cmd_onvif::events(&args).await,
             other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
         }
     });

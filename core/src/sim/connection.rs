@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 
 use super::auth::{DigestAuth, Verdict, new_nonce};
 use super::clip::{FPS, parsed};
+use super::hostile;
 use super::request::{self, ParseError, Parsed, Request, Response, uri_path};
 use super::server::Shared;
 use super::stream::{Due, Sink, Streamer};
@@ -76,13 +77,26 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         nonce: new_nonce(),
         session: None,
     };
-    if let Err(e) = conn.run(stream).await {
+    let result = match conn.shared.opts.drop_after {
+        // Dropping the future closes the socket: the client sees the connection go away.
+        Some(d) => match tokio::time::timeout(d, conn.run(stream)).await {
+            Ok(r) => r,
+            Err(_) => {
+                log::debug!("sim: dropping the connection from {peer} after {d:?}");
+                Ok(())
+            }
+        },
+        None => conn.run(stream).await,
+    };
+    if let Err(e) = result {
         log::debug!("sim: connection from {peer} ended: {e}");
     }
 }
 
 impl Connection {
     async fn run(&mut self, stream: TcpStream) -> std::io::Result<()> {
+        let hostile = self.shared.opts.hostile;
+        hostile::prepare_socket(hostile, &stream);
         let (mut rd, mut wr) = stream.into_split();
         let mut buf = BytesMut::with_capacity(16 * 1024);
         loop {
@@ -105,7 +119,8 @@ impl Connection {
                                     "sim: {} {} {} -> {}",
                                     self.peer, req.method, req.uri, resp.status()
                                 );
-                                wr.write_all(&resp.to_bytes(req.cseq())).await?;
+                                let bytes = resp.to_bytes(req.cseq());
+                                hostile::write_response(hostile, &mut wr, &bytes).await?;
                             }
                             Err(e) => {
                                 let resp = Response::new(400).header("Connection", "close");
@@ -201,7 +216,10 @@ impl Connection {
                 "Content-Base",
                 format!("rtsp://{}{STREAM_PATH}/", self.local),
             )
-            .body("application/sdp", self.sdp().into_bytes())
+            .body(
+                "application/sdp",
+                hostile::sdp(self.shared.opts.hostile, self.sdp()).into_bytes(),
+            )
     }
 
     /// The session description: one H.264 track with its parameter sets (RFC 6184 section 8).

@@ -23,6 +23,8 @@ mod auth;
 mod blocking;
 mod clip;
 mod connection;
+mod hostile;
+mod onvif;
 mod packetizer;
 mod request;
 mod rtcp;
@@ -36,6 +38,8 @@ use std::time::Duration;
 
 pub use blocking::BlockingSimCamera;
 pub use clip::{CLOCK_RATE, FPS, TICKS_PER_FRAME, clip, clip_access_units};
+pub use hostile::{CLEAN_FRAMES, HUGE_SDP_BYTES, HostileMode, SLOWLORIS_BYTE_INTERVAL};
+pub use onvif::{PROFILE_TOKEN, SimOnvifOptions};
 
 /// The RTP payload type the sim announces for H.264.
 pub(crate) const PAYLOAD_TYPE: u8 = 96;
@@ -83,6 +87,15 @@ pub struct SimOptions {
     /// the same stream in realtime and unpaced mode). The connection stays open until the
     /// client tears down or disconnects, as cameras do.
     pub max_duration: Option<Duration>,
+    /// The ONVIF face (device and media services, snapshot, events, WS-Discovery responder)
+    /// pointing at the RTSP stream; `None` serves RTSP only. See [`SimOnvifOptions`].
+    pub onvif: Option<SimOnvifOptions>,
+    /// Misbehave like a broken or malicious camera (tests of the client's limits and error
+    /// paths); `None` is a well-mannered camera. See [`HostileMode`].
+    pub hostile: Option<HostileMode>,
+    /// Close every connection this long after it was accepted, as a flaky link or a
+    /// rebooting camera does (reconnect tests); `None` keeps connections up.
+    pub drop_after: Option<Duration>,
 }
 
 impl Default for SimOptions {
@@ -96,6 +109,9 @@ impl Default for SimOptions {
             rtcp_sender_reports: true,
             loop_clip: true,
             max_duration: None,
+            onvif: Some(SimOnvifOptions::default()),
+            hostile: None,
+            drop_after: None,
         }
     }
 }
@@ -124,6 +140,7 @@ pub struct SimCamera {
     shared: Arc<server::Shared>,
     stop: Option<tokio::sync::watch::Sender<bool>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    onvif: Option<onvif::OnvifFace>,
 }
 
 impl SimCamera {
@@ -135,6 +152,18 @@ impl SimCamera {
             // A URL needs an address a client can connect to; loopback always works here.
             addr.set_ip(Ipv4Addr::LOCALHOST.into());
         }
+        let onvif = match &opts.onvif {
+            Some(o) => Some(
+                onvif::OnvifFace::start(
+                    opts.bind.ip(),
+                    addr.port(),
+                    opts.credentials.clone(),
+                    o.clone(),
+                )
+                .await?,
+            ),
+            None => None,
+        };
         let shared = Arc::new(server::Shared::new(opts));
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(server::run(listener, shared.clone(), stop_rx));
@@ -143,6 +172,7 @@ impl SimCamera {
             shared,
             stop: Some(stop),
             task: Some(task),
+            onvif,
         })
     }
 
@@ -173,6 +203,9 @@ impl SimCamera {
 
     /// Stops accepting, ends every session and waits until their tasks are gone.
     pub async fn shutdown(mut self) {
+        if let Some(face) = self.onvif.take() {
+            face.shutdown().await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(true);
         }

@@ -16,6 +16,7 @@ use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
 use super::clip::{FPS, TICKS_PER_FRAME, parsed};
+use super::hostile;
 use super::packetizer::{RTP_HEADER_LEN, packetize, rtp_header};
 use super::rtcp::{SenderCounts, bye, ntp_now, sender_report};
 use super::server::Shared;
@@ -262,6 +263,24 @@ impl Streamer {
         );
         let rtp_bytes: usize = self.bounds.iter().map(|r| r.len()).sum();
         self.frames_sent += 1;
+        if let Some(mode) = opts.hostile {
+            let frozen_timestamp = self.timestamp_of(hostile::CLEAN_FRAMES);
+            let packets = hostile::FramePackets {
+                buf: &mut self.buf,
+                bounds: &self.bounds,
+                interleaved: interleaved.is_some(),
+                frame,
+                frozen_timestamp,
+            };
+            match hostile::mangle_frame(mode, packets) {
+                hostile::FrameAction::Send => {}
+                hostile::FrameAction::Skip => return Ok(()),
+                hostile::FrameAction::SendPrefixThenReset(cut) => {
+                    let prefix = self.buf.get(..cut).unwrap_or_default();
+                    return Err(hostile::send_prefix_then_reset(tcp, prefix).await);
+                }
+            }
+        }
 
         let report = opts.rtcp_sender_reports && frame.is_multiple_of(u64::from(FPS));
         let mut rtcp_bytes = 0;

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: the Rust workspace (core, CLI against GStreamer/ffmpeg/the sim, the C
+# ABI under ASan/UBSan and valgrind) with nextest, then the Python module built and installed
+# as a user would (pip install ./python in a venv) with mypy --strict, stubtest and pytest.
+# System packages it needs are installed by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")"
+rust=0
+cargo nextest run --workspace --all-features --no-fail-fast || rust=$?
+py=0
+bash python/run_tests.sh || py=$?
+if ((rust || py)); then
+  echo "test.sh: rust suite exit $rust, python suite exit $py" >&2
+  exit 1
+fi
