@@ -58,7 +58,7 @@ pub fn validate_camera_id(id: &str) -> Result<(), RecordError> {
 }
 
 /// What to record.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CameraConfig {
     /// Directory name under the root (validated with [`validate_camera_id`]).
     pub id: String,
@@ -70,6 +70,19 @@ pub struct CameraConfig {
     pub segment: SegmentOptions,
     /// Depacketizer limits.
     pub depacketizer: DepacketizerOptions,
+}
+
+/// Shows the URL with any password masked (`rtsp://user:***@host/...`): configs get logged.
+impl std::fmt::Debug for CameraConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CameraConfig")
+            .field("id", &self.id)
+            .field("url", &crate::rtsp::url::redact(&self.url))
+            .field("source", &self.source)
+            .field("segment", &self.segment)
+            .field("depacketizer", &self.depacketizer)
+            .finish()
+    }
 }
 
 /// What a recording run did.

@@ -1,0 +1,32 @@
+//! The fMP4 reader used by crash recovery and export: scan a file, read its init segment,
+//! every fragment's sample table and (bounded) sample bytes, over an in-memory file.
+#![no_main]
+
+use std::io::Cursor;
+
+use camwire::fmp4::{read_fragment_samples, read_init, read_sample, scan_fragments};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = read_init(&mut Cursor::new(data));
+    let mut file = Cursor::new(data);
+    let Ok(scan) = scan_fragments(&mut file) else {
+        return;
+    };
+    assert_eq!(scan.file_len, data.len() as u64);
+    assert!(scan.valid_len <= scan.file_len, "valid_len past the end");
+    let _ = (scan.is_torn(), scan.duration());
+    let mut buf = Vec::new();
+    for frag in &scan.fragments {
+        assert!(frag.end <= scan.file_len, "fragment past the end");
+        let Ok(samples) = read_fragment_samples(&mut file, frag, &scan.defaults) else {
+            continue;
+        };
+        for s in samples.iter().take(64) {
+            let _ = s.presentation_time();
+            if read_sample(&mut file, s, &mut buf).is_ok() {
+                assert_eq!(buf.len(), s.size as usize);
+            }
+        }
+    }
+});
