@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 rust=0
+# The C tests link libcamwire.a/.so, which a test build alone does not produce.
+cargo build -p camwire-ffi --lib --all-features
 cargo nextest run --workspace --all-features --no-fail-fast || rust=$?
 py=0
 bash python/run_tests.sh || py=$?

@@ -41,7 +41,19 @@ pub fn clip(w: u32, h: u32, secs: u32, kbps: u32) -> PathBuf {
     if path.exists() {
         return path;
     }
-    // Tests run as parallel processes: write to a private name, then rename atomically.
+    // Tests run as parallel processes. Two encodes of the same clip are not guaranteed to be
+    // bit-identical (x264 threads), so exactly one process makes it, under an exclusive lock,
+    // and the others wait and use that file: a test must compare against the very bytes its
+    // server streams.
+    let lock = std::fs::File::create(dir.join(format!(
+        "{}.lock",
+        path.file_name().unwrap().to_string_lossy()
+    )))
+    .expect("create clip lock");
+    lock.lock().expect("lock clip");
+    if path.exists() {
+        return path;
+    }
     let part = dir.join(format!(
         "{}.{}.part.mp4",
         path.display().to_string().len(),

@@ -15,7 +15,10 @@ pub fn root() -> PathBuf {
 }
 
 /// The profile directory holding libcamwire.a / libcamwire.so (the one this test binary was
-/// built into: target/<profile>/deps/<test> -> target/<profile>).
+/// built into: target/<profile>/deps/<test> -> target/<profile>). A test build does not
+/// always leave the cdylib/staticlib there (a clean `cargo nextest run` builds only what the
+/// test binaries link), so they are built on demand; cargo's own lock serializes the tests
+/// that get here at once.
 pub fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let dir = exe
@@ -23,9 +26,19 @@ pub fn lib_dir() -> PathBuf {
         .and_then(Path::parent)
         .expect("target dir")
         .to_path_buf();
+    let present = || dir.join("libcamwire.a").exists() && dir.join("libcamwire.so").exists();
+    if !present() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", "camwire-ffi", "--lib", "--all-features"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build -p camwire-ffi");
+        assert!(status.success(), "cargo build -p camwire-ffi failed");
+    }
     assert!(
-        dir.join("libcamwire.a").exists() && dir.join("libcamwire.so").exists(),
-        "libcamwire.a/.so not in {} (cargo builds them with the tests)",
+        present(),
+        "libcamwire.a/.so not in {} after cargo build -p camwire-ffi",
         dir.display()
     );
     dir
