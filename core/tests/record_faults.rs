@@ -2,61 +2,16 @@
 //! nothing already written is lost. The files are judged by ffmpeg, not by us.
 #![cfg(feature = "sim")]
 
+mod support;
 use bytes::Bytes;
 use camwire::capture::Reader;
 use camwire::record::{CameraConfig, FsyncPolicy, Ingest, Naming, SegmentOptions, record_camera};
 use camwire::rtp::RtpPacket;
 use camwire::rtsp::{RtspError, SourceOptions, sdp};
 use camwire::sim::{SimCamera, SimOptions};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn tmp(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("faults-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// ffmpeg decodes every frame without a message; returns the frame count.
-fn decoded_frames(f: &Path) -> usize {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(f)
-        .args(["-f", "framemd5", "-"])
-        .output()
-        .expect("ffmpeg");
-    assert!(out.status.success(), "{}: {:?}", f.display(), out);
-    assert!(
-        out.stderr.is_empty(),
-        "{}: {}",
-        f.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .count()
-}
-
-fn mp4s(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p)
-            } else if p.extension().is_some_and(|x| x == "mp4") {
-                out.push(p)
-            }
-        }
-    }
-    out.sort();
-    out
-}
+use support::*;
 
 fn config(id: &str, url: String, opts: SourceOptions) -> CameraConfig {
     CameraConfig {
@@ -90,7 +45,7 @@ async fn server_that_never_answers_times_out() {
     let t = Instant::now();
     let r = record_camera(
         config("stall", format!("rtsp://{addr}/x"), opts),
-        tmp("stall"),
+        tmp("faults-stall"),
         rx,
     )
     .await;
@@ -111,7 +66,7 @@ async fn server_that_never_answers_times_out() {
 #[tokio::test]
 async fn camera_vanishing_mid_stream_keeps_everything_written() {
     let sim = SimCamera::start(SimOptions::default()).await.unwrap();
-    let root = tmp("vanish");
+    let root = tmp("faults-vanish");
     let opts = SourceOptions {
         idle_timeout: Duration::from_secs(2),
         ..Default::default()
@@ -133,7 +88,7 @@ async fn camera_vanishing_mid_stream_keeps_everything_written() {
     if let Err(e) = &r {
         println!("ended with error: {e}");
     }
-    let files = mp4s(&root);
+    let files = mp4_files(&root);
     assert_eq!(files.len(), 1, "{files:?}");
     let frames = decoded_frames(&files[0]);
     assert!(
@@ -157,7 +112,7 @@ fn damaged_packets_are_counted_and_the_file_stays_decodable() {
     );
     let data = Bytes::from(std::fs::read(dir.join("gst_1080p_capture.rtp")).unwrap());
     let video = sdp::h264_section(sdp_body.as_bytes()).unwrap();
-    let out = tmp("damage").join("out.mp4");
+    let out = tmp("faults-damage").join("out.mp4");
     let mut ingest = Ingest::new(
         &video,
         Naming::Fixed(out.clone()),

@@ -4,6 +4,7 @@
 //! `mount -t tmpfs`; prints a note and passes when mounting is not possible.
 #![cfg(feature = "sim")]
 
+mod support;
 use camwire::fmp4::scan_fragments;
 use camwire::record::{
     CameraConfig, CameraState, Recorder, RecorderEventKind, RecorderOptions, SegmentOptions,
@@ -12,61 +13,11 @@ use camwire::sim::{SimCamera, SimOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn tmp(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("recorder-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn mp4s(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p)
-            } else if p.extension().is_some_and(|x| x == "mp4") {
-                out.push(p)
-            }
-        }
-    }
-    out.sort();
-    out
-}
+use support::*;
 
 fn plays_cleanly(f: &Path) {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_name",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(f)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}: {out:?}",
-        f.display()
-    );
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(f)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}: {out:?}",
-        f.display()
-    );
+    assert_ffprobe_silent(f);
+    decoded_frames(f);
     let mut file = std::fs::File::open(f).unwrap();
     let scan = scan_fragments(&mut file).unwrap();
     assert!(!scan.is_torn(), "{}: torn", f.display());
@@ -108,7 +59,7 @@ async fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_disk_pauses_one_camera_and_resumes_without_corruption() {
-    let root = tmp("diskfull");
+    let root = tmp("recorder-diskfull");
     let small = root.join("small");
     std::fs::create_dir_all(&small).unwrap();
     let mounted = Command::new("mount")
@@ -225,9 +176,9 @@ async fn full_disk_pauses_one_camera_and_resumes_without_corruption() {
             .map(|s| (&s.id, s.frames, s.files))
             .collect::<Vec<_>>()
     );
-    let small_files = mp4s(&small);
+    let small_files = mp4_files(&small);
     assert!(small_files.len() >= 2, "{small_files:?}");
-    for f in small_files.iter().chain(&mp4s(&root.join("big"))) {
+    for f in small_files.iter().chain(&mp4_files(&root.join("big"))) {
         plays_cleanly(f);
     }
     sim.shutdown().await;

@@ -3,22 +3,15 @@
 //! flat, and every file plays. `CAMWIRE_SOAK=1` runs it for 10 minutes instead of 20 s.
 #![cfg(feature = "sim")]
 
+mod support;
 use camwire::record::{
     Backoff, CameraConfig, CameraState, GAPS_FILE, RecordError, Recorder, RecorderEventKind,
     RecorderOptions, SegmentOptions,
 };
 use camwire::sim::{SimCamera, SimOptions};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
-
-fn tmp(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("recorder-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use support::*;
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -27,46 +20,6 @@ fn rss_kib() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn mp4s(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p)
-            } else if p.extension().is_some_and(|x| x == "mp4") {
-                out.push(p)
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn ffprobe_clean(f: &Path) {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_name",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(f)
-        .output()
-        .expect("ffprobe");
-    assert!(out.status.success(), "{}: {out:?}", f.display());
-    assert!(
-        out.stderr.is_empty(),
-        "{}: {}",
-        f.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "h264");
 }
 
 fn config(id: &str, url: String) -> CameraConfig {
@@ -101,7 +54,7 @@ async fn flaky_camera_reconnects_every_time_with_exact_gaps_and_flat_memory() {
     })
     .await
     .unwrap();
-    let root = tmp("flaky");
+    let root = tmp("recorder-flaky");
     let mut opts = RecorderOptions::new(&root);
     opts.backoff = Backoff {
         initial: Duration::from_millis(200),
@@ -227,7 +180,7 @@ async fn flaky_camera_reconnects_every_time_with_exact_gaps_and_flat_memory() {
         rss_end <= rss_warm + 8 * 1024,
         "RSS grew from {rss_warm} to {rss_end} KiB"
     );
-    let files = mp4s(&root.join("flaky"));
+    let files = mp4_files(&root.join("flaky"));
     assert_eq!(files.len(), segs.len());
     let check: Vec<&PathBuf> = if soak {
         files.iter().step_by(10).collect()
@@ -235,14 +188,14 @@ async fn flaky_camera_reconnects_every_time_with_exact_gaps_and_flat_memory() {
         files.iter().collect()
     };
     for f in check {
-        ffprobe_clean(f);
+        assert_ffprobe_silent(f);
     }
     sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn path_traversal_ids_are_refused_by_the_recorder() {
-    let root = tmp("traversal");
+    let root = tmp("recorder-traversal");
     let rec = Recorder::start(RecorderOptions::new(root.join("rec"))).unwrap();
     for bad in ["..", "../escape", "/etc", "a/b", "a\\b", "", "x\0y", "c:x"] {
         match rec.add_camera(config(bad, "rtsp://127.0.0.1:9/x".into())) {

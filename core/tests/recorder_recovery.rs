@@ -2,47 +2,20 @@
 //! complete one, a newer file holding only an init segment is removed, older files are left
 //! alone, and the result reads cleanly in ffprobe.
 
+mod support;
 use bytes::Bytes;
 use camwire::fmp4::scan_fragments;
 use camwire::record::recover_camera_dir;
 use camwire::record::replay::replay;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn tmp(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("recovery-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn ffprobe_silent(f: &Path) {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_name",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(f)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}: {out:?}",
-        f.display()
-    );
-}
+use std::path::Path;
+use support::*;
 
 #[test]
 fn torn_tail_is_cut_and_init_only_file_removed() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
     let sdp = std::fs::read(data.join("gst_1080p_capture.sdp")).unwrap();
     let rtp = Bytes::from(std::fs::read(data.join("gst_1080p_capture.rtp")).unwrap());
-    let cam = tmp("torn").join("cam");
+    let cam = tmp("recovery-torn").join("cam");
     let day = cam.join("2025-01-01");
     std::fs::create_dir_all(&day).unwrap();
     let older = day.join("20250101T000000.000Z.mp4");
@@ -81,7 +54,7 @@ fn torn_tail_is_cut_and_init_only_file_removed() {
         end > prev,
         "end {end:x} before the last kept fragment {prev:x}"
     );
-    ffprobe_silent(&torn);
+    assert_ffprobe_silent(&torn);
     // Recovering again changes nothing.
     let again = recover_camera_dir(&cam).unwrap();
     assert!(again.truncated.is_empty() && again.removed.is_empty());

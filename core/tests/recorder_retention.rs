@@ -3,6 +3,7 @@
 //! byte limit.
 #![cfg(feature = "sim")]
 
+mod support;
 use camwire::filelock::FileHold;
 use camwire::record::{
     CameraConfig, Recorder, RecorderOptions, RetentionLimits, RetentionPolicy, SegmentOptions,
@@ -11,17 +12,10 @@ use camwire::record::{
 use camwire::sim::{SimCamera, SimOptions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
+use support::*;
 
 const KB: u64 = 1000;
 const DAY: Duration = Duration::from_secs(86_400);
-
-fn tmp(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("retention-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// A fake segment of `size` bytes named `<name>.mp4` in `<root>/<cam>/<day>/`, last written
 /// `age` ago (retention reads names, sizes and mtimes only).
@@ -53,7 +47,7 @@ fn bytes_of(dir: &Path) -> u64 {
 
 #[test]
 fn bytes_per_camera_then_total_oldest_first() {
-    let root = tmp("bytes");
+    let root = tmp("retention-bytes");
     // Camera a: six 100 kB files, an hour apart, in an old date directory.
     let a: Vec<PathBuf> = (0..6)
         .map(|i| {
@@ -108,7 +102,7 @@ fn bytes_per_camera_then_total_oldest_first() {
 
 #[test]
 fn age_held_and_fresh_files_and_empty_dirs() {
-    let root = tmp("age");
+    let root = tmp("retention-age");
     let old1 = seg(
         &root,
         "c",
@@ -180,7 +174,7 @@ fn age_held_and_fresh_files_and_empty_dirs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorder_keeps_a_live_camera_within_its_byte_limit() {
     let sim = SimCamera::start(SimOptions::default()).await.unwrap();
-    let root = tmp("live");
+    let root = tmp("retention-live");
     let limit = 120 * KB;
     let mut opts = RecorderOptions::new(&root);
     opts.retention.per_camera.max_bytes = Some(limit);

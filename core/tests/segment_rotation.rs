@@ -3,12 +3,14 @@
 //! the parameter sets change mid-stream (a camera switching resolution).
 #![cfg(feature = "sim")]
 
+mod support;
 use bytes::Bytes;
 use camwire::frame::{AccessUnit, NalRef, ParameterSets};
 use camwire::h264::annexb::nal_ranges;
 use camwire::record::{FsyncPolicy, Naming, SegmentOptions, SegmentWriter};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+use support::*;
 
 /// Access units of an Annex B stream (each ends at its slice NAL), `new_parameters` on the
 /// first, timestamps from `ts0` at 3600 per frame.
@@ -71,21 +73,13 @@ fn probe(f: &Path) -> (String, usize) {
     (wh, it.next().unwrap().parse().unwrap())
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("seg-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn sim_clip() -> Bytes {
     Bytes::from_static(camwire::sim::clip())
 }
 
 #[test]
 fn rotates_at_the_first_keyframe_after_segment_secs() {
-    let root = tmp("rotate");
+    let root = tmp("seg-rotate");
     let naming = Naming::CameraDir {
         root: root.clone(),
         camera_id: "cam".into(),
@@ -132,7 +126,7 @@ fn rotates_at_the_first_keyframe_after_segment_secs() {
 
 #[test]
 fn parameter_change_starts_a_new_file() {
-    let dir = tmp("params");
+    let dir = tmp("seg-params");
     let small = dir.join("small.h264");
     let o = Command::new("ffmpeg")
         .args([
