@@ -431,15 +431,21 @@ fn stsd(out: &mut Vec<u8>, track: &VideoTrack) {
     end(out, b);
 }
 
-/// Run-length `stts`.
-fn stts(out: &mut Vec<u8>, samples: &[ClipSample]) {
-    let mut runs: Vec<(u32, u32)> = Vec::new();
-    for s in samples {
+/// `(count, value)` runs of equal consecutive values: the shape of `stts` and `ctts`.
+fn run_lengths<T: PartialEq>(values: impl Iterator<Item = T>) -> Vec<(u32, T)> {
+    let mut runs: Vec<(u32, T)> = Vec::new();
+    for v in values {
         match runs.last_mut() {
-            Some(r) if r.1 == s.duration => r.0 = r.0.saturating_add(1),
-            _ => runs.push((1, s.duration)),
+            Some(r) if r.1 == v => r.0 = r.0.saturating_add(1),
+            _ => runs.push((1, v)),
         }
     }
+    runs
+}
+
+/// Run-length `stts`.
+fn stts(out: &mut Vec<u8>, samples: &[ClipSample]) {
+    let runs = run_lengths(samples.iter().map(|s| s.duration));
     let b = begin_full(out, b"stts", 0, 0);
     u32be(out, u32::try_from(runs.len()).unwrap_or(u32::MAX));
     for (n, d) in runs {
@@ -451,13 +457,7 @@ fn stts(out: &mut Vec<u8>, samples: &[ClipSample]) {
 
 /// Run-length `ctts` v1 (signed offsets).
 fn ctts(out: &mut Vec<u8>, samples: &[ClipSample]) {
-    let mut runs: Vec<(u32, i32)> = Vec::new();
-    for s in samples {
-        match runs.last_mut() {
-            Some(r) if r.1 == s.cto => r.0 = r.0.saturating_add(1),
-            _ => runs.push((1, s.cto)),
-        }
-    }
+    let runs = run_lengths(samples.iter().map(|s| s.cto));
     let b = begin_full(out, b"ctts", 1, 0);
     u32be(out, u32::try_from(runs.len()).unwrap_or(u32::MAX));
     for (n, o) in runs {
