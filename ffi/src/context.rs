@@ -102,6 +102,25 @@ pub(crate) fn mark_callback_thread(context: u64) {
     CURRENT_CONTEXT.with(|c| c.set(context));
 }
 
+/// A caller's `user_data` with its finalizer, moved to the thread that calls the callback.
+/// Dropping it calls `free_user_data` once (also when registration fails), as a callback.
+pub(crate) struct UserData(
+    pub(crate) *mut c_void,
+    pub(crate) crate::stream::camwire_free_user_data,
+);
+
+// SAFETY: the C contract: user_data may be used from camwire's callback thread.
+unsafe impl Send for UserData {}
+
+impl Drop for UserData {
+    fn drop(&mut self) {
+        if let Some(f) = self.1 {
+            // SAFETY: the caller's finalizer for its own pointer, called once.
+            as_callback_thread(|| unsafe { f(self.0) });
+        }
+    }
+}
+
 /// Runs `f` (a user callback) with the thread marked as a callback thread.
 pub(crate) fn as_callback_thread<T>(f: impl FnOnce() -> T) -> T {
     struct Restore(bool);

@@ -572,18 +572,7 @@ pub unsafe extern "C" fn camwire_recorder_set_event_callback(
     user_data: *mut c_void,
     free_user_data: camwire_free_user_data,
 ) -> camwire_result {
-    struct UserData(*mut c_void, camwire_free_user_data);
-    // SAFETY: the C contract: user_data may be used from the event thread.
-    unsafe impl Send for UserData {}
-    impl Drop for UserData {
-        fn drop(&mut self) {
-            if let Some(f) = self.1 {
-                // SAFETY: the caller's finalizer, called once.
-                as_callback_thread(|| unsafe { f(self.0) });
-            }
-        }
-    }
-    let ud = UserData(user_data, free_user_data);
+    let ud = crate::context::UserData(user_data, free_user_data);
     guard(move || {
         // SAFETY: NULL or a live handle.
         let r = unsafe { arg(recorder, "recorder") }?;
