@@ -383,3 +383,41 @@ async fn sessions_end_with_teardown_or_disconnect() {
     assert_eq!(sim.stats().clients_served, 1);
     sim.shutdown().await;
 }
+
+/// camwire's own client over UDP: the sim sends BYE right behind the last frame, and retina
+/// reads the RTCP socket before the RTP one, so the BYE overtakes whatever RTP is still
+/// queued (seen against GStreamer's server: the last frame of a 60 s recording was lost).
+/// Every frame the camera sent must still come out, equal to the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camwire_over_udp_keeps_the_packets_a_bye_overtook() {
+    use camwire::rtsp::{SourceOptions, Transport as CwTransport};
+    use camwire::stream::LiveStream;
+    // Unpaced: the whole 2 s is queued in the socket buffers before the BYE is read.
+    let sim = fast_sim(SimOptions {
+        max_duration: Some(Duration::from_secs(2)),
+        ..SimOptions::default()
+    })
+    .await;
+    let opts = SourceOptions {
+        transport: CwTransport::Udp,
+        ..SourceOptions::default()
+    };
+    let mut stream = LiveStream::open(&sim.rtsp_url(), opts)
+        .await
+        .expect("opens");
+    let mut frames = Vec::new();
+    while let Some(f) = tokio::time::timeout(Duration::from_secs(20), stream.next_frame())
+        .await
+        .expect("ends within 20 s")
+        .expect("no error")
+    {
+        assert_eq!(f.loss, 0, "no packet loss on loopback");
+        let mut data = Vec::new();
+        f.write_avc(&mut data);
+        frames.push((f.pts, data));
+        stream.recycle(f);
+    }
+    assert_eq!(frames.len(), 50, "frames before the BYE");
+    assert_frames_match_clip(&frames);
+    sim.shutdown().await;
+}

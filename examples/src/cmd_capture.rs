@@ -23,7 +23,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         std::fs::File::create(&rtp_path).map_err(|e| format!("{}: {e}", rtp_path.display()))?;
     let mut out = BufWriter::new(file);
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(duration.max(0.0));
-    let (mut packets, mut bytes) = (0u64, 0u64);
+    let (mut packets, mut bytes, mut saw_bye) = (0u64, 0u64, false);
     let end = loop {
         let item = tokio::select! {
             _ = tokio::time::sleep_until(deadline) => break "duration reached",
@@ -31,15 +31,18 @@ pub async fn run(args: &Args) -> Result<(), String> {
             r = source.next_raw() => r.map_err(|e| e.to_string())?,
         };
         let Some((pkt, bye)) = item else {
-            break "server closed the session";
+            // After a BYE the source still hands over what the BYE overtook (UDP).
+            break if saw_bye {
+                "RTCP BYE"
+            } else {
+                "server closed the session"
+            };
         };
         camwire::capture::write_frame(&mut out, pkt.channel, &pkt.data)
             .map_err(|e| format!("{}: {e}", rtp_path.display()))?;
         packets += 1;
         bytes += pkt.data.len() as u64;
-        if bye {
-            break "RTCP BYE";
-        }
+        saw_bye |= bye;
     };
     out.flush()
         .map_err(|e| format!("{}: {e}", rtp_path.display()))?;

@@ -173,6 +173,28 @@ pub struct Source {
     idle_timeout: Duration,
     transport: Transport,
     tool: Option<String>,
+    end: EndState,
+}
+
+/// Over UDP, RTP and RTCP arrive on separate sockets and retina reads RTCP first, so a
+/// camera's BYE can overtake the last RTP packets of the stream (seen with GStreamer's
+/// server: the final frame was lost). After a BYE over UDP the source keeps reading until
+/// the sockets have been quiet for [`BYE_DRAIN_QUIET`] or [`BYE_DRAIN_MAX`] has passed. Over
+/// TCP one connection carries both in order, so the end is immediate.
+const BYE_DRAIN_QUIET: Duration = Duration::from_millis(200);
+/// Upper bound of the drain after a UDP BYE, for a camera that keeps sending after it.
+const BYE_DRAIN_MAX: Duration = Duration::from_secs(1);
+
+/// Where the session is on its way to the end.
+#[derive(Debug, Clone, Copy)]
+enum EndState {
+    Playing,
+    /// BYE seen over UDP; reading what is still queued until the deadline.
+    Draining(tokio::time::Instant),
+    /// The drain is over; the BYE is still to be reported.
+    ByePending,
+    /// The end was reported: nothing more is read.
+    Ended,
 }
 
 impl std::fmt::Debug for Source {
@@ -263,6 +285,7 @@ impl Source {
             idle_timeout: opts.idle_timeout,
             transport: opts.transport,
             tool,
+            end: EndState::Playing,
         })
     }
 
@@ -291,21 +314,59 @@ impl Source {
         self.tool.as_deref()
     }
 
+    /// The next packet of the session; `Ok(None)` at its end (server close, or the drain
+    /// after a BYE is over).
     async fn next_item(&mut self) -> Result<Option<PacketItem>, RtspError> {
-        match tokio::time::timeout(self.idle_timeout, self.session.next()).await {
-            Err(_) => Err(timeout_err(&self.url, "read", self.idle_timeout)),
-            Ok(None) => Ok(None),
-            Ok(Some(Err(e))) => Err(retina_err(&self.url, e)),
-            Ok(Some(Ok(item))) => Ok(Some(item)),
+        match self.end {
+            EndState::Ended | EndState::ByePending => Ok(None),
+            EndState::Playing => {
+                match tokio::time::timeout(self.idle_timeout, self.session.next()).await {
+                    Err(_) => Err(timeout_err(&self.url, "read", self.idle_timeout)),
+                    Ok(None) => Ok(None),
+                    Ok(Some(Err(e))) => Err(retina_err(&self.url, e)),
+                    Ok(Some(Ok(item))) => Ok(Some(item)),
+                }
+            }
+            EndState::Draining(deadline) => {
+                let quiet = deadline
+                    .saturating_duration_since(tokio::time::Instant::now())
+                    .min(BYE_DRAIN_QUIET);
+                match tokio::time::timeout(quiet, self.session.next()).await {
+                    Ok(Some(Ok(item))) => Ok(Some(item)),
+                    // Quiet, closed or failing after the camera said goodbye: the end.
+                    _ => {
+                        self.end = EndState::ByePending;
+                        Ok(None)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Notes a BYE; true when the stream ends now, false when the UDP drain starts.
+    fn on_bye(&mut self) -> bool {
+        match (self.transport, self.end) {
+            (Transport::Udp, EndState::Playing) => {
+                self.end = EndState::Draining(tokio::time::Instant::now() + BYE_DRAIN_MAX);
+                false
+            }
+            (_, EndState::Draining(_) | EndState::ByePending) => false,
+            _ => {
+                self.end = EndState::Ended;
+                true
+            }
         }
     }
 
     /// The next event of the video track; `Ok(None)` when the server closed the session.
-    /// Packets of other tracks (none are set up today) are skipped.
+    /// Packets of other tracks (none are set up today) are skipped. `Bye` is reported
+    /// once, after the packets still queued behind it over UDP.
     pub async fn next(&mut self) -> Result<Option<SourceEvent>, RtspError> {
         loop {
             let Some(item) = self.next_item().await? else {
-                return Ok(None);
+                let pending = matches!(self.end, EndState::ByePending);
+                self.end = EndState::Ended;
+                return Ok(pending.then_some(SourceEvent::Bye));
             };
             match item {
                 PacketItem::Rtp(pkt) if pkt.stream_id() == self.video_stream => {
@@ -327,8 +388,13 @@ impl Source {
                     })));
                 }
                 PacketItem::Rtcp(c) if c.stream_id() == self.video_stream => {
-                    if let Some(ev) = rtcp_event(c.raw()) {
-                        return Ok(Some(ev));
+                    match rtcp_event(c.raw()) {
+                        Some(SourceEvent::Bye) if self.on_bye() => {
+                            return Ok(Some(SourceEvent::Bye));
+                        }
+                        Some(SourceEvent::Bye) => {}
+                        Some(ev) => return Ok(Some(ev)),
+                        None => {}
                     }
                 }
                 _ => {}
@@ -336,10 +402,13 @@ impl Source {
         }
     }
 
-    /// The next raw packet with its capture channel; `Ok(None)` at the end (close or BYE).
+    /// The next raw packet with its capture channel and whether it is a BYE; `Ok(None)` at
+    /// the end. Reading goes on after a BYE until the end (over UDP, the packets it
+    /// overtook are still to come).
     pub async fn next_raw(&mut self) -> Result<Option<(RawPacket, bool)>, RtspError> {
         loop {
             let Some(item) = self.next_item().await? else {
+                self.end = EndState::Ended;
                 return Ok(None);
             };
             return Ok(Some(match item {
@@ -352,6 +421,9 @@ impl Source {
                 ),
                 PacketItem::Rtcp(c) => {
                     let bye = matches!(rtcp_event(c.raw()), Some(SourceEvent::Bye));
+                    if bye {
+                        self.on_bye();
+                    }
                     (
                         RawPacket {
                             channel: capture_channel(c.stream_id(), true),
