@@ -132,6 +132,27 @@ fn export_across_three_segments_starts_at_t1_and_verifies() {
     ));
 }
 
+/// The receive clock stepped 30 ms back when the second file started (frames 100 on are
+/// stamped 30 ms early). T2 = 4.98 s: frame 125 is stamped 4.97 s, so it is the last one
+/// stored, and it must also be presented: the manifest's count is what players decode.
+#[test]
+fn clock_step_between_files_keeps_frames_and_manifest_in_step() {
+    let root = tmpdir("export-step");
+    let step = Duration::from_millis(30);
+    record_with_clock(&root, "cam", 200, 4, |i| {
+        let t = at(0.0) + FRAME * i as u32;
+        if i >= 100 { t - step } else { t }
+    });
+    assert_eq!(mp4_files(&root).len(), 2);
+    let clip = tmpdir("export-step-out").join("clip.mp4");
+    let (t1, t2) = (at(1.0), at(4.98));
+    let s = export(&root, "cam", t1, t2, &clip, &ExportOptions::default()).expect("export");
+    check_clip(&clip, 25, 125, secs_between(t1, t2));
+    assert_eq!(s.manifest.frames, 101);
+    assert_eq!(s.manifest.actual.end, "2025-11-23T12:00:04.98Z");
+    assert!(verify(&clip).expect("verify").ok());
+}
+
 #[test]
 fn fragmented_export_plays_and_verifies() {
     let root = three_segment_recording("exportfrag");

@@ -46,7 +46,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     };
     out.flush()
         .map_err(|e| format!("{}: {e}", rtp_path.display()))?;
-    println!(
+    outln!(
         "captured {packets} packets ({bytes} bytes) until {end}: {} {}",
         sdp_path.display(),
         rtp_path.display()
@@ -61,7 +61,7 @@ pub fn replay(args: &Args) -> Result<(), String> {
     let data = Bytes::from(read(args.req("interleaved")?)?);
     let out = Path::new(args.req("out")?);
     let rep = camwire::record::replay::replay(&sdp, data, out).map_err(|e| e.to_string())?;
-    println!(
+    outln!(
         "replayed {} packets ({} bad, {} refused by the depacketizer): {} frames in {} file(s)",
         rep.video_packets,
         rep.bad_packets,
@@ -70,12 +70,10 @@ pub fn replay(args: &Args) -> Result<(), String> {
         rep.files.len()
     );
     for f in &rep.files {
-        println!("  {}", f.display());
+        outln!("  {}", f.display());
     }
     if let Some(e) = rep.capture_error {
-        println!(
-            "note: the capture ends with a torn frame ({e}); everything before it was replayed"
-        );
+        outln!("note: the capture ends with a torn frame ({e}); everything before it was replayed");
     }
     if rep.segments.frames == 0 {
         return Err("no frame could be replayed".into());

@@ -19,7 +19,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let disc = sim
         .discovery_addr()
         .ok_or("the simulated camera has no ONVIF face")?;
-    println!(
+    outln!(
         "1. simulated camera started: RTSP on port {}, ONVIF WS-Discovery on {disc}",
         sim.port()
     );
@@ -30,7 +30,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         .xaddr
         .clone()
         .ok_or("the discovered camera gave no XAddr")?;
-    println!(
+    outln!(
         "2. discovered by {how}: {} at {xaddr} ({})",
         crate::cmd_onvif::describe(&found),
         found.endpoint_reference
@@ -49,7 +49,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         .stream_uri
         .clone()
         .ok_or("the camera gave no stream URI")?;
-    println!(
+    outln!(
         "3. ONVIF: {} {}, profile {} ({}); GetStreamUri -> {url}",
         dinfo.manufacturer,
         dinfo.model,
@@ -60,7 +60,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let info = camwire::stream::probe(&url, Default::default(), Duration::from_secs(5))
         .await
         .map_err(|e| e.to_string())?;
-    println!(
+    outln!(
         "4. probed: {} {} {}x{} @ {} fps over {}",
         info.codec,
         info.profile,
@@ -70,7 +70,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         info.transport
     );
 
-    println!(
+    outln!(
         "5. recording {secs:.0} s into {} (5 s segments, 1 s fragments) ...",
         root.display()
     );
@@ -95,7 +95,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    println!(
+    outln!(
         "6. recorded {} frames, {} bytes, {} lost packets, into {} file(s):",
         rep.segments.frames,
         rep.segments.bytes,
@@ -109,7 +109,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
                 camwire::fmp4::scan_fragments(&mut file).map_err(|e| e.to_string())
             })
             .map_err(|e| format!("{}: {e}", f.path.display()))?;
-        println!(
+        outln!(
             "   {}  {:.2} s, {} frames, {} fragments",
             f.path.display(),
             f.duration_ticks as f64 / 90_000.0,
@@ -118,7 +118,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         );
     }
     if let Some(f) = rep.files.first() {
-        println!(
+        outln!(
             "7. play one: ffplay {}   (or check: ffmpeg -v error -i {} -f null -)",
             f.path.display(),
             f.path.display()
@@ -146,7 +146,7 @@ async fn find_sim(me: &str, unicast: &str) -> Result<(DiscoveredDevice, String),
         Ok(devs) => {
             let others = devs.iter().filter(|d| d.endpoint_reference != me).count();
             if others > 0 {
-                println!("   (multicast probe: {others} other ONVIF device(s) on this network)");
+                outln!("   (multicast probe: {others} other ONVIF device(s) on this network)");
             }
             if let Some(d) = devs.into_iter().find(|d| d.endpoint_reference == me) {
                 return Ok((d, "multicast probe to 239.255.255.250:3702".into()));

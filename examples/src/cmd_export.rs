@@ -28,16 +28,16 @@ pub fn ls(args: &Args) -> Result<(), String> {
         let v = serde_json::json!({
             "cameras": listings.iter().map(|l| l.to_json()).collect::<Vec<_>>(),
         });
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
         );
         return Ok(());
     }
     for l in &listings {
-        println!("{}", l.camera);
+        outln!("{}", l.camera);
         if l.ranges.is_empty() {
-            println!("  (nothing recorded)");
+            outln!("  (nothing recorded)");
         }
         let mut gaps = l.gaps.iter().peekable();
         for r in &l.ranges {
@@ -49,7 +49,7 @@ pub fn ls(args: &Args) -> Result<(), String> {
                 .duration_since(r.start)
                 .map(|d| d.as_secs_f64())
                 .unwrap_or(0.0);
-            println!(
+            outln!(
                 "  {} .. {}  {:.1} s",
                 export::rfc3339(r.start),
                 export::rfc3339(r.end),
@@ -69,7 +69,7 @@ fn print_gap(g: &export::Gap) {
         .duration_since(g.start)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    println!(
+    outln!(
         "  gap {} .. {}  {:.1} s{}",
         export::rfc3339(g.start),
         export::rfc3339(g.end),
@@ -99,7 +99,7 @@ pub fn export_clip(args: &Args) -> Result<(), String> {
     };
     let s = export::export(&root, camera, start, end, &out, &opts).map_err(|e| e.to_string())?;
     let m = &s.manifest;
-    println!(
+    outln!(
         "exported {} .. {} ({} frames, {} bytes, {} source files{}) to {}",
         m.actual.start,
         m.actual.end,
@@ -113,7 +113,7 @@ pub fn export_clip(args: &Args) -> Result<(), String> {
         },
         out.display()
     );
-    println!("manifest: {}", s.manifest_path.display());
+    outln!("manifest: {}", s.manifest_path.display());
     Ok(())
 }
 
@@ -128,10 +128,10 @@ pub fn verify(args: &Args) -> Result<(), String> {
     let r = export::verify_with_root(Path::new(clip), root).map_err(|e| e.to_string())?;
     let problems = r.problems();
     for p in &problems {
-        println!("MISMATCH {p}");
+        outln!("MISMATCH {p}");
     }
     for m in r.missing_sources() {
-        println!("missing source (not checked): {m}");
+        outln!("missing source (not checked): {m}");
     }
     if !r.ok() {
         return Err(format!(
@@ -140,7 +140,7 @@ pub fn verify(args: &Args) -> Result<(), String> {
         ));
     }
     let checked = r.sources.len() - r.missing_sources().len();
-    println!(
+    outln!(
         "OK {clip}: clip, media and {checked} of {} source files match the manifest",
         r.sources.len()
     );

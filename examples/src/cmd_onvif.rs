@@ -74,7 +74,7 @@ fn split_userinfo(raw: &str) -> (String, Option<Credentials>) {
 }
 
 fn print_json(v: &Value) -> Result<(), String> {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(v).map_err(|e| e.to_string())?
     );
@@ -143,17 +143,17 @@ pub async fn discover(args: &Args) -> Result<(), String> {
         }));
     }
     if devices.is_empty() {
-        println!("no ONVIF device answered within {secs} s ({method} probe)");
+        outln!("no ONVIF device answered within {secs} s ({method} probe)");
         return Ok(());
     }
-    println!("{} device(s) answered ({method} probe):", devices.len());
+    outln!("{} device(s) answered ({method} probe):", devices.len());
     for d in &devices {
-        println!(
+        outln!(
             "  {} {}",
             d.xaddr.as_deref().unwrap_or("(no XAddr)"),
             describe(d)
         );
-        println!("      endpoint {}  from {}", d.endpoint_reference, d.source);
+        outln!("      endpoint {}  from {}", d.endpoint_reference, d.source);
     }
     Ok(())
 }
@@ -237,33 +237,33 @@ pub async fn info(args: &Args) -> Result<(), String> {
             "profiles": profiles.iter().map(profile_json).collect::<Vec<_>>(),
         }));
     }
-    println!("device:       {}", dev.xaddr());
-    println!("manufacturer: {}", info.manufacturer);
-    println!("model:        {}", info.model);
-    println!("firmware:     {}", info.firmware_version);
-    println!("serial:       {}", info.serial_number);
-    println!("hardware id:  {}", info.hardware_id);
+    outln!("device:       {}", dev.xaddr());
+    outln!("manufacturer: {}", info.manufacturer);
+    outln!("model:        {}", info.model);
+    outln!("firmware:     {}", info.firmware_version);
+    outln!("serial:       {}", info.serial_number);
+    outln!("hardware id:  {}", info.hardware_id);
     let offset = dev.clock_offset().as_secs();
     if offset != 0 {
-        println!("clock:        camera is {offset:+} s off this machine");
+        outln!("clock:        camera is {offset:+} s off this machine");
     }
-    println!(
+    outln!(
         "media:        {} ({} profile(s))",
         media.unwrap_or("none"),
         profiles.len()
     );
     for p in &profiles {
-        println!(
+        outln!(
             "  profile {} \"{}\": {}",
             p.token,
             p.name,
             profile_summary(p)
         );
-        println!(
+        outln!(
             "    stream:   {}",
             p.stream_uri.as_deref().unwrap_or("(not given)")
         );
-        println!(
+        outln!(
             "    snapshot: {}",
             p.snapshot_uri.as_deref().unwrap_or("(not given)")
         );
@@ -290,7 +290,7 @@ pub async fn snapshot(args: &Args) -> Result<(), String> {
     };
     let jpeg = dev.snapshot(profile).await.map_err(scrub)?;
     std::fs::write(out, &jpeg).map_err(|e| format!("{out}: {e}"))?;
-    println!(
+    outln!(
         "saved a {}-byte snapshot of profile {} to {out}",
         jpeg.len(),
         profile.token
@@ -365,7 +365,7 @@ pub async fn events(args: &Args) -> Result<(), String> {
         .await
         .map_err(scrub)?;
     if !json_out {
-        println!(
+        outln!(
             "subscribed at {}; listening for {secs} s (Ctrl-C stops)",
             pp.address()
         );
@@ -384,7 +384,7 @@ pub async fn events(args: &Args) -> Result<(), String> {
                 Ok(Ok(evs)) => {
                     for e in evs {
                         if !json_out {
-                            println!("{}", event_line(&e));
+                            outln!("{}", event_line(&e));
                         }
                         all.push(e);
                     }
@@ -411,7 +411,7 @@ pub async fn events(args: &Args) -> Result<(), String> {
             "events": all.iter().map(event_json).collect::<Vec<_>>(),
         }));
     }
-    println!("{} event(s)", all.len());
+    outln!("{} event(s)", all.len());
     Ok(())
 }
 

@@ -24,24 +24,24 @@ pub async fn run(args: &Args) -> Result<(), String> {
             "transport": info.transport.to_string(),
             "parameter_sets_from": if info.from_sdp { "sdp" } else { "stream" },
         });
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
         );
     } else {
-        println!("codec:      {}", info.codec);
-        println!(
+        outln!("codec:      {}", info.codec);
+        outln!(
             "profile:    {} (level {}.{})",
             info.profile,
             info.level_idc / 10,
             info.level_idc % 10
         );
-        println!("resolution: {}x{}", info.width, info.height);
+        outln!("resolution: {}x{}", info.width, info.height);
         match info.fps {
-            Some(f) => println!("frame rate: {f:.3}"),
-            None => println!("frame rate: not stated by the camera"),
+            Some(f) => outln!("frame rate: {f:.3}"),
+            None => outln!("frame rate: not stated by the camera"),
         }
-        println!("transport:  {}", info.transport);
+        outln!("transport:  {}", info.transport);
     }
     Ok(())
 }

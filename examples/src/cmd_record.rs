@@ -297,7 +297,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         let ended = last_end
             .get(&s.id)
             .is_some_and(|r| r == "stream ended by camera");
-        println!(
+        outln!(
             "{}: {} frames, {} bytes in {} file(s), {} lost packets, {} reconnect(s), {} gap(s){}",
             s.id,
             s.frames,
@@ -314,13 +314,13 @@ pub async fn run(args: &Args) -> Result<(), String> {
         );
         let listed = files.get(&s.id).map_or(0, VecDeque::len) as u64;
         if s.files > listed && listed == FILES_IN_SUMMARY as u64 {
-            println!("  ... earlier files not listed; the last {listed}:");
+            outln!("  ... earlier files not listed; the last {listed}:");
         }
         for f in files.get(&s.id).into_iter().flatten() {
-            println!("  {}", f.display());
+            outln!("  {}", f.display());
         }
         for g in &s.gaps {
-            println!(
+            outln!(
                 "  gap {} .. {}: {}",
                 camwire::record::recorder::rfc3339(g.start),
                 camwire::record::recorder::rfc3339(g.end),

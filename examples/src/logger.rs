@@ -18,7 +18,14 @@ impl Log for Stderr {
                 Level::Debug => "debug",
                 Level::Trace => "trace",
             };
-            eprintln!("[{lvl} {}] {}", r.target(), r.args());
+            // Not eprintln!: it panics when stderr is a closed pipe.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "[{lvl} {}] {}",
+                r.target(),
+                r.args()
+            );
         }
     }
     fn flush(&self) {}

@@ -1,6 +1,15 @@
 //! `camwire`: record, probe, capture and replay IP-camera streams; `camwire demo` shows it
 //! all against the built-in simulated camera.
 
+/// `println!` for the CLI's output: see [`emit`].
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::emit(format_args!("{}\n", format_args!($($t)*))) };
+}
+/// `print!` for the CLI's output: see [`emit`].
+macro_rules! out {
+    ($($t:tt)*) => { $crate::emit(format_args!($($t)*)) };
+}
+
 mod args;
 mod cmd_capture;
 mod cmd_demo;
@@ -52,7 +61,7 @@ fn main() -> ExitCode {
         }
     };
     if args.switch("help") || cmd == "help" || cmd == "--help" || cmd == "-h" {
-        print!("{USAGE}");
+        out!("{USAGE}");
         return ExitCode::SUCCESS;
     }
     logger::init(args.switch("verbose"));
@@ -90,6 +99,22 @@ fn main() -> ExitCode {
             eprintln!("camwire: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Writes to stdout. `println!` panics when stdout is a closed pipe (`camwire ls | head`);
+/// here a reader that went away ends the process quietly with the shell's SIGPIPE status
+/// (141). Every command prints only after its files are finalized (`record`'s summary comes
+/// after the recorder stopped), so leaving then loses nothing. Other write errors are
+/// ignored: output is a report, not the work.
+fn emit(args: std::fmt::Arguments) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let res = stdout.write_fmt(args).and_then(|()| stdout.flush());
+    if let Err(e) = res
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(141);
     }
 }
 

@@ -177,3 +177,49 @@ fn sigterm_and_sigint_finish_files_cleanly() {
     }
     rt.block_on(sim.shutdown());
 }
+
+/// stdout is a pipe whose reader has gone (`camwire … | head` after head exits): the
+/// command must not panic. `record` finishes its files first and then leaves with the
+/// shell's SIGPIPE status; a listing command leaves at its first line.
+#[test]
+fn closed_stdout_is_not_a_panic_and_recordings_are_finished() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt
+        .block_on(SimCamera::start(SimOptions::default()))
+        .unwrap();
+    let out = tmpdir("sim-closed-stdout");
+    let run = |args: &[&str]| {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        Command::new(env!("CARGO_BIN_EXE_camwire"))
+            .args(args)
+            .stdout(writer)
+            .output()
+            .expect("run camwire")
+    };
+    let url = sim.rtsp_url();
+    let dir = out.to_str().unwrap();
+    let r = run(&[
+        "record",
+        "--url",
+        &url,
+        "--out",
+        dir,
+        "--camera-id",
+        "sim",
+        "--duration",
+        "3",
+    ]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(r.status.code(), Some(141), "{stderr}");
+    let files = mp4_files(&out.join("sim"));
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_ffprobe_clean(&files[0]);
+    assert!(framemd5(&files).len() >= 50, "3 s recorded");
+
+    let r = run(&["ls", "--root", dir]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(r.status.code(), Some(141), "{stderr}");
+}

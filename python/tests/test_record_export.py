@@ -69,9 +69,8 @@ def test_discover_record_export_verify_decode(tmp_path: pathlib.Path) -> None:
     with av.open(str(out)) as container:
         decoded = sum(1 for _ in container.decode(video=0))
     assert abs(decoded - 125) <= 1, decoded
-    # The manifest's count can be one higher than what decodes when the clip spans two files
-    # (reported to the core); the decoded count is the one that matters here.
-    assert abs(result.frames - decoded) <= 1, (result.frames, decoded)
+    # The manifest counts exactly the frames a player presents.
+    assert result.frames == decoded, (result.frames, decoded)
 
     # An export never overwrites evidence; a tampered clip fails verification.
     with pytest.raises(camwire.InvalidInput):

@@ -21,9 +21,11 @@
 //!   presentation at the frame showing at T1 (snapped down to that frame's start, so that
 //!   every player shows that whole frame first). If T1 falls in a gap or before the first
 //!   recording, presentation starts at the first frame after it.
-//! - End: the last frame starting before T2 is the last one stored; presentation ends at T2
-//!   (or at that frame's end when the recording stops earlier). So the presented duration
-//!   is T2 − T1 plus less than one frame.
+//! - End: the last frame starting before T2 (by wall clock) is the last one stored, and it
+//!   is presented: the edit ends T2 − (that frame's wall clock) into it, or at its end when
+//!   the recording stops earlier. So the presented duration is T2 − T1 plus less than one
+//!   frame, and every stored frame from the one at T1 on is shown, even where the camera's
+//!   clock stepped a little between fragments (the manifest's `frames` is what decodes).
 //! - Gaps inside the range: the frame before a gap is held (its duration covers the gap), so
 //!   clip time keeps following wall-clock time; each gap is listed in the manifest.
 //! - SPS/PPS changing between files inside the range: refused with
@@ -141,6 +143,8 @@ struct Plan {
     display_wall: Nanos,
     preroll_wall: Nanos,
     last_wall: Nanos,
+    /// Wall-clock end of what is presented: T2, or the last frame's end when earlier.
+    end_wall: Nanos,
     gaps: Vec<(Nanos, Nanos)>,
     edit: Edit,
     media_duration: u64,
@@ -254,10 +258,6 @@ pub fn export(
 
     let (size, sha, media_sha) = write_clip(&plan, &sources, out, opts.format)?;
 
-    let presented = ticks_to_nanos(
-        i64::try_from(plan.edit.duration).unwrap_or(i64::MAX),
-        plan.track.timescale,
-    );
     let manifest = Manifest {
         format: MANIFEST_FORMAT.to_string(),
         camwire_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -273,7 +273,7 @@ pub fn export(
         },
         actual: Span {
             start: show(plan.display_wall),
-            end: show(plan.display_wall.saturating_add(presented)),
+            end: show(plan.end_wall),
         },
         preroll_start: show(plan.preroll_wall),
         last_frame: show(plan.last_wall),
@@ -396,6 +396,7 @@ fn plan(
         display_wall: 0,
         preroll_wall: 0,
         last_wall: 0,
+        end_wall: 0,
         gaps: Vec::new(),
         edit: Edit {
             media_time: 0,
@@ -405,6 +406,7 @@ fn plan(
     };
     let mut out_time: u64 = 0;
     let mut display_dts: u64 = 0;
+    let mut last_dts: u64 = 0; // output decode time of the last sample stored
     let mut prev_end: Option<(Nanos, Nanos)> = None; // (wall end, frame interval)
     'frags: for g in start_g..order.len() {
         let Some(&(si, fi)) = order.get(g) else { break };
@@ -493,8 +495,10 @@ fn plan(
                 cto,
             });
             p.last_wall = w;
+            last_dts = out_time;
             out_time = out_time.saturating_add(u64::from(s.duration));
             let dur = ticks_to_nanos(i64::from(s.duration), ts);
+            p.end_wall = w.saturating_add(dur).min(t2);
             prev_end = Some((w.saturating_add(dur), dur));
             chunk.layout.count += 1;
             chunk.layout.bytes += u64::from(s.size);
@@ -524,11 +528,17 @@ fn plan(
     }
     p.media_duration = out_time;
     let cto = p.samples.get(p.display_index).map_or(0, |s| s.cto);
-    let to_end = out_time.saturating_sub(display_dts);
-    let to_t2 = u64::try_from(nanos_to_ticks(t2.saturating_sub(p.display_wall), ts)).unwrap_or(0);
+    // Presentation ends inside the last stored frame: at T2 by that frame's own wall clock,
+    // or at its end. Measuring from the last frame (not from T2 − T1) keeps every stored
+    // frame on screen even when the camera's clock stepped a little between fragments, so
+    // the manifest's frame count is exactly what players decode.
+    let last_dur = p.samples.last().map_or(0, |s| u64::from(s.duration));
+    let to_t2 = u64::try_from(nanos_to_ticks(t2.saturating_sub(p.last_wall), ts)).unwrap_or(0);
     p.edit = Edit {
         media_time: display_dts.saturating_add_signed(i64::from(cto)),
-        duration: to_end.min(to_t2).max(1),
+        duration: last_dts
+            .saturating_sub(display_dts)
+            .saturating_add(last_dur.min(to_t2).max(1)),
     };
     Ok(Some(p))
 }

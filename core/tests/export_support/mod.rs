@@ -75,6 +75,19 @@ fn parameter_sets(ranges: &[Vec<std::ops::Range<usize>>]) -> ParameterSets {
 /// Records `frames` frames of the looping clip (starting at clip frame 0) for `camera` under
 /// `root`, frame `i` at wall-clock `start + i × 40 ms`, files rotated every `segment_secs`.
 pub fn record(root: &Path, camera: &str, start: SystemTime, frames: usize, segment_secs: u32) {
+    record_with_clock(root, camera, frames, segment_secs, |i| {
+        start + FRAME * i as u32
+    });
+}
+
+/// Like [`record`], with frame `i` arriving at wall-clock `wall(i)` (clock steps, jitter).
+pub fn record_with_clock(
+    root: &Path,
+    camera: &str,
+    frames: usize,
+    segment_secs: u32,
+    wall: impl Fn(usize) -> SystemTime,
+) {
     let ranges = clip_access_units();
     let mut w = SegmentWriter::new(
         Naming::CameraDir {
@@ -95,8 +108,7 @@ pub fn record(root: &Path, camera: &str, start: SystemTime, frames: usize, segme
         if i == 0 {
             au.new_parameters = Some(parameter_sets(&ranges));
         }
-        let wall = start + FRAME * i as u32;
-        w.push(&mut au, system_time_to_ntp(wall)).expect("write");
+        w.push(&mut au, system_time_to_ntp(wall(i))).expect("write");
     }
     w.finish().expect("finish");
 }
