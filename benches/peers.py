@@ -135,8 +135,10 @@ def run_recorder(kind, url, n, secs, out):
     grace = secs + 15  # ends on BYE; this is only a safety net
     procs = []
     if kind.startswith("camwire"):
+        # --reconnect no: stop at the server's BYE like the other recorders (24/7 recording
+        # would reconnect and record the clip again).
         cmd = [os.path.join(REL, "camwire"), "record", "--out", out, "--duration", str(grace),
-               "--segment-secs", "86400"]
+               "--segment-secs", "86400", "--reconnect", "no"]
         if kind == "camwire-nofsync":
             cmd += ["--fsync", "never"]
         for _ in range(n):

@@ -495,14 +495,25 @@ async fn rtsp_read_timeout_is_hit() {
         .await
         .expect("connect");
     let mut packets = 0u64;
+    let mut last = Instant::now();
     let e = loop {
         match source.next().await {
-            Ok(Some(_)) => packets += 1,
+            Ok(Some(_)) => {
+                packets += 1;
+                last = Instant::now();
+            }
             Ok(None) => panic!("stream ended instead of timing out"),
             Err(e) => break e,
         }
     };
     assert!(matches!(e, RtspError::Timeout { step: "read", .. }), "{e}");
     assert!(packets >= CLEAN_FRAMES, "the clean start arrived first");
+    // The timeout counts from the last packet (the timer is pushed forward, not restarted
+    // per packet): not before 500 ms of silence, and not much after.
+    let silent = last.elapsed();
+    assert!(
+        silent >= Duration::from_millis(490) && silent < Duration::from_millis(1500),
+        "timed out after {silent:?} of silence"
+    );
     sim.shutdown().await;
 }

@@ -220,3 +220,42 @@ async fn path_traversal_ids_are_refused_by_the_recorder() {
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("rec")]);
 }
+
+/// With reconnect off, a camera that says BYE stops for good, and `wait_all_stopped`
+/// resolves then (woken by the stop, not by polling); its file holds every frame sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_all_stopped_resolves_when_the_last_camera_ends() {
+    let sims = [1u64, 3].map(|secs| SimOptions {
+        realtime: false,
+        max_duration: Some(Duration::from_secs(secs)),
+        ..Default::default()
+    });
+    let mut started = Vec::new();
+    for o in sims {
+        started.push(SimCamera::start(o).await.unwrap());
+    }
+    let root = tmp("recorder-wait-stopped");
+    let mut opts = RecorderOptions::new(&root);
+    opts.reconnect = false;
+    let recorder = Recorder::start(opts).unwrap();
+    // Not stopped while a camera still records (none added yet counts as all stopped).
+    for (i, sim) in started.iter().enumerate() {
+        recorder
+            .add_camera(config(&format!("cam{i}"), sim.rtsp_url()))
+            .unwrap();
+    }
+    assert!(!recorder.all_stopped());
+    tokio::time::timeout(Duration::from_secs(20), recorder.wait_all_stopped())
+        .await
+        .expect("resolves once both cameras ended on BYE");
+    assert!(recorder.all_stopped());
+    let status = recorder.shutdown().await;
+    for s in &status {
+        assert_eq!(s.state, CameraState::Stopped, "{s:?}");
+    }
+    let frames: Vec<u64> = status.iter().map(|s| s.frames).collect();
+    assert_eq!(frames.iter().sum::<u64>(), 25 + 75, "{frames:?}");
+    for sim in started {
+        sim.shutdown().await;
+    }
+}

@@ -265,14 +265,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         recorder.add_camera(c).map_err(|e| e.to_string())?;
     }
 
-    let all_stopped = async {
-        loop {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            if recorder.all_stopped() {
-                break;
-            }
-        }
-    };
+    let all_stopped = recorder.wait_all_stopped();
     let stopper = async {
         match duration {
             Some(d) => {

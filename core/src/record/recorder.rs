@@ -291,6 +291,8 @@ struct Shared {
     opts: RecorderOptions,
     events: broadcast::Sender<RecorderEvent>,
     retention_kick: Notify,
+    /// Signalled each time a camera stops for good ([`Recorder::wait_all_stopped`]).
+    camera_stopped: Notify,
 }
 
 /// Many cameras recorded by one process; see the module docs. Dropping it without
@@ -324,6 +326,7 @@ impl Recorder {
             opts,
             events,
             retention_kick: Notify::new(),
+            camera_stopped: Notify::new(),
         });
         let (retention_stop, stop_rx) = watch::channel(false);
         let task = handle.spawn(retention_loop(shared.clone(), stop_rx));
@@ -408,7 +411,24 @@ impl Recorder {
     /// True when every camera has stopped for good (only possible with `reconnect` off, a bad
     /// URL, or none added).
     pub fn all_stopped(&self) -> bool {
-        lock(&self.cameras).values().all(|c| c.task.is_finished())
+        lock(&self.cameras)
+            .values()
+            .all(|c| c.task.is_finished() || lock(&c.status).state == CameraState::Stopped)
+    }
+
+    /// Resolves once [`all_stopped`](Self::all_stopped) holds: woken by each camera that
+    /// stops, no polling (a 200 ms poll woke a parked thread 5 times a second for nothing).
+    pub async fn wait_all_stopped(&self) {
+        loop {
+            let stopped = self.shared.camera_stopped.notified();
+            tokio::pin!(stopped);
+            // Registered before the check, so a camera stopping in between is not missed.
+            stopped.as_mut().enable();
+            if self.all_stopped() {
+                return;
+            }
+            stopped.await;
+        }
     }
 
     /// Runs one retention pass now (on a blocking thread) with the recorder's policy.
@@ -778,10 +798,13 @@ impl Cam {
             // Counted per session: a new session starts at 0 fragments.
             self.retry_fragments = Some(0);
         }
+        // One stop watcher for the whole session, not a new one per packet.
+        let stopped = stop.wait_for(|s| *s);
+        tokio::pin!(stopped);
         let end = loop {
             let ev = tokio::select! {
                 biased;
-                _ = stop.wait_for(|s| *s) => break SessionEnd::Stopped,
+                _ = &mut stopped => break SessionEnd::Stopped,
                 ev = source.next() => ev,
             };
             match ev {
@@ -959,6 +982,7 @@ async fn camera_task(
     }
     cam.set_state(CameraState::Stopped);
     cam.emit(RecorderEventKind::Stopped);
+    cam.shared.camera_stopped.notify_waiters();
 }
 
 fn append_gap(dir: &Path, gap: &Gap) -> std::io::Result<()> {

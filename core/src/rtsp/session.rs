@@ -171,6 +171,12 @@ pub struct Source {
     video: MediaSection,
     video_stream: usize,
     idle_timeout: Duration,
+    /// The idle-read timer: one armed timer per session, pushed forward only when it fires
+    /// (a fresh `tokio::time::timeout` per packet put a timer into the wheel and took it out
+    /// again for every RTP packet).
+    idle: Pin<Box<tokio::time::Sleep>>,
+    /// When the last packet arrived.
+    last_rx: tokio::time::Instant,
     transport: Transport,
     tool: Option<String>,
     end: EndState,
@@ -283,6 +289,8 @@ impl Source {
             video,
             video_stream,
             idle_timeout: opts.idle_timeout,
+            idle: Box::pin(tokio::time::sleep(opts.idle_timeout)),
+            last_rx: tokio::time::Instant::now(),
             transport: opts.transport,
             tool,
             end: EndState::Playing,
@@ -319,14 +327,26 @@ impl Source {
     async fn next_item(&mut self) -> Result<Option<PacketItem>, RtspError> {
         match self.end {
             EndState::Ended | EndState::ByePending => Ok(None),
-            EndState::Playing => {
-                match tokio::time::timeout(self.idle_timeout, self.session.next()).await {
-                    Err(_) => Err(timeout_err(&self.url, "read", self.idle_timeout)),
-                    Ok(None) => Ok(None),
-                    Ok(Some(Err(e))) => Err(retina_err(&self.url, e)),
-                    Ok(Some(Ok(item))) => Ok(Some(item)),
+            EndState::Playing => loop {
+                tokio::select! {
+                    biased;
+                    item = self.session.next() => {
+                        self.last_rx = tokio::time::Instant::now();
+                        return match item {
+                            None => Ok(None),
+                            Some(Err(e)) => Err(retina_err(&self.url, e)),
+                            Some(Ok(item)) => Ok(Some(item)),
+                        };
+                    }
+                    () = self.idle.as_mut() => {
+                        let due = self.last_rx + self.idle_timeout;
+                        if due <= tokio::time::Instant::now() {
+                            return Err(timeout_err(&self.url, "read", self.idle_timeout));
+                        }
+                        self.idle.as_mut().reset(due);
+                    }
                 }
-            }
+            },
             EndState::Draining(deadline) => {
                 let quiet = deadline
                     .saturating_duration_since(tokio::time::Instant::now())
