@@ -631,7 +631,8 @@ void camwire_device_list_free(struct camwire_device_list *list);
 
 // Connects to an ONVIF device: `xaddr` is its device-service URL or "host[:port]";
 // `username`/`password` may be NULL for anonymous access. `timeout_ms` bounds each HTTP
-// exchange (0 = 10 s); opening makes a few (clock, services). Blocks.
+// exchange (0 = 10 s); opening makes a few (clock, services). Blocks. An https:// XAddr is
+// verified against public roots; see camwire_device_open_tls for self-signed cameras.
 //
 // Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT, CAMWIRE_E_CONNECTION,
 // CAMWIRE_E_AUTH, CAMWIRE_E_TIMEOUT, CAMWIRE_E_PROTOCOL, CAMWIRE_E_CLOSED,
@@ -642,6 +643,26 @@ camwire_result camwire_device_open(const struct camwire_context *context,
                                    const char *password,
                                    uint32_t timeout_ms,
                                    struct camwire_device **out_device);
+
+// camwire_device_open for an https:// XAddr whose certificate public roots do not vouch
+// for, with one explicit policy: `tls_pin` the SHA-256 fingerprint of the camera's own
+// (self-signed) certificate in hex, ':' allowed (as `openssl x509 -fingerprint -sha256`
+// prints it); or `tls_ca_file` a site CA (PEM or DER) that signed it; or `tls_accept_any`
+// true (encrypted, but open to a man in the middle). At most one; none of them is
+// camwire_device_open.
+//
+// Errors: as camwire_device_open; CAMWIRE_E_INVALID_ARGUMENT for more than one policy, a
+// malformed pin, or a CA file without a certificate; CAMWIRE_E_IO when the CA file cannot
+// be read.
+camwire_result camwire_device_open_tls(const struct camwire_context *context,
+                                       const char *xaddr,
+                                       const char *username,
+                                       const char *password,
+                                       uint32_t timeout_ms,
+                                       const char *tls_pin,
+                                       const char *tls_ca_file,
+                                       bool tls_accept_any,
+                                       struct camwire_device **out_device);
 
 // Marks the device closed: later calls return CAMWIRE_E_CLOSED (ONVIF holds no connection
 // between calls). Idempotent.

@@ -13,7 +13,7 @@ pub struct Args {
 }
 
 /// Flags that never take a value.
-const SWITCHES: &[&str] = &["json", "help", "fragmented", "verbose"];
+const SWITCHES: &[&str] = &["json", "help", "fragmented", "verbose", "tls-accept-any"];
 
 impl Args {
     pub fn parse(items: impl IntoIterator<Item = String>) -> Result<Args, String> {

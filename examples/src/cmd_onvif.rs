@@ -18,6 +18,33 @@ use std::time::{Duration, Instant};
 struct Login {
     xaddr: String,
     credentials: Option<Credentials>,
+    tls: onvif::TlsVerify,
+}
+
+/// Options every device command takes besides its own.
+const LOGIN_ARGS: [&str; 6] = [
+    "xaddr",
+    "user",
+    "password",
+    "tls-pin",
+    "tls-ca",
+    "tls-accept-any",
+];
+
+/// The certificate policy for an https:// XAddr: `--tls-pin SHA256` (the camera's own
+/// self-signed certificate, as `openssl x509 -fingerprint -sha256` prints it), `--tls-ca
+/// FILE` (a site CA, PEM or DER), `--tls-accept-any` (explicit opt-in), else public roots.
+fn tls_policy(args: &Args) -> Result<onvif::TlsVerify, String> {
+    let ca = match args.opt("tls-ca") {
+        Some(path) => Some(std::fs::read(path).map_err(|e| format!("--tls-ca {path}: {e}"))?),
+        None => None,
+    };
+    onvif::TlsVerify::from_choice(
+        args.opt("tls-pin"),
+        ca.as_deref(),
+        args.switch("tls-accept-any"),
+    )
+    .map_err(|e| format!("{e} (--tls-pin, --tls-ca, --tls-accept-any)"))
 }
 
 impl Login {
@@ -29,7 +56,11 @@ impl Login {
             (None, Some(_)) => return Err("--password needs --user".into()),
             (None, None) => from_url,
         };
-        Ok(Login { xaddr, credentials })
+        Ok(Login {
+            xaddr,
+            credentials,
+            tls: tls_policy(args)?,
+        })
     }
 
     /// Removes the password from a message (belt and braces: the library redacts too).
@@ -44,7 +75,10 @@ impl Login {
         OnvifDevice::connect(
             &self.xaddr,
             self.credentials.clone(),
-            ClientOptions::default(),
+            ClientOptions {
+                tls: self.tls.clone(),
+                ..ClientOptions::default()
+            },
         )
         .await
         .map_err(|e| self.scrub(e.to_string()))
@@ -204,7 +238,7 @@ pub fn profile_summary(p: &Profile) -> String {
 
 /// `camwire onvif`.
 pub async fn info(args: &Args) -> Result<(), String> {
-    args.only(&["xaddr", "user", "password", "json"])?;
+    args.only(&[&LOGIN_ARGS[..], &["json"]].concat())?;
     let login = Login::from_args(args)?;
     let dev = login.connect().await?;
     let scrub = |e: onvif::Error| login.scrub(e.to_string());
@@ -273,7 +307,7 @@ pub async fn info(args: &Args) -> Result<(), String> {
 
 /// `camwire snapshot`.
 pub async fn snapshot(args: &Args) -> Result<(), String> {
-    args.only(&["xaddr", "user", "password", "profile", "out"])?;
+    args.only(&[&LOGIN_ARGS[..], &["profile", "out"]].concat())?;
     let out = args.req("out")?;
     let login = Login::from_args(args)?;
     let dev = login.connect().await?;
@@ -347,7 +381,7 @@ fn event_line(e: &OnvifEvent) -> String {
 
 /// `camwire events`.
 pub async fn events(args: &Args) -> Result<(), String> {
-    args.only(&["xaddr", "user", "password", "duration", "json"])?;
+    args.only(&[&LOGIN_ARGS[..], &["duration", "json"]].concat())?;
     let secs: f64 = args.num("duration")?.unwrap_or(10.0);
     if !(secs.is_finite() && secs > 0.0) {
         return Err("--duration: a positive number of seconds".into());

@@ -42,6 +42,8 @@ USAGE:
   camwire onvif --xaddr URL [--user U --password P] [--json]
   camwire snapshot --xaddr URL [--user U --password P] [--profile TOKEN] --out FILE.jpg
   camwire events --xaddr URL [--user U --password P] [--duration SECS] [--json]
+      https:// XAddrs: certificates chain to public roots unless --tls-pin SHA256 (the
+      camera's self-signed certificate), --tls-ca FILE (a site CA) or --tls-accept-any
 
 Credentials may also be given inside the URL (rtsp://user:pass@host/...); they are taken out
 of it and never printed. Logging: -v, or CAMWIRE_LOG=debug|info|warn|error.

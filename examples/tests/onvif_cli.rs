@@ -341,3 +341,74 @@ fn demo_discovers_the_sim_and_records_the_get_stream_uri_address() {
     assert!(text.contains("recorded"), "{text}");
     assert!(!mp4_files(&out).is_empty());
 }
+
+/// `camwire onvif` with an https:// XAddr: the sim behind an OpenSSL TLS proxy (core's
+/// `tests/support/tls_proxy.py`) with a self-signed certificate made by the openssl CLI
+/// (`make_test_certs.sh`).
+/// Public roots refuse it; `--tls-pin` with openssl's fingerprint and `--tls-accept-any`
+/// let it through.
+#[test]
+fn onvif_over_https_with_a_pinned_self_signed_certificate() {
+    use std::io::BufRead;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = start(&rt, false, SimOnvifOptions::default());
+    let dir = tmpdir("cli-https");
+    let support = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/support");
+    let made = Command::new("bash")
+        .arg(support.join("make_test_certs.sh"))
+        .arg(&dir)
+        .output()
+        .expect("bash");
+    assert_ok(&made, "make_test_certs.sh");
+    let fp = Command::new("openssl")
+        .args(["x509", "-in", "ss.pem", "-noout", "-fingerprint", "-sha256"])
+        .current_dir(&dir)
+        .output()
+        .expect("openssl CLI");
+    assert_ok(&fp, "openssl x509 -fingerprint");
+    let fp = String::from_utf8_lossy(&fp.stdout);
+    let fp = fp.trim().rsplit('=').next().unwrap().to_string();
+    let upstream = url::Url::parse(&sim.xaddr().unwrap()).unwrap();
+    let mut proxy = Command::new("/usr/bin/python3")
+        .arg(support.join("tls_proxy.py"))
+        .args([dir.join("ss.pem"), dir.join("ss.key")])
+        .arg("127.0.0.2")
+        .arg(format!("127.0.0.1:{}", upstream.port().unwrap()))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(proxy.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("READY ")
+        .expect("proxy ready")
+        .to_string();
+    let xaddr = format!("https://127.0.0.2:{port}/onvif/device_service");
+
+    let refused = camwire(&["onvif", "--xaddr", &xaddr]);
+    assert!(!refused.status.success());
+    assert!(
+        all_output(&refused).contains("TLS"),
+        "{}",
+        all_output(&refused)
+    );
+
+    for policy in [vec!["--tls-pin", fp.as_str()], vec!["--tls-accept-any"]] {
+        let mut args = vec!["onvif", "--xaddr", &xaddr, "--json"];
+        args.extend(policy.iter().copied());
+        let v = json(&camwire(&args), "camwire onvif over https");
+        assert_eq!(v["xaddr"], xaddr, "{v}");
+        assert_eq!(v["profiles"].as_array().unwrap().len(), 1, "{v}");
+    }
+    let bad = camwire(&["onvif", "--xaddr", &xaddr, "--tls-pin", "ab:cd"]);
+    assert!(
+        all_output(&bad).contains("--tls-pin"),
+        "{}",
+        all_output(&bad)
+    );
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+}

@@ -6,7 +6,7 @@ use crate::error::*;
 use bytes::Bytes;
 use camwire_core::onvif::{
     self, ClientOptions, Credentials, DeviceInformation, DiscoveredDevice, DiscoveryOptions,
-    OnvifDevice, Profile,
+    OnvifDevice, Profile, TlsVerify,
 };
 use std::ffi::{CString, c_char};
 use std::sync::Arc;
@@ -208,7 +208,8 @@ impl camwire_device {
 
 /// Connects to an ONVIF device: `xaddr` is its device-service URL or "host[:port]";
 /// `username`/`password` may be NULL for anonymous access. `timeout_ms` bounds each HTTP
-/// exchange (0 = 10 s); opening makes a few (clock, services). Blocks.
+/// exchange (0 = 10 s); opening makes a few (clock, services). Blocks. An https:// XAddr is
+/// verified against public roots; see camwire_device_open_tls for self-signed cameras.
 ///
 /// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT, CAMWIRE_E_CONNECTION,
 /// CAMWIRE_E_AUTH, CAMWIRE_E_TIMEOUT, CAMWIRE_E_PROTOCOL, CAMWIRE_E_CLOSED,
@@ -222,32 +223,95 @@ pub unsafe extern "C" fn camwire_device_open(
     timeout_ms: u32,
     out_device: *mut *mut camwire_device,
 ) -> camwire_result {
+    // SAFETY: the same contract; no TLS policy given.
+    unsafe {
+        camwire_device_open_tls(
+            context,
+            xaddr,
+            username,
+            password,
+            timeout_ms,
+            std::ptr::null(),
+            std::ptr::null(),
+            false,
+            out_device,
+        )
+    }
+}
+
+/// camwire_device_open for an https:// XAddr whose certificate public roots do not vouch
+/// for, with one explicit policy: `tls_pin` the SHA-256 fingerprint of the camera's own
+/// (self-signed) certificate in hex, ':' allowed (as `openssl x509 -fingerprint -sha256`
+/// prints it); or `tls_ca_file` a site CA (PEM or DER) that signed it; or `tls_accept_any`
+/// true (encrypted, but open to a man in the middle). At most one; none of them is
+/// camwire_device_open.
+///
+/// Errors: as camwire_device_open; CAMWIRE_E_INVALID_ARGUMENT for more than one policy, a
+/// malformed pin, or a CA file without a certificate; CAMWIRE_E_IO when the CA file cannot
+/// be read.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn camwire_device_open_tls(
+    context: *const camwire_context,
+    xaddr: *const c_char,
+    username: *const c_char,
+    password: *const c_char,
+    timeout_ms: u32,
+    tls_pin: *const c_char,
+    tls_ca_file: *const c_char,
+    tls_accept_any: bool,
+    out_device: *mut *mut camwire_device,
+) -> camwire_result {
     guard(|| {
         // SAFETY: NULL or live pointers per the C contract.
         let ctx = unsafe { arg(context, "context") }?;
         let xaddr = unsafe { cstr(xaddr, "xaddr") }?;
         let user = unsafe { opt_cstr(username, "username") }?;
         let pass = unsafe { opt_cstr(password, "password") }?;
+        let pin = unsafe { opt_cstr(tls_pin, "tls_pin") }?;
+        let ca_path = unsafe { opt_cstr(tls_ca_file, "tls_ca_file") }?;
         let out_device = out(out_device, "out_device")?;
-        let mut opts = ClientOptions::default();
-        if timeout_ms > 0 {
-            opts.timeout = timeout_of(timeout_ms);
-        }
-        let creds = user.map(|u| Credentials::new(u, pass.unwrap_or("")));
-        let dev = ctx
-            .inner
-            .block_on(async { Ok(OnvifDevice::connect(xaddr, creds, opts).await?) })?;
-        let shared = Arc::new(DeviceShared {
-            ctx: ctx.inner.clone(),
-            dev,
-            closed: AtomicBool::new(false),
-        });
-        let weak: std::sync::Weak<dyn Child> = Arc::downgrade(&shared) as _;
-        ctx.inner.register(weak);
-        // SAFETY: checked non-NULL.
-        unsafe { out_device.write(Box::into_raw(Box::new(camwire_device { shared }))) };
-        Ok(())
+        let ca = match ca_path {
+            Some(p) => {
+                Some(std::fs::read(p).map_err(|e| Error::new(CAMWIRE_E_IO, format!("{p}: {e}")))?)
+            }
+            None => None,
+        };
+        let tls = TlsVerify::from_choice(pin, ca.as_deref(), tls_accept_any)?;
+        open_device(ctx, xaddr, user, pass, timeout_ms, tls, out_device)
     })
+}
+
+fn open_device(
+    ctx: &camwire_context,
+    xaddr: &str,
+    user: Option<&str>,
+    pass: Option<&str>,
+    timeout_ms: u32,
+    tls: TlsVerify,
+    out_device: *mut *mut camwire_device,
+) -> Result<()> {
+    let mut opts = ClientOptions {
+        tls,
+        ..ClientOptions::default()
+    };
+    if timeout_ms > 0 {
+        opts.timeout = timeout_of(timeout_ms);
+    }
+    let creds = user.map(|u| Credentials::new(u, pass.unwrap_or("")));
+    let dev = ctx
+        .inner
+        .block_on(async { Ok(OnvifDevice::connect(xaddr, creds, opts).await?) })?;
+    let shared = Arc::new(DeviceShared {
+        ctx: ctx.inner.clone(),
+        dev,
+        closed: AtomicBool::new(false),
+    });
+    let weak: std::sync::Weak<dyn Child> = Arc::downgrade(&shared) as _;
+    ctx.inner.register(weak);
+    // SAFETY: checked non-NULL.
+    unsafe { out_device.write(Box::into_raw(Box::new(camwire_device { shared }))) };
+    Ok(())
 }
 
 /// Marks the device closed: later calls return CAMWIRE_E_CLOSED (ONVIF holds no connection

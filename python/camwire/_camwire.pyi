@@ -251,6 +251,10 @@ class OnvifDevice:
         user: str | None = None,
         password: str | None = None,
         timeout: float = 10.0,
+        *,
+        tls_pin: str | None = None,
+        tls_ca: str | os.PathLike[str] | None = None,
+        tls_accept_any: bool = False,
     ) -> Self: ...
     @property
     def xaddr(self) -> str: ...

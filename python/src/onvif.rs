@@ -183,7 +183,10 @@ impl PyProfile {
 }
 
 /// A connected ONVIF device. Connecting measures the camera clock (for WS-Security) and
-/// learns its services; credentials are optional for anonymous operations.
+/// learns its services; credentials are optional for anonymous operations. An https://
+/// XAddr is verified against public roots unless one of `tls_pin` (SHA-256 fingerprint of
+/// the camera's self-signed certificate), `tls_ca` (a site CA file) or `tls_accept_any=True`
+/// (explicit opt-in) is given.
 #[pyclass(frozen, name = "OnvifDevice", module = "camwire._camwire")]
 pub struct Device {
     dev: onvif::OnvifDevice,
@@ -215,17 +218,31 @@ impl Device {
 #[pymethods]
 impl Device {
     #[new]
-    #[pyo3(signature = (xaddr, user=None, password=None, timeout=10.0))]
+    #[pyo3(signature = (xaddr, user=None, password=None, timeout=10.0, *, tls_pin=None, tls_ca=None, tls_accept_any=false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         xaddr: String,
         user: Option<String>,
         password: Option<String>,
         timeout: f64,
+        tls_pin: Option<String>,
+        tls_ca: Option<std::path::PathBuf>,
+        tls_accept_any: bool,
     ) -> PyResult<Self> {
         let creds = credentials(user, password)?;
+        let ca =
+            match &tls_ca {
+                Some(path) => Some(std::fs::read(path).map_err(|e| {
+                    errors::invalid_input(format!("tls_ca {}: {e}", path.display()))
+                })?),
+                None => None,
+            };
+        let tls = onvif::TlsVerify::from_choice(tls_pin.as_deref(), ca.as_deref(), tls_accept_any)
+            .map_err(errors::from_onvif)?;
         let opts = ClientOptions {
             timeout: seconds("timeout", timeout)?,
+            tls,
             ..ClientOptions::default()
         };
         let dev = wait(py, async move {

@@ -3,6 +3,10 @@ snapshot, events."""
 
 from __future__ import annotations
 
+import subprocess
+import urllib.parse
+from pathlib import Path
+
 import pytest
 
 import camwire
@@ -56,3 +60,50 @@ def test_onvif_auth() -> None:
         assert camwire.OnvifDevice(cam.xaddr, "admin", "pw").info().model
         with pytest.raises(camwire.AuthError):
             camwire.OnvifDevice(cam.xaddr, "admin", "nope").info()
+
+
+def test_onvif_over_https_needs_an_explicit_certificate_policy(
+    sim: camwire.sim.SimCamera, tmp_path: Path
+) -> None:
+    """The sim behind an OpenSSL TLS proxy with a self-signed certificate (core's test
+    support scripts): refused by default, accepted with its pinned fingerprint or the
+    explicit opt-in; a site CA verifies a leaf it signed."""
+    support = Path(__file__).resolve().parents[2] / "core" / "tests" / "support"
+    subprocess.run(["bash", str(support / "make_test_certs.sh"), str(tmp_path)], check=True)
+    upstream = urllib.parse.urlsplit(sim.xaddr)
+
+    procs: list[subprocess.Popen[str]] = []
+
+    def proxy(cert: str) -> str:
+        """Starts the proxy with `cert`; returns its https XAddr."""
+        p = subprocess.Popen(
+            ["/usr/bin/python3", str(support / "tls_proxy.py"),
+             str(tmp_path / f"{cert}.pem"), str(tmp_path / f"{cert}.key"),
+             "127.0.0.2", f"127.0.0.1:{upstream.port}"],
+            stdout=subprocess.PIPE, text=True,
+        )
+        procs.append(p)
+        assert p.stdout is not None
+        port = p.stdout.readline().split()[1]
+        return f"https://127.0.0.2:{port}/onvif/device_service"
+
+    fp = subprocess.run(
+        ["openssl", "x509", "-in", str(tmp_path / "ss.pem"), "-noout", "-fingerprint", "-sha256"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip().split("=")[-1]
+    ss = proxy("ss")
+    ok = proxy("ok")
+    try:
+        with pytest.raises(camwire.ConnectionError, match="TLS"):
+            camwire.OnvifDevice(ss)
+        dev = camwire.OnvifDevice(ss, tls_pin=fp)
+        assert dev.info().model and len(dev.profiles()) == 1
+        assert camwire.OnvifDevice(ss, tls_accept_any=True).info().model
+        ca = tmp_path / "ca.pem"
+        assert camwire.OnvifDevice(ok, tls_ca=ca).info().model
+        with pytest.raises(camwire.InvalidInput):
+            camwire.OnvifDevice(ss, tls_pin=fp, tls_accept_any=True)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()

@@ -120,6 +120,7 @@ pub struct NetworkInterface {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostRewriter {
     enabled: bool,
+    reached_scheme: String,
     reached_host: String,
     reached_port: Option<u16>,
     reported_device_port: Option<u16>,
@@ -130,6 +131,7 @@ impl HostRewriter {
     pub fn new(reached: &Url, enabled: bool) -> Self {
         Self {
             enabled,
+            reached_scheme: reached.scheme().to_string(),
             reached_host: reached.host_str().unwrap_or("").to_string(),
             reached_port: reached.port_or_known_default(),
             reported_device_port: None,
@@ -156,6 +158,9 @@ impl HostRewriter {
         let before = redact_url(u.as_str());
         u.set_host(Some(&self.reached_host)).ok()?;
         if !keep_port {
+            // The port we reached speaks the scheme we reached it with (a camera behind an
+            // HTTPS port forward still reports its LAN http:// addresses).
+            u.set_scheme(&self.reached_scheme).ok()?;
             u.set_port(self.reached_port).ok()?;
         }
         log::info!(
@@ -581,6 +586,24 @@ mod tests {
             "rtsp://admin:pw@127.0.0.1:554/Streaming/101"
         );
         assert!(r.service("not a url").is_none());
+        // Reached over HTTPS: a service on the device's own port takes our scheme with our
+        // port (behind an HTTPS port forward the camera still reports http:// LAN addresses);
+        // one on another port keeps both.
+        let tls = Url::parse("https://cam.example:8443/onvif/device_service").unwrap();
+        let mut t = HostRewriter::new(&tls, true);
+        t.reported_device_port = Some(80);
+        assert_eq!(
+            t.service("http://192.168.1.64/onvif/Media")
+                .unwrap()
+                .as_str(),
+            "https://cam.example:8443/onvif/Media"
+        );
+        assert_eq!(
+            t.service("http://192.168.1.64:8000/onvif/Events")
+                .unwrap()
+                .as_str(),
+            "http://cam.example:8000/onvif/Events"
+        );
         let off = HostRewriter::new(&reached, false);
         assert_eq!(
             off.media_uri("rtsp://192.168.1.64/x"),

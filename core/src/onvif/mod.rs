@@ -2,7 +2,8 @@
 //! firmware needs.
 //!
 //! - [`discovery`]: WS-Discovery multicast/unicast Probe and a Hello/Bye listener.
-//! - [`soap`]: SOAP 1.2 over a small bounded HTTP/1.1 client ([`http`]) with the auth dance
+//! - [`soap`]: SOAP 1.2 over a small bounded HTTP/1.1 client ([`http`], HTTPS via [`tls`]
+//!   with an explicit certificate policy) with the auth dance
 //!   ([`auth`]: WS-Security UsernameToken in the camera's clock, HTTP Digest/Basic).
 //! - [`device`], [`media`], [`events`], [`ptz`]: the operations, on [`OnvifDevice`].
 //! - [`xml`]: the bounded XML reader every answer goes through (no DOCTYPE, no entity
@@ -31,6 +32,7 @@ pub mod http;
 pub mod media;
 pub mod ptz;
 pub mod soap;
+pub mod tls;
 pub mod xml;
 
 #[cfg(test)]
@@ -50,4 +52,5 @@ pub use events::{EventKind, OnvifEvent, PullPoint, PullPointOptions};
 pub use media::{MediaVersion, Profile, VideoEncoderConfiguration};
 pub use ptz::{Ptz, PtzPreset, PtzVelocity};
 pub use soap::{AuthMethod, ClientOptions};
+pub use tls::TlsVerify;
 pub use xml::XmlLimits;

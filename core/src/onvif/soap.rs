@@ -25,6 +25,7 @@ use url::Url;
 use super::auth::{Credentials, HttpAuth, HttpAuthScheme, username_token_header};
 use super::error::{Error, Result, SoapFault, redact_url};
 use super::http;
+use super::tls::TlsVerify;
 use super::xml::{self, Element, XmlLimits};
 
 /// Namespaces used in request bodies.
@@ -69,6 +70,9 @@ pub struct ClientOptions {
     pub prefer_media2: bool,
     /// Limits for parsing XML answers.
     pub xml_limits: XmlLimits,
+    /// How an `https://` device's certificate is checked (see [`TlsVerify`]): public roots by
+    /// default; a self-signed camera needs [`TlsVerify::Pinned`] or [`TlsVerify::AcceptAny`].
+    pub tls: TlsVerify,
 }
 
 impl Default for ClientOptions {
@@ -81,6 +85,7 @@ impl Default for ClientOptions {
             rewrite_hosts: true,
             prefer_media2: true,
             xml_limits: XmlLimits::default(),
+            tls: TlsVerify::default(),
         }
     }
 }
@@ -385,6 +390,7 @@ impl Transport {
             &http::Request {
                 method: "POST",
                 url: &url,
+                tls: &self.opts.tls,
                 headers,
                 body: envelope.as_bytes(),
             },
@@ -442,6 +448,7 @@ impl Transport {
                 &http::Request {
                     method: "GET",
                     url: &clean,
+                    tls: &self.opts.tls,
                     headers,
                     body: b"",
                 },

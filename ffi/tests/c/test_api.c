@@ -732,6 +732,25 @@ static void test_device(camwire_context *ctx, const char *xaddr) {
     camwire_result rc = camwire_device_open(ctx, "127.0.0.1:1", NULL, NULL, 1000, &dev);
     CHECK(rc == CAMWIRE_E_CONNECTION || rc == CAMWIRE_E_TIMEOUT);
     CHECK(dev == NULL);
+
+    /* HTTPS policies: one at a time, well-formed; then the connection is tried. */
+    const char *pin = "AB:CD:AB:CD:AB:CD:AB:CD:AB:CD:AB:CD:AB:CD:AB:CD:"
+                      "AB:CD:AB:CD:AB:CD:AB:CD:AB:CD:AB:CD:AB:CD:AB:CD";
+    const char *https = "https://127.0.0.1:1/onvif/device_service";
+    EXPECT(camwire_device_open_tls(ctx, https, NULL, NULL, 100, pin, NULL, true, &dev),
+           CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_device_open_tls(ctx, https, NULL, NULL, 100, "ab:cd", NULL, false, &dev),
+           CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_device_open_tls(ctx, https, NULL, NULL, 100, NULL, "/nonexistent/ca.pem",
+                                   false, &dev),
+           CAMWIRE_E_IO);
+    EXPECT(camwire_device_open_tls(ctx, https, NULL, NULL, 100, NULL, NULL, true, NULL),
+           CAMWIRE_E_NULL_POINTER);
+    rc = camwire_device_open_tls(ctx, https, NULL, NULL, 1000, pin, NULL, false, &dev);
+    CHECK(rc == CAMWIRE_E_CONNECTION || rc == CAMWIRE_E_TIMEOUT);
+    rc = camwire_device_open_tls(ctx, https, NULL, NULL, 1000, NULL, NULL, true, &dev);
+    CHECK(rc == CAMWIRE_E_CONNECTION || rc == CAMWIRE_E_TIMEOUT);
+    CHECK(dev == NULL);
     if (!xaddr) return;
 
     EXPECT(camwire_device_open(ctx, xaddr, ONVIF_USER, "not-the-password", 5000, &dev),
