@@ -73,6 +73,11 @@ pub fn try_exclusive(path: impl AsRef<Path>) -> io::Result<Option<FileHold>> {
     }
 }
 
+/// Blocks until an exclusive lock on the open `file` is granted (held until it is closed).
+pub fn lock_exclusive(file: &File) -> io::Result<()> {
+    flock_retry(file, libc::LOCK_EX)
+}
+
 /// `flock` with EINTR retry.
 fn flock_retry(file: &File, op: libc::c_int) -> io::Result<()> {
     loop {

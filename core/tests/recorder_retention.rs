@@ -6,8 +6,8 @@
 mod support;
 use camwire::filelock::FileHold;
 use camwire::record::{
-    CameraConfig, Recorder, RecorderOptions, RetentionLimits, RetentionPolicy, SegmentOptions,
-    apply_retention,
+    CameraConfig, GAPS_FILE, Gap, Recorder, RecorderOptions, RetentionLimits, RetentionPolicy,
+    SegmentOptions, apply_retention, gaps_log,
 };
 use camwire::sim::{SimCamera, SimOptions};
 use std::path::{Path, PathBuf};
@@ -85,7 +85,30 @@ fn bytes_per_camera_then_total_oldest_first() {
         },
         ..Default::default()
     };
+    // Gap logs: a's first gap ends before its oldest file left (03:00), its others do not;
+    // b's one gap ends before its file left (01:00).
+    let at = |s: &str| SystemTime::from(s.parse::<jiff::Timestamp>().unwrap());
+    let gap = |cam: &str, start: &str, end: &str| {
+        let g = Gap {
+            start: at(start),
+            end: at(end),
+            reason: format!("{cam} {start}"),
+        };
+        gaps_log::append(&root.join(cam), &g).unwrap();
+    };
+    gap("a", "2024-01-01T00:30:00Z", "2024-01-01T00:31:00Z");
+    gap("a", "2024-01-01T02:59:00Z", "2024-01-01T03:00:30Z");
+    gap("a", "2024-01-01T04:10:00Z", "2024-01-01T04:11:00Z");
+    gap("b", "2023-12-31T00:10:00Z", "2023-12-31T00:20:00Z");
     let r = apply_retention(&root, &policy, SystemTime::now()).unwrap();
+    assert_eq!(r.gaps_trimmed, 2);
+    let log = |cam: &str| std::fs::read_to_string(root.join(cam).join(GAPS_FILE)).unwrap();
+    assert!(
+        !log("a").contains("T00:30") && log("a").lines().count() == 2,
+        "{}",
+        log("a")
+    );
+    assert_eq!(log("b"), "");
     // Per camera: a keeps its 3 newest (300 kB <= 350 kB, and one more would exceed).
     // Total: 300 + 200 > 400, so b's oldest (the oldest overall) goes: 400 kB kept.
     let mut want: Vec<PathBuf> = a[..3].to_vec();

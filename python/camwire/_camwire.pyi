@@ -1,5 +1,6 @@
 """Type stubs for the native module camwire._camwire (re-exported by ``camwire``)."""
 
+import asyncio
 import builtins
 import os
 from collections.abc import Iterator
@@ -103,7 +104,8 @@ class Frame:
 
 @final
 class Stream:
-    """Live H.264 frames from an RTSP camera (iterator, async iterator, context manager)."""
+    """Live H.264 frames from an RTSP camera (iterator, async iterator, context manager,
+    async context manager; ``await Stream.connect(...)`` opens without blocking the loop)."""
 
     def __new__(
         cls,
@@ -114,6 +116,16 @@ class Stream:
         timeout: float = 10.0,
         format: Literal["avc", "annexb"] = "avc",
     ) -> Self: ...
+    @staticmethod
+    def connect(
+        url: str,
+        user: str | None = None,
+        password: str | None = None,
+        transport: Literal["tcp", "udp"] = "tcp",
+        timeout: float = 10.0,
+        format: Literal["avc", "annexb"] = "avc",
+    ) -> asyncio.Future[Stream]:
+        """``await Stream.connect(...)``: opens without blocking the event loop."""
     @property
     def info(self) -> StreamInfo: ...
     @property
@@ -129,7 +141,14 @@ class Stream:
     def __iter__(self) -> Self: ...
     def __next__(self) -> Frame: ...
     def __aiter__(self) -> Self: ...
-    def __anext__(self) -> Any: ...  # an asyncio.Future[Frame]
+    def __anext__(self) -> asyncio.Future[Frame]: ...
+    def __aenter__(self) -> asyncio.Future[Self]: ...
+    def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> asyncio.Future[bool]: ...
     def __enter__(self) -> Self: ...
     def __exit__(
         self,

@@ -191,47 +191,65 @@ impl Stream {
         timeout: f64,
         format: &str,
     ) -> PyResult<Self> {
-        let transport: Transport = transport.parse().map_err(errors::invalid_input)?;
-        let format = Format::parse(format)?;
-        let t = seconds("timeout", timeout)?;
-        let opts = SourceOptions {
-            credentials: credentials(user, password)?,
-            transport,
-            connect_timeout: t,
-            request_timeout: t,
-            idle_timeout: t,
-            ..SourceOptions::default()
-        };
-        let shown = redact_url(&url);
-        let (live, pending) = wait(py, async move {
-            let mut live = LiveStream::open(&url, opts).await?;
-            let deadline = tokio::time::Instant::now() + t;
-            let mut pending = None;
-            // Without SPS/PPS in the SDP, read until the picture that carries them (earlier
-            // pictures cannot be decoded) and keep that picture for the first `next`.
-            while live.info().is_none() {
-                match tokio::time::timeout_at(deadline, live.next_frame()).await {
-                    Err(_) | Ok(Ok(None)) => return Err(StreamError::NoParameters(t)),
-                    Ok(Err(e)) => return Err(e),
-                    Ok(Ok(Some(f))) if live.info().is_some() => pending = Some(f),
-                    Ok(Ok(Some(f))) => live.recycle(f),
+        let o = Opening::new(url, user, password, transport, timeout, format)?;
+        let (format, shown) = (o.format, redact_url(&o.url));
+        let (live, pending) = wait(py, o.open())?.map_err(errors::from_stream)?;
+        Ok(Stream::opened(live, pending, format, shown))
+    }
+
+    /// `stream = await camwire.Stream.connect(url, ...)`: the same as the constructor, but the
+    /// connection is made on camwire's runtime, so the event loop goes on meanwhile
+    /// (cancelling the await abandons the attempt).
+    #[staticmethod]
+    #[pyo3(signature = (url, user=None, password=None, transport="tcp", timeout=10.0, format="avc"))]
+    fn connect<'py>(
+        py: Python<'py>,
+        url: String,
+        user: Option<String>,
+        password: Option<String>,
+        transport: &str,
+        timeout: f64,
+        format: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let o = Opening::new(url, user, password, transport, timeout, format)?;
+        let (format, shown) = (o.format, redact_url(&o.url));
+        spawn_for_asyncio(py, async move {
+            let r = o.open().await;
+            Python::attach(|py| match r {
+                Ok((live, pending)) => {
+                    Ok(Py::new(py, Stream::opened(live, pending, format, shown))?.into_any())
                 }
-            }
-            Ok((live, pending))
-        })?
-        .map_err(errors::from_stream)?;
-        let info = live.info().cloned();
-        Ok(Stream {
-            inner: Arc::new(Inner {
-                state: tokio::sync::Mutex::new(State {
-                    live: Some(live),
-                    pending,
-                    ended: false,
-                }),
-                info: Mutex::new(info),
-                format,
-            }),
-            url: shown,
+                Err(e) => Err(errors::from_stream(e)),
+            })
+        })
+    }
+
+    /// `async with`: the stream is already open; entering hands it back.
+    fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let fut = py
+            .import("asyncio")?
+            .call_method0("get_running_loop")?
+            .call_method0("create_future")?;
+        fut.call_method1("set_result", (slf,))?;
+        Ok(fut)
+    }
+
+    /// Leaving `async with` tears the session down on the runtime, without blocking the loop.
+    #[pyo3(signature = (*_args))]
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        _args: &Bound<'py, pyo3::types::PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        spawn_for_asyncio(py, async move {
+            let taken = {
+                let mut st = inner.state.lock().await;
+                (st.pending.take(), st.live.take())
+            };
+            drop(taken);
+            Python::attach(|py| Ok(false.into_pyobject(py)?.to_owned().into_any().unbind()))
         })
     }
 
@@ -341,32 +359,16 @@ impl Stream {
 
     /// An asyncio future resolved from the runtime thread; cancelling it cancels the read.
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
-        let fut = event_loop.call_method0("create_future")?;
         let inner = self.inner.clone();
         let format = self.inner.format;
-        let fut_ref = fut.clone().unbind();
-        let loop_ref = event_loop.unbind();
-        let task = runtime().spawn(async move {
+        spawn_for_asyncio(py, async move {
             let r = next_raw(inner).await;
-            Python::attach(|py| {
-                let outcome = match r {
-                    Ok(Some(raw)) => {
-                        make_frame(py, raw, format).and_then(|f| Ok(Py::new(py, f)?.into_any()))
-                    }
-                    Ok(None) => Err(PyStopAsyncIteration::new_err(())),
-                    Err(e) => Err(e.into_pyerr()),
-                };
-                resolve(py, &loop_ref, fut_ref, outcome);
-            });
-        });
-        fut.call_method1(
-            "add_done_callback",
-            (Canceller {
-                abort: task.abort_handle(),
-            },),
-        )?;
-        Ok(fut)
+            Python::attach(|py| match r {
+                Ok(Some(raw)) => Ok(Py::new(py, make_frame(py, raw, format)?)?.into_any()),
+                Ok(None) => Err(PyStopAsyncIteration::new_err(())),
+                Err(e) => Err(e.into_pyerr()),
+            })
+        })
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -386,6 +388,108 @@ impl Stream {
             self.inner.format.name()
         )
     }
+}
+
+/// The arguments of `Stream(...)` / `Stream.connect(...)`, checked, ready to open.
+struct Opening {
+    url: String,
+    opts: SourceOptions,
+    timeout: std::time::Duration,
+    format: Format,
+}
+
+impl Opening {
+    fn new(
+        url: String,
+        user: Option<String>,
+        password: Option<String>,
+        transport: &str,
+        timeout: f64,
+        format: &str,
+    ) -> PyResult<Opening> {
+        let transport: Transport = transport.parse().map_err(errors::invalid_input)?;
+        let format = Format::parse(format)?;
+        let t = seconds("timeout", timeout)?;
+        let opts = SourceOptions {
+            credentials: credentials(user, password)?,
+            transport,
+            connect_timeout: t,
+            request_timeout: t,
+            idle_timeout: t,
+            ..SourceOptions::default()
+        };
+        Ok(Opening {
+            url,
+            opts,
+            timeout: t,
+            format,
+        })
+    }
+
+    /// Connects and waits for the stream description. Without SPS/PPS in the SDP, reads until
+    /// the picture that carries them (earlier pictures cannot be decoded) and keeps that
+    /// picture for the first `next`.
+    async fn open(self) -> Result<(LiveStream, Option<camwire::stream::Frame>), StreamError> {
+        let t = self.timeout;
+        let mut live = LiveStream::open(&self.url, self.opts).await?;
+        let deadline = tokio::time::Instant::now() + t;
+        let mut pending = None;
+        while live.info().is_none() {
+            match tokio::time::timeout_at(deadline, live.next_frame()).await {
+                Err(_) | Ok(Ok(None)) => return Err(StreamError::NoParameters(t)),
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(Some(f))) if live.info().is_some() => pending = Some(f),
+                Ok(Ok(Some(f))) => live.recycle(f),
+            }
+        }
+        Ok((live, pending))
+    }
+}
+
+impl Stream {
+    fn opened(
+        live: LiveStream,
+        pending: Option<camwire::stream::Frame>,
+        format: Format,
+        url: String,
+    ) -> Stream {
+        let info = live.info().cloned();
+        Stream {
+            inner: Arc::new(Inner {
+                state: tokio::sync::Mutex::new(State {
+                    live: Some(live),
+                    pending,
+                    ended: false,
+                }),
+                info: Mutex::new(info),
+                format,
+            }),
+            url,
+        }
+    }
+}
+
+/// Runs `work` on camwire's runtime and returns an asyncio future (of the running loop) that
+/// it resolves; cancelling the future aborts the work.
+pub(crate) fn spawn_for_asyncio<'py, F>(py: Python<'py>, work: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: std::future::Future<Output = PyResult<Py<PyAny>>> + Send + 'static,
+{
+    let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+    let fut = event_loop.call_method0("create_future")?;
+    let fut_ref = fut.clone().unbind();
+    let loop_ref = event_loop.unbind();
+    let task = runtime().spawn(async move {
+        let outcome = work.await;
+        Python::attach(|py| resolve(py, &loop_ref, fut_ref, outcome));
+    });
+    fut.call_method1(
+        "add_done_callback",
+        (Canceller {
+            abort: task.abort_handle(),
+        },),
+    )?;
+    Ok(fut)
 }
 
 /// Hands `outcome` to the asyncio future on its loop's thread (a no-op if the loop closed).

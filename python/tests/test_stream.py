@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import socket
 import time
 from collections.abc import Callable
 
@@ -115,6 +116,46 @@ def test_async_iteration(fast_sim: camwire.sim.SimCamera) -> None:
     frames = asyncio.run(main())
     assert frames[0].keyframe
     assert {b.pts - a.pts for a, b in zip(frames, frames[1:])} == {3600}
+
+
+def test_async_connect_and_async_with(fast_sim: camwire.sim.SimCamera) -> None:
+    async def main() -> tuple[int, bool]:
+        async with await camwire.Stream.connect(fast_sim.rtsp_url) as stream:
+            n = 0
+            async for frame in stream:
+                assert isinstance(frame, camwire.Frame)
+                n += 1
+                if n == 10:
+                    break
+        return n, stream.closed
+
+    assert asyncio.run(main()) == (10, True)
+
+
+def test_async_connect_does_not_block_the_event_loop() -> None:
+    """A server that accepts and never answers: while connect waits for its timeout, the loop
+    keeps running other tasks (the constructor would block it for the whole second)."""
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen()
+        url = f"rtsp://127.0.0.1:{mute.getsockname()[1]}/stream"
+
+        async def main() -> int:
+            ticks = 0
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            t = asyncio.create_task(ticker())
+            with pytest.raises(camwire.TimeoutError):
+                await camwire.Stream.connect(url, timeout=1.0)
+            t.cancel()
+            return ticks
+
+        assert asyncio.run(main()) >= 30
 
 
 def test_async_iteration_cancel_is_clean(sim: camwire.sim.SimCamera) -> None:

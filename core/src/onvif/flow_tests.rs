@@ -579,3 +579,92 @@ async fn system_date_and_time_needing_ws_security() {
         ]
     );
 }
+
+/// A camera whose subscriptions live 3 s: the first Renew works, the second is refused
+/// (ActionNotSupported: old firmware), so the client unsubscribes and subscribes again; then
+/// the camera "reboots" and forgets that subscription (ResourceUnknown on PullMessages), so the
+/// client subscribes once more and the pull goes through. Every pull returns its event.
+#[tokio::test]
+async fn pull_point_renews_resubscribes_and_survives_a_forgotten_subscription() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let creates = Arc::new(AtomicUsize::new(0));
+    let renews = Arc::new(AtomicUsize::new(0));
+    let (c, r) = (creates.clone(), renews.clone());
+    let (base, seen) = start(Arc::new(move |req: &Seen, _| {
+        let host = req.header("Host").unwrap();
+        let now = Timestamp::now();
+        let times = format!(
+            "<wsnt:CurrentTime>{now}</wsnt:CurrentTime><wsnt:TerminationTime>{}</wsnt:TerminationTime>",
+            now + SignedDuration::from_secs(3)
+        );
+        let wsnt = "xmlns:wsnt=\"http://docs.oasis-open.org/wsn/b-2\"";
+        match op_of(req).as_str() {
+            "GetSystemDateAndTime" => soap_ok(&sdt(now)),
+            "GetServices" => soap_ok(&format!("<tds:GetServicesResponse><tds:Service><tds:Namespace>http://www.onvif.org/ver10/events/wsdl</tds:Namespace><tds:XAddr>http://{host}/events</tds:XAddr></tds:Service><tds:Service><tds:Namespace>http://www.onvif.org/ver10/media/wsdl</tds:Namespace><tds:XAddr>http://{host}/media</tds:XAddr></tds:Service></tds:GetServicesResponse>")),
+            "CreatePullPointSubscription" => {
+                let n = c.fetch_add(1, Ordering::SeqCst) + 1;
+                soap_ok(&format!("<tev:CreatePullPointSubscriptionResponse xmlns:tev=\"http://www.onvif.org/ver10/events/wsdl\" xmlns:wsa5=\"http://www.w3.org/2005/08/addressing\" {wsnt}><tev:SubscriptionReference><wsa5:Address>http://{host}/events/sub{n}</wsa5:Address></tev:SubscriptionReference>{times}</tev:CreatePullPointSubscriptionResponse>"))
+            }
+            "Renew" => {
+                if r.fetch_add(1, Ordering::SeqCst) == 0 {
+                    soap_ok(&format!("<wsnt:RenewResponse {wsnt}>{times}</wsnt:RenewResponse>"))
+                } else {
+                    action_not_supported_200()
+                }
+            }
+            "PullMessages" if req.head.starts_with("POST /events/sub2 ") => response(
+                "400 Bad Request",
+                &[("Content-Type", "application/soap+xml")],
+                envelope("<SOAP-ENV:Fault><SOAP-ENV:Code><SOAP-ENV:Value>SOAP-ENV:Sender</SOAP-ENV:Value><SOAP-ENV:Subcode><SOAP-ENV:Value>wsrf-rw:ResourceUnknownFault</SOAP-ENV:Value></SOAP-ENV:Subcode></SOAP-ENV:Code><SOAP-ENV:Reason><SOAP-ENV:Text>No such subscription</SOAP-ENV:Text></SOAP-ENV:Reason></SOAP-ENV:Fault>").as_bytes(),
+            ),
+            "PullMessages" => soap_ok(&format!("<tev:PullMessagesResponse xmlns:tev=\"http://www.onvif.org/ver10/events/wsdl\" {wsnt}>{times}<wsnt:NotificationMessage><wsnt:Topic>tns1:RuleEngine/CellMotionDetector/Motion</wsnt:Topic><wsnt:Message><tt:Message UtcTime=\"{now}\"><tt:Data><tt:SimpleItem Name=\"IsMotion\" Value=\"true\"/></tt:Data></tt:Message></wsnt:Message></wsnt:NotificationMessage></tev:PullMessagesResponse>")),
+            "Unsubscribe" => soap_ok(&format!("<wsnt:UnsubscribeResponse {wsnt}/>")),
+            _ => action_not_supported_200(),
+        }
+    }))
+    .await;
+    let dev = OnvifDevice::connect(&base, None, ClientOptions::default())
+        .await
+        .unwrap();
+    let opts = PullPointOptions {
+        termination: std::time::Duration::from_secs(10),
+        pull_timeout: std::time::Duration::from_secs(1),
+        ..Default::default()
+    };
+    let mut pp = dev.pull_point(opts).await.unwrap();
+    // 3 s left is inside the renewal margin (pull timeout + 2 s): each pull renews first.
+    for _ in 0..2 {
+        let ev = pp.pull().await.unwrap();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].kind, EventKind::Motion(true));
+    }
+    let events_ops: Vec<(String, String)> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| (op_of(s), s.head.split(' ').nth(1).unwrap_or("").to_string()))
+        .filter(|(op, _)| {
+            !matches!(
+                op.as_str(),
+                "GetSystemDateAndTime" | "GetServices" | "GetCapabilities"
+            )
+        })
+        .collect();
+    let want: Vec<(&str, &str)> = vec![
+        ("CreatePullPointSubscription", "/events"),
+        ("Renew", "/events/sub1"),
+        ("PullMessages", "/events/sub1"),
+        ("Renew", "/events/sub1"),
+        ("Unsubscribe", "/events/sub1"),
+        ("CreatePullPointSubscription", "/events"),
+        ("PullMessages", "/events/sub2"),
+        ("CreatePullPointSubscription", "/events"),
+        ("PullMessages", "/events/sub3"),
+    ];
+    let got: Vec<(&str, &str)> = events_ops
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(pp.address().as_str(), format!("{base}/events/sub3"));
+}

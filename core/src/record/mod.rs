@@ -11,6 +11,7 @@
 
 pub mod camera;
 pub mod clock;
+pub mod gaps_log;
 pub mod ingest;
 pub mod recorder;
 pub mod recovery;

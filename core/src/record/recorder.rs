@@ -62,7 +62,6 @@ use super::segment::{ClosedSegment, Naming};
 use crate::rtsp::{RtspError, Source, SourceEvent};
 use rand::Rng as _;
 use std::collections::{HashMap, VecDeque};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -668,7 +667,7 @@ impl Cam {
             rfc3339(gap.end),
             gap.reason
         );
-        if let Err(e) = append_gap(&self.dir, &gap) {
+        if let Err(e) = super::gaps_log::append(&self.dir, &gap) {
             log::error!("{}: cannot append to {GAPS_FILE}: {e}", self.cfg.id);
         }
         {
@@ -983,17 +982,6 @@ async fn camera_task(
     cam.set_state(CameraState::Stopped);
     cam.emit(RecorderEventKind::Stopped);
     cam.shared.camera_stopped.notify_waiters();
-}
-
-fn append_gap(dir: &Path, gap: &Gap) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(GAPS_FILE))?;
-    // One write per line: concurrent appenders never interleave within a line.
-    f.write_all(gap.to_json_line().as_bytes())?;
-    f.sync_data()
 }
 
 /// RFC 3339 UTC with milliseconds, e.g. `2025-11-23T12:00:01.240Z`.

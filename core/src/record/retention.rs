@@ -17,8 +17,8 @@
 //!
 //! Empty date directories older than yesterday (UTC) are removed; today's and yesterday's are
 //! kept because a writer may be about to create a file in them (a camera clock a few minutes
-//! behind still writes into yesterday's directory). Camera directories and their `gaps.jsonl`
-//! are kept.
+//! behind still writes into yesterday's directory). Camera directories are kept; their
+//! `gaps.jsonl` loses the lines that end before the oldest file left ([`super::gaps_log`]).
 
 use super::recovery::segment_files;
 use crate::filelock;
@@ -83,6 +83,9 @@ pub struct RetentionReport {
     pub removed_dirs: Vec<PathBuf>,
     /// Bytes of segment files left under the root.
     pub remaining_bytes: u64,
+    /// `gaps.jsonl` lines dropped because they ended before the camera's oldest remaining
+    /// file (see [`super::gaps_log`]).
+    pub gaps_trimmed: usize,
     /// Errors that did not stop the pass (a file that vanished, permissions), as text.
     pub errors: Vec<String>,
 }
@@ -200,8 +203,33 @@ pub fn apply_retention(
     }
 
     report.remaining_bytes = entries.iter().filter(|e| !e.deleted).map(|e| e.size).sum();
+    trim_gap_logs(root, &entries, &mut report);
     remove_empty_date_dirs(root, now, &mut report);
     Ok(report)
+}
+
+/// For each camera that lost files in this pass, drops the gap lines that end before its
+/// oldest remaining file (or before the end of its newest deleted one when none remain).
+fn trim_gap_logs(root: &Path, entries: &[Entry], report: &mut RetentionReport) {
+    let mut cutoffs: HashMap<&str, (Option<SystemTime>, Option<SystemTime>)> = HashMap::new();
+    for e in entries {
+        let c = cutoffs.entry(e.camera.as_str()).or_default();
+        if e.deleted {
+            c.1 = c.1.max(Some(e.modified));
+        } else if let Some(start) = super::gaps_log::file_start(&e.path) {
+            c.0 = Some(c.0.map_or(start, |s: SystemTime| s.min(start)));
+        }
+    }
+    for (camera, (oldest_left, newest_deleted)) in cutoffs {
+        let Some(deleted_end) = newest_deleted else {
+            continue; // nothing deleted for this camera
+        };
+        let cutoff = oldest_left.unwrap_or(deleted_end);
+        match super::gaps_log::trim_before(&root.join(camera), cutoff) {
+            Ok(n) => report.gaps_trimmed += n,
+            Err(e) => report.errors.push(format!("{camera}/gaps.jsonl: {e}")),
+        }
+    }
 }
 
 /// Deletes entry `i` unless it is already gone, recent or held. True when it was deleted now.
