@@ -3,12 +3,10 @@
 
 use crate::errors::{self, Family};
 use crate::runtime::{runtime, seconds, wait};
-use crate::stream::credentials;
 use camwire::record::recorder::{
     CameraState, CameraStatus, Gap, Recorder, RecorderEvent, RecorderEventKind, RecorderOptions,
 };
 use camwire::record::{CameraConfig, FsyncPolicy, RecordError, SegmentOptions};
-use camwire::rtsp::{SourceOptions, Transport};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use std::path::PathBuf;
@@ -190,19 +188,10 @@ impl PyRecorder {
         transport: &str,
         timeout: f64,
     ) -> PyResult<()> {
-        let t = seconds("timeout", timeout)?;
-        let transport: Transport = transport.parse().map_err(errors::invalid_input)?;
         let cfg = CameraConfig {
             id,
             url,
-            source: SourceOptions {
-                credentials: credentials(user, password)?,
-                transport,
-                connect_timeout: t,
-                request_timeout: t,
-                idle_timeout: t,
-                ..SourceOptions::default()
-            },
+            source: crate::stream::source_options(user, password, transport, timeout)?,
             segment: self.segment.clone(),
             depacketizer: Default::default(),
         };

@@ -390,6 +390,25 @@ impl Stream {
     }
 }
 
+/// RTSP options from the keywords `Stream` and `Recorder.add_camera` share: one `timeout`
+/// for connecting, each request and each idle read.
+pub(crate) fn source_options(
+    user: Option<String>,
+    password: Option<String>,
+    transport: &str,
+    timeout: f64,
+) -> PyResult<SourceOptions> {
+    let t = seconds("timeout", timeout)?;
+    Ok(SourceOptions {
+        credentials: credentials(user, password)?,
+        transport: transport.parse::<Transport>().map_err(errors::invalid_input)?,
+        connect_timeout: t,
+        request_timeout: t,
+        idle_timeout: t,
+        ..SourceOptions::default()
+    })
+}
+
 /// The arguments of `Stream(...)` / `Stream.connect(...)`, checked, ready to open.
 struct Opening {
     url: String,
@@ -407,21 +426,12 @@ impl Opening {
         timeout: f64,
         format: &str,
     ) -> PyResult<Opening> {
-        let transport: Transport = transport.parse().map_err(errors::invalid_input)?;
         let format = Format::parse(format)?;
-        let t = seconds("timeout", timeout)?;
-        let opts = SourceOptions {
-            credentials: credentials(user, password)?,
-            transport,
-            connect_timeout: t,
-            request_timeout: t,
-            idle_timeout: t,
-            ..SourceOptions::default()
-        };
+        let opts = source_options(user, password, transport, timeout)?;
         Ok(Opening {
             url,
+            timeout: opts.idle_timeout,
             opts,
-            timeout: t,
             format,
         })
     }
