@@ -401,7 +401,9 @@ pub(crate) fn source_options(
     let t = seconds("timeout", timeout)?;
     Ok(SourceOptions {
         credentials: credentials(user, password)?,
-        transport: transport.parse::<Transport>().map_err(errors::invalid_input)?,
+        transport: transport
+            .parse::<Transport>()
+            .map_err(errors::invalid_input)?,
         connect_timeout: t,
         request_timeout: t,
         idle_timeout: t,
