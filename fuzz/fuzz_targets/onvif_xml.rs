@@ -1,6 +1,7 @@
 //! The ONVIF answer parsers: the bounded XML reader, SOAP response handling (faults, HTTP
 //! status), the date/time answer, WS-Discovery ProbeMatches and Hello/Bye, and the URL helpers
-//! applied to addresses that come out of those answers.
+//! applied to addresses that come out of those answers; plus the TLS policy inputs (a pinned
+//! fingerprint, a CA file in PEM or DER).
 #![no_main]
 
 use std::net::SocketAddr;
@@ -40,4 +41,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = percent_decode(&text);
     let _ = redact_url(&text);
     let _ = camwire::onvif::device::normalize_xaddr(&text);
+    let _ = camwire::onvif::TlsVerify::pinned_hex(&text);
+    if let Some(camwire::onvif::TlsVerify::CustomRoots(ders)) =
+        camwire::onvif::TlsVerify::custom_roots(data)
+    {
+        assert!(!ders.is_empty());
+    }
 });
