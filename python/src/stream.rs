@@ -55,17 +55,17 @@ impl Format {
     }
 }
 
-/// The core stream and the one frame read ahead while waiting for the stream description.
+/// The core stream (which keeps the picture read ahead while waiting for the stream
+/// description and hands it out first, see `LiveStream::wait_info`).
 struct State {
     live: Option<LiveStream>,
-    pending: Option<camwire::stream::Frame>,
     ended: bool,
 }
 
 impl Drop for State {
     fn drop(&mut self) {
         // The RTSP session sends TEARDOWN from a task it spawns when dropped.
-        drop_in_runtime((self.pending.take(), self.live.take()));
+        drop_in_runtime(self.live.take());
     }
 }
 
@@ -104,19 +104,14 @@ async fn next_raw(inner: Arc<Inner>) -> Result<Option<RawFrame>, NextError> {
     if st.ended {
         return Ok(None);
     }
-    let frame = match st.pending.take() {
-        Some(f) => f,
-        None => {
-            let live = st.live.as_mut().ok_or(NextError::Closed)?;
-            match live.next_frame().await {
-                Ok(Some(f)) => f,
-                Ok(None) => {
-                    st.ended = true;
-                    return Ok(None);
-                }
-                Err(e) => return Err(NextError::Stream(e)),
-            }
+    let live = st.live.as_mut().ok_or(NextError::Closed)?;
+    let frame = match live.next_frame().await {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            st.ended = true;
+            return Ok(None);
         }
+        Err(e) => return Err(NextError::Stream(e)),
     };
     let mut data = Vec::new();
     match inner.format {
@@ -193,8 +188,8 @@ impl Stream {
     ) -> PyResult<Self> {
         let o = Opening::new(url, user, password, transport, timeout, format)?;
         let (format, shown) = (o.format, redact_url(&o.url));
-        let (live, pending) = wait(py, o.open())?.map_err(errors::from_stream)?;
-        Ok(Stream::opened(live, pending, format, shown))
+        let live = wait(py, o.open())?.map_err(errors::from_stream)?;
+        Ok(Stream::opened(live, format, shown))
     }
 
     /// `stream = await camwire.Stream.connect(url, ...)`: the same as the constructor, but the
@@ -216,9 +211,7 @@ impl Stream {
         spawn_for_asyncio(py, async move {
             let r = o.open().await;
             Python::attach(|py| match r {
-                Ok((live, pending)) => {
-                    Ok(Py::new(py, Stream::opened(live, pending, format, shown))?.into_any())
-                }
+                Ok(live) => Ok(Py::new(py, Stream::opened(live, format, shown))?.into_any()),
                 Err(e) => Err(errors::from_stream(e)),
             })
         })
@@ -246,7 +239,7 @@ impl Stream {
         spawn_for_asyncio(py, async move {
             let taken = {
                 let mut st = inner.state.lock().await;
-                (st.pending.take(), st.live.take())
+                st.live.take()
             };
             drop(taken);
             Python::attach(|py| Ok(false.into_pyobject(py)?.to_owned().into_any().unbind()))
@@ -330,7 +323,7 @@ impl Stream {
         let inner = self.inner.clone();
         let taken = wait(py, async move {
             let mut st = inner.state.lock().await;
-            (st.pending.take(), st.live.take())
+            st.live.take()
         })?;
         drop_in_runtime(taken);
         Ok(())
@@ -438,39 +431,21 @@ impl Opening {
         })
     }
 
-    /// Connects and waits for the stream description. Without SPS/PPS in the SDP, reads until
-    /// the picture that carries them (earlier pictures cannot be decoded) and keeps that
-    /// picture for the first `next`.
-    async fn open(self) -> Result<(LiveStream, Option<camwire::stream::Frame>), StreamError> {
-        let t = self.timeout;
+    /// Connects and waits for the stream description (see `LiveStream::wait_info`).
+    async fn open(self) -> Result<LiveStream, StreamError> {
         let mut live = LiveStream::open(&self.url, self.opts).await?;
-        let deadline = tokio::time::Instant::now() + t;
-        let mut pending = None;
-        while live.info().is_none() {
-            match tokio::time::timeout_at(deadline, live.next_frame()).await {
-                Err(_) | Ok(Ok(None)) => return Err(StreamError::NoParameters(t)),
-                Ok(Err(e)) => return Err(e),
-                Ok(Ok(Some(f))) if live.info().is_some() => pending = Some(f),
-                Ok(Ok(Some(f))) => live.recycle(f),
-            }
-        }
-        Ok((live, pending))
+        live.wait_info(self.timeout).await?;
+        Ok(live)
     }
 }
 
 impl Stream {
-    fn opened(
-        live: LiveStream,
-        pending: Option<camwire::stream::Frame>,
-        format: Format,
-        url: String,
-    ) -> Stream {
+    fn opened(live: LiveStream, format: Format, url: String) -> Stream {
         let info = live.info().cloned();
         Stream {
             inner: Arc::new(Inner {
                 state: tokio::sync::Mutex::new(State {
                     live: Some(live),
-                    pending,
                     ended: false,
                 }),
                 info: Mutex::new(info),

@@ -81,34 +81,6 @@ pub fn trim_before(cam_dir: &Path, cutoff: SystemTime) -> io::Result<usize> {
     Ok(dropped)
 }
 
-/// The UTC start a segment file is named for (`YYYYMMDDTHHMMSS.mmmZ[-N].mp4`).
-pub fn file_start(path: &Path) -> Option<SystemTime> {
-    let name = path.file_name()?.to_str()?;
-    let b = name.as_bytes();
-    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
-        let s = name.get(r)?;
-        s.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| s.parse().ok())
-            .flatten()
-    };
-    if b.get(8) != Some(&b'T') || b.get(15) != Some(&b'.') || b.get(19) != Some(&b'Z') {
-        return None;
-    }
-    let dt = jiff::civil::DateTime::new(
-        i16::try_from(digits(0..4)?).ok()?,
-        i8::try_from(digits(4..6)?).ok()?,
-        i8::try_from(digits(6..8)?).ok()?,
-        i8::try_from(digits(9..11)?).ok()?,
-        i8::try_from(digits(11..13)?).ok()?,
-        i8::try_from(digits(13..15)?).ok()?,
-        i32::try_from(digits(16..19)? * 1_000_000).ok()?,
-    )
-    .ok()?;
-    let ts = dt.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
-    Some(SystemTime::from(ts))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,18 +143,5 @@ mod tests {
         let text = std::fs::read_to_string(dir.join(GAPS_FILE)).unwrap();
         assert_eq!(text.lines().count(), 300, "every append survived the trims");
         assert!(!text.contains("outage 0\""));
-    }
-
-    #[test]
-    fn file_names_give_their_start() {
-        let t = file_start(Path::new("/r/cam/2025-11-23/20251123T120001.250Z.mp4")).unwrap();
-        let want = SystemTime::UNIX_EPOCH + Duration::from_millis(1_763_899_201_250);
-        assert_eq!(t, want);
-        assert_eq!(
-            file_start(Path::new("20251123T120001.250Z-2.mp4")),
-            Some(want)
-        );
-        assert_eq!(file_start(Path::new("clip.mp4")), None);
-        assert_eq!(file_start(Path::new("20251123X120001.250Z.mp4")), None);
     }
 }

@@ -216,7 +216,8 @@ fn trim_gap_logs(root: &Path, entries: &[Entry], report: &mut RetentionReport) {
         let c = cutoffs.entry(e.camera.as_str()).or_default();
         if e.deleted {
             c.1 = c.1.max(Some(e.modified));
-        } else if let Some(start) = super::gaps_log::file_start(&e.path) {
+        } else if let Some(start) = crate::export::index::parse_segment_name(&e.key) {
+            let start = crate::export::nanos_to_system(start);
             c.0 = Some(c.0.map_or(start, |s: SystemTime| s.min(start)));
         }
     }
