@@ -8,6 +8,14 @@
 //! The locks are advisory: they only coordinate code that asks for them. `flock` locks belong to
 //! the open file description, so they work across processes and are released by the kernel when
 //! the descriptor is closed (on drop, or when the process dies, even with `kill -9`).
+//!
+//! The recorder's file also carries a *writer mark* ([`FileHold::writer`]): an open-file-
+//! description (OFD) `fcntl` lock on one byte far past any real file end. `flock` cannot tell
+//! a recorder's shared hold from an export's, but an export must say whether a source was
+//! still being written when it hashed it (the manifest's `growing`), so the writer marks its
+//! file in a second, independent lock space and [`is_being_written`] asks about that mark
+//! without taking anything. Like `flock`, the mark dies with the descriptor, so a killed
+//! recorder leaves no stale mark.
 
 use std::fs::File;
 use std::io;
@@ -29,6 +37,21 @@ impl FileHold {
         let path = path.as_ref();
         let file = File::open(path)?;
         flock_retry(&file, libc::LOCK_SH)?;
+        Ok(FileHold {
+            file,
+            path: path.to_path_buf(),
+            exclusive: false,
+        })
+    }
+
+    /// The recorder's hold on the file it writes: a shared `flock` (retention skips the file)
+    /// plus the writer mark that [`is_being_written`] reports, both released on drop.
+    pub fn writer(path: impl AsRef<Path>) -> io::Result<FileHold> {
+        let path = path.as_ref();
+        // Write access: an OFD write lock needs a descriptor opened for writing.
+        let file = std::fs::OpenOptions::new().write(true).open(path)?;
+        flock_retry(&file, libc::LOCK_SH)?;
+        set_writer_mark(&file)?;
         Ok(FileHold {
             file,
             path: path.to_path_buf(),
@@ -78,6 +101,62 @@ pub fn lock_exclusive(file: &File) -> io::Result<()> {
     flock_retry(file, libc::LOCK_EX)
 }
 
+/// Where the writer mark sits: one byte at the largest offset `fcntl` accepts, which no
+/// segment file ever reaches, so the mark never overlaps real byte-range locks.
+const WRITER_MARK_OFFSET: libc::off_t = libc::off_t::MAX - 1;
+
+fn writer_mark_lock(kind: libc::c_short) -> libc::flock {
+    // SAFETY: `flock` is a plain C struct of integers; all-zero is a valid value (and OFD
+    // requests require l_pid = 0).
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = kind;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = WRITER_MARK_OFFSET;
+    fl.l_len = 1;
+    fl
+}
+
+#[cfg(target_os = "linux")]
+fn set_writer_mark(file: &File) -> io::Result<()> {
+    let fl = writer_mark_lock(libc::F_WRLCK as libc::c_short);
+    loop {
+        // SAFETY: valid descriptor and a pointer to a live, initialised `flock` struct.
+        let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &fl) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_writer_mark(_file: &File) -> io::Result<()> {
+    Ok(())
+}
+
+/// Whether another open file description (a recorder, in this process or any other) holds
+/// the writer mark on `file`, i.e. the file is still being recorded. Takes no lock.
+#[cfg(target_os = "linux")]
+pub fn is_being_written(file: &File) -> io::Result<bool> {
+    // Asking for a read lock: only a write lock (the mark) conflicts with it.
+    let mut fl = writer_mark_lock(libc::F_RDLCK as libc::c_short);
+    // SAFETY: valid descriptor and a pointer to a live `flock` struct the kernel fills in.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut fl) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fl.l_type != libc::F_UNLCK as libc::c_short)
+}
+
+/// Without OFD locks the mark cannot be seen; callers fall back to the file's own state.
+#[cfg(not(target_os = "linux"))]
+pub fn is_being_written(_file: &File) -> io::Result<bool> {
+    Ok(false)
+}
+
 /// `flock` with EINTR retry.
 fn flock_retry(file: &File, op: libc::c_int) -> io::Result<()> {
     loop {
@@ -117,6 +196,31 @@ mod tests {
         assert!(try_exclusive(&p).unwrap().is_none());
         drop(ex);
         assert!(try_exclusive(&p).unwrap().is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn writer_mark_is_seen_by_other_descriptors_and_dies_with_the_hold() {
+        let dir = std::env::temp_dir().join(format!("camwire-writermark-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("seg.mp4");
+        std::fs::write(&p, b"x").unwrap();
+
+        let reader = FileHold::shared(&p).unwrap();
+        assert!(!is_being_written(reader.file()).unwrap(), "no writer yet");
+        let w = FileHold::writer(&p).unwrap();
+        assert!(is_being_written(reader.file()).unwrap(), "writer mark seen");
+        // The writer's flock is shared: retention still cannot take the file.
+        assert!(try_exclusive(&p).unwrap().is_none());
+        // Another export's shared hold is not mistaken for a writer.
+        let other = FileHold::shared(&p).unwrap();
+        drop(w);
+        assert!(
+            !is_being_written(reader.file()).unwrap(),
+            "mark gone with the writer"
+        );
+        assert!(!is_being_written(other.file()).unwrap());
+        drop((reader, other));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

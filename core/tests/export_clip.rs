@@ -291,3 +291,43 @@ fn bad_inputs_are_typed_errors() {
     // Exports before the damaged file still work.
     export(&root, "cam", at(0.5), at(3.5), &out.join("c.mp4"), &o).expect("export before damage");
 }
+
+/// `growing` means "still being written when hashed": true only for the file a recorder holds
+/// open, false for every file once the recorder has closed them, even the newest.
+#[test]
+fn growing_marks_only_the_file_being_recorded() {
+    let root = tmpdir("growing");
+    let out = tmpdir("growing-out");
+    let o = ExportOptions::default();
+    let mut w = segment_writer(&root, "cam", 4);
+    for i in 0..250 {
+        push_clip_frame(&mut w, i, at(0.0) + FRAME * i as u32);
+    }
+    // Files at 0, 4 and 8 s; the third is open (its last fragment not yet written).
+    let files = mp4_files(&root);
+    assert_eq!(files.len(), 3, "{files:?}");
+    let live = export(&root, "cam", at(1.0), at(9.0), &out.join("live.mp4"), &o).expect("live");
+    let growing: Vec<(String, bool)> = live
+        .manifest
+        .sources
+        .iter()
+        .map(|s| (s.path.clone(), s.growing))
+        .collect();
+    assert_eq!(growing.len(), 3, "{growing:?}");
+    assert!(!growing[0].1 && !growing[1].1, "closed files: {growing:?}");
+    assert!(growing[2].1, "the open file is growing: {growing:?}");
+    let open_src = &live.manifest.sources[2];
+    assert!(open_src.hashed_bytes <= open_src.size);
+    assert!(verify(&out.join("live.mp4")).expect("verify live").ok());
+
+    w.finish().expect("finish");
+    let done = export(&root, "cam", at(1.0), at(9.0), &out.join("done.mp4"), &o).expect("done");
+    for s in &done.manifest.sources {
+        assert!(!s.growing, "recorder closed every file: {s:?}");
+        assert_eq!(
+            s.hashed_bytes, s.size,
+            "a closed file is hashed whole: {s:?}"
+        );
+    }
+    assert!(verify(&out.join("done.mp4")).expect("verify done").ok());
+}

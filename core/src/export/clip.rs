@@ -233,9 +233,13 @@ pub fn export(
     for s in &sources {
         let Some(u) = s.used else { continue };
         let path = &s.scanned.file.path;
-        // A file still being recorded is hashed up to its last complete fragment (that
-        // prefix never changes); any other file as a whole.
-        let hashed = if s.newest {
+        // Growing: a recorder still holds the file's writer mark, or its tail is torn (a
+        // crash, or a fragment being written). Such a file is hashed up to its last complete
+        // fragment (that prefix never changes); a cleanly closed file as a whole.
+        let growing = crate::filelock::is_being_written(s.hold.file())
+            .map_err(|e| ExportError::io(path, e))?
+            || s.scanned.valid_len < s.scanned.file_len;
+        let hashed = if growing {
             s.scanned.valid_len
         } else {
             s.scanned.file_len
@@ -246,7 +250,7 @@ pub fn export(
             size: s.scanned.file_len,
             hashed_bytes: hashed,
             sha256: sha,
-            growing: s.newest,
+            growing,
             bytes_used: [u.byte_start, u.byte_end],
             time_used: Span {
                 start: show(u.t_start),

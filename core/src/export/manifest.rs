@@ -86,8 +86,9 @@ pub struct ManifestSource {
     pub hashed_bytes: u64,
     /// SHA-256 of bytes `0..hashed_bytes`.
     pub sha256: String,
-    /// True when the file was the camera's newest and may have grown since (only the
-    /// hashed prefix is checked then).
+    /// True when the file was still being written when it was hashed: a recorder held its
+    /// writer mark, or its tail was torn. Only the hashed prefix is checked then. A file
+    /// whose recorder closed it cleanly is never growing.
     pub growing: bool,
     /// Byte range the clip's samples were read from: `[start, end)`.
     pub bytes_used: [u64; 2],

@@ -10,6 +10,9 @@
 //! Both layouts carry one edit (`edts/elst`) that starts presentation at the first frame the
 //! user asked for, hiding the pre-roll from the keyframe before it.
 
+use crate::fmp4::boxes::{
+    self, begin, begin_full, end, fits32, put_u16, put_u32, put_u64, put_zeros,
+};
 use crate::fmp4::{TRACK_ID, VideoTrack, sample_flags};
 
 /// One sample of the clip, as the sample tables need it.
@@ -44,65 +47,12 @@ pub struct Edit {
     pub duration: u64,
 }
 
-fn begin(out: &mut Vec<u8>, fourcc: &[u8; 4]) -> usize {
-    let start = out.len();
-    out.extend_from_slice(&[0, 0, 0, 0]);
-    out.extend_from_slice(fourcc);
-    start
-}
-
-fn begin_full(out: &mut Vec<u8>, fourcc: &[u8; 4], version: u8, flags: u32) -> usize {
-    let start = begin(out, fourcc);
-    u32be(out, (u32::from(version) << 24) | (flags & 0x00ff_ffff));
-    start
-}
-
-/// Patches the size of the box begun at `start`. Header boxes stay far below 4 GiB (the
-/// largest, `stsz`, is 4 bytes per sample and the sample count is a u32 checked by callers);
-/// a larger one saturates, producing an unreadable file rather than a panic.
-fn end(out: &mut [u8], start: usize) {
-    let size = u32::try_from(out.len().saturating_sub(start)).unwrap_or(u32::MAX);
-    if let Some(f) = out.get_mut(start..start + 4) {
-        f.copy_from_slice(&size.to_be_bytes());
-    }
-}
-
-fn u16be(out: &mut Vec<u8>, v: u16) {
-    out.extend_from_slice(&v.to_be_bytes());
-}
-
-fn u32be(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&v.to_be_bytes());
-}
-
-fn u64be(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(&v.to_be_bytes());
-}
-
-fn zeros(out: &mut Vec<u8>, n: usize) {
-    out.resize(out.len() + n, 0);
-}
-
-fn matrix(out: &mut Vec<u8>) {
-    for v in [0x0001_0000u32, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000] {
-        u32be(out, v);
-    }
-}
-
-fn clamp16(v: u32) -> u16 {
-    u16::try_from(v).unwrap_or(u16::MAX)
-}
-
-fn fits32(v: u64) -> bool {
-    u32::try_from(v).is_ok()
-}
-
 /// `ftyp`: `isom` major with `iso2` (edit lists), `avc1` and `mp41`; the fragmented clip adds
 /// `iso6` (tfdt v1, prft).
 pub fn ftyp(out: &mut Vec<u8>, fragmented: bool) {
     let b = begin(out, b"ftyp");
     out.extend_from_slice(b"isom");
-    u32be(out, 0x200);
+    put_u32(out, 0x200);
     let brands: &[&[u8; 4]] = if fragmented {
         &[b"isom", b"iso2", b"iso6", b"avc1", b"mp41"]
     } else {
@@ -118,12 +68,12 @@ pub fn ftyp(out: &mut Vec<u8>, fragmented: bool) {
 pub fn mdat_header(out: &mut Vec<u8>, payload: u64) {
     let total = payload.saturating_add(8);
     if fits32(total) {
-        u32be(out, u32::try_from(total).unwrap_or(u32::MAX));
+        put_u32(out, u32::try_from(total).unwrap_or(u32::MAX));
         out.extend_from_slice(b"mdat");
     } else {
-        u32be(out, 1);
+        put_u32(out, 1);
         out.extend_from_slice(b"mdat");
-        u64be(out, payload.saturating_add(16));
+        put_u64(out, payload.saturating_add(16));
     }
 }
 
@@ -149,17 +99,17 @@ pub fn progressive_moov(
     let media_duration: u64 = samples.iter().map(|s| u64::from(s.duration)).sum();
     let mut out = Vec::with_capacity(1024 + samples.len() * 4 + chunks.len() * 8);
     let moov = begin(&mut out, b"moov");
-    mvhd(&mut out, track.timescale, edit.duration);
+    boxes::mvhd(&mut out, track.timescale, edit.duration, TRACK_ID + 1);
     let trak = begin(&mut out, b"trak");
-    tkhd(&mut out, track, edit.duration);
+    boxes::tkhd(&mut out, TRACK_ID, edit.duration, track.width, track.height);
     edts(&mut out, edit);
     let mdia = begin(&mut out, b"mdia");
-    mdhd(&mut out, track.timescale, media_duration);
-    hdlr(&mut out);
+    boxes::mdhd(&mut out, track.timescale, media_duration);
+    boxes::hdlr_vide(&mut out, b"camwire export\0");
     let minf = begin(&mut out, b"minf");
-    vmhd_dinf(&mut out);
+    boxes::vmhd_dinf(&mut out);
     let stbl = begin(&mut out, b"stbl");
-    stsd(&mut out, track);
+    boxes::stsd_avc1(&mut out, track.width, track.height, &track.avcc);
     stts(&mut out, samples);
     if samples.iter().any(|s| s.cto != 0) {
         ctts(&mut out, samples);
@@ -167,18 +117,18 @@ pub fn progressive_moov(
     if !samples.iter().all(|s| s.sync) {
         let b = begin_full(&mut out, b"stss", 0, 0);
         let n = samples.iter().filter(|s| s.sync).count();
-        u32be(&mut out, u32::try_from(n).unwrap_or(u32::MAX));
+        put_u32(&mut out, u32::try_from(n).unwrap_or(u32::MAX));
         for (i, _) in samples.iter().enumerate().filter(|(_, s)| s.sync) {
-            u32be(&mut out, u32::try_from(i + 1).unwrap_or(u32::MAX));
+            put_u32(&mut out, u32::try_from(i + 1).unwrap_or(u32::MAX));
         }
         end(&mut out, b);
     }
     // stsz: one size per sample (sample_size 0 = sizes follow).
     let b = begin_full(&mut out, b"stsz", 0, 0);
-    u32be(&mut out, 0);
-    u32be(&mut out, u32::try_from(samples.len()).unwrap_or(u32::MAX));
+    put_u32(&mut out, 0);
+    put_u32(&mut out, u32::try_from(samples.len()).unwrap_or(u32::MAX));
     for s in samples {
-        u32be(&mut out, s.size);
+        put_u32(&mut out, s.size);
     }
     end(&mut out, b);
     // stsc: runs of chunks with the same sample count.
@@ -189,21 +139,21 @@ pub fn progressive_moov(
         }
     }
     let b = begin_full(&mut out, b"stsc", 0, 0);
-    u32be(&mut out, u32::try_from(runs.len()).unwrap_or(u32::MAX));
+    put_u32(&mut out, u32::try_from(runs.len()).unwrap_or(u32::MAX));
     for (first, per) in runs {
-        u32be(&mut out, first);
-        u32be(&mut out, per);
-        u32be(&mut out, 1); // sample_description_index
+        put_u32(&mut out, first);
+        put_u32(&mut out, per);
+        put_u32(&mut out, 1); // sample_description_index
     }
     end(&mut out, b);
     let b = begin_full(&mut out, if co64 { b"co64" } else { b"stco" }, 0, 0);
-    u32be(&mut out, u32::try_from(chunks.len()).unwrap_or(u32::MAX));
+    put_u32(&mut out, u32::try_from(chunks.len()).unwrap_or(u32::MAX));
     let mut off = payload_start;
     for c in chunks {
         if co64 {
-            u64be(&mut out, off);
+            put_u64(&mut out, off);
         } else {
-            u32be(&mut out, u32::try_from(off).unwrap_or(u32::MAX));
+            put_u32(&mut out, u32::try_from(off).unwrap_or(u32::MAX));
         }
         off = off.saturating_add(c.bytes);
     }
@@ -221,34 +171,30 @@ pub fn progressive_moov(
 pub fn fragmented_moov(track: &VideoTrack, edit: Edit, media_duration: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
     let moov = begin(&mut out, b"moov");
-    mvhd(&mut out, track.timescale, edit.duration);
+    boxes::mvhd(&mut out, track.timescale, edit.duration, TRACK_ID + 1);
     let trak = begin(&mut out, b"trak");
-    tkhd(&mut out, track, edit.duration);
+    boxes::tkhd(&mut out, TRACK_ID, edit.duration, track.width, track.height);
     edts(&mut out, edit);
     let mdia = begin(&mut out, b"mdia");
-    mdhd(&mut out, track.timescale, 0);
-    hdlr(&mut out);
+    boxes::mdhd(&mut out, track.timescale, 0);
+    boxes::hdlr_vide(&mut out, b"camwire export\0");
     let minf = begin(&mut out, b"minf");
-    vmhd_dinf(&mut out);
+    boxes::vmhd_dinf(&mut out);
     let stbl = begin(&mut out, b"stbl");
-    stsd(&mut out, track);
-    for (fourcc, words) in [(b"stts", 1), (b"stsc", 1), (b"stsz", 2), (b"stco", 1)] {
-        let b = begin_full(&mut out, fourcc, 0, 0);
-        zeros(&mut out, 4 * words);
-        end(&mut out, b);
-    }
+    boxes::stsd_avc1(&mut out, track.width, track.height, &track.avcc);
+    boxes::empty_sample_tables(&mut out);
     end(&mut out, stbl);
     end(&mut out, minf);
     end(&mut out, mdia);
     end(&mut out, trak);
     let mvex = begin(&mut out, b"mvex");
     let b = begin_full(&mut out, b"mehd", 1, 0);
-    u64be(&mut out, media_duration);
+    put_u64(&mut out, media_duration);
     end(&mut out, b);
     let b = begin_full(&mut out, b"trex", 0, 0);
-    u32be(&mut out, TRACK_ID);
-    u32be(&mut out, 1);
-    zeros(&mut out, 12);
+    put_u32(&mut out, TRACK_ID);
+    put_u32(&mut out, 1);
+    put_zeros(&mut out, 12);
     end(&mut out, b);
     end(&mut out, mvex);
     end(&mut out, moov);
@@ -266,33 +212,33 @@ pub fn fragment_header(
 ) {
     if let Some(ntp) = wallclock_ntp {
         let b = begin_full(out, b"prft", 1, 0);
-        u32be(out, TRACK_ID);
-        u64be(out, ntp);
-        u64be(out, base_dts);
+        put_u32(out, TRACK_ID);
+        put_u64(out, ntp);
+        put_u64(out, base_dts);
         end(out, b);
     }
     let payload: u64 = samples.iter().map(|s| u64::from(s.size)).sum();
     let moof_start = out.len();
     let moof = begin(out, b"moof");
     let b = begin_full(out, b"mfhd", 0, 0);
-    u32be(out, sequence);
+    put_u32(out, sequence);
     end(out, b);
     let traf = begin(out, b"traf");
     let b = begin_full(out, b"tfhd", 0, 0x02_0000); // default-base-is-moof
-    u32be(out, TRACK_ID);
+    put_u32(out, TRACK_ID);
     end(out, b);
     let b = begin_full(out, b"tfdt", 1, 0);
-    u64be(out, base_dts);
+    put_u64(out, base_dts);
     end(out, b);
     // data offset, per-sample duration, size, flags, composition offset.
     let trun = begin_full(out, b"trun", 1, 0x001 | 0x100 | 0x200 | 0x400 | 0x800);
-    u32be(out, u32::try_from(samples.len()).unwrap_or(u32::MAX));
+    put_u32(out, u32::try_from(samples.len()).unwrap_or(u32::MAX));
     let data_offset_at = out.len();
-    u32be(out, 0);
+    put_u32(out, 0);
     for s in samples {
-        u32be(out, s.duration);
-        u32be(out, s.size);
-        u32be(out, sample_flags(s.sync));
+        put_u32(out, s.duration);
+        put_u32(out, s.size);
+        put_u32(out, sample_flags(s.sync));
         out.extend_from_slice(&s.cto.to_be_bytes());
     }
     end(out, trun);
@@ -307,128 +253,22 @@ pub fn fragment_header(
     mdat_header(out, payload);
 }
 
-fn mvhd(out: &mut Vec<u8>, timescale: u32, duration: u64) {
-    let v1 = !fits32(duration);
-    let b = begin_full(out, b"mvhd", u8::from(v1), 0);
-    if v1 {
-        zeros(out, 16);
-        u32be(out, timescale);
-        u64be(out, duration);
-    } else {
-        zeros(out, 8);
-        u32be(out, timescale);
-        u32be(out, u32::try_from(duration).unwrap_or(u32::MAX));
-    }
-    u32be(out, 0x0001_0000); // rate 1.0
-    u16be(out, 0x0100); // volume 1.0
-    zeros(out, 10);
-    matrix(out);
-    zeros(out, 24);
-    u32be(out, TRACK_ID + 1);
-    end(out, b);
-}
-
-fn tkhd(out: &mut Vec<u8>, track: &VideoTrack, duration: u64) {
-    let v1 = !fits32(duration);
-    let b = begin_full(out, b"tkhd", u8::from(v1), 0x3); // enabled, in movie
-    if v1 {
-        zeros(out, 16);
-        u32be(out, TRACK_ID);
-        zeros(out, 4);
-        u64be(out, duration);
-    } else {
-        zeros(out, 8);
-        u32be(out, TRACK_ID);
-        zeros(out, 4);
-        u32be(out, u32::try_from(duration).unwrap_or(u32::MAX));
-    }
-    zeros(out, 8);
-    zeros(out, 8); // layer, alternate_group, volume, reserved
-    matrix(out);
-    u32be(out, u32::from(clamp16(track.width)) << 16);
-    u32be(out, u32::from(clamp16(track.height)) << 16);
-    end(out, b);
-}
-
 fn edts(out: &mut Vec<u8>, edit: Edit) {
     let e = begin(out, b"edts");
     let v1 = !fits32(edit.duration) || i32::try_from(edit.media_time).is_err();
     let b = begin_full(out, b"elst", u8::from(v1), 0);
-    u32be(out, 1);
+    put_u32(out, 1);
     if v1 {
-        u64be(out, edit.duration);
-        u64be(out, edit.media_time);
+        put_u64(out, edit.duration);
+        put_u64(out, edit.media_time);
     } else {
-        u32be(out, u32::try_from(edit.duration).unwrap_or(u32::MAX));
-        u32be(out, u32::try_from(edit.media_time).unwrap_or(u32::MAX));
+        put_u32(out, u32::try_from(edit.duration).unwrap_or(u32::MAX));
+        put_u32(out, u32::try_from(edit.media_time).unwrap_or(u32::MAX));
     }
-    u16be(out, 1); // media_rate_integer
-    u16be(out, 0); // media_rate_fraction
+    put_u16(out, 1); // media_rate_integer
+    put_u16(out, 0); // media_rate_fraction
     end(out, b);
     end(out, e);
-}
-
-fn mdhd(out: &mut Vec<u8>, timescale: u32, duration: u64) {
-    let v1 = !fits32(duration);
-    let b = begin_full(out, b"mdhd", u8::from(v1), 0);
-    if v1 {
-        zeros(out, 16);
-        u32be(out, timescale);
-        u64be(out, duration);
-    } else {
-        zeros(out, 8);
-        u32be(out, timescale);
-        u32be(out, u32::try_from(duration).unwrap_or(u32::MAX));
-    }
-    u16be(out, 0x55c4); // "und"
-    u16be(out, 0);
-    end(out, b);
-}
-
-fn hdlr(out: &mut Vec<u8>) {
-    let b = begin_full(out, b"hdlr", 0, 0);
-    u32be(out, 0);
-    out.extend_from_slice(b"vide");
-    zeros(out, 12);
-    out.extend_from_slice(b"camwire export\0");
-    end(out, b);
-}
-
-fn vmhd_dinf(out: &mut Vec<u8>) {
-    let b = begin_full(out, b"vmhd", 0, 1);
-    zeros(out, 8);
-    end(out, b);
-    let dinf = begin(out, b"dinf");
-    let dref = begin_full(out, b"dref", 0, 0);
-    u32be(out, 1);
-    let url = begin_full(out, b"url ", 0, 1);
-    end(out, url);
-    end(out, dref);
-    end(out, dinf);
-}
-
-/// `stsd` with one `avc1` entry carrying the source's avcC byte for byte.
-fn stsd(out: &mut Vec<u8>, track: &VideoTrack) {
-    let b = begin_full(out, b"stsd", 0, 0);
-    u32be(out, 1);
-    let avc1 = begin(out, b"avc1");
-    zeros(out, 6);
-    u16be(out, 1); // data_reference_index
-    zeros(out, 16); // pre_defined, reserved
-    u16be(out, clamp16(track.width));
-    u16be(out, clamp16(track.height));
-    u32be(out, 0x0048_0000);
-    u32be(out, 0x0048_0000);
-    u32be(out, 0);
-    u16be(out, 1); // frame_count
-    zeros(out, 32); // compressorname
-    u16be(out, 0x0018);
-    u16be(out, 0xffff);
-    let c = begin(out, b"avcC");
-    out.extend_from_slice(&track.avcc);
-    end(out, c);
-    end(out, avc1);
-    end(out, b);
 }
 
 /// `(count, value)` runs of equal consecutive values: the shape of `stts` and `ctts`.
@@ -447,10 +287,10 @@ fn run_lengths<T: PartialEq>(values: impl Iterator<Item = T>) -> Vec<(u32, T)> {
 fn stts(out: &mut Vec<u8>, samples: &[ClipSample]) {
     let runs = run_lengths(samples.iter().map(|s| s.duration));
     let b = begin_full(out, b"stts", 0, 0);
-    u32be(out, u32::try_from(runs.len()).unwrap_or(u32::MAX));
+    put_u32(out, u32::try_from(runs.len()).unwrap_or(u32::MAX));
     for (n, d) in runs {
-        u32be(out, n);
-        u32be(out, d);
+        put_u32(out, n);
+        put_u32(out, d);
     }
     end(out, b);
 }
@@ -459,9 +299,9 @@ fn stts(out: &mut Vec<u8>, samples: &[ClipSample]) {
 fn ctts(out: &mut Vec<u8>, samples: &[ClipSample]) {
     let runs = run_lengths(samples.iter().map(|s| s.cto));
     let b = begin_full(out, b"ctts", 1, 0);
-    u32be(out, u32::try_from(runs.len()).unwrap_or(u32::MAX));
+    put_u32(out, u32::try_from(runs.len()).unwrap_or(u32::MAX));
     for (n, o) in runs {
-        u32be(out, n);
+        put_u32(out, n);
         out.extend_from_slice(&o.to_be_bytes());
     }
     end(out, b);

@@ -1,4 +1,6 @@
-//! Writing ISO BMFF boxes into a `Vec<u8>`.
+//! Writing ISO BMFF boxes into a `Vec<u8>`: the one place both MP4 layouts camwire writes
+//! get their box code from (the recorder's init segment in [`super::init`], the exported
+//! clip's `moov` in `export::mp4_writer`), so a box looks the same in both.
 //!
 //! A box is written by [`begin`] (a placeholder size and the type), its body, then [`end`],
 //! which patches the size once the body length is known. Nothing here allocates beyond the
@@ -67,6 +69,141 @@ pub(crate) fn put_zeros(out: &mut Vec<u8>, n: usize) {
 pub(crate) fn put_unity_matrix(out: &mut Vec<u8>) {
     for v in [0x0001_0000u32, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000] {
         put_u32(out, v);
+    }
+}
+
+/// True when `v` fits a version-0 (32-bit) field; larger values need version 1.
+pub(crate) fn fits32(v: u64) -> bool {
+    u32::try_from(v).is_ok()
+}
+
+/// `v` as 16 bits, saturating (sample entry sizes; tkhd's integer part).
+pub(crate) fn clamp_u16(v: u32) -> u16 {
+    u16::try_from(v).unwrap_or(u16::MAX)
+}
+
+/// Creation/modification times (zero: unknown), then `timescale` and `duration`, as `mvhd`,
+/// `mdhd` and (with the track ID between) `tkhd` lay them out; version 1 when `duration`
+/// needs 64 bits. For `tkhd` the track ID stands where the timescale does, followed by
+/// 4 reserved bytes.
+fn put_times(
+    out: &mut Vec<u8>,
+    v1: bool,
+    timescale_or_id: u32,
+    reserved_after: bool,
+    duration: u64,
+) {
+    if v1 {
+        put_zeros(out, 16);
+        put_u32(out, timescale_or_id);
+        if reserved_after {
+            put_zeros(out, 4);
+        }
+        put_u64(out, duration);
+    } else {
+        put_zeros(out, 8);
+        put_u32(out, timescale_or_id);
+        if reserved_after {
+            put_zeros(out, 4);
+        }
+        put_u32(out, u32::try_from(duration).unwrap_or(u32::MAX));
+    }
+}
+
+/// `mvhd`: movie `timescale` and `duration` (0 when fragments carry it), rate and volume 1.0.
+pub(crate) fn mvhd(out: &mut Vec<u8>, timescale: u32, duration: u64, next_track_id: u32) {
+    let v1 = !fits32(duration);
+    let b = begin_full(out, b"mvhd", u8::from(v1), 0);
+    put_times(out, v1, timescale, false, duration);
+    put_u32(out, 0x0001_0000); // rate 1.0
+    put_u16(out, 0x0100); // volume 1.0
+    put_zeros(out, 2 + 8); // reserved
+    put_unity_matrix(out);
+    put_zeros(out, 6 * 4); // pre_defined
+    put_u32(out, next_track_id);
+    end(out, b);
+}
+
+/// `tkhd` of an enabled, in-movie video track (`width` x `height` pixels, 16.16 fixed point).
+pub(crate) fn tkhd(out: &mut Vec<u8>, track_id: u32, duration: u64, width: u32, height: u32) {
+    let v1 = !fits32(duration);
+    let b = begin_full(out, b"tkhd", u8::from(v1), 0x3); // track_enabled | track_in_movie
+    put_times(out, v1, track_id, true, duration);
+    put_zeros(out, 8); // reserved
+    put_zeros(out, 8); // layer, alternate_group, volume (video: 0), reserved
+    put_unity_matrix(out);
+    put_u32(out, u32::from(clamp_u16(width)) << 16);
+    put_u32(out, u32::from(clamp_u16(height)) << 16);
+    end(out, b);
+}
+
+/// `mdhd`: media `timescale` and `duration`, language "und".
+pub(crate) fn mdhd(out: &mut Vec<u8>, timescale: u32, duration: u64) {
+    let v1 = !fits32(duration);
+    let b = begin_full(out, b"mdhd", u8::from(v1), 0);
+    put_times(out, v1, timescale, false, duration);
+    put_u16(out, 0x55c4); // language "und" (ISO 639-2/T, 5 bits per letter)
+    put_u16(out, 0); // pre_defined
+    end(out, b);
+}
+
+/// `hdlr` for a video track; `name` is NUL-terminated by the caller (e.g. `b"camwire video\0"`).
+pub(crate) fn hdlr_vide(out: &mut Vec<u8>, name: &[u8]) {
+    let b = begin_full(out, b"hdlr", 0, 0);
+    put_u32(out, 0); // pre_defined
+    out.extend_from_slice(b"vide");
+    put_zeros(out, 12); // reserved
+    out.extend_from_slice(name);
+    end(out, b);
+}
+
+/// `vmhd` then `dinf/dref/url ` (media data in this file): the fixed head of a video `minf`.
+pub(crate) fn vmhd_dinf(out: &mut Vec<u8>) {
+    let vmhd = begin_full(out, b"vmhd", 0, 1); // flags 1 is mandatory for vmhd
+    put_u16(out, 0); // graphicsmode: copy
+    put_zeros(out, 6); // opcolor
+    end(out, vmhd);
+    let dinf = begin(out, b"dinf");
+    let dref = begin_full(out, b"dref", 0, 0);
+    put_u32(out, 1); // entry_count
+    let url = begin_full(out, b"url ", 0, 1); // flags 1: media data is in this file
+    end(out, url);
+    end(out, dref);
+    end(out, dinf);
+}
+
+/// `stsd` with one `avc1` sample entry carrying `avcc` (the AVCDecoderConfigurationRecord)
+/// byte for byte.
+pub(crate) fn stsd_avc1(out: &mut Vec<u8>, width: u32, height: u32, avcc: &[u8]) {
+    let stsd = begin_full(out, b"stsd", 0, 0);
+    put_u32(out, 1); // entry_count
+    let avc1 = begin(out, b"avc1");
+    put_zeros(out, 6); // reserved
+    put_u16(out, 1); // data_reference_index
+    put_zeros(out, 16); // pre_defined, reserved, pre_defined
+    put_u16(out, clamp_u16(width));
+    put_u16(out, clamp_u16(height));
+    put_u32(out, 0x0048_0000); // horizresolution 72 dpi
+    put_u32(out, 0x0048_0000); // vertresolution 72 dpi
+    put_u32(out, 0); // reserved
+    put_u16(out, 1); // frame_count
+    put_zeros(out, 32); // compressorname (empty Pascal string)
+    put_u16(out, 0x0018); // depth: colour, no alpha
+    put_u16(out, 0xffff); // pre_defined = -1
+    let c = begin(out, b"avcC");
+    out.extend_from_slice(avcc);
+    end(out, c);
+    end(out, avc1);
+    end(out, stsd);
+}
+
+/// The empty `stts`, `stsc`, `stsz` and `stco` of a track whose samples all live in fragments.
+pub(crate) fn empty_sample_tables(out: &mut Vec<u8>) {
+    for (fourcc, zero_words) in [(b"stts", 1), (b"stsc", 1), (b"stsz", 2), (b"stco", 1)] {
+        // stts/stsc/stco: entry_count 0; stsz: sample_size 0, sample_count 0.
+        let b = begin_full(out, fourcc, 0, 0);
+        put_zeros(out, 4 * zero_words);
+        end(out, b);
     }
 }
 

@@ -4,7 +4,7 @@
 //! Every field that a fragmented recording cannot know up front (durations, creation times) is
 //! zero; players take the duration from the fragments.
 
-use super::boxes::{begin, begin_full, end, put_u16, put_u32, put_unity_matrix, put_zeros};
+use super::boxes::{self, begin, begin_full, end, put_u32};
 
 /// The one track ID camwire writes; fragments refer to it in `tfhd` and `prft`.
 pub const TRACK_ID: u32 = 1;
@@ -39,7 +39,7 @@ pub fn write_init_segment(track: &VideoTrack, out: &mut Vec<u8>) {
     end(out, ftyp);
 
     let moov = begin(out, b"moov");
-    write_mvhd(track, out);
+    boxes::mvhd(out, track.timescale, 0, TRACK_ID + 1);
     write_trak(track, out);
     let mvex = begin(out, b"mvex");
     let trex = begin_full(out, b"trex", 0, 0);
@@ -53,120 +53,22 @@ pub fn write_init_segment(track: &VideoTrack, out: &mut Vec<u8>) {
     end(out, moov);
 }
 
-fn write_mvhd(track: &VideoTrack, out: &mut Vec<u8>) {
-    let b = begin_full(out, b"mvhd", 0, 0);
-    put_u32(out, 0); // creation_time
-    put_u32(out, 0); // modification_time
-    put_u32(out, track.timescale);
-    put_u32(out, 0); // duration: unknown, fragments carry it
-    put_u32(out, 0x0001_0000); // rate 1.0
-    put_u16(out, 0x0100); // volume 1.0
-    put_zeros(out, 2 + 8); // reserved
-    put_unity_matrix(out);
-    put_zeros(out, 6 * 4); // pre_defined
-    put_u32(out, TRACK_ID + 1); // next_track_ID
-    end(out, b);
-}
-
 fn write_trak(track: &VideoTrack, out: &mut Vec<u8>) {
     let trak = begin(out, b"trak");
-
-    // flags: track_enabled | track_in_movie
-    let tkhd = begin_full(out, b"tkhd", 0, 0x3);
-    put_u32(out, 0); // creation_time
-    put_u32(out, 0); // modification_time
-    put_u32(out, TRACK_ID);
-    put_u32(out, 0); // reserved
-    put_u32(out, 0); // duration
-    put_zeros(out, 8); // reserved
-    put_u16(out, 0); // layer
-    put_u16(out, 0); // alternate_group
-    put_u16(out, 0); // volume (video)
-    put_u16(out, 0); // reserved
-    put_unity_matrix(out);
-    put_u32(out, fixed_16_16(track.width));
-    put_u32(out, fixed_16_16(track.height));
-    end(out, tkhd);
-
+    // Durations are zero: unknown up front, the fragments carry them.
+    boxes::tkhd(out, TRACK_ID, 0, track.width, track.height);
     let mdia = begin(out, b"mdia");
-    let mdhd = begin_full(out, b"mdhd", 0, 0);
-    put_u32(out, 0); // creation_time
-    put_u32(out, 0); // modification_time
-    put_u32(out, track.timescale);
-    put_u32(out, 0); // duration
-    put_u16(out, 0x55c4); // language "und" (ISO 639-2/T, 5 bits per letter)
-    put_u16(out, 0); // pre_defined
-    end(out, mdhd);
-
-    let hdlr = begin_full(out, b"hdlr", 0, 0);
-    put_u32(out, 0); // pre_defined
-    out.extend_from_slice(b"vide");
-    put_zeros(out, 12); // reserved
-    out.extend_from_slice(b"camwire video\0");
-    end(out, hdlr);
-
+    boxes::mdhd(out, track.timescale, 0);
+    boxes::hdlr_vide(out, b"camwire video\0");
     let minf = begin(out, b"minf");
-    let vmhd = begin_full(out, b"vmhd", 0, 1); // flags 1 is mandatory for vmhd
-    put_u16(out, 0); // graphicsmode: copy
-    put_zeros(out, 6); // opcolor
-    end(out, vmhd);
-
-    let dinf = begin(out, b"dinf");
-    let dref = begin_full(out, b"dref", 0, 0);
-    put_u32(out, 1); // entry_count
-    let url = begin_full(out, b"url ", 0, 1); // flags 1: media data is in this file
-    end(out, url);
-    end(out, dref);
-    end(out, dinf);
-
+    boxes::vmhd_dinf(out);
     let stbl = begin(out, b"stbl");
-    write_stsd(track, out);
-    for (fourcc, zero_words) in [(b"stts", 1), (b"stsc", 1), (b"stsz", 2), (b"stco", 1)] {
-        // stts/stsc/stco: entry_count 0; stsz: sample_size 0, sample_count 0.
-        let b = begin_full(out, fourcc, 0, 0);
-        put_zeros(out, 4 * zero_words);
-        end(out, b);
-    }
+    boxes::stsd_avc1(out, track.width, track.height, &track.avcc);
+    boxes::empty_sample_tables(out);
     end(out, stbl);
     end(out, minf);
     end(out, mdia);
     end(out, trak);
-}
-
-fn write_stsd(track: &VideoTrack, out: &mut Vec<u8>) {
-    let stsd = begin_full(out, b"stsd", 0, 0);
-    put_u32(out, 1); // entry_count
-
-    let avc1 = begin(out, b"avc1");
-    put_zeros(out, 6); // reserved
-    put_u16(out, 1); // data_reference_index
-    put_u16(out, 0); // pre_defined
-    put_u16(out, 0); // reserved
-    put_zeros(out, 12); // pre_defined
-    put_u16(out, clamp_u16(track.width));
-    put_u16(out, clamp_u16(track.height));
-    put_u32(out, 0x0048_0000); // horizresolution 72 dpi
-    put_u32(out, 0x0048_0000); // vertresolution 72 dpi
-    put_u32(out, 0); // reserved
-    put_u16(out, 1); // frame_count
-    put_zeros(out, 32); // compressorname (empty Pascal string)
-    put_u16(out, 0x0018); // depth: colour, no alpha
-    put_u16(out, 0xffff); // pre_defined = -1
-
-    let avcc = begin(out, b"avcC");
-    out.extend_from_slice(&track.avcc);
-    end(out, avcc);
-    end(out, avc1);
-    end(out, stsd);
-}
-
-/// tkhd sizes are 16.16 fixed point; the integer part has 16 bits.
-fn fixed_16_16(v: u32) -> u32 {
-    u32::from(clamp_u16(v)) << 16
-}
-
-fn clamp_u16(v: u32) -> u16 {
-    u16::try_from(v).unwrap_or(u16::MAX)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@
 //!   files back without loading them, for recovery and export.
 //! - [`BoxIter`], [`FileBoxIter`]: the underlying panic-free box walkers.
 
-mod boxes;
+pub(crate) mod boxes;
 mod error;
 mod fragment;
 mod init;

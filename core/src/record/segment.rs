@@ -17,7 +17,8 @@
 //!   and the writer waits for the next keyframe to start a new file. [`SegmentWriter::set_paused`]
 //!   lets the recorder drop frames while the disk is full without losing the stream state.
 //! - The file being written carries a shared advisory lock ([`crate::filelock`]) for as long
-//!   as it is open, so retention (`try_exclusive`) never deletes it, from any process.
+//!   as it is open, so retention (`try_exclusive`) never deletes it, from any process, and the
+//!   writer mark that tells an export the file is still growing.
 
 use crate::filelock::FileHold;
 use crate::fmp4::{FragmentBuilder, VideoTrack, write_init_segment};
@@ -514,7 +515,7 @@ impl SegmentWriter {
             .create_new(true)
             .open(&path)?;
         // Taken before the first byte: retention never sees this file unlocked for long.
-        let hold = match FileHold::shared(&path) {
+        let hold = match FileHold::writer(&path) {
             Ok(h) => Some(h),
             Err(e) => {
                 log::warn!("cannot lock {}: {e}", path.display());

@@ -88,8 +88,17 @@ pub fn record_with_clock(
     segment_secs: u32,
     wall: impl Fn(usize) -> SystemTime,
 ) {
-    let ranges = clip_access_units();
-    let mut w = SegmentWriter::new(
+    let mut w = segment_writer(root, camera, segment_secs);
+    for i in 0..frames {
+        push_clip_frame(&mut w, i, wall(i));
+    }
+    w.finish().expect("finish");
+}
+
+/// The writer [`record`] uses: files under `root/camera/`, rotated every `segment_secs`,
+/// 1-s fragments, no fsync. Frames go in with [`push_clip_frame`].
+pub fn segment_writer(root: &Path, camera: &str, segment_secs: u32) -> SegmentWriter {
+    SegmentWriter::new(
         Naming::CameraDir {
             root: root.to_path_buf(),
             camera_id: camera.to_string(),
@@ -101,16 +110,18 @@ pub fn record_with_clock(
             ..Default::default()
         },
         90_000,
-    );
-    for i in 0..frames {
-        let mut au = access_unit(i, &ranges);
-        au.timestamp = 1_000_000 + i as i64 * i64::from(TICKS_PER_FRAME);
-        if i == 0 {
-            au.new_parameters = Some(parameter_sets(&ranges));
-        }
-        w.push(&mut au, system_time_to_ntp(wall(i))).expect("write");
+    )
+}
+
+/// Pushes frame `i` of the looping clip (with the parameter sets on frame 0), shown at `wall`.
+pub fn push_clip_frame(w: &mut SegmentWriter, i: usize, wall: SystemTime) {
+    let ranges = clip_access_units();
+    let mut au = access_unit(i, &ranges);
+    au.timestamp = 1_000_000 + i as i64 * i64::from(TICKS_PER_FRAME);
+    if i == 0 {
+        au.new_parameters = Some(parameter_sets(&ranges));
     }
-    w.finish().expect("finish");
+    w.push(&mut au, system_time_to_ntp(wall)).expect("write");
 }
 
 /// Every `.mp4` under `dir`, sorted (names are UTC start times).
