@@ -3,9 +3,18 @@
 //! - [`discover`]: multicast Probe for `dn:NetworkVideoTransmitter` to 239.255.255.250:3702 from
 //!   every up, multicast-capable IPv4 interface (or the ones named), sent several times because
 //!   UDP loses packets, replies collected until the timeout, deduplicated by endpoint reference,
-//!   and only replies whose `RelatesTo` names our probe are kept.
+//!   and only replies whose `RelatesTo` names our probe are kept (a multicast group carries
+//!   other clients' probes and their answers, so a reply without `RelatesTo` is dropped).
 //! - [`probe_unicast`]: the same Probe sent to one host, for networks without multicast
-//!   (routed VLANs, VPNs, the police network between a province and a shop).
+//!   (routed VLANs, VPNs, the police network between a province and a shop). Only that host
+//!   answers on our socket, so a reply with no `RelatesTo` is accepted; a wrong one is not.
+//!
+//! Replies are read as firmware sends them, not as the schema says: `ProbeMatch` elements are
+//! taken wherever they stand under the SOAP `Body` (inside `ProbeMatches` or directly, as some
+//! virtual cameras send them), SOAP 1.1 or 1.2, WS-Discovery 2005/04 or 2009/01, any prefixes or
+//! none; a reply may come from any port; `RelatesTo` may echo our `urn:uuid:` message ID as a
+//! bare `uuid:`. The XAddr chosen is the one whose host is the replying address (IPv4, IPv6,
+//! link-local with a zone), else the first `http` one, else the first.
 //! - [`DiscoveryListener`]: passive Hello/Bye, so a VMS sees cameras come and go.
 //!
 //! One socket per interface, with `IP_MULTICAST_IF` set: without it the kernel sends the
@@ -18,7 +27,6 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
-use url::Url;
 
 use super::error::{Error, Result};
 use super::xml::{self, Element, XmlLimits};
@@ -255,17 +263,34 @@ fn split_ws(s: Option<&str>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn choose_xaddr(xaddrs: &[String], source: &SocketAddr) -> Option<String> {
-    let src = source.ip().to_string();
-    let host_of = |x: &str| {
-        Url::parse(x)
-            .ok()
-            .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string()))
+/// The host of an XAddr as an IP address, when it is one: `http://[fe80::1%eth0]:80/x` gives
+/// `fe80::1`. Written by hand because `url` rejects IPv6 zone identifiers, which link-local
+/// XAddrs carry.
+fn xaddr_ip(xaddr: &str) -> Option<IpAddr> {
+    let rest = xaddr.split_once("://").map_or(xaddr, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = hostport.strip_prefix('[') {
+        let inner = v6.split(']').next().unwrap_or("");
+        // A zone, `%eth0` or URL-encoded `%25eth0`, does not take part in the comparison.
+        inner.split('%').next().unwrap_or("")
+    } else {
+        hostport.split(':').next().unwrap_or("")
     };
+    host.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+}
+
+fn choose_xaddr(xaddrs: &[String], source: &SocketAddr) -> Option<String> {
+    let src = source.ip().to_canonical();
     xaddrs
         .iter()
-        .find(|x| host_of(x).as_deref() == Some(src.as_str()))
-        .or_else(|| xaddrs.iter().find(|x| x.starts_with("http://")))
+        .find(|x| xaddr_ip(x) == Some(src))
+        .or_else(|| {
+            xaddrs.iter().find(|x| {
+                x.get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("http://"))
+            })
+        })
         .or_else(|| xaddrs.first())
         .cloned()
 }
@@ -301,6 +326,10 @@ fn device_from(el: &Element, source: SocketAddr) -> DiscoveredDevice {
         };
         let (kind, value) = rest.split_once('/').unwrap_or((rest, ""));
         let value = percent_decode(value);
+        if value.is_empty() {
+            // Axis sends `onvif://www.onvif.org/location/` when no location is set.
+            continue;
+        }
         match kind.to_ascii_lowercase().as_str() {
             "name" if dev.name.is_none() => dev.name = Some(value),
             "hardware" if dev.hardware.is_none() => dev.hardware = Some(value),
@@ -321,28 +350,94 @@ fn discovery_limits() -> XmlLimits {
     }
 }
 
+/// How a reply's `RelatesTo` is checked against the probe's MessageID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelatesTo {
+    /// It must be present and name our probe (multicast: the group carries other clients'
+    /// probes and their answers).
+    Required,
+    /// A reply without one is accepted; one naming another probe is dropped (unicast: only the
+    /// probed host answers on our socket, and cheap firmwares omit the header).
+    IfPresent,
+}
+
+/// The message ID as compared: trimmed, lowercase, without `urn:` (some firmwares echo our
+/// `urn:uuid:...` as `uuid:...`).
+fn message_id_key(id: &str) -> String {
+    let t = id.trim();
+    let t = match t.get(..4) {
+        Some(p) if p.eq_ignore_ascii_case("urn:") => t.get(4..).unwrap_or(""),
+        _ => t,
+    };
+    t.to_ascii_lowercase()
+}
+
+/// A discovery datagram as firmware sends it: a BOM is handled by the XML reader; trailing NUL
+/// bytes (C firmwares that send `sizeof` a buffer) and whitespace are dropped here.
+fn parse_datagram(data: &[u8]) -> Option<Element> {
+    let end = data
+        .iter()
+        .rposition(|&b| b != 0 && !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    let root = xml::parse(data.get(..end).unwrap_or(&[]), &discovery_limits()).ok()?;
+    (root.name == "Envelope").then_some(root)
+}
+
+/// Elements named `name` under `el`, at any depth, not looking inside a match (a ProbeMatch
+/// does not hold other ProbeMatches).
+fn collect_named<'a>(el: &'a Element, name: &str, out: &mut Vec<&'a Element>) {
+    for c in &el.children {
+        if c.name == name {
+            out.push(c);
+        } else {
+            collect_named(c, name, out);
+        }
+    }
+}
+
 /// Parses a ProbeMatches datagram; `None` when it is not a reply to `message_id`.
 ///
 /// A reply whose `RelatesTo` names another probe is dropped; one with no `RelatesTo` at all is
-/// kept (some cheap firmwares omit it) but logged.
+/// kept (some cheap firmwares omit it) but logged. This is the unicast rule
+/// ([`RelatesTo::IfPresent`]); [`parse_probe_reply`] takes the rule as a parameter.
 pub fn parse_probe_matches(
     data: &[u8],
     message_id: &str,
     source: SocketAddr,
 ) -> Option<Vec<DiscoveredDevice>> {
-    let root = xml::parse(data, &discovery_limits()).ok()?;
-    if root.name != "Envelope" {
+    parse_probe_reply(data, message_id, source, RelatesTo::IfPresent)
+}
+
+/// Parses a reply to the probe `message_id`: every `ProbeMatch` under the SOAP `Body`,
+/// wrapped in `ProbeMatches` or not. `None` when the datagram is not an envelope holding a
+/// `ProbeMatch`, or when its `RelatesTo` fails `relates_to`.
+pub fn parse_probe_reply(
+    data: &[u8],
+    message_id: &str,
+    source: SocketAddr,
+    relates_to: RelatesTo,
+) -> Option<Vec<DiscoveredDevice>> {
+    let root = parse_datagram(data)?;
+    let body = root.child("Body")?;
+    let mut matches = Vec::new();
+    collect_named(body, "ProbeMatch", &mut matches);
+    if matches.is_empty() {
         return None;
     }
-    let matches = root.path(&["Body", "ProbeMatches"])?;
-    match root.text_at(&["Header", "RelatesTo"]) {
-        Some(r) if r == message_id => {}
-        Some(_) => return None,
-        None => log::debug!("WS-Discovery: reply from {source} has no RelatesTo; accepting it"),
+    match (root.text_at(&["Header", "RelatesTo"]), relates_to) {
+        (Some(r), _) if message_id_key(r) == message_id_key(message_id) => {}
+        (Some(_), _) => return None,
+        (None, RelatesTo::Required) => {
+            log::debug!("WS-Discovery: multicast reply from {source} has no RelatesTo; dropped");
+            return None;
+        }
+        (None, RelatesTo::IfPresent) => {
+            log::debug!("WS-Discovery: reply from {source} has no RelatesTo; accepting it");
+        }
     }
     Some(
         matches
-            .children_named("ProbeMatch")
+            .into_iter()
             .map(|m| device_from(m, source))
             .collect(),
     )
@@ -400,6 +495,7 @@ async fn collect(
     repeats: u32,
     interval: Duration,
     timeout: Duration,
+    relates_to: RelatesTo,
 ) -> Vec<DiscoveredDevice> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<u8>, SocketAddr)>(64);
     let mut tasks = tokio::task::JoinSet::new();
@@ -449,7 +545,7 @@ async fn collect(
             _ = &mut deadline => break,
             m = rx.recv() => match m {
                 Some((data, src)) => {
-                    if let Some(devs) = parse_probe_matches(&data, &message_id, src) {
+                    if let Some(devs) = parse_probe_reply(&data, &message_id, src, relates_to) {
                         col.add(devs);
                     }
                 }
@@ -491,6 +587,7 @@ pub async fn discover(opts: DiscoveryOptions) -> Result<Vec<DiscoveredDevice>> {
         opts.repeats,
         opts.repeat_interval,
         opts.timeout,
+        RelatesTo::Required,
     )
     .await)
 }
@@ -534,6 +631,7 @@ pub async fn probe_unicast(target: &str, timeout: Duration) -> Result<Vec<Discov
         2,
         Duration::from_millis(250).min(timeout / 4),
         timeout,
+        RelatesTo::IfPresent,
     )
     .await)
 }
@@ -632,14 +730,17 @@ impl DiscoveryListener {
     }
 }
 
-/// Parses a Hello or Bye datagram.
+/// Parses a Hello or Bye datagram (the element anywhere under the SOAP `Body`, any prefixes).
 pub fn parse_announcement(data: &[u8], source: SocketAddr) -> Option<Announcement> {
-    let root = xml::parse(data, &discovery_limits()).ok()?;
+    let root = parse_datagram(data)?;
     let body = root.child("Body")?;
-    if let Some(h) = body.child("Hello") {
+    let mut found = Vec::new();
+    collect_named(body, "Hello", &mut found);
+    if let Some(h) = found.first() {
         return Some(Announcement::Hello(device_from(h, source)));
     }
-    if let Some(b) = body.child("Bye") {
+    collect_named(body, "Bye", &mut found);
+    if let Some(b) = found.first() {
         return Some(Announcement::Bye {
             endpoint_reference: b
                 .text_at(&["EndpointReference", "Address"])
@@ -702,6 +803,77 @@ mod tests {
         );
         assert!(parse_probe_matches(b"<garbage", MID, src()).is_none());
         assert!(parse_probe_matches(probe_message(MID, "x").as_bytes(), MID, src()).is_none());
+    }
+
+    #[test]
+    fn probe_match_without_wrapper_soap11_and_bare_uuid() {
+        // ProbeMatch straight under Body, SOAP 1.1, default namespaces, `uuid:` echo of our
+        // `urn:uuid:` MessageID, trailing NULs after the document.
+        let reply = format!(
+            concat!(
+                r#"<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/">"#,
+                r#"<Header><RelatesTo xmlns="http://www.w3.org/2005/08/addressing">{}</RelatesTo></Header>"#,
+                r#"<Body><ProbeMatch xmlns="http://docs.oasis-open.org/ws-dd/ns/discovery/2009/01">"#,
+                r#"<EndpointReference><Address>urn:uuid:virt</Address></EndpointReference>"#,
+                r#"<XAddrs>http://192.168.1.64:8080/onvif/device_service</XAddrs></ProbeMatch></Body></Envelope>"#,
+                "\0\0\n"
+            ),
+            MID.trim_start_matches("urn:").to_ascii_uppercase()
+        );
+        for rule in [RelatesTo::Required, RelatesTo::IfPresent] {
+            let devs = parse_probe_reply(reply.as_bytes(), MID, src(), rule).unwrap();
+            assert_eq!(devs.len(), 1);
+            assert_eq!(devs[0].endpoint_reference, "urn:uuid:virt");
+            assert_eq!(
+                devs[0].xaddr.as_deref(),
+                Some("http://192.168.1.64:8080/onvif/device_service")
+            );
+        }
+    }
+
+    #[test]
+    fn missing_relates_to_only_accepted_when_unicast() {
+        let no_relates =
+            hik_match(MID).replace(&format!("<wsadis:RelatesTo>{MID}</wsadis:RelatesTo>"), "");
+        assert!(
+            parse_probe_reply(no_relates.as_bytes(), MID, src(), RelatesTo::Required).is_none()
+        );
+        assert_eq!(
+            parse_probe_reply(no_relates.as_bytes(), MID, src(), RelatesTo::IfPresent)
+                .unwrap()
+                .len(),
+            1
+        );
+        let other = hik_match("urn:uuid:11111111-2222-4333-8444-000000000000");
+        for rule in [RelatesTo::Required, RelatesTo::IfPresent] {
+            assert!(parse_probe_reply(other.as_bytes(), MID, src(), rule).is_none());
+        }
+    }
+
+    #[test]
+    fn xaddr_hosts_with_zones_ports_and_mapped_sources() {
+        assert_eq!(
+            xaddr_ip("http://[fe80::1%25eth0]:8080/onvif"),
+            Some("fe80::1".parse().unwrap())
+        );
+        assert_eq!(
+            xaddr_ip("http://[FE80::0001%eth0]/onvif"),
+            Some("fe80::1".parse().unwrap())
+        );
+        assert_eq!(
+            xaddr_ip("HTTP://user@10.1.2.3:80/x"),
+            Some("10.1.2.3".parse().unwrap())
+        );
+        assert_eq!(xaddr_ip("http://cam.local/x"), None);
+        let x = vec![
+            "http://169.254.3.3/onvif/device_service".to_string(),
+            "http://[fe80::9a8b:cdff:fe12:3456%25eth0]/onvif/device_service".to_string(),
+            "http://10.0.0.7:80/onvif/device_service".to_string(),
+        ];
+        let ll: SocketAddr = "[fe80::9a8b:cdff:fe12:3456]:3702".parse().unwrap();
+        assert_eq!(choose_xaddr(&x, &ll).as_deref(), Some(x[1].as_str()));
+        let mapped: SocketAddr = "[::ffff:10.0.0.7]:50000".parse().unwrap();
+        assert_eq!(choose_xaddr(&x, &mapped).as_deref(), Some(x[2].as_str()));
     }
 
     #[test]
