@@ -14,6 +14,7 @@ Example::
 """
 
 from . import sim
+from ._types import Range
 from ._camwire import (
     AuthError,
     CamwireError,
@@ -63,6 +64,7 @@ __all__ = [
     "OnvifDevice",
     "Profile",
     "ProtocolError",
+    "Range",
     "Recorder",
     "RecorderEvent",
     "RecorderEvents",

@@ -2,10 +2,11 @@
 //! a recording root, by the core's `export` module.
 
 use crate::errors::{self, Family};
+use crate::records::{self, Fields};
 use crate::time::{system_time, to_system_time};
 use camwire::export::{self, ExportError, ExportOptions, Manifest, OutputFormat};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyList, PySlice, PyTuple};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -15,6 +16,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(export_clip, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_class::<Listing>()?;
+    records::register_sequence(m.py().get_type::<Listing>().as_any())?;
     m.add_class::<RecordingGap>()?;
     m.add_class::<ExportResult>()?;
     m.add_class::<VerifyResult>()?;
@@ -55,16 +57,18 @@ pub struct RecordingGap {
     reason: Option<String>,
 }
 
+const GAP_FIELDS: Fields = Fields::all(&["start", "end", "duration", "reason"]);
+
 #[pymethods]
 impl RecordingGap {
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "<camwire.Gap {} .. {} ({:.3} s) {:?}>",
-            self.start.bind(py).str()?,
-            self.end.bind(py).str()?,
-            self.duration,
-            self.reason
-        ))
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        records::repr(slf.as_any(), &GAP_FIELDS)
+    }
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, Self>) -> PyResult<bool> {
+        records::eq(slf.as_any(), other.as_any(), &GAP_FIELDS)
+    }
+    fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
+        records::hash(slf.as_any(), &GAP_FIELDS)
     }
 }
 
@@ -72,32 +76,110 @@ fn secs(a: SystemTime, b: SystemTime) -> f64 {
     b.duration_since(a).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
-/// What one camera has recorded in a window: `ranges` (list of `(start, end)` datetimes of
-/// continuous recording) and the `gaps` between them. Iterating yields the ranges.
-#[pyclass(frozen, get_all, module = "camwire._camwire")]
+/// What one camera has recorded in a window: a read-only sequence of `Range(start, end)`
+/// (aware UTC datetimes) of continuous recording, oldest first, with the `gaps` between them.
+/// It is a `collections.abc.Sequence`: `listing[0]`, `listing[-1]`, `listing[1:]` (a list),
+/// `len`, `in`, `reversed`, `index`, `count`; `.ranges` is the same ranges as a new list.
+#[pyclass(frozen, sequence, module = "camwire._camwire")]
 pub struct Listing {
+    /// The camera id.
+    #[pyo3(get)]
     camera: String,
-    ranges: Py<PyList>,
-    gaps: Py<PyList>,
+    ranges: Py<PyTuple>,
+    gaps: Py<PyTuple>,
 }
+
+const LISTING_FIELDS: Fields = Fields::all(&["camera", "ranges", "gaps"]);
 
 #[pymethods]
 impl Listing {
-    fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(self.ranges.bind(py).try_iter()?.into_any().unbind())
+    /// The recorded ranges, a new list of `Range(start, end)` each time.
+    #[getter]
+    fn ranges<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, self.ranges.bind(py).iter())
+    }
+
+    /// The gaps between the ranges, a new list of `Gap` each time.
+    #[getter]
+    fn gaps<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, self.gaps.bind(py).iter())
+    }
+
+    /// `listing[i]` is a `Range` (negative `i` counts from the end); `listing[a:b:c]` is a
+    /// list of them.
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        index: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let all = self.ranges.bind(py);
+        if index.is_instance_of::<PySlice>() {
+            // Slicing the tuple gives a tuple; a slice of a sequence is handed out as a list.
+            return Ok(PyList::new(
+                py,
+                all.as_any()
+                    .get_item(index)?
+                    .try_iter()?
+                    .collect::<PyResult<Vec<_>>>()?,
+            )?
+            .into_any());
+        }
+        all.as_any().get_item(index).map_err(|e| {
+            if e.is_instance_of::<pyo3::exceptions::PyIndexError>(py) {
+                pyo3::exceptions::PyIndexError::new_err("Listing index out of range")
+            } else {
+                e
+            }
+        })
     }
 
     fn __len__(&self, py: Python<'_>) -> usize {
         self.ranges.bind(py).len()
     }
 
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "<camwire.Listing {} ranges={} gaps={}>",
-            self.camera,
-            self.ranges.bind(py).len(),
-            self.gaps.bind(py).len()
-        )
+    fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self.ranges.bind(py).try_iter()?.into_any().unbind())
+    }
+
+    fn __reversed__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("builtins")?
+            .getattr("reversed")?
+            .call1((self.ranges.bind(py),))
+    }
+
+    fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        self.ranges.bind(py).contains(value)
+    }
+
+    /// The position of the first range equal to `value` (`ValueError` if none).
+    #[pyo3(signature = (value, start=0, stop=isize::MAX))]
+    fn index(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        start: isize,
+        stop: isize,
+    ) -> PyResult<usize> {
+        self.ranges
+            .bind(py)
+            .call_method1("index", (value, start, stop))?
+            .extract()
+    }
+
+    /// How many ranges equal `value`.
+    fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        self.ranges
+            .bind(py)
+            .call_method1("count", (value,))?
+            .extract()
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        records::repr(slf.as_any(), &LISTING_FIELDS)
+    }
+
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, Self>) -> PyResult<bool> {
+        records::eq(slf.as_any(), other.as_any(), &LISTING_FIELDS)
     }
 }
 
@@ -117,26 +199,30 @@ fn ranges(
     let listing = py
         .detach(|| export::ranges(&root, &camera, start, end))
         .map_err(from_export)?;
-    let rs = PyList::empty(py);
-    for r in &listing.ranges {
-        rs.append(PyTuple::new(
-            py,
-            [system_time(py, r.start)?, system_time(py, r.end)?],
-        )?)?;
-    }
-    let gs = PyList::empty(py);
-    for g in &listing.gaps {
-        gs.append(RecordingGap {
-            start: system_time(py, g.start)?.unbind(),
-            end: system_time(py, g.end)?.unbind(),
-            duration: secs(g.start, g.end),
-            reason: g.reason.clone(),
-        })?;
-    }
+    let rs = listing
+        .ranges
+        .iter()
+        .map(|r| records::range(py, system_time(py, r.start)?, system_time(py, r.end)?))
+        .collect::<PyResult<Vec<_>>>()?;
+    let gs = listing
+        .gaps
+        .iter()
+        .map(|g| {
+            Bound::new(
+                py,
+                RecordingGap {
+                    start: system_time(py, g.start)?.unbind(),
+                    end: system_time(py, g.end)?.unbind(),
+                    duration: secs(g.start, g.end),
+                    reason: g.reason.clone(),
+                },
+            )
+        })
+        .collect::<PyResult<Vec<_>>>()?;
     Ok(Listing {
         camera: listing.camera,
-        ranges: rs.unbind(),
-        gaps: gs.unbind(),
+        ranges: PyTuple::new(py, rs)?.unbind(),
+        gaps: PyTuple::new(py, gs)?.unbind(),
     })
 }
 
@@ -175,17 +261,44 @@ pub struct ExportResult {
     manifest: Py<PyAny>,
 }
 
+const EXPORT_FIELDS: Fields = Fields {
+    eq: &[
+        "path",
+        "manifest_path",
+        "start",
+        "end",
+        "frames",
+        "gaps",
+        "sha256",
+        "media_sha256",
+        "size",
+        "container",
+        "sources",
+        "manifest",
+    ],
+    // The manifest dict repeats everything and is long: `result.manifest` shows it.
+    repr: &[
+        "path",
+        "manifest_path",
+        "start",
+        "end",
+        "frames",
+        "gaps",
+        "sha256",
+        "media_sha256",
+        "size",
+        "container",
+        "sources",
+    ],
+};
+
 #[pymethods]
 impl ExportResult {
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "<camwire.ExportResult {} {} .. {} frames={} sha256={}>",
-            self.path.display(),
-            self.start.bind(py).str()?,
-            self.end.bind(py).str()?,
-            self.frames,
-            self.sha256
-        ))
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        records::repr(slf.as_any(), &EXPORT_FIELDS)
+    }
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, Self>) -> PyResult<bool> {
+        records::eq(slf.as_any(), other.as_any(), &EXPORT_FIELDS)
     }
 }
 
@@ -267,19 +380,20 @@ pub struct VerifyResult {
     manifest_path: PathBuf,
 }
 
+const VERIFY_FIELDS: Fields =
+    Fields::all(&["ok", "problems", "missing_sources", "path", "manifest_path"]);
+
 #[pymethods]
 impl VerifyResult {
     fn __bool__(&self) -> bool {
         self.ok
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "<camwire.VerifyResult {} ok={} problems={}>",
-            self.path.display(),
-            self.ok,
-            self.problems.len()
-        )
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        records::repr(slf.as_any(), &VERIFY_FIELDS)
+    }
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, Self>) -> PyResult<bool> {
+        records::eq(slf.as_any(), other.as_any(), &VERIFY_FIELDS)
     }
 }
 

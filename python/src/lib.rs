@@ -15,6 +15,7 @@ mod errors;
 mod export;
 mod onvif;
 mod record;
+mod records;
 mod runtime;
 mod sim;
 mod stream;

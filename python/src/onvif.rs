@@ -1,6 +1,7 @@
 //! ONVIF: `camwire.discover`, `camwire.OnvifDevice` and what they return.
 
 use crate::errors::{self, Family};
+use crate::records::{self, Fields};
 use crate::runtime::{drop_in_runtime, runtime, seconds, wait};
 use crate::stream::credentials;
 use camwire::onvif::{
@@ -49,13 +50,18 @@ pub struct DiscoveredDevice {
     source: String,
 }
 
+const DISCOVERED_FIELDS: Fields = Fields::all(&[
+    "endpoint", "xaddr", "xaddrs", "name", "hardware", "location", "scopes", "types", "profiles",
+    "source",
+]);
+
 #[pymethods]
 impl DiscoveredDevice {
-    fn __repr__(&self) -> String {
-        format!(
-            "<camwire.DiscoveredDevice {} xaddr={:?} name={:?}>",
-            self.endpoint, self.xaddr, self.name
-        )
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        records::repr(slf.as_any(), &DISCOVERED_FIELDS)
+    }
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, Self>) -> PyResult<bool> {
+        records::eq(slf.as_any(), other.as_any(), &DISCOVERED_FIELDS)
     }
 }
 
@@ -113,13 +119,24 @@ pub struct DeviceInfo {
     hardware_id: String,
 }
 
+const DEVICE_INFO_FIELDS: Fields = Fields::all(&[
+    "manufacturer",
+    "model",
+    "firmware_version",
+    "serial_number",
+    "hardware_id",
+]);
+
 #[pymethods]
 impl DeviceInfo {
-    fn __repr__(&self) -> String {
-        format!(
-            "<camwire.DeviceInfo {} {} fw={} serial={}>",
-            self.manufacturer, self.model, self.firmware_version, self.serial_number
-        )
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        records::repr(slf.as_any(), &DEVICE_INFO_FIELDS)
+    }
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, Self>) -> PyResult<bool> {
+        records::eq(slf.as_any(), other.as_any(), &DEVICE_INFO_FIELDS)
+    }
+    fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
+        records::hash(slf.as_any(), &DEVICE_INFO_FIELDS)
     }
 }
 
@@ -170,17 +187,28 @@ impl PyProfile {
     fn snapshot_uri(&self) -> Option<&str> {
         self.inner.snapshot_uri.as_deref()
     }
-    fn __repr__(&self) -> String {
-        format!(
-            "<camwire.Profile {} {:?} {} {}x{}>",
-            self.inner.token,
-            self.inner.name,
-            self.inner.encoding.as_deref().unwrap_or("?"),
-            self.inner.width.unwrap_or(0),
-            self.inner.height.unwrap_or(0)
-        )
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        records::repr(slf.as_any(), &PROFILE_FIELDS)
+    }
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, Self>) -> PyResult<bool> {
+        records::eq(slf.as_any(), other.as_any(), &PROFILE_FIELDS)
+    }
+    fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
+        records::hash(slf.as_any(), &PROFILE_FIELDS)
     }
 }
+
+const PROFILE_FIELDS: Fields = Fields::all(&[
+    "token",
+    "name",
+    "encoding",
+    "width",
+    "height",
+    "fps",
+    "bitrate_kbps",
+    "stream_uri",
+    "snapshot_uri",
+]);
 
 /// A connected ONVIF device. Connecting measures the camera clock (for WS-Security) and
 /// learns its services; credentials are optional for anonymous operations. An https://
@@ -462,12 +490,24 @@ impl Event {
     }
 }
 
+const EVENT_FIELDS: Fields = Fields::all(&[
+    "topic",
+    "topic_path",
+    "time",
+    "property_operation",
+    "source",
+    "key",
+    "data",
+    "kind",
+    "active",
+]);
+
 #[pymethods]
 impl Event {
-    fn __repr__(&self) -> String {
-        format!(
-            "<camwire.Event {} kind={} active={:?}>",
-            self.topic_path, self.kind, self.active
-        )
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        records::repr(slf.as_any(), &EVENT_FIELDS)
+    }
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, Self>) -> PyResult<bool> {
+        records::eq(slf.as_any(), other.as_any(), &EVENT_FIELDS)
     }
 }

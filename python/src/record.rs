@@ -2,6 +2,7 @@
 //! multi-camera recorder, on the module's runtime.
 
 use crate::errors::{self, Family};
+use crate::records::{self, Fields};
 use crate::runtime::{runtime, seconds, wait};
 use camwire::record::recorder::{
     CameraState, CameraStatus, Gap, Recorder, RecorderEvent, RecorderEventKind, RecorderOptions,
@@ -395,19 +396,19 @@ impl PyRecorderEvent {
     }
 }
 
+const RECORDER_EVENT_FIELDS: Fields = Fields::all(&[
+    "camera", "kind", "reason", "message", "path", "start", "end", "frames", "bytes",
+]);
+
 #[pymethods]
 impl PyRecorderEvent {
-    fn __repr__(&self) -> String {
-        let detail = self
-            .reason
-            .as_deref()
-            .or(self.message.as_deref())
-            .map(|s| format!(" {s:?}"))
-            .or_else(|| self.path.as_ref().map(|p| format!(" {}", p.display())))
-            .unwrap_or_default();
-        format!(
-            "<camwire.RecorderEvent {} {}{detail}>",
-            self.camera, self.kind
-        )
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        records::repr(slf.as_any(), &RECORDER_EVENT_FIELDS)
+    }
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, Self>) -> PyResult<bool> {
+        records::eq(slf.as_any(), other.as_any(), &RECORDER_EVENT_FIELDS)
+    }
+    fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
+        records::hash(slf.as_any(), &RECORDER_EVENT_FIELDS)
     }
 }

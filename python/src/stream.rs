@@ -6,6 +6,7 @@
 //! ([`FrameBuffer`]): `frame.data` is a read-only `memoryview` of it, no second copy.
 
 use crate::errors::{self, Family};
+use crate::records::{self, Fields};
 use crate::runtime::{drop_in_runtime, runtime, seconds, wait};
 use camwire::Credentials;
 use camwire::onvif::error::redact_url;
@@ -612,17 +613,38 @@ impl Frame {
         PyBytes::new(py, &self.buffer.get().data)
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "<camwire.Frame pts={} keyframe={} loss={} size={} format={}>",
-            self.pts,
-            self.keyframe,
-            self.loss,
-            self.size,
-            self.format.name()
-        )
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        records::repr(slf.as_any(), &FRAME_FIELDS)
+    }
+
+    /// Same times, flags, format and payload bytes.
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, Self>) -> PyResult<bool> {
+        records::eq(slf.as_any(), other.as_any(), &FRAME_FIELDS)
     }
 }
+
+const FRAME_FIELDS: Fields = Fields {
+    eq: &[
+        "pts",
+        "dts",
+        "keyframe",
+        "loss",
+        "size",
+        "wallclock",
+        "format",
+        "data",
+    ],
+    // The payload is shown by its size.
+    repr: &[
+        "pts",
+        "dts",
+        "keyframe",
+        "loss",
+        "size",
+        "wallclock",
+        "format",
+    ],
+};
 
 /// The Rust-owned bytes behind `Frame.data` (buffer protocol, read-only).
 #[pyclass(frozen, module = "camwire._camwire")]
@@ -725,14 +747,26 @@ impl PyStreamInfo {
         PyBytes::new(py, &self.avcc)
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "<camwire.StreamInfo {} {} {}x{} fps={}>",
-            self.codec,
-            self.profile,
-            self.width,
-            self.height,
-            self.fps.map_or_else(|| "?".to_string(), |f| format!("{f}"))
-        )
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        records::repr(slf.as_any(), &STREAM_INFO_FIELDS)
+    }
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, Self>) -> PyResult<bool> {
+        records::eq(slf.as_any(), other.as_any(), &STREAM_INFO_FIELDS)
+    }
+    fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
+        records::hash(slf.as_any(), &STREAM_INFO_FIELDS)
     }
 }
+
+const STREAM_INFO_FIELDS: Fields = Fields::all(&[
+    "codec",
+    "profile",
+    "profile_idc",
+    "level_idc",
+    "width",
+    "height",
+    "fps",
+    "transport",
+    "from_sdp",
+    "avcc",
+]);
