@@ -6,6 +6,11 @@
 //! We never use retina's `demuxed()` on the recording path (it copies every access unit).
 //! retina has no timeouts of its own; [`SourceOptions`] adds connect/request/idle ones.
 
+mod auth;
+pub mod client;
+pub mod headers;
+pub mod msg;
+pub mod rtcp;
 pub mod sdp;
 mod session;
 pub mod url;

@@ -113,11 +113,47 @@ pub fn media_sections(sdp: &[u8]) -> Result<Vec<MediaSection>, SdpError> {
         }
     }
     for s in &mut out {
+        if s.encoding.is_empty()
+            && let Some((enc, rate)) = static_payload_type(s.payload_type)
+        {
+            s.encoding = enc.to_string();
+            s.clock_rate = rate;
+        }
         if s.clock_rate == 0 && s.media == "video" {
             s.clock_rate = 90_000;
         }
     }
     Ok(out)
+}
+
+/// RFC 3551's static payload types (used when a camera sends no `a=rtpmap` for them).
+fn static_payload_type(pt: u8) -> Option<(&'static str, u32)> {
+    Some(match pt {
+        0 => ("PCMU", 8000),
+        3 => ("GSM", 8000),
+        4 => ("G723", 8000),
+        5 => ("DVI4", 8000),
+        6 => ("DVI4", 16000),
+        7 => ("LPC", 8000),
+        8 => ("PCMA", 8000),
+        9 => ("G722", 8000),
+        10 | 11 => ("L16", 44100),
+        12 => ("QCELP", 8000),
+        13 => ("CN", 8000),
+        14 => ("MPA", 90000),
+        15 => ("G728", 8000),
+        16 => ("DVI4", 11025),
+        17 => ("DVI4", 22050),
+        18 => ("G729", 8000),
+        25 => ("CELB", 90000),
+        26 => ("JPEG", 90000),
+        28 => ("NV", 90000),
+        31 => ("H261", 90000),
+        32 => ("MPV", 90000),
+        33 => ("MP2T", 90000),
+        34 => ("H263", 90000),
+        _ => return None,
+    })
 }
 
 /// The first H.264 video section.
@@ -168,6 +204,15 @@ mod tests {
         let s = h264_section(sdp).unwrap();
         assert_eq!(s.payload_type, 97);
         assert_eq!(s.clock_rate, 90_000);
+    }
+
+    #[test]
+    fn static_payload_types_without_rtpmap() {
+        let s = media_sections(b"m=audio 0 RTP/AVP 0\nm=audio 0 RTP/AVP 8\nm=video 0 RTP/AVP 26\n")
+            .unwrap();
+        assert_eq!((s[0].encoding.as_str(), s[0].clock_rate), ("PCMU", 8000));
+        assert_eq!((s[1].encoding.as_str(), s[1].clock_rate), ("PCMA", 8000));
+        assert_eq!((s[2].encoding.as_str(), s[2].clock_rate), ("JPEG", 90000));
     }
 
     #[test]
