@@ -7,7 +7,8 @@ data. Re-run after the test data changes; keep the output small (a few hundred K
 - h264_params: SPS, PPS, slice and avcC hex from core/src/h264/testdata.rs.
 - fmp4_reader: fuzz/seeds/sim_clip_1s.mp4 (a 1 s `camwire demo` recording of the sim clip),
   its init segment alone, and a torn copy.
-- onvif_xml: every raw-string XML document in core/src/onvif/*.rs.
+- onvif_xml: every raw-string XML document in core/src/onvif/*.rs, and the WS-Discovery
+  corpus core/tests/fixtures/discovery/*.xml (as replies to the target's probe ID).
 - sdp: the committed capture's SDP and a sim-style SDP.
 - capture: the first packets of the committed capture.
 """
@@ -93,6 +94,12 @@ for path in glob.glob(os.path.join(CORE, "src", "onvif", "*.rs")):
         if "Envelope" in doc or "<?xml" in doc:
             doc = doc.replace("{relates}", "urn:uuid:00000000-0000-0000-0000-000000000000")
             put("onvif_xml", doc.encode())
+# ... and the WS-Discovery corpus (core/tests/fixtures/discovery/), answering the fuzz target's
+# probe ID so the replies reach the ProbeMatch reader, not just the RelatesTo check.
+FUZZ_MID = "00000000-0000-0000-0000-000000000000"
+for path in sorted(glob.glob(os.path.join(CORE, "tests", "fixtures", "discovery", "*.xml"))):
+    doc = re.sub("0a6dc791-2be6-4991-9af1-454778a1917a", FUZZ_MID, open(path).read(), flags=re.I)
+    put("onvif_xml", doc.encode(), "discovery_" + os.path.basename(path))
 
 # sdp
 put("sdp", open(os.path.join(CORE, "testdata", "gst_1080p_capture.sdp"), "rb").read())

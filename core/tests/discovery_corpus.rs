@@ -756,3 +756,38 @@ async fn multicast_hello_and_bye() {
         assert_announcement(a, &got, IpAddr::V4(ip));
     }
 }
+
+#[test]
+fn fuzz_seeds_reach_the_discovery_parser() {
+    // fuzz/corpus/onvif_xml/discovery_<fixture> (written by fuzz/make_corpus.py) answers the
+    // probe ID the onvif_xml target passes to parse_probe_matches, so every reply seed gets past
+    // the RelatesTo check into the ProbeMatch reader, and every Hello/Bye seed is read.
+    const FUZZ_MID: &str = "urn:uuid:00000000-0000-0000-0000-000000000000";
+    let source = SocketAddr::from(([192, 0, 2, 1], 3702));
+    let dir: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "fuzz",
+        "corpus",
+        "onvif_xml",
+    ]
+    .iter()
+    .collect();
+    let seed = |file: &str| {
+        let p = dir.join(format!("discovery_{file}"));
+        std::fs::read(&p)
+            .unwrap_or_else(|e| panic!("{}: {e} (run fuzz/make_corpus.py)", p.display()))
+    };
+    for r in REPLIES {
+        let devs = discovery::parse_probe_matches(&seed(r.file), FUZZ_MID, source)
+            .unwrap_or_else(|| panic!("seed of {} does not reach the reader", r.file));
+        assert_eq!(devs[0].endpoint_reference, r.endpoint, "{}", r.file);
+    }
+    for a in ANNOUNCEMENTS {
+        assert!(
+            parse_announcement(&seed(a.file), source).is_some(),
+            "{}",
+            a.file
+        );
+    }
+}
