@@ -67,6 +67,7 @@ pub mod filelock;
 pub mod fmp4;
 pub mod frame;
 pub mod h264;
+pub mod h265;
 pub mod onvif;
 pub mod record;
 pub mod rtp;
