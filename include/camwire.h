@@ -12,6 +12,15 @@
  * called from camwire callbacks (CAMWIRE_E_WRONG_THREAD). Callbacks get user_data first, run
  * on a named camwire thread, never concurrently for one stream, and never after the _close
  * that stops them returns.
+ *
+ * Growable structs: every struct starts with `size_t struct_size`, the size of the struct as
+ * your program was compiled, so that later versions can append fields without breaking it.
+ * Options: camwire_X_options_init(&o, sizeof o) sets it with the defaults. Structs camwire
+ * fills: camwire_struct_init(&s, sizeof s) before the call; camwire writes no more than that
+ * and leaves in struct_size how much it filled. CAMWIRE_HAS_FIELD tells whether a struct
+ * camwire filled (or handed to a callback) reaches a field. The 0.1.0 entry points whose
+ * structs had no struct_size (camwire_stream_open, camwire_frame_get_info, ...) still exist in
+ * libcamwire.so.0 for programs built against the 0.1.0 header; their successors end in 2.
  */
 
 #ifndef CAMWIRE_H
@@ -22,6 +31,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+// True when `ptr`, a camwire struct filled by camwire or handed to a callback, reaches
+// `field` (its struct_size covers the field): e.g. CAMWIRE_HAS_FIELD(ev, camwire_recorder_event, bytes).
+#define CAMWIRE_HAS_FIELD(ptr, type, field) \
+  ((ptr)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
 
 // Major version of the library this header belongs to.
 #define CAMWIRE_VERSION_MAJOR 0
@@ -59,8 +72,17 @@ typedef struct camwire_export_result camwire_export_result;
 // One picture. Owned when pulled (free with `camwire_frame_free`), borrowed in callbacks.
 typedef struct camwire_frame camwire_frame;
 
+// One ONVIF notification; free with `camwire_onvif_event_free`.
+typedef struct camwire_onvif_event camwire_onvif_event;
+
 // Media profiles of a device; free with `camwire_profile_list_free`.
 typedef struct camwire_profile_list camwire_profile_list;
+
+// PTZ presets of a profile; free with `camwire_ptz_preset_list_free`.
+typedef struct camwire_ptz_preset_list camwire_ptz_preset_list;
+
+// A PullPoint subscription to a device's events.
+typedef struct camwire_pullpoint camwire_pullpoint;
 
 // Recorded ranges and gaps of one camera; free with `camwire_range_list_free`.
 typedef struct camwire_range_list camwire_range_list;
@@ -101,8 +123,11 @@ typedef void (*camwire_log_callback)(void *user_data,
                                      const char *target,
                                      const char *message);
 
-// Options for `camwire_context_new`. Fill with `camwire_context_options_default` first.
+// Options for `camwire_context_new2`. Fill with `camwire_context_options_init` first.
 typedef struct camwire_context_options {
+  // `sizeof(camwire_context_options)` as the caller compiled it (set by
+  // `camwire_context_options_init`).
+  size_t struct_size;
   // Runtime worker threads; 0 = 2.
   uint32_t worker_threads;
   // Log callback, or NULL for none.
@@ -115,6 +140,9 @@ typedef struct camwire_context_options {
 
 // One discovered device, borrowed from its list (pointers valid until the list is freed).
 typedef struct camwire_discovered_device {
+  // Set by the caller before `camwire_device_list_get2` (`camwire_struct_init`); on return the bytes
+  // camwire filled.
+  size_t struct_size;
   // WS-Addressing endpoint reference (stable device id, e.g. "urn:uuid:...").
   const char *endpoint_reference;
   // The first usable device-service address (give it to `camwire_device_open`), or NULL.
@@ -133,6 +161,9 @@ typedef struct camwire_discovered_device {
 
 // Borrowed view of a `camwire_device_info` (valid until it is freed).
 typedef struct camwire_device_info_view {
+  // Set by the caller before `camwire_device_info_get2` (`camwire_struct_init`); on return the bytes
+  // camwire filled.
+  size_t struct_size;
   // Manufacturer.
   const char *manufacturer;
   // Model.
@@ -147,6 +178,9 @@ typedef struct camwire_device_info_view {
 
 // One media profile, borrowed from its list (valid until the list is freed).
 typedef struct camwire_profile {
+  // Set by the caller before `camwire_profile_list_get2` (`camwire_struct_init`); on return the bytes
+  // camwire filled.
+  size_t struct_size;
   // Profile token (pass to `camwire_device_snapshot`).
   const char *token;
   // Profile name.
@@ -165,8 +199,55 @@ typedef struct camwire_profile {
   const char *snapshot_uri;
 } camwire_profile;
 
+// Options for `camwire_device_subscribe_events`. Fill with `camwire_pullpoint_options_init`.
+typedef struct camwire_pullpoint_options {
+  // `sizeof(camwire_pullpoint_options)` as the caller compiled it (set by
+  // `camwire_pullpoint_options_init`).
+  size_t struct_size;
+  // Requested subscription lifetime, s (renewed automatically; default 60; 0 = default).
+  uint32_t termination_secs;
+  // Most messages per PullMessages exchange (default 100; 0 = default).
+  uint32_t message_limit;
+} camwire_pullpoint_options;
+
+// What an ONVIF event means (`CAMWIRE_ONVIF_EVENT_*`).
+typedef uint32_t camwire_onvif_event_kind;
+
+// Borrowed view of a `camwire_onvif_event` (valid until it is freed).
+typedef struct camwire_onvif_event_view {
+  // Set by the caller before `camwire_onvif_event_get` (`camwire_struct_init`); on return
+  // the bytes camwire filled.
+  size_t struct_size;
+  // Topic as sent, e.g. "tns1:RuleEngine/CellMotionDetector/Motion".
+  const char *topic;
+  // The topic without namespace prefixes, e.g. "RuleEngine/CellMotionDetector/Motion".
+  const char *topic_path;
+  // `CAMWIRE_ONVIF_EVENT_*`.
+  camwire_onvif_event_kind kind;
+  // For MOTION and TAMPER: true when it started, false when it stopped.
+  bool active;
+  // True when the message carried a readable `UtcTime`.
+  bool has_time;
+  // `UtcTime` of the message (the camera's clock), Unix us; 0 without `has_time`.
+  int64_t time_us;
+  // "Initialized", "Changed" or "Deleted", or NULL.
+  const char *property_operation;
+  // Number of source items (`camwire_onvif_event_item`).
+  size_t source_count;
+  // Number of key items.
+  size_t key_count;
+  // Number of data items.
+  size_t data_count;
+} camwire_onvif_event_view;
+
+// Which simple items of an event (`CAMWIRE_ONVIF_ITEMS_*`).
+typedef uint32_t camwire_onvif_items;
+
 // A span of continuous recording (Unix us).
 typedef struct camwire_time_range {
+  // Set by the caller before `camwire_range_list_get2` (`camwire_struct_init`); on return the bytes
+  // camwire filled.
+  size_t struct_size;
   // First frame's wall-clock time.
   int64_t start_us;
   // End of the last frame.
@@ -175,6 +256,9 @@ typedef struct camwire_time_range {
 
 // A span without recording between two recorded ones, borrowed from its list.
 typedef struct camwire_gap {
+  // Set by the caller before `camwire_range_list_gap2` (`camwire_struct_init`); on return the bytes
+  // camwire filled.
+  size_t struct_size;
   // End of the recording before it, Unix us.
   int64_t start_us;
   // Start of the recording after it, Unix us.
@@ -188,6 +272,9 @@ typedef uint32_t camwire_export_format;
 
 // Borrowed view of a `camwire_export_result` (valid until it is freed).
 typedef struct camwire_export_view {
+  // Set by the caller before `camwire_export_result_get2` (`camwire_struct_init`); on return the bytes
+  // camwire filled.
+  size_t struct_size;
   // The clip.
   const char *output;
   // Its manifest (`output` + ".manifest.json").
@@ -206,6 +293,9 @@ typedef struct camwire_export_view {
 
 // Borrowed view of a `camwire_verify_report`.
 typedef struct camwire_verify_view {
+  // Set by the caller before `camwire_verify_report_get2` (`camwire_struct_init`); on return the bytes
+  // camwire filled.
+  size_t struct_size;
   // True when nothing that could be checked differs (missing sources, e.g. deleted by
   // retention, do not make it false).
   bool ok;
@@ -219,12 +309,26 @@ typedef struct camwire_verify_view {
   const char *problems;
 } camwire_verify_view;
 
+// One preset, borrowed from its list (valid until the list is freed).
+typedef struct camwire_ptz_preset {
+  // Set by the caller before `camwire_ptz_preset_list_get` (`camwire_struct_init`); on
+  // return the bytes camwire filled.
+  size_t struct_size;
+  // Preset token (for `camwire_device_ptz_goto_preset`).
+  const char *token;
+  // Preset name ("" when the device gave none).
+  const char *name;
+} camwire_ptz_preset;
+
 // When recordings are forced to disk (`CAMWIRE_FSYNC_*`).
 typedef uint32_t camwire_fsync;
 
-// Options for `camwire_recorder_new`. Fill with `camwire_recorder_options_default` first.
+// Options for `camwire_recorder_new2`. Fill with `camwire_recorder_options_init` first.
 // The segment and fsync settings apply to every camera added.
 typedef struct camwire_recorder_options {
+  // `sizeof(camwire_recorder_options)` as the caller compiled it (set by
+  // `camwire_recorder_options_init`).
+  size_t struct_size;
   // A new file starts at the first keyframe after this many seconds (default 60).
   uint32_t segment_secs;
   // A fragment (the most a crash can lose) closes after this many ms (default 1000).
@@ -248,8 +352,12 @@ typedef struct camwire_recorder_options {
 // RTP transport (`CAMWIRE_TRANSPORT_*`).
 typedef uint32_t camwire_transport;
 
-// Options for `camwire_stream_open`. Fill with `camwire_stream_options_default` first.
+// Options for `camwire_stream_open2` and `camwire_recorder_add_camera2`. Fill with
+// `camwire_stream_options_init` first.
 typedef struct camwire_stream_options {
+  // `sizeof(camwire_stream_options)` as the caller compiled it (set by
+  // `camwire_stream_options_init`).
+  size_t struct_size;
   // User name, or NULL to use credentials inside the URL (or none).
   const char *username;
   // Password (with `username`). Never logged nor put in error messages.
@@ -270,6 +378,9 @@ typedef uint32_t camwire_camera_state;
 
 // One camera's status, borrowed from its list (valid until the list is freed).
 typedef struct camwire_camera_status {
+  // Set by the caller before `camwire_status_list_get2` (`camwire_struct_init`); on return
+  // the bytes camwire filled.
+  size_t struct_size;
   // Camera id.
   const char *id;
   // `CAMWIRE_CAMERA_*`.
@@ -305,6 +416,9 @@ typedef uint32_t camwire_event_kind;
 
 // A recorder event, borrowed for the duration of the callback.
 typedef struct camwire_recorder_event {
+  // camwire's `sizeof(camwire_recorder_event)`: a field is there when `struct_size`
+  // reaches its end (fields are only ever appended).
+  size_t struct_size;
   // Camera id ("" for CAMWIRE_EVENT_LAGGED).
   const char *camera;
   // `CAMWIRE_EVENT_*`.
@@ -332,8 +446,11 @@ typedef void (*camwire_recorder_event_callback)(void *user_data,
 // last callback (or on the registering thread if registration fails).
 typedef void (*camwire_free_user_data)(void *user_data);
 
-// Options for `camwire_sim_start`. Fill with `camwire_sim_options_default` first.
+// Options for `camwire_sim_start2`. Fill with `camwire_sim_options_init` first.
 typedef struct camwire_sim_options {
+  // `sizeof(camwire_sim_options)` as the caller compiled it (set by
+  // `camwire_sim_options_init`).
+  size_t struct_size;
   // TCP port on 127.0.0.1 (0 = any free port; read it back with `camwire_sim_url`).
   uint16_t port;
   // True: 25 frames per second as a camera would; false: as fast as the client reads.
@@ -350,6 +467,9 @@ typedef struct camwire_sim_options {
 
 // A borrowed view of a `camwire_stream_info`: pointers valid until it is freed.
 typedef struct camwire_stream_info_view {
+  // Set by the caller before `camwire_stream_info_get2` (`camwire_struct_init`); on return
+  // the bytes camwire filled.
+  size_t struct_size;
   // RFC 6381 codec string, e.g. "avc1.4d401e".
   const char *codec;
   // H.264 profile name, e.g. "Main".
@@ -382,8 +502,11 @@ typedef void (*camwire_frame_callback)(void *user_data,
                                        struct camwire_frame *frame,
                                        camwire_result status);
 
-// Timing and flags of a frame (see `camwire_frame_get_info`).
+// Timing and flags of a frame (see `camwire_frame_get_info2`).
 typedef struct camwire_frame_info {
+  // Set by the caller before `camwire_frame_get_info2` (`camwire_struct_init`); on return
+  // the bytes camwire filled.
+  size_t struct_size;
   // Presentation time, 90 kHz, the RTP timestamp extended to 64 bits.
   int64_t pts;
   // Decode time, 90 kHz (equal to pts: cameras send no B-frames).
@@ -489,6 +612,24 @@ typedef uint32_t camwire_payload_format;
 // A file failed verification (hash, structure or manifest mismatch).
 #define CAMWIRE_E_VERIFY_FAILED (camwire_result)-20
 
+// Anything else: read the topic and the items.
+#define CAMWIRE_ONVIF_EVENT_OTHER 0
+
+// Motion started (`active` true) or stopped.
+#define CAMWIRE_ONVIF_EVENT_MOTION 1
+
+// Tampering (cover, defocus, scene change) started (`active` true) or stopped.
+#define CAMWIRE_ONVIF_EVENT_TAMPER 2
+
+// Source items (e.g. `VideoSourceConfigurationToken`).
+#define CAMWIRE_ONVIF_ITEMS_SOURCE 0
+
+// Key items.
+#define CAMWIRE_ONVIF_ITEMS_KEY 1
+
+// Data items (e.g. `IsMotion`).
+#define CAMWIRE_ONVIF_ITEMS_DATA 2
+
 // `moov` first, then one `mdat`: plays everywhere (default).
 #define CAMWIRE_EXPORT_PROGRESSIVE 0
 
@@ -572,18 +713,30 @@ const char *camwire_result_str(camwire_result result);
 // unchanged. Never contains passwords.
 const char *camwire_last_error_message(void);
 
-// Fills `options` with the defaults: 2 worker threads, no log callback, level INFO.
+// Prepares any camwire out-struct (e.g. `camwire_frame_info`, `camwire_profile`) before it
+// is passed to the function that fills it: zeroes `struct_size` bytes at `s` and sets its
+// `struct_size` to `struct_size`. Call it as `camwire_struct_init(&s, sizeof s)`.
 //
-// Returns CAMWIRE_E_NULL_POINTER if `options` is NULL.
-camwire_result camwire_context_options_default(struct camwire_context_options *options);
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size` smaller than a
+// `size_t` or above 4096).
+camwire_result camwire_struct_init(void *s, size_t struct_size);
+
+// Fills `options` (`struct_size` bytes: pass `sizeof *options`) with the defaults: 2 worker
+// threads, no log callback, level INFO; sets `options->struct_size`.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size` not a size of
+// this struct).
+camwire_result camwire_context_options_init(struct camwire_context_options *options,
+                                            size_t struct_size);
 
 // Creates a context: starts its runtime (threads named `camwire-rt`) and installs the log
 // callback. `options` may be NULL for the defaults. Free with `camwire_context_free`.
 //
 // Errors: CAMWIRE_E_NULL_POINTER (`out`), CAMWIRE_E_INVALID_ARGUMENT (log level > 5,
-// worker_threads > 1024), CAMWIRE_E_RUNTIME.
-camwire_result camwire_context_new(const struct camwire_context_options *options,
-                                   struct camwire_context **out_context);
+// worker_threads > 1024, bad `struct_size`), CAMWIRE_E_UNSUPPORTED (fields this library does
+// not know are set), CAMWIRE_E_RUNTIME.
+camwire_result camwire_context_new2(const struct camwire_context_options *options,
+                                    struct camwire_context **out_context);
 
 // Closes everything made from `context` (streams stop and their callbacks finish, devices
 // close, recorders write their open fragment and close their files), stops the runtime and
@@ -622,9 +775,9 @@ size_t camwire_device_list_len(const struct camwire_device_list *list);
 // The device at `index`, as borrowed pointers into the list.
 //
 // Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
-camwire_result camwire_device_list_get(const struct camwire_device_list *list,
-                                       size_t index,
-                                       struct camwire_discovered_device *out_device);
+camwire_result camwire_device_list_get2(const struct camwire_device_list *list,
+                                        size_t index,
+                                        struct camwire_discovered_device *out_device);
 
 // Frees a device list (NULL-safe).
 void camwire_device_list_free(struct camwire_device_list *list);
@@ -678,8 +831,8 @@ camwire_result camwire_device_get_information(const struct camwire_device *devic
                                               struct camwire_device_info **out_info);
 
 // Fills `out_view` with borrowed pointers into `info`.
-camwire_result camwire_device_info_get(const struct camwire_device_info *info,
-                                       struct camwire_device_info_view *out_view);
+camwire_result camwire_device_info_get2(const struct camwire_device_info *info,
+                                        struct camwire_device_info_view *out_view);
 
 // Frees device information (NULL-safe).
 void camwire_device_info_free(struct camwire_device_info *info);
@@ -696,9 +849,9 @@ size_t camwire_profile_list_len(const struct camwire_profile_list *list);
 // The profile at `index`.
 //
 // Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
-camwire_result camwire_profile_list_get(const struct camwire_profile_list *list,
-                                        size_t index,
-                                        struct camwire_profile *out_profile);
+camwire_result camwire_profile_list_get2(const struct camwire_profile_list *list,
+                                         size_t index,
+                                         struct camwire_profile *out_profile);
 
 // Frees a profile list (NULL-safe).
 void camwire_profile_list_free(struct camwire_profile_list *list);
@@ -732,6 +885,67 @@ size_t camwire_buffer_len(const struct camwire_buffer *buffer);
 // Frees a buffer (NULL-safe).
 void camwire_buffer_free(struct camwire_buffer *buffer);
 
+// Fills `options` (`struct_size` bytes: pass `sizeof *options`) with the defaults: a 60 s
+// subscription renewed as needed, at most 100 messages per exchange.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
+camwire_result camwire_pullpoint_options_init(struct camwire_pullpoint_options *options,
+                                              size_t struct_size);
+
+// Subscribes to the device's events (CreatePullPointSubscription); `options` may be NULL.
+// Read them with `camwire_pullpoint_next_event`; the subscription is renewed (or made
+// again, after a camera reboot) by the pulls. Blocks.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`),
+// CAMWIRE_E_UNSUPPORTED (the device has no event service, or unknown options are set),
+// CAMWIRE_E_CLOSED, CAMWIRE_E_WRONG_THREAD, ONVIF errors.
+camwire_result camwire_device_subscribe_events(const struct camwire_device *device,
+                                               const struct camwire_pullpoint_options *options,
+                                               struct camwire_pullpoint **out_pullpoint);
+
+// Hands over the next event, waiting up to `timeout_ms` for one (free it with
+// `camwire_onvif_event_free`). Events the device sent together are queued and handed over
+// one per call without waiting. The device counts its waits in whole seconds, so a wait is
+// rounded up to one; a device that answers at once with nothing is asked again every
+// 250 ms. `timeout_ms` 0 returns a queued event only.
+//
+// Errors: CAMWIRE_E_TIMEOUT (no event in time; call again), CAMWIRE_E_NULL_POINTER,
+// CAMWIRE_E_CLOSED (the subscription or its context), CAMWIRE_E_WRONG_THREAD, ONVIF errors.
+camwire_result camwire_pullpoint_next_event(const struct camwire_pullpoint *pullpoint,
+                                            uint32_t timeout_ms,
+                                            struct camwire_onvif_event **out_event);
+
+// Ends the subscription: a pull in progress on another thread returns CAMWIRE_E_CLOSED,
+// then the device is told (Unsubscribe, at most 2 s). Idempotent. Queued events are
+// dropped.
+//
+// Errors: CAMWIRE_E_NULL_POINTER.
+camwire_result camwire_pullpoint_close(const struct camwire_pullpoint *pullpoint);
+
+// Closes (if needed) and frees a subscription (NULL-safe).
+void camwire_pullpoint_free(struct camwire_pullpoint *pullpoint);
+
+// Fills `out_view` (its `struct_size` set by the caller) with borrowed pointers into
+// `event`.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
+camwire_result camwire_onvif_event_get(const struct camwire_onvif_event *event,
+                                       struct camwire_onvif_event_view *out_view);
+
+// The simple item `index` of the `items` set (`CAMWIRE_ONVIF_ITEMS_*`): its name and value,
+// borrowed from the event (e.g. data item "IsMotion" = "true").
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`items`),
+// CAMWIRE_E_OUT_OF_RANGE.
+camwire_result camwire_onvif_event_item(const struct camwire_onvif_event *event,
+                                        camwire_onvif_items items,
+                                        size_t index,
+                                        const char **out_name,
+                                        const char **out_value);
+
+// Frees an event (NULL-safe).
+void camwire_onvif_event_free(struct camwire_onvif_event *event);
+
 // Lists what camera `camera` has recorded under `root` between `start_us` and `end_us`
 // (Unix us; CAMWIRE_TIME_MIN / CAMWIRE_TIME_MAX for open ends): continuous ranges and the
 // gaps between them. Reads fragment headers only.
@@ -750,9 +964,9 @@ size_t camwire_range_list_len(const struct camwire_range_list *list);
 // The range at `index`.
 //
 // Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
-camwire_result camwire_range_list_get(const struct camwire_range_list *list,
-                                      size_t index,
-                                      struct camwire_time_range *out_range);
+camwire_result camwire_range_list_get2(const struct camwire_range_list *list,
+                                       size_t index,
+                                       struct camwire_time_range *out_range);
 
 // Number of gaps (0 for NULL).
 size_t camwire_range_list_gap_count(const struct camwire_range_list *list);
@@ -760,9 +974,9 @@ size_t camwire_range_list_gap_count(const struct camwire_range_list *list);
 // The gap at `index` (its reason is borrowed from the list).
 //
 // Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
-camwire_result camwire_range_list_gap(const struct camwire_range_list *list,
-                                      size_t index,
-                                      struct camwire_gap *out_gap);
+camwire_result camwire_range_list_gap2(const struct camwire_range_list *list,
+                                       size_t index,
+                                       struct camwire_gap *out_gap);
 
 // Frees a range list (NULL-safe).
 void camwire_range_list_free(struct camwire_range_list *list);
@@ -783,8 +997,8 @@ camwire_result camwire_export(const char *root,
                               struct camwire_export_result **out_result);
 
 // Fills `out_view` with borrowed pointers into `result`.
-camwire_result camwire_export_result_get(const struct camwire_export_result *result,
-                                         struct camwire_export_view *out_view);
+camwire_result camwire_export_result_get2(const struct camwire_export_result *result,
+                                          struct camwire_export_view *out_view);
 
 // Frees an export result (NULL-safe).
 void camwire_export_result_free(struct camwire_export_result *result);
@@ -800,38 +1014,100 @@ camwire_result camwire_verify(const char *clip,
                               struct camwire_verify_report **out_report);
 
 // Fills `out_view` from `report`.
-camwire_result camwire_verify_report_get(const struct camwire_verify_report *report,
-                                         struct camwire_verify_view *out_view);
+camwire_result camwire_verify_report_get2(const struct camwire_verify_report *report,
+                                          struct camwire_verify_view *out_view);
 
 // Frees a verify report (NULL-safe).
 void camwire_verify_report_free(struct camwire_verify_report *report);
 
-// Fills `options` with the defaults: 60 s files, 1 s fragments, fsync per fragment,
-// reconnect, no retention limits.
-camwire_result camwire_recorder_options_default(struct camwire_recorder_options *options);
+// The PTZ presets of profile `profile_token` (GetPresets). Blocks.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_UNSUPPORTED (no PTZ service), CAMWIRE_E_CLOSED,
+// CAMWIRE_E_WRONG_THREAD, ONVIF errors.
+camwire_result camwire_device_ptz_get_presets(const struct camwire_device *device,
+                                              const char *profile_token,
+                                              struct camwire_ptz_preset_list **out_list);
+
+// Number of presets (0 for NULL).
+size_t camwire_ptz_preset_list_len(const struct camwire_ptz_preset_list *list);
+
+// The preset at `index`, into `out_preset` (its `struct_size` set by the caller).
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE, CAMWIRE_E_INVALID_ARGUMENT
+// (`struct_size`).
+camwire_result camwire_ptz_preset_list_get(const struct camwire_ptz_preset_list *list,
+                                           size_t index,
+                                           struct camwire_ptz_preset *out_preset);
+
+// Frees a preset list (NULL-safe).
+void camwire_ptz_preset_list_free(struct camwire_ptz_preset_list *list);
+
+// Moves profile `profile_token`'s head to preset `preset_token` (GotoPreset, the device's
+// default speed). Returns when the device accepted it, not when the head arrives. Blocks.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_UNSUPPORTED (no PTZ service), CAMWIRE_E_CLOSED,
+// CAMWIRE_E_WRONG_THREAD, ONVIF errors (CAMWIRE_E_PROTOCOL for a fault, e.g. no such
+// preset).
+camwire_result camwire_device_ptz_goto_preset(const struct camwire_device *device,
+                                              const char *profile_token,
+                                              const char *preset_token);
+
+// Starts a continuous move (ContinuousMove) at `pan`, `tilt`, `zoom` speeds in -1..1
+// (clamped; positive = right, up, in). The device stops by itself after `timeout_ms` (0 =
+// when told: `camwire_device_ptz_stop`). Blocks until the device accepted it.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (a speed not finite),
+// CAMWIRE_E_UNSUPPORTED (no PTZ service), CAMWIRE_E_CLOSED, CAMWIRE_E_WRONG_THREAD, ONVIF
+// errors.
+camwire_result camwire_device_ptz_continuous_move(const struct camwire_device *device,
+                                                  const char *profile_token,
+                                                  float pan,
+                                                  float tilt,
+                                                  float zoom,
+                                                  uint32_t timeout_ms);
+
+// Stops pan/tilt (`pan_tilt`) and/or zoom (`zoom`) of profile `profile_token` (Stop).
+// Blocks.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_UNSUPPORTED (no PTZ service), CAMWIRE_E_CLOSED,
+// CAMWIRE_E_WRONG_THREAD, ONVIF errors.
+camwire_result camwire_device_ptz_stop(const struct camwire_device *device,
+                                       const char *profile_token,
+                                       bool pan_tilt,
+                                       bool zoom);
+
+// Fills `options` (`struct_size` bytes: pass `sizeof *options`) with the defaults: 60 s
+// files, 1 s fragments, fsync per fragment, reconnect, no retention limits; sets
+// `options->struct_size`.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
+camwire_result camwire_recorder_options_init(struct camwire_recorder_options *options,
+                                             size_t struct_size);
 
 // Starts a recorder writing `<root>/<camera-id>/<YYYY-MM-DD>/<UTC start>.mp4` (the root is
 // created), with no camera yet. `options` may be NULL for defaults. Stop it with
 // `camwire_recorder_stop` (or free the context) so open files are finalized.
 //
-// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT, CAMWIRE_E_IO,
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (incl. `struct_size`),
+// CAMWIRE_E_UNSUPPORTED (options this library does not know are set), CAMWIRE_E_IO,
 // CAMWIRE_E_CLOSED.
-camwire_result camwire_recorder_new(const struct camwire_context *context,
-                                    const char *root,
-                                    const struct camwire_recorder_options *options,
-                                    struct camwire_recorder **out_recorder);
+camwire_result camwire_recorder_new2(const struct camwire_context *context,
+                                     const char *root,
+                                     const struct camwire_recorder_options *options,
+                                     struct camwire_recorder **out_recorder);
 
 // Starts recording camera `id` (a directory name: no '/', '\\', ':', "." or "..", at most
 // 128 bytes) from the `rtsp://` `url` with `options` (credentials, transport, timeouts;
 // NULL = defaults). Returns at once; connecting and reconnecting happen in the background
 // (see the status and events).
 //
-// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (id, transport),
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (id, transport,
+// `struct_size`), CAMWIRE_E_UNSUPPORTED (options this library does not know are set),
 // CAMWIRE_E_ALREADY_EXISTS (id recording), CAMWIRE_E_CLOSED.
-camwire_result camwire_recorder_add_camera(const struct camwire_recorder *recorder,
-                                           const char *id,
-                                           const char *url,
-                                           const struct camwire_stream_options *options);
+camwire_result camwire_recorder_add_camera2(const struct camwire_recorder *recorder,
+                                            const char *id,
+                                            const char *url,
+                                            const struct camwire_stream_options *options);
 
 // Stops recording camera `id`: its open fragment is written and its file closed before
 // this returns. Blocks.
@@ -850,12 +1126,13 @@ camwire_result camwire_recorder_get_status(const struct camwire_recorder *record
 // Number of cameras in a status list (0 for NULL).
 size_t camwire_status_list_len(const struct camwire_status_list *list);
 
-// The status at `index`.
+// The status at `index`, into `out_status` (its `struct_size` set by the caller).
 //
-// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
-camwire_result camwire_status_list_get(const struct camwire_status_list *list,
-                                       size_t index,
-                                       struct camwire_camera_status *out_status);
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE, CAMWIRE_E_INVALID_ARGUMENT
+// (`struct_size`).
+camwire_result camwire_status_list_get2(const struct camwire_status_list *list,
+                                        size_t index,
+                                        struct camwire_camera_status *out_status);
 
 // Frees a status list (NULL-safe).
 void camwire_status_list_free(struct camwire_status_list *list);
@@ -867,10 +1144,10 @@ void camwire_status_list_free(struct camwire_status_list *list);
 //
 // Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_BUSY (one is registered), CAMWIRE_E_CLOSED,
 // CAMWIRE_E_RUNTIME.
-camwire_result camwire_recorder_set_event_callback(const struct camwire_recorder *recorder,
-                                                   camwire_recorder_event_callback callback,
-                                                   void *user_data,
-                                                   camwire_free_user_data free_user_data);
+camwire_result camwire_recorder_set_event_callback2(const struct camwire_recorder *recorder,
+                                                    camwire_recorder_event_callback callback,
+                                                    void *user_data,
+                                                    camwire_free_user_data free_user_data);
 
 // Stops every camera (open fragments written, files closed), delivers the last events and
 // ends the event thread, then returns. Idempotent. Blocks (bounded by ~30 s for a camera
@@ -884,35 +1161,50 @@ camwire_result camwire_recorder_stop(const struct camwire_recorder *recorder);
 // fragment, as after a crash): call `camwire_recorder_stop` first from your own thread.
 void camwire_recorder_free(struct camwire_recorder *recorder);
 
-// Fills `options` with the defaults: any port, realtime, looping, no auth.
-camwire_result camwire_sim_options_default(struct camwire_sim_options *options);
-
-// Starts a simulated camera (`options` may be NULL). Its URL is `camwire_sim_url`.
+// Fills `options` (`struct_size` bytes: pass `sizeof *options`) with the defaults: any
+// port, realtime, looping, no auth; sets `options->struct_size`.
 //
-// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT, CAMWIRE_E_IO (port in use),
-// CAMWIRE_E_UNSUPPORTED (library built without the `sim` feature).
-camwire_result camwire_sim_start(const struct camwire_sim_options *options,
-                                 struct camwire_sim **out_sim);
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
+camwire_result camwire_sim_options_init(struct camwire_sim_options *options, size_t struct_size);
+
+// Starts a simulated camera (`options` may be NULL): RTSP (`camwire_sim_url`) and an ONVIF
+// device on 127.0.0.1 (`camwire_sim_xaddr`: device, media and PullPoint events with a
+// simulated motion detector that changes state every 2 s).
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`),
+// CAMWIRE_E_UNSUPPORTED (unknown options set, or a library built without the `sim`
+// feature), CAMWIRE_E_IO (port in use).
+camwire_result camwire_sim_start2(const struct camwire_sim_options *options,
+                                  struct camwire_sim **out_sim);
 
 // The sim's `rtsp://127.0.0.1:PORT/stream` URL (NULL for NULL); valid until it is freed.
 const char *camwire_sim_url(const struct camwire_sim *sim);
 
+// The sim's ONVIF device-service address (`http://127.0.0.1:PORT/onvif/device_service`, for
+// `camwire_device_open`), or NULL for NULL; valid until the sim is freed.
+const char *camwire_sim_xaddr(const struct camwire_sim *sim);
+
 // Stops the sim (ending its sessions) and frees it (NULL-safe).
 void camwire_sim_free(struct camwire_sim *sim);
 
-// Fills `options` with the defaults: no credentials, TCP, 10 s timeouts.
-camwire_result camwire_stream_options_default(struct camwire_stream_options *options);
+// Fills `options` (`struct_size` bytes: pass `sizeof *options`) with the defaults: no
+// credentials, TCP, 10 s timeouts; sets `options->struct_size`.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
+camwire_result camwire_stream_options_init(struct camwire_stream_options *options,
+                                           size_t struct_size);
 
 // Connects to an `rtsp://` URL (DESCRIBE, SETUP of the H.264 track, PLAY), blocking for at
 // most about connect_timeout + 2 x request_timeout. `options` may be NULL for defaults.
 //
-// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (URL, transport),
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (URL, transport,
+// `struct_size`), CAMWIRE_E_UNSUPPORTED (options this library does not know are set),
 // CAMWIRE_E_TIMEOUT, CAMWIRE_E_AUTH, CAMWIRE_E_CONNECTION, CAMWIRE_E_PROTOCOL (no H.264
 // track), CAMWIRE_E_CLOSED (context), CAMWIRE_E_WRONG_THREAD.
-camwire_result camwire_stream_open(const struct camwire_context *context,
-                                   const char *url,
-                                   const struct camwire_stream_options *options,
-                                   struct camwire_stream **out_stream);
+camwire_result camwire_stream_open2(const struct camwire_context *context,
+                                    const char *url,
+                                    const struct camwire_stream_options *options,
+                                    struct camwire_stream **out_stream);
 
 // The stream description, waiting up to `timeout_ms` for SPS/PPS when the SDP had none
 // (frames read meanwhile are dropped). With `timeout_ms` 0 it only answers what is known.
@@ -925,9 +1217,12 @@ camwire_result camwire_stream_get_info(const struct camwire_stream *stream,
                                        uint32_t timeout_ms,
                                        struct camwire_stream_info **out_info);
 
-// Fills `out_view` with borrowed pointers into `info` (valid until it is freed).
-camwire_result camwire_stream_info_get(const struct camwire_stream_info *info,
-                                       struct camwire_stream_info_view *out_view);
+// Fills `out_view` (its `struct_size` set by the caller) with borrowed pointers into `info`
+// (valid until it is freed).
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
+camwire_result camwire_stream_info_get2(const struct camwire_stream_info *info,
+                                        struct camwire_stream_info_view *out_view);
 
 // Frees a stream info (NULL-safe).
 void camwire_stream_info_free(struct camwire_stream_info *info);
@@ -966,9 +1261,11 @@ camwire_result camwire_stream_close(const struct camwire_stream *stream);
 // own frame callback (use `camwire_stream_close` there, free later).
 void camwire_stream_free(struct camwire_stream *stream);
 
-// Timing and flags of a frame.
-camwire_result camwire_frame_get_info(const struct camwire_frame *frame,
-                                      struct camwire_frame_info *out_info);
+// Timing and flags of a frame, into `out_info` (its `struct_size` set by the caller).
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
+camwire_result camwire_frame_get_info2(const struct camwire_frame *frame,
+                                       struct camwire_frame_info *out_info);
 
 // Copies the frame's payload into the caller's buffer: the one copy of the payload.
 // `*size` is the buffer's capacity on entry and the bytes written on success. When the

@@ -24,8 +24,9 @@ static void show_device(camwire_context *ctx, const char *xaddr, const char *use
     }
     camwire_device_info *info = NULL;
     camwire_device_info_view iv;
+    camwire_struct_init(&iv, sizeof iv);
     if (camwire_device_get_information(dev, &info) == CAMWIRE_OK &&
-        camwire_device_info_get(info, &iv) == CAMWIRE_OK)
+        camwire_device_info_get2(info, &iv) == CAMWIRE_OK)
         printf("  %s %s, firmware %s, serial %s\n", iv.manufacturer, iv.model,
                iv.firmware_version, iv.serial_number);
     camwire_device_info_free(info);
@@ -33,7 +34,8 @@ static void show_device(camwire_context *ctx, const char *xaddr, const char *use
     if ((rc = camwire_device_get_profiles(dev, &profiles)) != CAMWIRE_OK) fail("  profiles", rc);
     for (size_t i = 0; i < camwire_profile_list_len(profiles); i++) {
         camwire_profile p;
-        if (camwire_profile_list_get(profiles, i, &p) != CAMWIRE_OK) continue;
+        camwire_struct_init(&p, sizeof p);
+        if (camwire_profile_list_get2(profiles, i, &p) != CAMWIRE_OK) continue;
         printf("  profile %s (%s): %s %ux%u @ %.1f fps\n    stream   %s\n    snapshot %s\n",
                p.token, p.name, p.encoding ? p.encoding : "-", p.width, p.height, p.fps,
                p.stream_uri ? p.stream_uri : "-", p.snapshot_uri ? p.snapshot_uri : "-");
@@ -56,7 +58,7 @@ int main(int argc, char **argv) {
     const char *pass = arg + 1 < argc ? argv[arg + 1] : NULL;
 
     camwire_context *ctx = NULL;
-    camwire_result rc = camwire_context_new(NULL, &ctx);
+    camwire_result rc = camwire_context_new2(NULL, &ctx);
     if (rc != CAMWIRE_OK) return fail("context", rc);
     camwire_device_list *list = NULL;
     rc = unicast ? camwire_discover_unicast(ctx, unicast, timeout_ms, &list)
@@ -69,7 +71,8 @@ int main(int argc, char **argv) {
     printf("%zu device(s)\n", n);
     for (size_t i = 0; i < n; i++) {
         camwire_discovered_device d;
-        if (camwire_device_list_get(list, i, &d) != CAMWIRE_OK) continue;
+        camwire_struct_init(&d, sizeof d);
+        if (camwire_device_list_get2(list, i, &d) != CAMWIRE_OK) continue;
         printf("%s\n  xaddr %s\n  name %s, hardware %s\n", d.endpoint_reference,
                d.xaddr ? d.xaddr : "-", d.name ? d.name : "-", d.hardware ? d.hardware : "-");
         if (user && d.xaddr) show_device(ctx, d.xaddr, user, pass);

@@ -23,15 +23,17 @@ int main(int argc, char **argv) {
         camwire_list_ranges(argv[1], argv[2], CAMWIRE_TIME_MIN, CAMWIRE_TIME_MAX, &ranges);
     if (rc != CAMWIRE_OK) return fail("ranges", rc);
     size_t n = camwire_range_list_len(ranges);
-    camwire_time_range r = {0, 0};
+    camwire_time_range r;
+    camwire_struct_init(&r, sizeof r);
     for (size_t i = 0; i < n; i++) {
-        camwire_range_list_get(ranges, i, &r);
+        camwire_range_list_get2(ranges, i, &r);
         printf("recorded %.3f .. %.3f (%.1f s)\n", r.start_us / 1e6, r.end_us / 1e6,
                (r.end_us - r.start_us) / 1e6);
     }
     for (size_t i = 0; i < camwire_range_list_gap_count(ranges); i++) {
         camwire_gap g;
-        camwire_range_list_gap(ranges, i, &g);
+        camwire_struct_init(&g, sizeof g);
+        camwire_range_list_gap2(ranges, i, &g);
         printf("gap %.1f s: %s\n", (g.end_us - g.start_us) / 1e6, g.reason ? g.reason : "?");
     }
     camwire_range_list_free(ranges);
@@ -44,7 +46,8 @@ int main(int argc, char **argv) {
     rc = camwire_export(argv[1], argv[2], start, end, argv[3], CAMWIRE_EXPORT_PROGRESSIVE, &res);
     if (rc != CAMWIRE_OK) return fail("export", rc);
     camwire_export_view ev;
-    camwire_export_result_get(res, &ev);
+    camwire_struct_init(&ev, sizeof ev);
+    camwire_export_result_get2(res, &ev);
     printf("exported %llu frames (%.1f s, %zu gap(s)) to %s\nmanifest %s\n",
            (unsigned long long)ev.frames, (ev.actual_end_us - ev.actual_start_us) / 1e6,
            ev.gap_count, ev.output, ev.manifest_path);
@@ -53,7 +56,8 @@ int main(int argc, char **argv) {
     camwire_verify_report *report = NULL;
     if ((rc = camwire_verify(argv[3], NULL, &report)) != CAMWIRE_OK) return fail("verify", rc);
     camwire_verify_view vv;
-    camwire_verify_report_get(report, &vv);
+    camwire_struct_init(&vv, sizeof vv);
+    camwire_verify_report_get2(report, &vv);
     printf("verify: %s (%zu source file(s), %zu missing)\n%s", vv.ok ? "OK" : "FAILED",
            vv.sources, vv.missing_sources, vv.problems);
     int status = vv.ok ? 0 : 1;

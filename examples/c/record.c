@@ -38,28 +38,28 @@ int main(int argc, char **argv) {
     camwire_sim *sim = NULL;
     camwire_result rc;
     if (url[0] == '-') { /* --sim */
-        if ((rc = camwire_sim_start(NULL, &sim)) != CAMWIRE_OK) return fail("sim", rc);
+        if ((rc = camwire_sim_start2(NULL, &sim)) != CAMWIRE_OK) return fail("sim", rc);
         url = camwire_sim_url(sim);
         printf("simulated camera at %s\n", url);
     }
     camwire_context *ctx = NULL;
-    if ((rc = camwire_context_new(NULL, &ctx)) != CAMWIRE_OK) return fail("context", rc);
+    if ((rc = camwire_context_new2(NULL, &ctx)) != CAMWIRE_OK) return fail("context", rc);
 
     camwire_recorder_options ro;
-    camwire_recorder_options_default(&ro);
+    camwire_recorder_options_init(&ro, sizeof ro);
     ro.segment_secs = 10;
     camwire_recorder *rec = NULL;
-    if ((rc = camwire_recorder_new(ctx, argv[2], &ro, &rec)) != CAMWIRE_OK)
+    if ((rc = camwire_recorder_new2(ctx, argv[2], &ro, &rec)) != CAMWIRE_OK)
         return fail("recorder", rc);
-    camwire_recorder_set_event_callback(rec, on_event, NULL, NULL);
+    camwire_recorder_set_event_callback2(rec, on_event, NULL, NULL);
 
     camwire_stream_options so;
-    camwire_stream_options_default(&so);
+    camwire_stream_options_init(&so, sizeof so);
     if (argc >= 6) {
         so.username = argv[4];
         so.password = argv[5];
     }
-    if ((rc = camwire_recorder_add_camera(rec, "cam1", url, &so)) != CAMWIRE_OK)
+    if ((rc = camwire_recorder_add_camera2(rec, "cam1", url, &so)) != CAMWIRE_OK)
         return fail("add camera", rc);
 
     for (int s = 0; s < seconds; s++) {
@@ -67,8 +67,9 @@ int main(int argc, char **argv) {
         nanosleep(&one, NULL);
         camwire_status_list *l = NULL;
         camwire_camera_status cs;
+        camwire_struct_init(&cs, sizeof cs);
         if (camwire_recorder_get_status(rec, &l) == CAMWIRE_OK &&
-            camwire_status_list_get(l, 0, &cs) == CAMWIRE_OK)
+            camwire_status_list_get2(l, 0, &cs) == CAMWIRE_OK)
             printf("%s: %llu frames, %.0f kbit/s, %.1f fps%s%s\n", cs.id,
                    (unsigned long long)cs.frames, cs.bitrate_bps * 8 / 1000, cs.frame_rate,
                    cs.last_error ? ", last error: " : "", cs.last_error ? cs.last_error : "");

@@ -25,13 +25,13 @@ static double now_ns(void) {
 int main(int argc, char **argv) {
     int frames = argc > 1 ? atoi(argv[1]) : 20000;
     camwire_sim_options so;
-    camwire_sim_options_default(&so);
+    camwire_sim_options_init(&so, sizeof so);
     so.realtime = false;
     camwire_sim *sim = NULL;
     camwire_context *ctx = NULL;
     camwire_stream *s = NULL;
-    if (camwire_sim_start(&so, &sim) || camwire_context_new(NULL, &ctx) ||
-        camwire_stream_open(ctx, camwire_sim_url(sim), NULL, &s)) {
+    if (camwire_sim_start2(&so, &sim) || camwire_context_new2(NULL, &ctx) ||
+        camwire_stream_open2(ctx, camwire_sim_url(sim), NULL, &s)) {
         fprintf(stderr, "setup: %s\n", camwire_last_error_message());
         return 1;
     }
@@ -55,7 +55,8 @@ int main(int argc, char **argv) {
         }
         double a = now_ns();
         camwire_frame_info fi;
-        camwire_frame_get_info(f, &fi);
+        camwire_struct_init(&fi, sizeof fi);
+        camwire_frame_get_info2(f, &fi);
         size_t n = cap;
         if (camwire_frame_copy_payload(f, CAMWIRE_PAYLOAD_ANNEXB, buf, &n)) return 1;
         camwire_frame_free(f);

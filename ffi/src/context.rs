@@ -41,10 +41,13 @@ pub type camwire_log_callback = Option<
     ),
 >;
 
-/// Options for `camwire_context_new`. Fill with `camwire_context_options_default` first.
+/// Options for `camwire_context_new2`. Fill with `camwire_context_options_init` first.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct camwire_context_options {
+    /// `sizeof(camwire_context_options)` as the caller compiled it (set by
+    /// `camwire_context_options_init`).
+    pub struct_size: usize,
     /// Runtime worker threads; 0 = 2.
     pub worker_threads: u32,
     /// Log callback, or NULL for none.
@@ -55,9 +58,16 @@ pub struct camwire_context_options {
     pub log_level: camwire_log_level,
 }
 
+crate::abi::growable!(
+    camwire_context_options,
+    log_level: camwire_log_level,
+    camwire_context_options::default()
+);
+
 impl Default for camwire_context_options {
     fn default() -> Self {
         camwire_context_options {
+            struct_size: std::mem::size_of::<camwire_context_options>(),
             worker_threads: 0,
             log_callback: None,
             log_user_data: std::ptr::null_mut(),
@@ -281,74 +291,82 @@ impl Drop for ContextInner {
     }
 }
 
-/// Fills `options` with the defaults: 2 worker threads, no log callback, level INFO.
+/// Fills `options` (`struct_size` bytes: pass `sizeof *options`) with the defaults: 2 worker
+/// threads, no log callback, level INFO; sets `options->struct_size`.
 ///
-/// Returns CAMWIRE_E_NULL_POINTER if `options` is NULL.
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size` not a size of
+/// this struct).
 #[unsafe(no_mangle)]
-pub extern "C" fn camwire_context_options_default(
+pub unsafe extern "C" fn camwire_context_options_init(
     options: *mut camwire_context_options,
+    struct_size: usize,
 ) -> camwire_result {
-    guard(|| {
-        let o = out(options, "options")?;
-        // SAFETY: non-NULL; the caller gives writable storage for the struct.
-        unsafe { o.write(camwire_context_options::default()) };
-        Ok(())
-    })
+    // SAFETY: NULL or `struct_size` writable bytes per the caller.
+    guard(|| unsafe { crate::abi::init(options, struct_size) })
 }
 
 /// Creates a context: starts its runtime (threads named `camwire-rt`) and installs the log
 /// callback. `options` may be NULL for the defaults. Free with `camwire_context_free`.
 ///
 /// Errors: CAMWIRE_E_NULL_POINTER (`out`), CAMWIRE_E_INVALID_ARGUMENT (log level > 5,
-/// worker_threads > 1024), CAMWIRE_E_RUNTIME.
+/// worker_threads > 1024, bad `struct_size`), CAMWIRE_E_UNSUPPORTED (fields this library does
+/// not know are set), CAMWIRE_E_RUNTIME.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_context_new(
+pub unsafe extern "C" fn camwire_context_new2(
     options: *const camwire_context_options,
     out_context: *mut *mut camwire_context,
 ) -> camwire_result {
     guard(|| {
         let out_context = out(out_context, "out_context")?;
         // SAFETY: NULL or a valid options struct.
-        let opts = unsafe { options.as_ref() }.copied().unwrap_or_default();
-        if opts.log_level > CAMWIRE_LOG_TRACE {
-            return Err(Error::invalid(
-                "log_level must be CAMWIRE_LOG_OFF..CAMWIRE_LOG_TRACE",
-            ));
-        }
-        if opts.worker_threads > 1024 {
-            return Err(Error::invalid("worker_threads must be at most 1024"));
-        }
-        let id = NEXT_CONTEXT.fetch_add(1, Ordering::Relaxed);
-        let workers = if opts.worker_threads == 0 {
-            2
-        } else {
-            opts.worker_threads as usize
-        };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .thread_name("camwire-rt")
-            .enable_all()
-            .on_thread_start(move || mark_callback_thread(id))
-            .build()
-            .map_err(|e| Error::new(CAMWIRE_E_RUNTIME, format!("starting the runtime: {e}")))?;
-        if let Some(cb) = opts.log_callback
-            && opts.log_level > CAMWIRE_LOG_OFF
-        {
-            log_bridge::register(id, cb, opts.log_user_data, opts.log_level);
-        }
-        let ctx = Box::new(camwire_context {
-            inner: Arc::new(ContextInner {
-                id,
-                runtime: RwLock::new(Some(runtime)),
-                closing: watch::channel(false).0,
-                closed: AtomicBool::new(false),
-                children: Mutex::new(Vec::new()),
-            }),
-        });
-        // SAFETY: checked non-NULL.
-        unsafe { out_context.write(Box::into_raw(ctx)) };
-        Ok(())
+        let opts = unsafe { crate::abi::read(options) }?.unwrap_or_default();
+        context_new(opts, out_context)
     })
+}
+
+/// `camwire_context_new2` from read options (also behind the 0.1 entry point).
+pub(crate) fn context_new(
+    opts: camwire_context_options,
+    out_context: *mut *mut camwire_context,
+) -> Result<()> {
+    if opts.log_level > CAMWIRE_LOG_TRACE {
+        return Err(Error::invalid(
+            "log_level must be CAMWIRE_LOG_OFF..CAMWIRE_LOG_TRACE",
+        ));
+    }
+    if opts.worker_threads > 1024 {
+        return Err(Error::invalid("worker_threads must be at most 1024"));
+    }
+    let id = NEXT_CONTEXT.fetch_add(1, Ordering::Relaxed);
+    let workers = if opts.worker_threads == 0 {
+        2
+    } else {
+        opts.worker_threads as usize
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("camwire-rt")
+        .enable_all()
+        .on_thread_start(move || mark_callback_thread(id))
+        .build()
+        .map_err(|e| Error::new(CAMWIRE_E_RUNTIME, format!("starting the runtime: {e}")))?;
+    if let Some(cb) = opts.log_callback
+        && opts.log_level > CAMWIRE_LOG_OFF
+    {
+        log_bridge::register(id, cb, opts.log_user_data, opts.log_level);
+    }
+    let ctx = Box::new(camwire_context {
+        inner: Arc::new(ContextInner {
+            id,
+            runtime: RwLock::new(Some(runtime)),
+            closing: watch::channel(false).0,
+            closed: AtomicBool::new(false),
+            children: Mutex::new(Vec::new()),
+        }),
+    });
+    // SAFETY: checked non-NULL.
+    unsafe { out_context.write(Box::into_raw(ctx)) };
+    Ok(())
 }
 
 /// Closes everything made from `context` (streams stop and their callbacks finish, devices

@@ -29,7 +29,11 @@ struct DiscoveredStrings {
 
 /// One discovered device, borrowed from its list (pointers valid until the list is freed).
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct camwire_discovered_device {
+    /// Set by the caller before `camwire_device_list_get2` (`camwire_struct_init`); on return the bytes
+    /// camwire filled.
+    pub struct_size: usize,
     /// WS-Addressing endpoint reference (stable device id, e.g. "urn:uuid:...").
     pub endpoint_reference: *const c_char,
     /// The first usable device-service address (give it to `camwire_device_open`), or NULL.
@@ -45,6 +49,8 @@ pub struct camwire_discovered_device {
     /// Every scope, space-separated.
     pub scopes: *const c_char,
 }
+
+crate::abi::growable!(camwire_discovered_device, scopes: *const c_char, unsafe { crate::abi::zeroed() });
 
 fn list_of(found: Vec<DiscoveredDevice>) -> camwire_device_list {
     let o = |s: &Option<String>| s.as_deref().map(to_cstring);
@@ -139,34 +145,45 @@ pub unsafe extern "C" fn camwire_device_list_len(list: *const camwire_device_lis
 ///
 /// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_device_list_get(
+pub unsafe extern "C" fn camwire_device_list_get2(
     list: *const camwire_device_list,
     index: usize,
     out_device: *mut camwire_discovered_device,
 ) -> camwire_result {
     guard(|| {
-        // SAFETY: NULL or a live list.
-        let l = unsafe { arg(list, "list") }?;
-        let out_device = out(out_device, "out_device")?;
-        let d = l.items.get(index).ok_or_else(|| {
-            Error::new(
-                CAMWIRE_E_OUT_OF_RANGE,
-                format!("index {index} of {}", l.items.len()),
-            )
-        })?;
-        let v = camwire_discovered_device {
-            endpoint_reference: d.endpoint_reference.as_ptr(),
-            xaddr: opt_ptr(&d.xaddr),
-            xaddrs: d.xaddrs.as_ptr(),
-            name: opt_ptr(&d.name),
-            hardware: opt_ptr(&d.hardware),
-            location: opt_ptr(&d.location),
-            scopes: d.scopes.as_ptr(),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { out_device.write(v) };
-        Ok(())
+        // SAFETY: NULL or live handles; the struct_size set by the caller.
+        let v = unsafe { camwire_device_list_get_value(list, index) }?;
+        unsafe { crate::abi::write(out_device, v) }
     })
+}
+
+/// What `camwire_device_list_get2` writes (also behind the 0.1 entry point).
+///
+/// # Safety
+/// Handles NULL or live.
+pub(crate) unsafe fn camwire_device_list_get_value(
+    list: *const camwire_device_list,
+    index: usize,
+) -> Result<camwire_discovered_device> {
+    // SAFETY: NULL or a live list.
+    let l = unsafe { arg(list, "list") }?;
+    let d = l.items.get(index).ok_or_else(|| {
+        Error::new(
+            CAMWIRE_E_OUT_OF_RANGE,
+            format!("index {index} of {}", l.items.len()),
+        )
+    })?;
+    let v = camwire_discovered_device {
+        struct_size: std::mem::size_of::<camwire_discovered_device>(),
+        endpoint_reference: d.endpoint_reference.as_ptr(),
+        xaddr: opt_ptr(&d.xaddr),
+        xaddrs: d.xaddrs.as_ptr(),
+        name: opt_ptr(&d.name),
+        hardware: opt_ptr(&d.hardware),
+        location: opt_ptr(&d.location),
+        scopes: d.scopes.as_ptr(),
+    };
+    Ok(v)
 }
 
 /// Frees a device list (NULL-safe).
@@ -180,9 +197,9 @@ pub unsafe extern "C" fn camwire_device_list_free(list: *mut camwire_device_list
     })
 }
 
-struct DeviceShared {
-    ctx: Arc<ContextInner>,
-    dev: OnvifDevice,
+pub(crate) struct DeviceShared {
+    pub(crate) ctx: Arc<ContextInner>,
+    pub(crate) dev: OnvifDevice,
     closed: AtomicBool,
 }
 
@@ -194,11 +211,11 @@ impl Child for DeviceShared {
 
 /// A connected ONVIF device.
 pub struct camwire_device {
-    shared: Arc<DeviceShared>,
+    pub(crate) shared: Arc<DeviceShared>,
 }
 
 impl camwire_device {
-    fn open(&self) -> Result<&DeviceShared> {
+    pub(crate) fn open(&self) -> Result<&DeviceShared> {
         if self.shared.closed.load(Ordering::Acquire) || self.shared.ctx.is_closed() {
             return Err(Error::closed("device"));
         }
@@ -348,7 +365,11 @@ pub struct camwire_device_info {
 
 /// Borrowed view of a `camwire_device_info` (valid until it is freed).
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct camwire_device_info_view {
+    /// Set by the caller before `camwire_device_info_get2` (`camwire_struct_init`); on return the bytes
+    /// camwire filled.
+    pub struct_size: usize,
     /// Manufacturer.
     pub manufacturer: *const c_char,
     /// Model.
@@ -360,6 +381,8 @@ pub struct camwire_device_info_view {
     /// Hardware id.
     pub hardware_id: *const c_char,
 }
+
+crate::abi::growable!(camwire_device_info_view, hardware_id: *const c_char, unsafe { crate::abi::zeroed() });
 
 /// Asks the device for its information. Blocks.
 ///
@@ -391,25 +414,35 @@ pub unsafe extern "C" fn camwire_device_get_information(
 
 /// Fills `out_view` with borrowed pointers into `info`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_device_info_get(
+pub unsafe extern "C" fn camwire_device_info_get2(
     info: *const camwire_device_info,
     out_view: *mut camwire_device_info_view,
 ) -> camwire_result {
     guard(|| {
-        // SAFETY: NULL or a live handle.
-        let i = unsafe { arg(info, "info") }?;
-        let out_view = out(out_view, "out_view")?;
-        let v = camwire_device_info_view {
-            manufacturer: i.manufacturer.as_ptr(),
-            model: i.model.as_ptr(),
-            firmware_version: i.firmware_version.as_ptr(),
-            serial_number: i.serial_number.as_ptr(),
-            hardware_id: i.hardware_id.as_ptr(),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { out_view.write(v) };
-        Ok(())
+        // SAFETY: NULL or live handles; the struct_size set by the caller.
+        let v = unsafe { camwire_device_info_get_value(info) }?;
+        unsafe { crate::abi::write(out_view, v) }
     })
+}
+
+/// What `camwire_device_info_get2` writes (also behind the 0.1 entry point).
+///
+/// # Safety
+/// Handles NULL or live.
+pub(crate) unsafe fn camwire_device_info_get_value(
+    info: *const camwire_device_info,
+) -> Result<camwire_device_info_view> {
+    // SAFETY: NULL or a live handle.
+    let i = unsafe { arg(info, "info") }?;
+    let v = camwire_device_info_view {
+        struct_size: std::mem::size_of::<camwire_device_info_view>(),
+        manufacturer: i.manufacturer.as_ptr(),
+        model: i.model.as_ptr(),
+        firmware_version: i.firmware_version.as_ptr(),
+        serial_number: i.serial_number.as_ptr(),
+        hardware_id: i.hardware_id.as_ptr(),
+    };
+    Ok(v)
 }
 
 /// Frees device information (NULL-safe).
@@ -441,7 +474,11 @@ pub struct camwire_profile_list {
 
 /// One media profile, borrowed from its list (valid until the list is freed).
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct camwire_profile {
+    /// Set by the caller before `camwire_profile_list_get2` (`camwire_struct_init`); on return the bytes
+    /// camwire filled.
+    pub struct_size: usize,
     /// Profile token (pass to `camwire_device_snapshot`).
     pub token: *const c_char,
     /// Profile name.
@@ -459,6 +496,8 @@ pub struct camwire_profile {
     /// HTTP snapshot URI, or NULL.
     pub snapshot_uri: *const c_char,
 }
+
+crate::abi::growable!(camwire_profile, snapshot_uri: *const c_char, unsafe { crate::abi::zeroed() });
 
 /// The device's media profiles with their stream and snapshot URIs. Blocks.
 ///
@@ -504,35 +543,46 @@ pub unsafe extern "C" fn camwire_profile_list_len(list: *const camwire_profile_l
 ///
 /// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_profile_list_get(
+pub unsafe extern "C" fn camwire_profile_list_get2(
     list: *const camwire_profile_list,
     index: usize,
     out_profile: *mut camwire_profile,
 ) -> camwire_result {
     guard(|| {
-        // SAFETY: NULL or a live list.
-        let l = unsafe { arg(list, "list") }?;
-        let out_profile = out(out_profile, "out_profile")?;
-        let p = l.items.get(index).ok_or_else(|| {
-            Error::new(
-                CAMWIRE_E_OUT_OF_RANGE,
-                format!("index {index} of {}", l.items.len()),
-            )
-        })?;
-        let v = camwire_profile {
-            token: p.token.as_ptr(),
-            name: p.name.as_ptr(),
-            encoding: opt_ptr(&p.encoding),
-            width: p.width,
-            height: p.height,
-            fps: p.fps,
-            stream_uri: opt_ptr(&p.stream_uri),
-            snapshot_uri: opt_ptr(&p.snapshot_uri),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { out_profile.write(v) };
-        Ok(())
+        // SAFETY: NULL or live handles; the struct_size set by the caller.
+        let v = unsafe { camwire_profile_list_get_value(list, index) }?;
+        unsafe { crate::abi::write(out_profile, v) }
     })
+}
+
+/// What `camwire_profile_list_get2` writes (also behind the 0.1 entry point).
+///
+/// # Safety
+/// Handles NULL or live.
+pub(crate) unsafe fn camwire_profile_list_get_value(
+    list: *const camwire_profile_list,
+    index: usize,
+) -> Result<camwire_profile> {
+    // SAFETY: NULL or a live list.
+    let l = unsafe { arg(list, "list") }?;
+    let p = l.items.get(index).ok_or_else(|| {
+        Error::new(
+            CAMWIRE_E_OUT_OF_RANGE,
+            format!("index {index} of {}", l.items.len()),
+        )
+    })?;
+    let v = camwire_profile {
+        struct_size: std::mem::size_of::<camwire_profile>(),
+        token: p.token.as_ptr(),
+        name: p.name.as_ptr(),
+        encoding: opt_ptr(&p.encoding),
+        width: p.width,
+        height: p.height,
+        fps: p.fps,
+        stream_uri: opt_ptr(&p.stream_uri),
+        snapshot_uri: opt_ptr(&p.snapshot_uri),
+    };
+    Ok(v)
 }
 
 /// Frees a profile list (NULL-safe).

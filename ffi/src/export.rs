@@ -30,15 +30,24 @@ pub struct camwire_range_list {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct camwire_time_range {
+    /// Set by the caller before `camwire_range_list_get2` (`camwire_struct_init`); on return the bytes
+    /// camwire filled.
+    pub struct_size: usize,
     /// First frame's wall-clock time.
     pub start_us: i64,
     /// End of the last frame.
     pub end_us: i64,
 }
 
+crate::abi::growable!(camwire_time_range, end_us: i64, unsafe { crate::abi::zeroed() });
+
 /// A span without recording between two recorded ones, borrowed from its list.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct camwire_gap {
+    /// Set by the caller before `camwire_range_list_gap2` (`camwire_struct_init`); on return the bytes
+    /// camwire filled.
+    pub struct_size: usize,
     /// End of the recording before it, Unix us.
     pub start_us: i64,
     /// Start of the recording after it, Unix us.
@@ -46,6 +55,8 @@ pub struct camwire_gap {
     /// Why, when the recorder wrote it down; else NULL.
     pub reason: *const c_char,
 }
+
+crate::abi::growable!(camwire_gap, reason: *const c_char, unsafe { crate::abi::zeroed() });
 
 /// Lists what camera `camera` has recorded under `root` between `start_us` and `end_us`
 /// (Unix us; CAMWIRE_TIME_MIN / CAMWIRE_TIME_MAX for open ends): continuous ranges and the
@@ -94,27 +105,39 @@ pub unsafe extern "C" fn camwire_range_list_len(list: *const camwire_range_list)
 ///
 /// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_range_list_get(
+pub unsafe extern "C" fn camwire_range_list_get2(
     list: *const camwire_range_list,
     index: usize,
     out_range: *mut camwire_time_range,
 ) -> camwire_result {
     guard(|| {
-        // SAFETY: NULL or a live list.
-        let l = unsafe { arg(list, "list") }?;
-        let out_range = out(out_range, "out_range")?;
-        let r =
-            l.listing.ranges.get(index).ok_or_else(|| {
-                Error::new(CAMWIRE_E_OUT_OF_RANGE, format!("range index {index}"))
-            })?;
-        let v = camwire_time_range {
-            start_us: unix_us(r.start),
-            end_us: unix_us(r.end),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { out_range.write(v) };
-        Ok(())
+        // SAFETY: NULL or live handles; the struct_size set by the caller.
+        let v = unsafe { camwire_range_list_get_value(list, index) }?;
+        unsafe { crate::abi::write(out_range, v) }
     })
+}
+
+/// What `camwire_range_list_get2` writes (also behind the 0.1 entry point).
+///
+/// # Safety
+/// Handles NULL or live.
+pub(crate) unsafe fn camwire_range_list_get_value(
+    list: *const camwire_range_list,
+    index: usize,
+) -> Result<camwire_time_range> {
+    // SAFETY: NULL or a live list.
+    let l = unsafe { arg(list, "list") }?;
+    let r = l
+        .listing
+        .ranges
+        .get(index)
+        .ok_or_else(|| Error::new(CAMWIRE_E_OUT_OF_RANGE, format!("range index {index}")))?;
+    let v = camwire_time_range {
+        struct_size: std::mem::size_of::<camwire_time_range>(),
+        start_us: unix_us(r.start),
+        end_us: unix_us(r.end),
+    };
+    Ok(v)
 }
 
 /// Number of gaps (0 for NULL).
@@ -130,29 +153,40 @@ pub unsafe extern "C" fn camwire_range_list_gap_count(list: *const camwire_range
 ///
 /// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_range_list_gap(
+pub unsafe extern "C" fn camwire_range_list_gap2(
     list: *const camwire_range_list,
     index: usize,
     out_gap: *mut camwire_gap,
 ) -> camwire_result {
     guard(|| {
-        // SAFETY: NULL or a live list.
-        let l = unsafe { arg(list, "list") }?;
-        let out_gap = out(out_gap, "out_gap")?;
-        let g = l
-            .listing
-            .gaps
-            .get(index)
-            .ok_or_else(|| Error::new(CAMWIRE_E_OUT_OF_RANGE, format!("gap index {index}")))?;
-        let v = camwire_gap {
-            start_us: unix_us(g.start),
-            end_us: unix_us(g.end),
-            reason: opt_ptr(&l.reasons[index]),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { out_gap.write(v) };
-        Ok(())
+        // SAFETY: NULL or live handles; the struct_size set by the caller.
+        let v = unsafe { camwire_range_list_gap_value(list, index) }?;
+        unsafe { crate::abi::write(out_gap, v) }
     })
+}
+
+/// What `camwire_range_list_gap2` writes (also behind the 0.1 entry point).
+///
+/// # Safety
+/// Handles NULL or live.
+pub(crate) unsafe fn camwire_range_list_gap_value(
+    list: *const camwire_range_list,
+    index: usize,
+) -> Result<camwire_gap> {
+    // SAFETY: NULL or a live list.
+    let l = unsafe { arg(list, "list") }?;
+    let g = l
+        .listing
+        .gaps
+        .get(index)
+        .ok_or_else(|| Error::new(CAMWIRE_E_OUT_OF_RANGE, format!("gap index {index}")))?;
+    let v = camwire_gap {
+        struct_size: std::mem::size_of::<camwire_gap>(),
+        start_us: unix_us(g.start),
+        end_us: unix_us(g.end),
+        reason: opt_ptr(&l.reasons[index]),
+    };
+    Ok(v)
 }
 
 /// Frees a range list (NULL-safe).
@@ -179,7 +213,11 @@ pub struct camwire_export_result {
 
 /// Borrowed view of a `camwire_export_result` (valid until it is freed).
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct camwire_export_view {
+    /// Set by the caller before `camwire_export_result_get2` (`camwire_struct_init`); on return the bytes
+    /// camwire filled.
+    pub struct_size: usize,
     /// The clip.
     pub output: *const c_char,
     /// Its manifest (`output` + ".manifest.json").
@@ -195,6 +233,8 @@ pub struct camwire_export_view {
     /// Holes in the recording inside the clip.
     pub gap_count: usize,
 }
+
+crate::abi::growable!(camwire_export_view, gap_count: usize, unsafe { crate::abi::zeroed() });
 
 fn rfc_us(s: &str) -> i64 {
     parse_rfc3339(s).map(unix_us).unwrap_or(0)
@@ -257,27 +297,37 @@ pub unsafe extern "C" fn camwire_export(
 
 /// Fills `out_view` with borrowed pointers into `result`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_export_result_get(
+pub unsafe extern "C" fn camwire_export_result_get2(
     result: *const camwire_export_result,
     out_view: *mut camwire_export_view,
 ) -> camwire_result {
     guard(|| {
-        // SAFETY: NULL or a live handle.
-        let r = unsafe { arg(result, "result") }?;
-        let out_view = out(out_view, "out_view")?;
-        let v = camwire_export_view {
-            output: r.output.as_ptr(),
-            manifest_path: r.manifest_path.as_ptr(),
-            manifest_json: r.manifest_json.as_ptr(),
-            frames: r.frames,
-            actual_start_us: r.actual_start_us,
-            actual_end_us: r.actual_end_us,
-            gap_count: r.gap_count,
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { out_view.write(v) };
-        Ok(())
+        // SAFETY: NULL or live handles; the struct_size set by the caller.
+        let v = unsafe { camwire_export_result_get_value(result) }?;
+        unsafe { crate::abi::write(out_view, v) }
     })
+}
+
+/// What `camwire_export_result_get2` writes (also behind the 0.1 entry point).
+///
+/// # Safety
+/// Handles NULL or live.
+pub(crate) unsafe fn camwire_export_result_get_value(
+    result: *const camwire_export_result,
+) -> Result<camwire_export_view> {
+    // SAFETY: NULL or a live handle.
+    let r = unsafe { arg(result, "result") }?;
+    let v = camwire_export_view {
+        struct_size: std::mem::size_of::<camwire_export_view>(),
+        output: r.output.as_ptr(),
+        manifest_path: r.manifest_path.as_ptr(),
+        manifest_json: r.manifest_json.as_ptr(),
+        frames: r.frames,
+        actual_start_us: r.actual_start_us,
+        actual_end_us: r.actual_end_us,
+        gap_count: r.gap_count,
+    };
+    Ok(v)
 }
 
 /// Frees an export result (NULL-safe).
@@ -302,7 +352,11 @@ pub struct camwire_verify_report {
 
 /// Borrowed view of a `camwire_verify_report`.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct camwire_verify_view {
+    /// Set by the caller before `camwire_verify_report_get2` (`camwire_struct_init`); on return the bytes
+    /// camwire filled.
+    pub struct_size: usize,
     /// True when nothing that could be checked differs (missing sources, e.g. deleted by
     /// retention, do not make it false).
     pub ok: bool,
@@ -315,6 +369,8 @@ pub struct camwire_verify_view {
     /// One line per mismatch ("" when ok).
     pub problems: *const c_char,
 }
+
+crate::abi::growable!(camwire_verify_view, problems: *const c_char, unsafe { crate::abi::zeroed() });
 
 /// Verifies the clip `clip` against `clip.manifest.json`: the clip's hash, each source
 /// still present under `root` (NULL = the root recorded in the manifest) and the media hash.
@@ -353,25 +409,35 @@ pub unsafe extern "C" fn camwire_verify(
 
 /// Fills `out_view` from `report`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_verify_report_get(
+pub unsafe extern "C" fn camwire_verify_report_get2(
     report: *const camwire_verify_report,
     out_view: *mut camwire_verify_view,
 ) -> camwire_result {
     guard(|| {
-        // SAFETY: NULL or a live handle.
-        let r = unsafe { arg(report, "report") }?;
-        let out_view = out(out_view, "out_view")?;
-        let v = camwire_verify_view {
-            ok: r.ok,
-            output_matches: r.output_matches,
-            sources: r.sources,
-            missing_sources: r.missing_sources,
-            problems: r.problems.as_ptr(),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { out_view.write(v) };
-        Ok(())
+        // SAFETY: NULL or live handles; the struct_size set by the caller.
+        let v = unsafe { camwire_verify_report_get_value(report) }?;
+        unsafe { crate::abi::write(out_view, v) }
     })
+}
+
+/// What `camwire_verify_report_get2` writes (also behind the 0.1 entry point).
+///
+/// # Safety
+/// Handles NULL or live.
+pub(crate) unsafe fn camwire_verify_report_get_value(
+    report: *const camwire_verify_report,
+) -> Result<camwire_verify_view> {
+    // SAFETY: NULL or a live handle.
+    let r = unsafe { arg(report, "report") }?;
+    let v = camwire_verify_view {
+        struct_size: std::mem::size_of::<camwire_verify_view>(),
+        ok: r.ok,
+        output_matches: r.output_matches,
+        sources: r.sources,
+        missing_sources: r.missing_sources,
+        problems: r.problems.as_ptr(),
+    };
+    Ok(v)
 }
 
 /// Frees a verify report (NULL-safe).

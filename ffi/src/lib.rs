@@ -17,15 +17,21 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+mod abi;
+/// cbindgen:ignore
+mod abi_v0_1;
 mod context;
 mod device;
 mod error;
+mod events;
 mod export;
 mod log_bridge;
+mod ptz;
 mod recorder;
 mod sim;
 mod stream;
 
+pub use abi::camwire_struct_init;
 pub use context::*;
 pub use device::*;
 pub use error::{
@@ -36,7 +42,9 @@ pub use error::{
     CAMWIRE_E_TIMEOUT, CAMWIRE_E_UNSUPPORTED, CAMWIRE_E_VERIFY_FAILED, CAMWIRE_E_WRONG_THREAD,
     CAMWIRE_OK, camwire_result,
 };
+pub use events::*;
 pub use export::*;
+pub use ptz::*;
 pub use recorder::*;
 pub use sim::*;
 pub use stream::*;

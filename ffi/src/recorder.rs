@@ -23,11 +23,14 @@ pub const CAMWIRE_FSYNC_INTERVAL: camwire_fsync = 1;
 /// Never fsync (the OS writes back when it likes).
 pub const CAMWIRE_FSYNC_NEVER: camwire_fsync = 2;
 
-/// Options for `camwire_recorder_new`. Fill with `camwire_recorder_options_default` first.
+/// Options for `camwire_recorder_new2`. Fill with `camwire_recorder_options_init` first.
 /// The segment and fsync settings apply to every camera added.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct camwire_recorder_options {
+    /// `sizeof(camwire_recorder_options)` as the caller compiled it (set by
+    /// `camwire_recorder_options_init`).
+    pub struct_size: usize,
     /// A new file starts at the first keyframe after this many seconds (default 60).
     pub segment_secs: u32,
     /// A fragment (the most a crash can lose) closes after this many ms (default 1000).
@@ -48,10 +51,17 @@ pub struct camwire_recorder_options {
     pub retention_interval_ms: u32,
 }
 
+crate::abi::growable!(
+    camwire_recorder_options,
+    retention_interval_ms: u32,
+    camwire_recorder_options::default()
+);
+
 impl Default for camwire_recorder_options {
     fn default() -> Self {
         let s = SegmentOptions::default();
         camwire_recorder_options {
+            struct_size: std::mem::size_of::<camwire_recorder_options>(),
             segment_secs: s.segment_secs,
             fragment_ms: s.fragment_ms,
             fsync: CAMWIRE_FSYNC_FRAGMENT,
@@ -99,7 +109,11 @@ pub const CAMWIRE_EVENT_LAGGED: camwire_event_kind = 6;
 
 /// A recorder event, borrowed for the duration of the callback.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct camwire_recorder_event {
+    /// camwire's `sizeof(camwire_recorder_event)`: a field is there when `struct_size`
+    /// reaches its end (fields are only ever appended).
+    pub struct_size: usize,
     /// Camera id ("" for CAMWIRE_EVENT_LAGGED).
     pub camera: *const c_char,
     /// `CAMWIRE_EVENT_*`.
@@ -125,7 +139,11 @@ pub type camwire_recorder_event_callback =
 
 /// One camera's status, borrowed from its list (valid until the list is freed).
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct camwire_camera_status {
+    /// Set by the caller before `camwire_status_list_get2` (`camwire_struct_init`); on return
+    /// the bytes camwire filled.
+    pub struct_size: usize,
     /// Camera id.
     pub id: *const c_char,
     /// `CAMWIRE_CAMERA_*`.
@@ -155,6 +173,42 @@ pub struct camwire_camera_status {
     /// Gaps in the recent-gaps list.
     pub gap_count: usize,
 }
+
+crate::abi::growable!(
+    camwire_camera_status,
+    gap_count: usize,
+    camwire_camera_status {
+        struct_size: std::mem::size_of::<camwire_camera_status>(),
+        id: std::ptr::null(),
+        state: 0,
+        since_us: 0,
+        frames: 0,
+        bytes: 0,
+        files: 0,
+        bitrate_bps: 0.0,
+        frame_rate: 0.0,
+        lost_packets: 0,
+        dropped_frames: 0,
+        reconnects: 0,
+        last_error: std::ptr::null(),
+        current_file: std::ptr::null(),
+        gap_count: 0,
+    }
+);
+crate::abi::growable!(
+    camwire_recorder_event,
+    bytes: u64,
+    camwire_recorder_event {
+        struct_size: std::mem::size_of::<camwire_recorder_event>(),
+        camera: std::ptr::null(),
+        kind: CAMWIRE_EVENT_ERROR,
+        message: std::ptr::null(),
+        start_us: 0,
+        end_us: 0,
+        frames: 0,
+        bytes: 0,
+    }
+);
 
 struct StatusStrings {
     status: CameraStatus,
@@ -238,18 +292,18 @@ impl Child for RecorderShared {
     }
 }
 
-/// Fills `options` with the defaults: 60 s files, 1 s fragments, fsync per fragment,
-/// reconnect, no retention limits.
+/// Fills `options` (`struct_size` bytes: pass `sizeof *options`) with the defaults: 60 s
+/// files, 1 s fragments, fsync per fragment, reconnect, no retention limits; sets
+/// `options->struct_size`.
+///
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
 #[unsafe(no_mangle)]
-pub extern "C" fn camwire_recorder_options_default(
+pub unsafe extern "C" fn camwire_recorder_options_init(
     options: *mut camwire_recorder_options,
+    struct_size: usize,
 ) -> camwire_result {
-    guard(|| {
-        let o = out(options, "options")?;
-        // SAFETY: non-NULL writable storage per the caller.
-        unsafe { o.write(camwire_recorder_options::default()) };
-        Ok(())
-    })
+    // SAFETY: NULL or `struct_size` writable bytes per the caller.
+    guard(|| unsafe { crate::abi::init(options, struct_size) })
 }
 
 fn opt_nonzero<T: PartialEq + Default>(v: T) -> Option<T> {
@@ -260,21 +314,36 @@ fn opt_nonzero<T: PartialEq + Default>(v: T) -> Option<T> {
 /// created), with no camera yet. `options` may be NULL for defaults. Stop it with
 /// `camwire_recorder_stop` (or free the context) so open files are finalized.
 ///
-/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT, CAMWIRE_E_IO,
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (incl. `struct_size`),
+/// CAMWIRE_E_UNSUPPORTED (options this library does not know are set), CAMWIRE_E_IO,
 /// CAMWIRE_E_CLOSED.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_recorder_new(
+pub unsafe extern "C" fn camwire_recorder_new2(
     context: *const camwire_context,
     root: *const c_char,
     options: *const camwire_recorder_options,
     out_recorder: *mut *mut camwire_recorder,
 ) -> camwire_result {
-    guard(|| {
+    // SAFETY: NULL or a valid options struct per the C contract.
+    guard(|| unsafe { recorder_new(context, root, crate::abi::read(options)?, out_recorder) })
+}
+
+/// `camwire_recorder_new2` with read options (also behind the 0.1 entry point).
+///
+/// # Safety
+/// Pointers NULL or live per the C contract.
+pub(crate) unsafe fn recorder_new(
+    context: *const camwire_context,
+    root: *const c_char,
+    options: Option<camwire_recorder_options>,
+    out_recorder: *mut *mut camwire_recorder,
+) -> Result<()> {
+    {
         // SAFETY: NULL or live pointers per the C contract.
         let ctx = unsafe { arg(context, "context") }?;
         let root = unsafe { cpath(root, "root") }?;
         let out_recorder = out(out_recorder, "out_recorder")?;
-        let o = unsafe { options.as_ref() }.copied().unwrap_or_default();
+        let o = options.unwrap_or_default();
         if ctx.inner.is_closed() {
             return Err(Error::closed("context"));
         }
@@ -327,7 +396,7 @@ pub unsafe extern "C" fn camwire_recorder_new(
         // SAFETY: checked non-NULL.
         unsafe { out_recorder.write(Box::into_raw(Box::new(camwire_recorder { shared }))) };
         Ok(())
-    })
+    }
 }
 
 /// Starts recording camera `id` (a directory name: no '/', '\\', ':', "." or "..", at most
@@ -335,16 +404,31 @@ pub unsafe extern "C" fn camwire_recorder_new(
 /// NULL = defaults). Returns at once; connecting and reconnecting happen in the background
 /// (see the status and events).
 ///
-/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (id, transport),
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (id, transport,
+/// `struct_size`), CAMWIRE_E_UNSUPPORTED (options this library does not know are set),
 /// CAMWIRE_E_ALREADY_EXISTS (id recording), CAMWIRE_E_CLOSED.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_recorder_add_camera(
+pub unsafe extern "C" fn camwire_recorder_add_camera2(
     recorder: *const camwire_recorder,
     id: *const c_char,
     url: *const c_char,
     options: *const camwire_stream_options,
 ) -> camwire_result {
-    guard(|| {
+    // SAFETY: NULL or a valid options struct per the C contract.
+    guard(|| unsafe { add_camera(recorder, id, url, crate::abi::read(options)?) })
+}
+
+/// `camwire_recorder_add_camera2` with read options (also behind the 0.1 entry point).
+///
+/// # Safety
+/// Pointers NULL or live per the C contract.
+pub(crate) unsafe fn add_camera(
+    recorder: *const camwire_recorder,
+    id: *const c_char,
+    url: *const c_char,
+    options: Option<camwire_stream_options>,
+) -> Result<()> {
+    {
         // SAFETY: NULL or live pointers per the C contract.
         let r = unsafe { arg(recorder, "recorder") }?;
         let id = unsafe { cstr(id, "id") }?;
@@ -363,7 +447,7 @@ pub unsafe extern "C" fn camwire_recorder_add_camera(
         let rec = g.as_ref().ok_or_else(|| Error::closed("recorder"))?;
         sh.ctx.enter(|| rec.add_camera(cfg))?;
         Ok(())
-    })
+    }
 }
 
 /// Stops recording camera `id`: its open fragment is written and its file closed before
@@ -445,19 +529,34 @@ pub unsafe extern "C" fn camwire_status_list_len(list: *const camwire_status_lis
     guard_value(0, || unsafe { list.as_ref() }.map_or(0, |l| l.items.len()))
 }
 
-/// The status at `index`.
+/// The status at `index`, into `out_status` (its `struct_size` set by the caller).
 ///
-/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE, CAMWIRE_E_INVALID_ARGUMENT
+/// (`struct_size`).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_status_list_get(
+pub unsafe extern "C" fn camwire_status_list_get2(
     list: *const camwire_status_list,
     index: usize,
     out_status: *mut camwire_camera_status,
 ) -> camwire_result {
     guard(|| {
+        // SAFETY: NULL or a live list; the struct_size set by the caller.
+        let v = unsafe { status_at(list, index) }?;
+        unsafe { crate::abi::write(out_status, v) }
+    })
+}
+
+/// The status at `index` (also behind the 0.1 entry point).
+///
+/// # Safety
+/// `list` is NULL or live.
+pub(crate) unsafe fn status_at(
+    list: *const camwire_status_list,
+    index: usize,
+) -> Result<camwire_camera_status> {
+    {
         // SAFETY: NULL or a live list.
         let l = unsafe { arg(list, "list") }?;
-        let out_status = out(out_status, "out_status")?;
         let i = l.items.get(index).ok_or_else(|| {
             Error::new(
                 CAMWIRE_E_OUT_OF_RANGE,
@@ -466,6 +565,7 @@ pub unsafe extern "C" fn camwire_status_list_get(
         })?;
         let s = &i.status;
         let v = camwire_camera_status {
+            struct_size: std::mem::size_of::<camwire_camera_status>(),
             id: i.id.as_ptr(),
             state: state_code(s.state),
             since_us: unix_us(s.since),
@@ -481,10 +581,8 @@ pub unsafe extern "C" fn camwire_status_list_get(
             current_file: opt_ptr(&i.current_file),
             gap_count: s.gaps.len(),
         };
-        // SAFETY: checked non-NULL.
-        unsafe { out_status.write(v) };
-        Ok(())
-    })
+        Ok(v)
+    }
 }
 
 /// Frees a status list (NULL-safe).
@@ -498,13 +596,28 @@ pub unsafe extern "C" fn camwire_status_list_free(list: *mut camwire_status_list
     })
 }
 
-fn deliver(
-    cb: unsafe extern "C" fn(*mut c_void, *const camwire_recorder_event),
-    user_data: *mut c_void,
-    ev: &RecorderEvent,
-) {
+/// Where events go: a callback of this ABI, or one registered through the 0.1 entry point
+/// (which gets the 0.1 layout of the event).
+#[derive(Clone, Copy)]
+pub(crate) enum EventSink {
+    Current(unsafe extern "C" fn(*mut c_void, *const camwire_recorder_event)),
+    V0_1(crate::abi_v0_1::EventCallbackV0_1),
+}
+
+impl EventSink {
+    fn call(self, user_data: *mut c_void, e: &camwire_recorder_event) {
+        match self {
+            // SAFETY: the registered callback, with an event valid for the call.
+            EventSink::Current(cb) => unsafe { cb(user_data, e) },
+            EventSink::V0_1(cb) => crate::abi_v0_1::deliver_event(cb, user_data, e),
+        }
+    }
+}
+
+fn deliver(cb: EventSink, user_data: *mut c_void, ev: &RecorderEvent) {
     let camera = to_cstring(&ev.camera);
     let mut e = camwire_recorder_event {
+        struct_size: std::mem::size_of::<camwire_recorder_event>(),
         camera: camera.as_ptr(),
         kind: CAMWIRE_EVENT_ERROR,
         message: std::ptr::null(),
@@ -554,8 +667,7 @@ fn deliver(
         _ => return,
     };
     e.message = opt_ptr(&message);
-    // SAFETY: the registered callback, with an event valid for the call.
-    unsafe { cb(user_data, &e) };
+    cb.call(user_data, &e);
 }
 
 /// Registers `callback` for recorder events from now on (connected, disconnected, gap,
@@ -566,17 +678,30 @@ fn deliver(
 /// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_BUSY (one is registered), CAMWIRE_E_CLOSED,
 /// CAMWIRE_E_RUNTIME.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_recorder_set_event_callback(
+pub unsafe extern "C" fn camwire_recorder_set_event_callback2(
     recorder: *const camwire_recorder,
     callback: camwire_recorder_event_callback,
     user_data: *mut c_void,
     free_user_data: camwire_free_user_data,
 ) -> camwire_result {
     let ud = crate::context::UserData(user_data, free_user_data);
-    guard(move || {
+    // SAFETY: NULL or a live handle.
+    guard(move || unsafe { set_event_callback(recorder, callback.map(EventSink::Current), ud) })
+}
+
+/// Registers an event sink (also behind the 0.1 entry point); `ud` is finalized on failure.
+///
+/// # Safety
+/// `recorder` is NULL or live.
+pub(crate) unsafe fn set_event_callback(
+    recorder: *const camwire_recorder,
+    sink: Option<EventSink>,
+    ud: crate::context::UserData,
+) -> Result<()> {
+    {
         // SAFETY: NULL or a live handle.
         let r = unsafe { arg(recorder, "recorder") }?;
-        let cb = callback.ok_or_else(|| Error::null("callback"))?;
+        let cb = sink.ok_or_else(|| Error::null("callback"))?;
         let sh = &r.shared;
         sh.check_open()?;
         let mut slot = sh.events.lock().unwrap_or_else(PoisonError::into_inner);
@@ -611,6 +736,7 @@ pub unsafe extern "C" fn camwire_recorder_set_event_callback(
                         Some(Err(broadcast::error::RecvError::Lagged(n))) => {
                             let empty = CString::default();
                             let e = camwire_recorder_event {
+                                struct_size: std::mem::size_of::<camwire_recorder_event>(),
                                 camera: empty.as_ptr(),
                                 kind: CAMWIRE_EVENT_LAGGED,
                                 message: std::ptr::null(),
@@ -619,8 +745,7 @@ pub unsafe extern "C" fn camwire_recorder_set_event_callback(
                                 frames: n,
                                 bytes: 0,
                             };
-                            // SAFETY: as in `deliver`.
-                            unsafe { cb(ud.0, &e) };
+                            cb.call(ud.0, &e);
                         }
                         Some(Err(broadcast::error::RecvError::Closed)) | None => break,
                     }
@@ -636,7 +761,7 @@ pub unsafe extern "C" fn camwire_recorder_set_event_callback(
             stop: stop_tx,
         });
         Ok(())
-    })
+    }
 }
 
 /// Stops every camera (open fragments written, files closed), delivers the last events and

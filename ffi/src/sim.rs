@@ -4,10 +4,13 @@
 use crate::error::*;
 use std::ffi::{CString, c_char};
 
-/// Options for `camwire_sim_start`. Fill with `camwire_sim_options_default` first.
+/// Options for `camwire_sim_start2`. Fill with `camwire_sim_options_init` first.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct camwire_sim_options {
+    /// `sizeof(camwire_sim_options)` as the caller compiled it (set by
+    /// `camwire_sim_options_init`).
+    pub struct_size: usize,
     /// TCP port on 127.0.0.1 (0 = any free port; read it back with `camwire_sim_url`).
     pub port: u16,
     /// True: 25 frames per second as a camera would; false: as fast as the client reads.
@@ -22,9 +25,16 @@ pub struct camwire_sim_options {
     pub password: *const c_char,
 }
 
+crate::abi::growable!(
+    camwire_sim_options,
+    password: *const c_char,
+    camwire_sim_options::default()
+);
+
 impl Default for camwire_sim_options {
     fn default() -> Self {
         camwire_sim_options {
+            struct_size: std::mem::size_of::<camwire_sim_options>(),
             port: 0,
             realtime: true,
             loop_clip: true,
@@ -40,32 +50,49 @@ pub struct camwire_sim {
     #[cfg(feature = "sim")]
     _sim: camwire_core::sim::BlockingSimCamera,
     url: CString,
+    xaddr: Option<CString>,
 }
 
-/// Fills `options` with the defaults: any port, realtime, looping, no auth.
-#[unsafe(no_mangle)]
-pub extern "C" fn camwire_sim_options_default(options: *mut camwire_sim_options) -> camwire_result {
-    guard(|| {
-        let o = out(options, "options")?;
-        // SAFETY: non-NULL writable storage per the caller.
-        unsafe { o.write(camwire_sim_options::default()) };
-        Ok(())
-    })
-}
-
-/// Starts a simulated camera (`options` may be NULL). Its URL is `camwire_sim_url`.
+/// Fills `options` (`struct_size` bytes: pass `sizeof *options`) with the defaults: any
+/// port, realtime, looping, no auth; sets `options->struct_size`.
 ///
-/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT, CAMWIRE_E_IO (port in use),
-/// CAMWIRE_E_UNSUPPORTED (library built without the `sim` feature).
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_sim_start(
+pub unsafe extern "C" fn camwire_sim_options_init(
+    options: *mut camwire_sim_options,
+    struct_size: usize,
+) -> camwire_result {
+    // SAFETY: NULL or `struct_size` writable bytes per the caller.
+    guard(|| unsafe { crate::abi::init(options, struct_size) })
+}
+
+/// Starts a simulated camera (`options` may be NULL): RTSP (`camwire_sim_url`) and an ONVIF
+/// device on 127.0.0.1 (`camwire_sim_xaddr`: device, media and PullPoint events with a
+/// simulated motion detector that changes state every 2 s).
+///
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`),
+/// CAMWIRE_E_UNSUPPORTED (unknown options set, or a library built without the `sim`
+/// feature), CAMWIRE_E_IO (port in use).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camwire_sim_start2(
     options: *const camwire_sim_options,
     out_sim: *mut *mut camwire_sim,
 ) -> camwire_result {
-    guard(|| {
+    // SAFETY: NULL or a valid options struct per the C contract.
+    guard(|| unsafe { sim_start(crate::abi::read(options)?, out_sim) })
+}
+
+/// `camwire_sim_start2` with read options (also behind the 0.1 entry point).
+///
+/// # Safety
+/// The strings in the options are NULL or NUL-terminated.
+pub(crate) unsafe fn sim_start(
+    o: Option<camwire_sim_options>,
+    out_sim: *mut *mut camwire_sim,
+) -> Result<()> {
+    {
         let out_sim = out(out_sim, "out_sim")?;
-        // SAFETY: NULL or a valid struct.
-        let o = unsafe { options.as_ref() }.copied().unwrap_or_default();
+        let o = o.unwrap_or_default();
         // SAFETY: NULL or NUL-terminated strings.
         let user = unsafe { opt_cstr(o.username, "options.username") }?;
         let pass = unsafe { opt_cstr(o.password, "options.password") }?;
@@ -83,8 +110,14 @@ pub unsafe extern "C" fn camwire_sim_start(
             };
             let sim = SimCamera::start_blocking(opts)?;
             let url = to_cstring(&sim.rtsp_url());
+            let xaddr = sim.xaddr().as_deref().map(to_cstring);
+            let boxed = Box::new(camwire_sim {
+                _sim: sim,
+                url,
+                xaddr,
+            });
             // SAFETY: checked non-NULL.
-            unsafe { out_sim.write(Box::into_raw(Box::new(camwire_sim { _sim: sim, url }))) };
+            unsafe { out_sim.write(Box::into_raw(boxed)) };
             Ok(())
         }
         #[cfg(not(feature = "sim"))]
@@ -95,7 +128,7 @@ pub unsafe extern "C" fn camwire_sim_start(
                 "built without the sim feature",
             ))
         }
-    })
+    }
 }
 
 /// The sim's `rtsp://127.0.0.1:PORT/stream` URL (NULL for NULL); valid until it is freed.
@@ -104,6 +137,16 @@ pub unsafe extern "C" fn camwire_sim_url(sim: *const camwire_sim) -> *const c_ch
     // SAFETY: NULL or a live sim.
     guard_value(std::ptr::null(), || {
         unsafe { sim.as_ref() }.map_or(std::ptr::null(), |s| s.url.as_ptr())
+    })
+}
+
+/// The sim's ONVIF device-service address (`http://127.0.0.1:PORT/onvif/device_service`, for
+/// `camwire_device_open`), or NULL for NULL; valid until the sim is freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camwire_sim_xaddr(sim: *const camwire_sim) -> *const c_char {
+    // SAFETY: NULL or a live sim.
+    guard_value(std::ptr::null(), || {
+        unsafe { sim.as_ref() }.map_or(std::ptr::null(), |s| opt_ptr(&s.xaddr))
     })
 }
 

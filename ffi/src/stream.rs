@@ -26,10 +26,14 @@ pub const CAMWIRE_PAYLOAD_AVC: camwire_payload_format = 0;
 /// Each NAL unit preceded by the start code 00 00 00 01 (H.264 Annex B byte stream).
 pub const CAMWIRE_PAYLOAD_ANNEXB: camwire_payload_format = 1;
 
-/// Options for `camwire_stream_open`. Fill with `camwire_stream_options_default` first.
+/// Options for `camwire_stream_open2` and `camwire_recorder_add_camera2`. Fill with
+/// `camwire_stream_options_init` first.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct camwire_stream_options {
+    /// `sizeof(camwire_stream_options)` as the caller compiled it (set by
+    /// `camwire_stream_options_init`).
+    pub struct_size: usize,
     /// User name, or NULL to use credentials inside the URL (or none).
     pub username: *const c_char,
     /// Password (with `username`). Never logged nor put in error messages.
@@ -45,10 +49,17 @@ pub struct camwire_stream_options {
     pub idle_timeout_ms: u32,
 }
 
+crate::abi::growable!(
+    camwire_stream_options,
+    idle_timeout_ms: u32,
+    camwire_stream_options::default()
+);
+
 impl Default for camwire_stream_options {
     fn default() -> Self {
         let d = SourceOptions::default();
         camwire_stream_options {
+            struct_size: std::mem::size_of::<camwire_stream_options>(),
             username: std::ptr::null(),
             password: std::ptr::null(),
             transport: CAMWIRE_TRANSPORT_TCP,
@@ -68,7 +79,11 @@ pub struct camwire_stream_info {
 
 /// A borrowed view of a `camwire_stream_info`: pointers valid until it is freed.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct camwire_stream_info_view {
+    /// Set by the caller before `camwire_stream_info_get2` (`camwire_struct_init`); on return
+    /// the bytes camwire filled.
+    pub struct_size: usize,
     /// RFC 6381 codec string, e.g. "avc1.4d401e".
     pub codec: *const c_char,
     /// H.264 profile name, e.g. "Main".
@@ -93,10 +108,13 @@ pub struct camwire_stream_info_view {
     pub avcc_len: usize,
 }
 
-/// Timing and flags of a frame (see `camwire_frame_get_info`).
+/// Timing and flags of a frame (see `camwire_frame_get_info2`).
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct camwire_frame_info {
+    /// Set by the caller before `camwire_frame_get_info2` (`camwire_struct_init`); on return
+    /// the bytes camwire filled.
+    pub struct_size: usize,
     /// Presentation time, 90 kHz, the RTP timestamp extended to 64 bits.
     pub pts: i64,
     /// Decode time, 90 kHz (equal to pts: cameras send no B-frames).
@@ -113,6 +131,26 @@ pub struct camwire_frame_info {
     /// Number of NAL units.
     pub nal_count: u32,
 }
+
+crate::abi::growable!(camwire_frame_info, nal_count: u32, camwire_frame_info::default());
+crate::abi::growable!(
+    camwire_stream_info_view,
+    avcc_len: usize,
+    camwire_stream_info_view {
+        struct_size: std::mem::size_of::<camwire_stream_info_view>(),
+        codec: std::ptr::null(),
+        profile: std::ptr::null(),
+        profile_idc: 0,
+        level_idc: 0,
+        width: 0,
+        height: 0,
+        fps: 0.0,
+        transport: 0,
+        from_sdp: false,
+        avcc: std::ptr::null(),
+        avcc_len: 0,
+    }
+);
 
 /// Frames pulled, returned to the stream on `camwire_frame_free` so their buffers are reused.
 struct Pool {
@@ -322,28 +360,25 @@ fn recycle(mut f: camwire_frame) {
     }
 }
 
-/// Fills `options` with the defaults: no credentials, TCP, 10 s timeouts.
+/// Fills `options` (`struct_size` bytes: pass `sizeof *options`) with the defaults: no
+/// credentials, TCP, 10 s timeouts; sets `options->struct_size`.
+///
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
 #[unsafe(no_mangle)]
-pub extern "C" fn camwire_stream_options_default(
+pub unsafe extern "C" fn camwire_stream_options_init(
     options: *mut camwire_stream_options,
+    struct_size: usize,
 ) -> camwire_result {
-    guard(|| {
-        let o = out(options, "options")?;
-        // SAFETY: non-NULL writable storage per the caller.
-        unsafe { o.write(camwire_stream_options::default()) };
-        Ok(())
-    })
+    // SAFETY: NULL or `struct_size` writable bytes per the caller.
+    guard(|| unsafe { crate::abi::init(options, struct_size) })
 }
 
-/// `SourceOptions` from a C options struct (NULL = defaults).
+/// `SourceOptions` from read options (None = defaults).
 ///
 /// # Safety
-/// `options` is NULL or valid, its strings NULL or NUL-terminated.
-pub(crate) unsafe fn source_options(
-    options: *const camwire_stream_options,
-) -> Result<SourceOptions> {
-    // SAFETY: per the function contract.
-    let o = unsafe { options.as_ref() }.copied().unwrap_or_default();
+/// The strings in `o` are NULL or NUL-terminated.
+pub(crate) unsafe fn source_options(o: Option<camwire_stream_options>) -> Result<SourceOptions> {
+    let o = o.unwrap_or_default();
     let user = unsafe { opt_cstr(o.username, "options.username") }?;
     let pass = unsafe { opt_cstr(o.password, "options.password") }?;
     let defaults = SourceOptions::default();
@@ -368,22 +403,37 @@ fn ms_or(ms: u32, default: Duration) -> Duration {
 /// Connects to an `rtsp://` URL (DESCRIBE, SETUP of the H.264 track, PLAY), blocking for at
 /// most about connect_timeout + 2 x request_timeout. `options` may be NULL for defaults.
 ///
-/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (URL, transport),
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (URL, transport,
+/// `struct_size`), CAMWIRE_E_UNSUPPORTED (options this library does not know are set),
 /// CAMWIRE_E_TIMEOUT, CAMWIRE_E_AUTH, CAMWIRE_E_CONNECTION, CAMWIRE_E_PROTOCOL (no H.264
 /// track), CAMWIRE_E_CLOSED (context), CAMWIRE_E_WRONG_THREAD.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_stream_open(
+pub unsafe extern "C" fn camwire_stream_open2(
     context: *const camwire_context,
     url: *const c_char,
     options: *const camwire_stream_options,
     out_stream: *mut *mut camwire_stream,
 ) -> camwire_result {
-    guard(|| {
+    // SAFETY: NULL or a valid options struct per the C contract.
+    guard(|| unsafe { stream_open(context, url, crate::abi::read(options)?, out_stream) })
+}
+
+/// `camwire_stream_open2` with read options (also behind the 0.1 entry point).
+///
+/// # Safety
+/// Pointers NULL or live per the C contract.
+pub(crate) unsafe fn stream_open(
+    context: *const camwire_context,
+    url: *const c_char,
+    options: Option<camwire_stream_options>,
+    out_stream: *mut *mut camwire_stream,
+) -> Result<()> {
+    {
         // SAFETY: NULL or live handles / strings per the C contract.
         let ctx = unsafe { arg(context, "context") }?;
         let url = unsafe { cstr(url, "url") }?;
         let out_stream = out(out_stream, "out_stream")?;
-        // SAFETY: NULL or a valid options struct whose strings are NULL or NUL-terminated.
+        // SAFETY: the strings in the options are NULL or NUL-terminated.
         let source = unsafe { source_options(options) }?;
         let inner = ctx.inner.clone();
         let live = inner.block_on(async { Ok(LiveStream::open(url, source).await?) })?;
@@ -406,7 +456,7 @@ pub unsafe extern "C" fn camwire_stream_open(
         // SAFETY: checked non-NULL.
         unsafe { out_stream.write(Box::into_raw(Box::new(camwire_stream { shared }))) };
         Ok(())
-    })
+    }
 }
 
 /// The stream description, waiting up to `timeout_ms` for SPS/PPS when the SDP had none
@@ -473,17 +523,26 @@ pub unsafe extern "C" fn camwire_stream_get_info(
     })
 }
 
-/// Fills `out_view` with borrowed pointers into `info` (valid until it is freed).
+/// Fills `out_view` (its `struct_size` set by the caller) with borrowed pointers into `info`
+/// (valid until it is freed).
+///
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_stream_info_get(
+pub unsafe extern "C" fn camwire_stream_info_get2(
     info: *const camwire_stream_info,
     out_view: *mut camwire_stream_info_view,
 ) -> camwire_result {
     guard(|| {
-        // SAFETY: NULL or a live handle.
-        let i = unsafe { arg(info, "info") }?;
-        let out_view = out(out_view, "out_view")?;
+        // SAFETY: NULL or a live handle; the view's struct_size set by the caller.
+        let v = stream_info_view(unsafe { arg(info, "info") }?);
+        unsafe { crate::abi::write(out_view, v) }
+    })
+}
+
+pub(crate) fn stream_info_view(i: &camwire_stream_info) -> camwire_stream_info_view {
+    {
         let v = camwire_stream_info_view {
+            struct_size: std::mem::size_of::<camwire_stream_info_view>(),
             codec: i.codec.as_ptr(),
             profile: i.profile.as_ptr(),
             profile_idc: i.info.profile_idc,
@@ -499,10 +558,8 @@ pub unsafe extern "C" fn camwire_stream_info_get(
             avcc: i.info.avcc.as_ptr(),
             avcc_len: i.info.avcc.len(),
         };
-        // SAFETY: checked non-NULL.
-        unsafe { out_view.write(v) };
-        Ok(())
-    })
+        v
+    }
 }
 
 /// Frees a stream info (NULL-safe).
@@ -659,21 +716,35 @@ pub unsafe extern "C" fn camwire_stream_free(stream: *mut camwire_stream) {
     })
 }
 
-/// Timing and flags of a frame.
+/// Timing and flags of a frame, into `out_info` (its `struct_size` set by the caller).
+///
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camwire_frame_get_info(
+pub unsafe extern "C" fn camwire_frame_get_info2(
     frame: *const camwire_frame,
     out_info: *mut camwire_frame_info,
 ) -> camwire_result {
     guard(|| {
+        // SAFETY: NULL or a live frame; the struct_size set by the caller.
+        let info = unsafe { frame_info(frame) }?;
+        unsafe { crate::abi::write(out_info, info) }
+    })
+}
+
+/// The info of a frame (NULL: CAMWIRE_E_NULL_POINTER).
+///
+/// # Safety
+/// `frame` is NULL or live.
+pub(crate) unsafe fn frame_info(frame: *const camwire_frame) -> Result<camwire_frame_info> {
+    {
         // SAFETY: NULL or a live frame.
         let f = unsafe { arg(frame, "frame") }?.frame()?;
-        let out_info = out(out_info, "out_info")?;
         let wall = match f.wallclock.duration_since(UNIX_EPOCH) {
             Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
             Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
         };
         let info = camwire_frame_info {
+            struct_size: std::mem::size_of::<camwire_frame_info>(),
             pts: f.pts,
             dts: f.dts,
             wallclock_us: wall,
@@ -682,10 +753,8 @@ pub unsafe extern "C" fn camwire_frame_get_info(
             payload_size: f.access_unit.avc_len(),
             nal_count: f.access_unit.nals.len() as u32,
         };
-        // SAFETY: checked non-NULL.
-        unsafe { out_info.write(info) };
-        Ok(())
-    })
+        Ok(info)
+    }
 }
 
 fn check_format(format: camwire_payload_format) -> Result<()> {

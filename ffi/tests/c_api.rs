@@ -1,7 +1,9 @@
 //! The C test program (ffi/tests/c/test_api.c) against the built library: as C11 linked
 //! statically, as C++17 linked dynamically, under AddressSanitizer + UBSan, and under
-//! valgrind. Each run talks to the built-in sim camera (started by the program through the
-//! C API), an ONVIF device with a WS-Discovery responder (onvif-server, in this process), and,
+//! valgrind. Each run talks to the built-in sim camera (RTSP and its ONVIF face with PullPoint
+//! motion events, started by the program through the C API), an ONVIF device with PTZ, events
+//! (tamper, motion and other injected into its first PullMessages answer) and a WS-Discovery
+//! responder (onvif-server, in this process), and,
 //! except for the C++ run, a GStreamer RTSP server (examples/tests/support/gst_rtsp_server.py)
 //! when GStreamer is installed (required under CI).
 
@@ -29,6 +31,16 @@ fn run(mut cmd: Command, peers: &Peers, rtsp: Option<&str>, what: &str) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(" passed, 0 failed"), "{what}: {stdout}");
     eprintln!("{what}: {}", stdout.trim());
+    // What the device's PTZ service was asked, as it parsed the requests.
+    assert_eq!(
+        *peers.ptz_log.lock().unwrap(),
+        [
+            "goto_preset profile_0 2",
+            "continuous_move profile_0 0.5 -0.25 0",
+            "stop profile_0 true true"
+        ],
+        "{what}: PTZ requests"
+    );
 }
 
 #[test]

@@ -74,6 +74,18 @@ fn examples_build_with_pkg_config_and_run() {
     let dir = tmpdir("examples");
     let prefix = dir.join("prefix");
     install(&prefix);
+    // The usual links: libcamwire.so -> libcamwire.so.0 (the SONAME) -> the versioned file.
+    let libdir = prefix.join("lib");
+    let so0 = std::fs::read_link(libdir.join("libcamwire.so.0")).expect("libcamwire.so.0 link");
+    assert!(
+        so0.to_string_lossy().starts_with("libcamwire.so.0."),
+        "{so0:?}"
+    );
+    assert!(libdir.join(&so0).is_file());
+    assert_eq!(
+        std::fs::read_link(libdir.join("libcamwire.so")).expect("libcamwire.so link"),
+        std::path::Path::new("libcamwire.so.0")
+    );
     let flags = pkg_config(&prefix);
     let mut exes = std::collections::HashMap::new();
     for name in ["discover", "record", "export"] {

@@ -201,6 +201,12 @@ impl PullPoint {
         &self.address
     }
 
+    /// How long the device may hold the next PullMessages open (whole seconds on the wire,
+    /// at least 1 s): lets a caller bound each [`PullPoint::pull`] by its own deadline.
+    pub fn set_pull_timeout(&mut self, pull_timeout: Duration) {
+        self.opts.pull_timeout = pull_timeout;
+    }
+
     async fn subscribe(&mut self) -> Result<()> {
         let body = format!(
             r#"<tev:CreatePullPointSubscription xmlns:tev="{}"><tev:InitialTerminationTime>{}</tev:InitialTerminationTime></tev:CreatePullPointSubscription>"#,

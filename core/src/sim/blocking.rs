@@ -14,6 +14,7 @@ use super::{SimCamera, SimOptions, SimStats, rtsp_url};
 /// thread.
 pub struct BlockingSimCamera {
     addr: SocketAddr,
+    xaddr: Option<String>,
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -32,7 +33,11 @@ impl BlockingSimCamera {
                 runtime.block_on(async move {
                     match SimCamera::start(opts).await {
                         Ok(sim) => {
-                            let _ = ready_tx.send(Ok((sim.local_addr(), sim.shared.clone())));
+                            let _ = ready_tx.send(Ok((
+                                sim.local_addr(),
+                                sim.xaddr(),
+                                sim.shared.clone(),
+                            )));
                             // Runs until stop() or until the handle is dropped.
                             let _ = stop_rx.await;
                             sim.shutdown().await;
@@ -44,8 +49,9 @@ impl BlockingSimCamera {
                 });
             })?;
         match ready_rx.recv() {
-            Ok(Ok((addr, shared))) => Ok(BlockingSimCamera {
+            Ok(Ok((addr, xaddr, shared))) => Ok(BlockingSimCamera {
                 addr,
+                xaddr,
                 shared,
                 stop: Some(stop_tx),
                 thread: Some(thread),
@@ -69,6 +75,11 @@ impl BlockingSimCamera {
     /// The TCP port RTSP listens on.
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// The ONVIF device-service address (see [`SimCamera::xaddr`]).
+    pub fn xaddr(&self) -> Option<String> {
+        self.xaddr.clone()
     }
 
     /// A snapshot of the counters.

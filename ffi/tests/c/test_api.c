@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <time.h>
 
 /* Test-only entry point, deliberately not in the header. */
@@ -100,7 +101,7 @@ static void test_basics(void) {
     EXPECT(camwire_debug_panic(), CAMWIRE_E_PANIC);
     CHECK(strstr(camwire_last_error_message(), "deliberate panic") != NULL);
     /* ... and the library still works afterwards. */
-    EXPECT(camwire_context_options_default(NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_context_options_init(NULL, sizeof(camwire_context_options)), CAMWIRE_E_NULL_POINTER);
     CHECK(strstr(camwire_last_error_message(), "NULL") != NULL);
 
     /* Frees of NULL are no-ops. */
@@ -128,18 +129,18 @@ static void test_basics(void) {
 
     /* Context creation misuse. */
     camwire_context *ctx = (camwire_context *)&failed; /* must stay untouched on error */
-    EXPECT(camwire_context_new(NULL, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_context_new2(NULL, NULL), CAMWIRE_E_NULL_POINTER);
     camwire_context_options o;
-    OK(camwire_context_options_default(&o));
+    OK(camwire_context_options_init(&o, sizeof o));
     o.log_level = 99;
-    EXPECT(camwire_context_new(&o, &ctx), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_context_new2(&o, &ctx), CAMWIRE_E_INVALID_ARGUMENT);
     CHECK(ctx == (camwire_context *)&failed);
     o.log_level = CAMWIRE_LOG_INFO;
     o.worker_threads = 100000;
-    EXPECT(camwire_context_new(&o, &ctx), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_context_new2(&o, &ctx), CAMWIRE_E_INVALID_ARGUMENT);
     /* Defaults (NULL options), then freed at once. */
     ctx = NULL;
-    OK(camwire_context_new(NULL, &ctx));
+    OK(camwire_context_new2(NULL, &ctx));
     CHECK(ctx != NULL);
     OK(camwire_context_free(ctx));
 }
@@ -147,9 +148,10 @@ static void test_basics(void) {
 /* ---- frames pulled by hand ---- */
 static void check_frame(camwire_frame *f, int64_t *last_pts) {
     camwire_frame_info fi;
-    EXPECT(camwire_frame_get_info(NULL, &fi), CAMWIRE_E_NULL_POINTER);
-    EXPECT(camwire_frame_get_info(f, NULL), CAMWIRE_E_NULL_POINTER);
-    OK(camwire_frame_get_info(f, &fi));
+    camwire_struct_init(&fi, sizeof fi);
+    EXPECT(camwire_frame_get_info2(NULL, &fi), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_frame_get_info2(f, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_frame_get_info2(f, &fi));
     CHECK(fi.payload_size > 4 && fi.nal_count >= 1);
     CHECK(fi.dts == fi.pts);
     CHECK(fi.wallclock_us > 1500000000LL * 1000000LL);
@@ -195,23 +197,23 @@ static void check_frame(camwire_frame *f, int64_t *last_pts) {
 
 static void test_stream_pull(camwire_context *ctx, const char *url, int frames, int auth) {
     camwire_stream_options so;
-    EXPECT(camwire_stream_options_default(NULL), CAMWIRE_E_NULL_POINTER);
-    OK(camwire_stream_options_default(&so));
+    EXPECT(camwire_stream_options_init(NULL, sizeof(camwire_stream_options)), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_stream_options_init(&so, sizeof so));
     CHECK(so.transport == CAMWIRE_TRANSPORT_TCP && so.connect_timeout_ms > 0);
     camwire_stream *s = NULL;
-    EXPECT(camwire_stream_open(NULL, url, &so, &s), CAMWIRE_E_NULL_POINTER);
-    EXPECT(camwire_stream_open(ctx, NULL, &so, &s), CAMWIRE_E_NULL_POINTER);
-    EXPECT(camwire_stream_open(ctx, url, &so, NULL), CAMWIRE_E_NULL_POINTER);
-    EXPECT(camwire_stream_open(ctx, "http://not-rtsp/", &so, &s), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_stream_open2(NULL, url, &so, &s), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_stream_open2(ctx, NULL, &so, &s), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_stream_open2(ctx, url, &so, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_stream_open2(ctx, "http://not-rtsp/", &so, &s), CAMWIRE_E_INVALID_ARGUMENT);
     so.transport = 17;
-    EXPECT(camwire_stream_open(ctx, url, &so, &s), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_stream_open2(ctx, url, &so, &s), CAMWIRE_E_INVALID_ARGUMENT);
     so.transport = CAMWIRE_TRANSPORT_TCP;
     CHECK(s == NULL);
     if (auth) {
-        EXPECT(camwire_stream_open(ctx, url, &so, &s), CAMWIRE_E_AUTH);
+        EXPECT(camwire_stream_open2(ctx, url, &so, &s), CAMWIRE_E_AUTH);
         so.username = "admin";
         so.password = "not-the-password";
-        EXPECT(camwire_stream_open(ctx, url, &so, &s), CAMWIRE_E_AUTH);
+        EXPECT(camwire_stream_open2(ctx, url, &so, &s), CAMWIRE_E_AUTH);
         CHECK(strstr(camwire_last_error_message(), "not-the-password") == NULL);
         so.password = SIM_PASS;
     }
@@ -219,7 +221,7 @@ static void test_stream_pull(camwire_context *ctx, const char *url, int frames, 
     so.connect_timeout_ms = 0;
     so.request_timeout_ms = 0;
     so.idle_timeout_ms = 0;
-    OK(camwire_stream_open(ctx, url, &so, &s));
+    OK(camwire_stream_open2(ctx, url, &so, &s));
     if (!s) return;
 
     camwire_stream_info *info = NULL;
@@ -227,9 +229,10 @@ static void test_stream_pull(camwire_context *ctx, const char *url, int frames, 
     EXPECT(camwire_stream_get_info(s, 1000, NULL), CAMWIRE_E_NULL_POINTER);
     OK(camwire_stream_get_info(s, 5000, &info));
     camwire_stream_info_view v;
-    EXPECT(camwire_stream_info_get(NULL, &v), CAMWIRE_E_NULL_POINTER);
-    EXPECT(camwire_stream_info_get(info, NULL), CAMWIRE_E_NULL_POINTER);
-    OK(camwire_stream_info_get(info, &v));
+    camwire_struct_init(&v, sizeof v);
+    EXPECT(camwire_stream_info_get2(NULL, &v), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_stream_info_get2(info, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_stream_info_get2(info, &v));
     CHECK(strncmp(v.codec, "avc1.", 5) == 0);
     CHECK(v.width > 0 && v.height > 0 && v.profile && v.profile[0]);
     CHECK(v.avcc_len > 7 && v.avcc[0] == 1);
@@ -245,7 +248,8 @@ static void test_stream_pull(camwire_context *ctx, const char *url, int frames, 
     CHECK(rc == CAMWIRE_OK || rc == CAMWIRE_E_TIMEOUT);
     if (rc == CAMWIRE_OK) {
         camwire_frame_info fi;
-        OK(camwire_frame_get_info(f, &fi));
+        camwire_struct_init(&fi, sizeof fi);
+        OK(camwire_frame_get_info2(f, &fi));
         keyframes += fi.keyframe;
         camwire_frame_free(f);
     }
@@ -257,7 +261,8 @@ static void test_stream_pull(camwire_context *ctx, const char *url, int frames, 
         CHECK(rc == CAMWIRE_OK);
         if (rc != CAMWIRE_OK) break;
         camwire_frame_info fi;
-        OK(camwire_frame_get_info(f, &fi));
+        camwire_struct_init(&fi, sizeof fi);
+        OK(camwire_frame_get_info2(f, &fi));
         keyframes += fi.keyframe;
         check_frame(f, &last);
         if (i == 3) {
@@ -304,7 +309,8 @@ static void on_frame(void *user_data, camwire_frame *frame, camwire_result statu
         st->end_status = status;
     } else {
         camwire_frame_info fi;
-        if (status != CAMWIRE_OK || camwire_frame_get_info(frame, &fi) != CAMWIRE_OK ||
+        camwire_struct_init(&fi, sizeof fi);
+        if (status != CAMWIRE_OK || camwire_frame_get_info2(frame, &fi) != CAMWIRE_OK ||
             fi.payload_size == 0)
             add(&st->overlap, 100);
         const uint8_t *d;
@@ -343,8 +349,8 @@ static int wait_for(int *counter, int at_least, long timeout_ms) {
 
 static void test_stream_callback(camwire_context *ctx, const char *url) {
     camwire_stream *s = NULL, *other = NULL;
-    OK(camwire_stream_open(ctx, url, NULL, &s));
-    OK(camwire_stream_open(ctx, url, NULL, &other));
+    OK(camwire_stream_open2(ctx, url, NULL, &s));
+    OK(camwire_stream_open2(ctx, url, NULL, &other));
     if (!s || !other) return;
     cb_state st;
     memset(&st, 0, sizeof st);
@@ -395,15 +401,15 @@ static void test_stream_callback(camwire_context *ctx, const char *url) {
  * NULL frame with the reason. */
 static void test_end_of_stream(camwire_context *ctx) {
     camwire_sim_options o;
-    OK(camwire_sim_options_default(&o));
+    OK(camwire_sim_options_init(&o, sizeof o));
     o.realtime = false;
     o.loop_clip = false;
     o.max_duration_ms = 2000;
     camwire_sim *sim = NULL;
-    OK(camwire_sim_start(&o, &sim));
+    OK(camwire_sim_start2(&o, &sim));
     if (!sim) return;
     camwire_stream *s = NULL;
-    OK(camwire_stream_open(ctx, camwire_sim_url(sim), NULL, &s));
+    OK(camwire_stream_open2(ctx, camwire_sim_url(sim), NULL, &s));
     int n = 0;
     camwire_result rc = CAMWIRE_OK;
     while (s && n < 1000) {
@@ -418,7 +424,7 @@ static void test_end_of_stream(camwire_context *ctx) {
     camwire_stream_free(s);
 
     s = NULL;
-    OK(camwire_stream_open(ctx, camwire_sim_url(sim), NULL, &s));
+    OK(camwire_stream_open2(ctx, camwire_sim_url(sim), NULL, &s));
     cb_state st;
     memset(&st, 0, sizeof st);
     st.self = s;
@@ -432,12 +438,12 @@ static void test_end_of_stream(camwire_context *ctx) {
 
 static void test_sim_and_streams(camwire_context *ctx) {
     camwire_sim *sim = NULL;
-    EXPECT(camwire_sim_start(NULL, NULL), CAMWIRE_E_NULL_POINTER);
-    EXPECT(camwire_sim_options_default(NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_sim_start2(NULL, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_sim_options_init(NULL, sizeof(camwire_sim_options)), CAMWIRE_E_NULL_POINTER);
     camwire_sim_options o;
-    OK(camwire_sim_options_default(&o));
+    OK(camwire_sim_options_init(&o, sizeof o));
     o.realtime = false;
-    OK(camwire_sim_start(&o, &sim));
+    OK(camwire_sim_start2(&o, &sim));
     if (!sim) return;
     const char *url = camwire_sim_url(sim);
     CHECK(strncmp(url, "rtsp://127.0.0.1:", 17) == 0);
@@ -446,12 +452,12 @@ static void test_sim_and_streams(camwire_context *ctx) {
     camwire_sim_free(sim);
 
     /* With Digest auth: missing and wrong credentials fail without leaking them. */
-    OK(camwire_sim_options_default(&o));
+    OK(camwire_sim_options_init(&o, sizeof o));
     o.realtime = false;
     o.username = "admin";
     o.password = SIM_PASS;
     sim = NULL;
-    OK(camwire_sim_start(&o, &sim));
+    OK(camwire_sim_start2(&o, &sim));
     if (sim) test_stream_pull(ctx, camwire_sim_url(sim), 10, 1);
     camwire_sim_free(sim);
 
@@ -460,9 +466,9 @@ static void test_sim_and_streams(camwire_context *ctx) {
     /* Nobody listening. */
     camwire_stream *s = NULL;
     camwire_stream_options so;
-    OK(camwire_stream_options_default(&so));
+    OK(camwire_stream_options_init(&so, sizeof so));
     so.connect_timeout_ms = 2000;
-    camwire_result rc = camwire_stream_open(ctx, "rtsp://127.0.0.1:1/stream", &so, &s);
+    camwire_result rc = camwire_stream_open2(ctx, "rtsp://127.0.0.1:1/stream", &so, &s);
     CHECK(rc == CAMWIRE_E_CONNECTION || rc == CAMWIRE_E_TIMEOUT);
     CHECK(s == NULL);
 }
@@ -479,8 +485,9 @@ static void test_discovery(camwire_context *ctx, const char *unicast) {
     CHECK(rc == CAMWIRE_OK || rc == CAMWIRE_E_CONNECTION);
     if (rc == CAMWIRE_OK) {
         camwire_discovered_device d;
+        camwire_struct_init(&d, sizeof d);
         size_t n = camwire_device_list_len(l);
-        EXPECT(camwire_device_list_get(l, n, &d), CAMWIRE_E_OUT_OF_RANGE);
+        EXPECT(camwire_device_list_get2(l, n, &d), CAMWIRE_E_OUT_OF_RANGE);
         camwire_device_list_free(l);
     }
     if (!unicast) return;
@@ -488,10 +495,11 @@ static void test_discovery(camwire_context *ctx, const char *unicast) {
     OK(camwire_discover_unicast(ctx, unicast, 1000, &l));
     CHECK(camwire_device_list_len(l) >= 1);
     camwire_discovered_device d;
-    EXPECT(camwire_device_list_get(NULL, 0, &d), CAMWIRE_E_NULL_POINTER);
-    EXPECT(camwire_device_list_get(l, 0, NULL), CAMWIRE_E_NULL_POINTER);
+    camwire_struct_init(&d, sizeof d);
+    EXPECT(camwire_device_list_get2(NULL, 0, &d), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_list_get2(l, 0, NULL), CAMWIRE_E_NULL_POINTER);
     if (camwire_device_list_len(l) >= 1) {
-        OK(camwire_device_list_get(l, 0, &d));
+        OK(camwire_device_list_get2(l, 0, &d));
         CHECK(d.endpoint_reference && strncmp(d.endpoint_reference, "urn:uuid:", 9) == 0);
         CHECK(d.xaddr && strncmp(d.xaddr, "http://", 7) == 0);
         CHECK(d.xaddrs && strstr(d.xaddrs, d.xaddr) != NULL);
@@ -510,7 +518,8 @@ typedef struct {
 
 static void on_event(void *user_data, const camwire_recorder_event *e) {
     rec_state *st = (rec_state *)user_data;
-    if (!e || !e->camera) {
+    if (!e || !e->camera || e->struct_size != sizeof *e ||
+        !CAMWIRE_HAS_FIELD(e, camwire_recorder_event, bytes)) {
         add(&st->other, 1000);
         return;
     }
@@ -539,7 +548,8 @@ static int camera_frames(camwire_recorder *rec, const char *id, camwire_camera_s
     int frames = -1;
     for (size_t i = 0; i < camwire_status_list_len(l); i++) {
         camwire_camera_status cs;
-        if (camwire_status_list_get(l, i, &cs) == CAMWIRE_OK && strcmp(cs.id, id) == 0) {
+        camwire_struct_init(&cs, sizeof cs);
+        if (camwire_status_list_get2(l, i, &cs) == CAMWIRE_OK && strcmp(cs.id, id) == 0) {
             frames = (int)cs.frames;
             if (out) *out = cs; /* strings not used after the free below */
         }
@@ -554,33 +564,33 @@ static void test_recorder_and_export(camwire_context *ctx, const char *out_dir) 
     snprintf(clip, sizeof clip, "%s/clip.mp4", out_dir);
 
     camwire_sim_options so;
-    OK(camwire_sim_options_default(&so));
+    OK(camwire_sim_options_init(&so, sizeof so));
     camwire_sim *sim = NULL;
-    OK(camwire_sim_start(&so, &sim));
+    OK(camwire_sim_start2(&so, &sim));
     if (!sim) return;
     const char *url = camwire_sim_url(sim);
 
     camwire_recorder_options ro;
-    EXPECT(camwire_recorder_options_default(NULL), CAMWIRE_E_NULL_POINTER);
-    OK(camwire_recorder_options_default(&ro));
+    EXPECT(camwire_recorder_options_init(NULL, sizeof(camwire_recorder_options)), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_recorder_options_init(&ro, sizeof ro));
     camwire_recorder *rec = NULL;
-    EXPECT(camwire_recorder_new(NULL, root, &ro, &rec), CAMWIRE_E_NULL_POINTER);
-    EXPECT(camwire_recorder_new(ctx, NULL, &ro, &rec), CAMWIRE_E_NULL_POINTER);
-    EXPECT(camwire_recorder_new(ctx, root, &ro, NULL), CAMWIRE_E_NULL_POINTER);
-    EXPECT(camwire_recorder_new(ctx, "", &ro, &rec), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_recorder_new2(NULL, root, &ro, &rec), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_recorder_new2(ctx, NULL, &ro, &rec), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_recorder_new2(ctx, root, &ro, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_recorder_new2(ctx, "", &ro, &rec), CAMWIRE_E_INVALID_ARGUMENT);
     ro.fsync = 9;
-    EXPECT(camwire_recorder_new(ctx, root, &ro, &rec), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_recorder_new2(ctx, root, &ro, &rec), CAMWIRE_E_INVALID_ARGUMENT);
     ro.fsync = CAMWIRE_FSYNC_INTERVAL;
     ro.fsync_interval_ms = 0;
-    EXPECT(camwire_recorder_new(ctx, root, &ro, &rec), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_recorder_new2(ctx, root, &ro, &rec), CAMWIRE_E_INVALID_ARGUMENT);
     ro.fsync = CAMWIRE_FSYNC_NEVER;
     ro.segment_secs = 0;
-    EXPECT(camwire_recorder_new(ctx, root, &ro, &rec), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_recorder_new2(ctx, root, &ro, &rec), CAMWIRE_E_INVALID_ARGUMENT);
     ro.segment_secs = 1;
     ro.fragment_ms = 500;
     ro.retention_max_age_secs = 3600;
     CHECK(rec == NULL);
-    OK(camwire_recorder_new(ctx, root, &ro, &rec));
+    OK(camwire_recorder_new2(ctx, root, &ro, &rec));
     if (!rec) {
         camwire_sim_free(sim);
         return;
@@ -591,19 +601,19 @@ static void test_recorder_and_export(camwire_context *ctx, const char *out_dir) 
     st.rec = rec;
     rec_state bad;
     memset(&bad, 0, sizeof bad);
-    EXPECT(camwire_recorder_set_event_callback(rec, NULL, &bad, free_rec_state),
+    EXPECT(camwire_recorder_set_event_callback2(rec, NULL, &bad, free_rec_state),
            CAMWIRE_E_NULL_POINTER);
     CHECK(bad.frees == 1);
-    OK(camwire_recorder_set_event_callback(rec, on_event, &st, free_rec_state));
-    EXPECT(camwire_recorder_set_event_callback(rec, on_event, &bad, NULL), CAMWIRE_E_BUSY);
+    OK(camwire_recorder_set_event_callback2(rec, on_event, &st, free_rec_state));
+    EXPECT(camwire_recorder_set_event_callback2(rec, on_event, &bad, NULL), CAMWIRE_E_BUSY);
 
-    EXPECT(camwire_recorder_add_camera(NULL, "cam1", url, NULL), CAMWIRE_E_NULL_POINTER);
-    EXPECT(camwire_recorder_add_camera(rec, NULL, url, NULL), CAMWIRE_E_NULL_POINTER);
-    EXPECT(camwire_recorder_add_camera(rec, "cam1", NULL, NULL), CAMWIRE_E_NULL_POINTER);
-    EXPECT(camwire_recorder_add_camera(rec, "../escape", url, NULL), CAMWIRE_E_INVALID_ARGUMENT);
-    OK(camwire_recorder_add_camera(rec, "cam1", url, NULL));
-    EXPECT(camwire_recorder_add_camera(rec, "cam1", url, NULL), CAMWIRE_E_ALREADY_EXISTS);
-    OK(camwire_recorder_add_camera(rec, "cam2", url, NULL));
+    EXPECT(camwire_recorder_add_camera2(NULL, "cam1", url, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_recorder_add_camera2(rec, NULL, url, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_recorder_add_camera2(rec, "cam1", NULL, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_recorder_add_camera2(rec, "../escape", url, NULL), CAMWIRE_E_INVALID_ARGUMENT);
+    OK(camwire_recorder_add_camera2(rec, "cam1", url, NULL));
+    EXPECT(camwire_recorder_add_camera2(rec, "cam1", url, NULL), CAMWIRE_E_ALREADY_EXISTS);
+    OK(camwire_recorder_add_camera2(rec, "cam2", url, NULL));
 
     /* ~3.5 s of recording at 25 fps. */
     int frames = 0;
@@ -617,9 +627,10 @@ static void test_recorder_and_export(camwire_context *ctx, const char *out_dir) 
     OK(camwire_recorder_get_status(rec, &sl));
     CHECK(camwire_status_list_len(sl) == 2);
     camwire_camera_status cs;
-    EXPECT(camwire_status_list_get(sl, 2, &cs), CAMWIRE_E_OUT_OF_RANGE);
-    EXPECT(camwire_status_list_get(sl, 0, NULL), CAMWIRE_E_NULL_POINTER);
-    OK(camwire_status_list_get(sl, 0, &cs));
+    camwire_struct_init(&cs, sizeof cs);
+    EXPECT(camwire_status_list_get2(sl, 2, &cs), CAMWIRE_E_OUT_OF_RANGE);
+    EXPECT(camwire_status_list_get2(sl, 0, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_status_list_get2(sl, 0, &cs));
     CHECK(strcmp(cs.id, "cam1") == 0 && cs.state == CAMWIRE_CAMERA_RECORDING);
     CHECK(cs.files >= 1 && cs.bytes > 0 && cs.current_file != NULL && cs.last_error == NULL);
     camwire_status_list_free(sl);
@@ -634,7 +645,7 @@ static void test_recorder_and_export(camwire_context *ctx, const char *out_dir) 
     CHECK(load(&st.frees) == 1); /* event thread done before stop returned */
     CHECK(st.connected >= 2 && st.segments >= 2 && st.stopped >= 2 && st.other == 0);
     CHECK(st.wrong_thread == 1);
-    EXPECT(camwire_recorder_add_camera(rec, "cam3", url, NULL), CAMWIRE_E_CLOSED);
+    EXPECT(camwire_recorder_add_camera2(rec, "cam3", url, NULL), CAMWIRE_E_CLOSED);
     EXPECT(camwire_recorder_get_status(rec, &sl), CAMWIRE_E_CLOSED);
     camwire_recorder_free(rec);
     camwire_recorder_free(NULL);
@@ -655,13 +666,15 @@ static void test_recorder_and_export(camwire_context *ctx, const char *out_dir) 
     CHECK(camwire_range_list_len(rl) >= 1);
     camwire_time_range r;
     memset(&r, 0, sizeof r);
-    EXPECT(camwire_range_list_get(rl, 99, &r), CAMWIRE_E_OUT_OF_RANGE);
-    EXPECT(camwire_range_list_get(rl, 0, NULL), CAMWIRE_E_NULL_POINTER);
-    OK(camwire_range_list_get(rl, 0, &r));
+    camwire_struct_init(&r, sizeof r);
+    EXPECT(camwire_range_list_get2(rl, 99, &r), CAMWIRE_E_OUT_OF_RANGE);
+    EXPECT(camwire_range_list_get2(rl, 0, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_range_list_get2(rl, 0, &r));
     CHECK(r.end_us - r.start_us > 2000000);
     camwire_gap g;
+    camwire_struct_init(&g, sizeof g);
     size_t gaps = camwire_range_list_gap_count(rl);
-    EXPECT(camwire_range_list_gap(rl, gaps, &g), CAMWIRE_E_OUT_OF_RANGE);
+    EXPECT(camwire_range_list_gap2(rl, gaps, &g), CAMWIRE_E_OUT_OF_RANGE);
     CHECK(camwire_range_list_len(NULL) == 0 && camwire_range_list_gap_count(NULL) == 0);
     camwire_range_list_free(rl);
     camwire_range_list_free(NULL);
@@ -680,8 +693,9 @@ static void test_recorder_and_export(camwire_context *ctx, const char *out_dir) 
            CAMWIRE_E_NOT_FOUND);
     OK(camwire_export(root, "cam1", t1, t2, clip, CAMWIRE_EXPORT_PROGRESSIVE, &er));
     camwire_export_view ev;
-    EXPECT(camwire_export_result_get(er, NULL), CAMWIRE_E_NULL_POINTER);
-    OK(camwire_export_result_get(er, &ev));
+    camwire_struct_init(&ev, sizeof ev);
+    EXPECT(camwire_export_result_get2(er, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_export_result_get2(er, &ev));
     CHECK(ev.output && strcmp(ev.output, clip) == 0);
     CHECK(ev.manifest_path && strstr(ev.manifest_path, ".manifest.json") != NULL);
     CHECK(ev.manifest_json && strstr(ev.manifest_json, "camwire-export-manifest/1") != NULL);
@@ -694,11 +708,12 @@ static void test_recorder_and_export(camwire_context *ctx, const char *out_dir) 
 
     camwire_verify_report *vr = NULL;
     camwire_verify_view vv;
+    camwire_struct_init(&vv, sizeof vv);
     EXPECT(camwire_verify(NULL, NULL, &vr), CAMWIRE_E_NULL_POINTER);
     EXPECT(camwire_verify(clip, NULL, NULL), CAMWIRE_E_NULL_POINTER);
     OK(camwire_verify(clip, NULL, &vr));
-    EXPECT(camwire_verify_report_get(NULL, &vv), CAMWIRE_E_NULL_POINTER);
-    OK(camwire_verify_report_get(vr, &vv));
+    EXPECT(camwire_verify_report_get2(NULL, &vv), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_verify_report_get2(vr, &vv));
     CHECK(vv.ok && vv.output_matches && vv.sources >= 1 && vv.missing_sources == 0);
     CHECK(vv.problems && vv.problems[0] == 0);
     camwire_verify_report_free(vr);
@@ -715,7 +730,7 @@ static void test_recorder_and_export(camwire_context *ctx, const char *out_dir) 
     }
     vr = NULL;
     OK(camwire_verify(clip, root, &vr));
-    OK(camwire_verify_report_get(vr, &vv));
+    OK(camwire_verify_report_get2(vr, &vv));
     CHECK(!vv.ok && !vv.output_matches && strlen(vv.problems) > 0);
     camwire_verify_report_free(vr);
     vr = NULL;
@@ -764,9 +779,10 @@ static void test_device(camwire_context *ctx, const char *xaddr) {
     EXPECT(camwire_device_get_information(dev, NULL), CAMWIRE_E_NULL_POINTER);
     OK(camwire_device_get_information(dev, &info));
     camwire_device_info_view iv;
-    EXPECT(camwire_device_info_get(info, NULL), CAMWIRE_E_NULL_POINTER);
-    EXPECT(camwire_device_info_get(NULL, &iv), CAMWIRE_E_NULL_POINTER);
-    OK(camwire_device_info_get(info, &iv));
+    camwire_struct_init(&iv, sizeof iv);
+    EXPECT(camwire_device_info_get2(info, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_info_get2(NULL, &iv), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_device_info_get2(info, &iv));
     CHECK(strcmp(iv.manufacturer, "Test & Sons") == 0);
     CHECK(strcmp(iv.model, "SimCam-1") == 0 && strcmp(iv.serial_number, "SN-42") == 0);
     CHECK(strcmp(iv.firmware_version, "1.2.3") == 0 && strcmp(iv.hardware_id, "hw-7") == 0);
@@ -778,9 +794,10 @@ static void test_device(camwire_context *ctx, const char *xaddr) {
     CHECK(camwire_profile_list_len(pl) >= 1);
     camwire_profile p;
     memset(&p, 0, sizeof p);
-    EXPECT(camwire_profile_list_get(pl, 99, &p), CAMWIRE_E_OUT_OF_RANGE);
-    EXPECT(camwire_profile_list_get(pl, 0, NULL), CAMWIRE_E_NULL_POINTER);
-    OK(camwire_profile_list_get(pl, 0, &p));
+    camwire_struct_init(&p, sizeof p);
+    EXPECT(camwire_profile_list_get2(pl, 99, &p), CAMWIRE_E_OUT_OF_RANGE);
+    EXPECT(camwire_profile_list_get2(pl, 0, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_profile_list_get2(pl, 0, &p));
     CHECK(strcmp(p.token, "profile_0") == 0 && strcmp(p.name, "MainProfile") == 0);
     CHECK(p.encoding && strcmp(p.encoding, "H264") == 0);
     CHECK(p.width == 1920 && p.height == 1080 && p.fps == 30.0);
@@ -822,15 +839,15 @@ static void test_device(camwire_context *ctx, const char *xaddr) {
  * returns; handles stay valid to free and answer CAMWIRE_E_CLOSED. */
 static void test_context_free_closes_all(void) {
     camwire_context *ctx = NULL;
-    OK(camwire_context_new(NULL, &ctx));
+    OK(camwire_context_new2(NULL, &ctx));
     camwire_sim_options o;
-    OK(camwire_sim_options_default(&o));
+    OK(camwire_sim_options_init(&o, sizeof o));
     camwire_sim *sim = NULL;
-    OK(camwire_sim_start(&o, &sim));
+    OK(camwire_sim_start2(&o, &sim));
     if (!ctx || !sim) return;
     camwire_stream *a = NULL, *b = NULL;
-    OK(camwire_stream_open(ctx, camwire_sim_url(sim), NULL, &a));
-    OK(camwire_stream_open(ctx, camwire_sim_url(sim), NULL, &b));
+    OK(camwire_stream_open2(ctx, camwire_sim_url(sim), NULL, &a));
+    OK(camwire_stream_open2(ctx, camwire_sim_url(sim), NULL, &b));
     camwire_frame *f = NULL;
     OK(camwire_stream_next_frame(b, 5000, &f));
     cb_state st;
@@ -854,6 +871,243 @@ static void test_context_free_closes_all(void) {
     camwire_sim_free(sim);
 }
 
+static long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)(t.tv_sec * 1000 + t.tv_nsec / 1000000);
+}
+
+/* Growable structs: struct_size checks, a caller with a larger (newer) struct, out-structs
+ * zeroed beyond what camwire fills. */
+static void test_growable_structs(camwire_context *ctx) {
+    camwire_stream_options so;
+    EXPECT(camwire_stream_options_init(&so, 0), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_stream_options_init(&so, sizeof(size_t)), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_stream_options_init(&so, sizeof so - 1), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_stream_options_init(&so, 1u << 20), CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_stream_options_init(NULL, sizeof so), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_stream_options_init(&so, sizeof so));
+    CHECK(so.struct_size == sizeof so && so.transport == CAMWIRE_TRANSPORT_TCP);
+    EXPECT(camwire_struct_init(NULL, 16), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_struct_init(&so, 2), CAMWIRE_E_INVALID_ARGUMENT);
+
+    camwire_sim *sim = NULL;
+    OK(camwire_sim_start2(NULL, &sim));
+    if (!sim) return;
+    const char *url = camwire_sim_url(sim);
+    camwire_stream *s = NULL;
+    /* An uninitialized-looking size is refused, nothing is read past it. */
+    so.struct_size = 3;
+    EXPECT(camwire_stream_open2(ctx, url, &so, &s), CAMWIRE_E_INVALID_ARGUMENT);
+    /* A caller built with a newer header: its extra fields are zero (defaults)... */
+    struct {
+        camwire_stream_options o;
+        uint64_t newer[3];
+    } big;
+    memset(&big, 0xAB, sizeof big);
+    OK(camwire_stream_options_init(&big.o, sizeof big));
+    CHECK(big.o.struct_size == sizeof big && big.newer[0] == 0 && big.newer[2] == 0);
+    CHECK(big.o.transport == CAMWIRE_TRANSPORT_TCP && big.o.username == NULL);
+    OK(camwire_stream_open2(ctx, url, &big.o, &s));
+    /* ... and one this library does not know, once set, is refused rather than ignored. */
+    camwire_stream *t = NULL;
+    big.newer[1] = 7;
+    EXPECT(camwire_stream_open2(ctx, url, &big.o, &t), CAMWIRE_E_UNSUPPORTED);
+    CHECK(t == NULL);
+    if (s) {
+        camwire_frame *f = NULL;
+        OK(camwire_stream_next_frame(s, 5000, &f));
+        struct {
+            camwire_frame_info fi;
+            uint64_t newer;
+        } bf;
+        camwire_struct_init(&bf, sizeof bf);
+        bf.newer = 0xDEADBEEF;
+        OK(camwire_frame_get_info2(f, &bf.fi));
+        CHECK(bf.fi.struct_size == sizeof(camwire_frame_info)); /* what camwire filled */
+        CHECK(bf.newer == 0 && bf.fi.payload_size > 0);
+        camwire_frame_info fi;
+        camwire_struct_init(&fi, sizeof fi);
+        fi.struct_size = offsetof(camwire_frame_info, nal_count); /* cuts a field */
+        EXPECT(camwire_frame_get_info2(f, &fi), CAMWIRE_E_INVALID_ARGUMENT);
+        camwire_frame_free(f);
+    }
+    camwire_stream_free(s);
+    camwire_sim_free(sim);
+}
+
+static void check_item(const camwire_onvif_event *e, camwire_onvif_items set, size_t i,
+                       const char *name, const char *value) {
+    const char *n = NULL, *v = NULL;
+    OK(camwire_onvif_event_item(e, set, i, &n, &v));
+    CHECK(n && v && strcmp(n, name) == 0 && strcmp(v, value) == 0);
+}
+
+/* ONVIF events (typed motion and tamper) and PTZ against the onvif-server device. */
+static void test_events_and_ptz(camwire_context *ctx, const char *xaddr) {
+    if (!xaddr) return;
+    camwire_device *dev = NULL;
+    OK(camwire_device_open(ctx, xaddr, ONVIF_USER, ONVIF_PASS, 5000, &dev));
+    if (!dev) return;
+
+    camwire_pullpoint_options po;
+    EXPECT(camwire_pullpoint_options_init(NULL, sizeof po), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_pullpoint_options_init(&po, sizeof po));
+    CHECK(po.termination_secs == 60 && po.message_limit == 100);
+    camwire_pullpoint *pp = NULL;
+    EXPECT(camwire_device_subscribe_events(NULL, &po, &pp), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_subscribe_events(dev, &po, NULL), CAMWIRE_E_NULL_POINTER);
+    po.struct_size = 1;
+    EXPECT(camwire_device_subscribe_events(dev, &po, &pp), CAMWIRE_E_INVALID_ARGUMENT);
+    OK(camwire_pullpoint_options_init(&po, sizeof po));
+    OK(camwire_device_subscribe_events(dev, &po, &pp));
+    if (pp) {
+        camwire_onvif_event *e = NULL;
+        EXPECT(camwire_pullpoint_next_event(NULL, 100, &e), CAMWIRE_E_NULL_POINTER);
+        EXPECT(camwire_pullpoint_next_event(pp, 100, NULL), CAMWIRE_E_NULL_POINTER);
+        EXPECT(camwire_pullpoint_next_event(pp, 0, &e), CAMWIRE_E_TIMEOUT); /* none queued */
+        OK(camwire_pullpoint_next_event(pp, 5000, &e));
+        camwire_onvif_event_view v;
+        camwire_struct_init(&v, sizeof v);
+        EXPECT(camwire_onvif_event_get(NULL, &v), CAMWIRE_E_NULL_POINTER);
+        EXPECT(camwire_onvif_event_get(e, NULL), CAMWIRE_E_NULL_POINTER);
+        OK(camwire_onvif_event_get(e, &v));
+        CHECK(v.kind == CAMWIRE_ONVIF_EVENT_TAMPER && v.active);
+        CHECK(strcmp(v.topic, "tns1:VideoSource/GlobalSceneChange/ImagingService") == 0);
+        CHECK(strcmp(v.topic_path, "VideoSource/GlobalSceneChange/ImagingService") == 0);
+        CHECK(v.has_time && v.time_us == 1796558400LL * 1000000LL);
+        CHECK(v.property_operation && strcmp(v.property_operation, "Changed") == 0);
+        CHECK(v.source_count == 1 && v.key_count == 0 && v.data_count == 1);
+        check_item(e, CAMWIRE_ONVIF_ITEMS_SOURCE, 0, "Source", "vs_1");
+        check_item(e, CAMWIRE_ONVIF_ITEMS_DATA, 0, "State", "true");
+        const char *n = NULL, *val = NULL;
+        EXPECT(camwire_onvif_event_item(e, CAMWIRE_ONVIF_ITEMS_DATA, 1, &n, &val),
+               CAMWIRE_E_OUT_OF_RANGE);
+        EXPECT(camwire_onvif_event_item(e, 7, 0, &n, &val), CAMWIRE_E_INVALID_ARGUMENT);
+        EXPECT(camwire_onvif_event_item(e, CAMWIRE_ONVIF_ITEMS_DATA, 0, NULL, &val),
+               CAMWIRE_E_NULL_POINTER);
+        EXPECT(camwire_onvif_event_item(NULL, CAMWIRE_ONVIF_ITEMS_DATA, 0, &n, &val),
+               CAMWIRE_E_NULL_POINTER);
+        camwire_onvif_event_free(e);
+        camwire_onvif_event_free(NULL);
+
+        /* The rest of that answer is queued: no wait. */
+        OK(camwire_pullpoint_next_event(pp, 0, &e));
+        OK(camwire_onvif_event_get(e, &v));
+        CHECK(v.kind == CAMWIRE_ONVIF_EVENT_MOTION && !v.active);
+        CHECK(v.has_time && v.time_us == 1796558401500000LL);
+        camwire_onvif_event_free(e);
+        OK(camwire_pullpoint_next_event(pp, 0, &e));
+        OK(camwire_onvif_event_get(e, &v));
+        CHECK(v.kind == CAMWIRE_ONVIF_EVENT_OTHER && !v.has_time && v.time_us == 0);
+        CHECK(strcmp(v.topic_path, "Device/Trigger/DigitalInput") == 0);
+        CHECK(v.property_operation == NULL && v.key_count == 1);
+        check_item(e, CAMWIRE_ONVIF_ITEMS_KEY, 0, "Port", "1");
+        check_item(e, CAMWIRE_ONVIF_ITEMS_DATA, 0, "LogicalState", "true");
+        camwire_onvif_event_free(e);
+
+        /* Nothing more: the pull waits out its timeout. */
+        e = NULL;
+        long t0 = now_ms();
+        EXPECT(camwire_pullpoint_next_event(pp, 1200, &e), CAMWIRE_E_TIMEOUT);
+        long took = now_ms() - t0;
+        CHECK(e == NULL && took >= 1000 && took < 8000);
+
+        OK(camwire_pullpoint_close(pp));
+        OK(camwire_pullpoint_close(pp));
+        EXPECT(camwire_pullpoint_close(NULL), CAMWIRE_E_NULL_POINTER);
+        EXPECT(camwire_pullpoint_next_event(pp, 100, &e), CAMWIRE_E_CLOSED);
+        camwire_pullpoint_free(pp);
+    }
+    camwire_pullpoint_free(NULL);
+
+    /* PTZ */
+    camwire_ptz_preset_list *pl = NULL;
+    EXPECT(camwire_device_ptz_get_presets(dev, NULL, &pl), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_ptz_get_presets(dev, "profile_0", NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_ptz_get_presets(NULL, "profile_0", &pl), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_device_ptz_get_presets(dev, "profile_0", &pl));
+    CHECK(camwire_ptz_preset_list_len(pl) == 2 && camwire_ptz_preset_list_len(NULL) == 0);
+    camwire_ptz_preset pr;
+    camwire_struct_init(&pr, sizeof pr);
+    OK(camwire_ptz_preset_list_get(pl, 0, &pr));
+    CHECK(strcmp(pr.token, "1") == 0 && strcmp(pr.name, "Gate") == 0);
+    OK(camwire_ptz_preset_list_get(pl, 1, &pr));
+    CHECK(strcmp(pr.token, "2") == 0 && strcmp(pr.name, "Loading dock") == 0);
+    EXPECT(camwire_ptz_preset_list_get(pl, 2, &pr), CAMWIRE_E_OUT_OF_RANGE);
+    EXPECT(camwire_ptz_preset_list_get(pl, 0, NULL), CAMWIRE_E_NULL_POINTER);
+    OK(camwire_device_ptz_goto_preset(dev, "profile_0", pr.token));
+    camwire_ptz_preset_list_free(pl);
+    camwire_ptz_preset_list_free(NULL);
+    EXPECT(camwire_device_ptz_goto_preset(dev, "profile_0", "99"), CAMWIRE_E_PROTOCOL);
+    EXPECT(camwire_device_ptz_goto_preset(dev, "profile_0", NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_ptz_continuous_move(dev, "profile_0", NAN, 0, 0, 0),
+           CAMWIRE_E_INVALID_ARGUMENT);
+    OK(camwire_device_ptz_continuous_move(dev, "profile_0", 0.5f, -0.25f, 0.0f, 1000));
+    OK(camwire_device_ptz_stop(dev, "profile_0", true, true));
+    EXPECT(camwire_device_ptz_stop(NULL, "profile_0", true, true), CAMWIRE_E_NULL_POINTER);
+
+    OK(camwire_device_close(dev));
+    EXPECT(camwire_device_subscribe_events(dev, NULL, &pp), CAMWIRE_E_CLOSED);
+    EXPECT(camwire_device_ptz_stop(dev, "profile_0", true, true), CAMWIRE_E_CLOSED);
+    EXPECT(camwire_device_ptz_get_presets(dev, "profile_0", &pl), CAMWIRE_E_CLOSED);
+    camwire_device_free(dev);
+}
+
+/* The sim's ONVIF face: its simulated motion detector through a PullPoint, no PTZ; freeing
+ * the context closes the subscription. */
+static void test_sim_events(void) {
+    CHECK(camwire_sim_xaddr(NULL) == NULL);
+    camwire_context *ctx = NULL;
+    OK(camwire_context_new2(NULL, &ctx));
+    camwire_sim *sim = NULL;
+    OK(camwire_sim_start2(NULL, &sim));
+    if (!ctx || !sim) return;
+    const char *xaddr = camwire_sim_xaddr(sim);
+    CHECK(xaddr && strncmp(xaddr, "http://127.0.0.1:", 17) == 0);
+    camwire_device *dev = NULL;
+    OK(camwire_device_open(ctx, xaddr, NULL, NULL, 5000, &dev));
+    camwire_pullpoint *pp = NULL;
+    if (dev) {
+        camwire_ptz_preset_list *pl = NULL;
+        EXPECT(camwire_device_ptz_get_presets(dev, "main", &pl), CAMWIRE_E_UNSUPPORTED);
+        EXPECT(camwire_device_ptz_stop(dev, "main", true, true), CAMWIRE_E_UNSUPPORTED);
+        OK(camwire_device_subscribe_events(dev, NULL, &pp));
+    }
+    if (pp) {
+        int motion_on = 0, motion_off = 0, other = 0;
+        for (int i = 0; i < 3; i++) {
+            camwire_onvif_event *e = NULL;
+            camwire_result rc = camwire_pullpoint_next_event(pp, 6000, &e);
+            CHECK(rc == CAMWIRE_OK);
+            if (rc != CAMWIRE_OK) break;
+            camwire_onvif_event_view v;
+            camwire_struct_init(&v, sizeof v);
+            OK(camwire_onvif_event_get(e, &v));
+            if (v.kind == CAMWIRE_ONVIF_EVENT_MOTION && v.has_time &&
+                strcmp(v.topic_path, "RuleEngine/CellMotionDetector/Motion") == 0) {
+                if (v.active) motion_on++;
+                else motion_off++;
+                check_item(e, CAMWIRE_ONVIF_ITEMS_DATA, 0, "IsMotion", v.active ? "true" : "false");
+                if (i == 0)
+                    CHECK(v.property_operation &&
+                          strcmp(v.property_operation, "Initialized") == 0);
+            } else {
+                other++;
+            }
+            camwire_onvif_event_free(e);
+        }
+        CHECK(motion_off >= 1 && motion_on >= 1 && other == 0);
+    }
+    OK(camwire_context_free(ctx));
+    camwire_onvif_event *e = NULL;
+    if (pp) EXPECT(camwire_pullpoint_next_event(pp, 100, &e), CAMWIRE_E_CLOSED);
+    if (pp) OK(camwire_pullpoint_close(pp));
+    camwire_pullpoint_free(pp);
+    camwire_device_free(dev);
+    camwire_sim_free(sim);
+}
+
 int main(int argc, char **argv) {
     const char *onvif = NULL, *discovery = NULL, *rtsp = NULL, *out_dir = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -866,18 +1120,20 @@ int main(int argc, char **argv) {
 
     int tag = 42;
     camwire_context_options o;
-    OK(camwire_context_options_default(&o));
+    OK(camwire_context_options_init(&o, sizeof o));
     o.worker_threads = 2;
     o.log_callback = on_log;
     o.log_user_data = &tag;
     o.log_level = CAMWIRE_LOG_DEBUG;
     camwire_context *ctx = NULL;
-    OK(camwire_context_new(&o, &ctx));
+    OK(camwire_context_new2(&o, &ctx));
     if (!ctx) return 1;
 
     test_sim_and_streams(ctx);
     test_discovery(ctx, discovery);
     test_device(ctx, onvif);
+    test_growable_structs(ctx);
+    test_events_and_ptz(ctx, onvif);
     if (rtsp) test_stream_pull(ctx, rtsp, 30, 0);
     char tmp[] = "/tmp/camwire-test-XXXXXX";
     if (!out_dir) out_dir = mkdtemp(tmp);
@@ -889,6 +1145,7 @@ int main(int argc, char **argv) {
     CHECK(load(&log_secret_seen) == 0);
     int lines = load(&log_lines);
     test_context_free_closes_all();
+    test_sim_events();
     /* The freed context's log callback is never called again. */
     CHECK(load(&log_lines) == lines);
 

@@ -41,6 +41,12 @@ pub fn lib_dir() -> PathBuf {
         "libcamwire.a/.so not in {} after cargo build -p camwire-ffi",
         dir.display()
     );
+    // Programs linked with -lcamwire record the SONAME, libcamwire.so.0: give the loader
+    // the link `make install` makes (a concurrent test may have made it first).
+    let so0 = dir.join("libcamwire.so.0");
+    if std::fs::symlink_metadata(&so0).is_err() {
+        let _ = std::os::unix::fs::symlink("libcamwire.so", &so0);
+    }
     dir
 }
 
@@ -133,8 +139,10 @@ pub fn have(tool: &str) -> bool {
 
 use async_trait::async_trait;
 use onvif_server::{
-    DeviceInfo, DeviceService, EventService, MediaService, OnvifError, OnvifServer,
+    DeviceInfo, DeviceService, EventService, MediaService, OnvifError, OnvifServer, PTZService,
 };
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub const ONVIF_USER: &str = "operator";
 pub const ONVIF_PASS: &str = "Tr0ub4dor&3";
@@ -142,6 +150,8 @@ pub const ONVIF_PASS: &str = "Tr0ub4dor&3";
 #[derive(Clone)]
 struct Cam {
     port: u16,
+    /// PTZ requests as the device understood them ("goto_preset profile_0 2", ...).
+    ptz_log: Arc<Mutex<Vec<String>>>,
 }
 
 #[async_trait]
@@ -173,11 +183,118 @@ impl MediaService for Cam {
 #[async_trait]
 impl EventService for Cam {}
 
+#[async_trait]
+impl PTZService for Cam {
+    async fn get_presets(
+        &self,
+        _profile: &str,
+    ) -> Result<Vec<onvif_server::generated::PTZPreset>, OnvifError> {
+        Ok(vec![
+            onvif_server::generated::PTZPreset {
+                token: "1".into(),
+                name: "Gate".into(),
+            },
+            onvif_server::generated::PTZPreset {
+                token: "2".into(),
+                name: "Loading dock".into(),
+            },
+        ])
+    }
+    async fn goto_preset(&self, profile: &str, preset: &str) -> Result<(), OnvifError> {
+        if preset != "1" && preset != "2" {
+            return Err(OnvifError::InvalidArgument(format!("no preset {preset}")));
+        }
+        self.ptz_log
+            .lock()
+            .unwrap()
+            .push(format!("goto_preset {profile} {preset}"));
+        Ok(())
+    }
+    async fn continuous_move(
+        &self,
+        profile: &str,
+        pan: f32,
+        tilt: f32,
+        zoom: f32,
+    ) -> Result<(), OnvifError> {
+        self.ptz_log
+            .lock()
+            .unwrap()
+            .push(format!("continuous_move {profile} {pan} {tilt} {zoom}"));
+        Ok(())
+    }
+    async fn stop(&self, profile: &str, pan_tilt: bool, zoom: bool) -> Result<(), OnvifError> {
+        self.ptz_log
+            .lock()
+            .unwrap()
+            .push(format!("stop {profile} {pan_tilt} {zoom}"));
+        Ok(())
+    }
+}
+
+/// What the first PullMessages answer of a device carries on top of onvif-server's (empty)
+/// answer: a tamper start, a motion stop and a digital input, as cameras word them.
+const INJECTED_EVENTS: &str = concat!(
+    r#"<wsnt:NotificationMessage xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:tns1="http://www.onvif.org/ver10/topics">"#,
+    r#"<wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">tns1:VideoSource/GlobalSceneChange/ImagingService</wsnt:Topic>"#,
+    r#"<wsnt:Message><tt:Message UtcTime="2026-12-06T12:00:00Z" PropertyOperation="Changed">"#,
+    r#"<tt:Source><tt:SimpleItem Name="Source" Value="vs_1"/></tt:Source>"#,
+    r#"<tt:Data><tt:SimpleItem Name="State" Value="true"/></tt:Data></tt:Message></wsnt:Message></wsnt:NotificationMessage>"#,
+    r#"<wsnt:NotificationMessage xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:tns1="http://www.onvif.org/ver10/topics">"#,
+    r#"<wsnt:Topic>tns1:VideoSource/MotionAlarm</wsnt:Topic>"#,
+    r#"<wsnt:Message><tt:Message UtcTime="2026-12-06T12:00:01.500Z" PropertyOperation="Changed">"#,
+    r#"<tt:Source><tt:SimpleItem Name="Source" Value="vs_1"/></tt:Source>"#,
+    r#"<tt:Data><tt:SimpleItem Name="State" Value="false"/></tt:Data></tt:Message></wsnt:Message></wsnt:NotificationMessage>"#,
+    r#"<wsnt:NotificationMessage xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:tns1="http://www.onvif.org/ver10/topics">"#,
+    r#"<wsnt:Topic>tns1:Device/Trigger/DigitalInput</wsnt:Topic>"#,
+    r#"<wsnt:Message><tt:Message UtcTime="not a time">"#,
+    r#"<tt:Source><tt:SimpleItem Name="InputToken" Value="DI_0"/></tt:Source>"#,
+    r#"<tt:Key><tt:SimpleItem Name="Port" Value="1"/></tt:Key>"#,
+    r#"<tt:Data><tt:SimpleItem Name="LogicalState" Value="true"/></tt:Data></tt:Message></wsnt:Message></wsnt:NotificationMessage>"#,
+);
+
+/// Adds INJECTED_EVENTS to the first PullMessages answer (after onvif-server checked the
+/// credentials and the subscription).
+async fn inject_events(
+    injected: Arc<AtomicBool>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let pull = parts.uri.path().contains("events")
+        && String::from_utf8_lossy(&body).contains("PullMessages>");
+    let resp = next
+        .run(axum::extract::Request::from_parts(
+            parts,
+            axum::body::Body::from(body),
+        ))
+        .await;
+    if !pull || !resp.status().is_success() || injected.swap(true, Ordering::SeqCst) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).replacen(
+        "</tev:PullMessagesResponse>",
+        &format!("{INJECTED_EVENTS}</tev:PullMessagesResponse>"),
+        1,
+    );
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    axum::response::Response::from_parts(parts, axum::body::Body::from(text))
+}
+
 /// An ONVIF device on 127.0.0.1 with auth, serving `/snapshot/*.jpg`, and a unicast
 /// WS-Discovery responder pointing at it; both stop when dropped.
 pub struct Peers {
     pub xaddr: String,
     pub discovery: String,
+    /// PTZ requests the device received, in order.
+    pub ptz_log: Arc<Mutex<Vec<String>>>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -195,15 +312,18 @@ pub fn start_peers() -> Peers {
         .enable_all()
         .build()
         .expect("runtime");
+    let ptz_log = Arc::new(Mutex::new(Vec::new()));
+    let log = ptz_log.clone();
     let (xaddr, discovery) = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let cam = Cam { port };
+        let cam = Cam { port, ptz_log: log };
         let router = OnvifServer::builder()
             .port(port)
             .advertised_host("127.0.0.1")
             .device_service(cam.clone())
             .media_service(cam.clone())
+            .ptz_service(cam.clone())
             .event_service(cam)
             .auth(ONVIF_USER, ONVIF_PASS)
             .build()
@@ -211,12 +331,17 @@ pub fn start_peers() -> Peers {
             .into_router()
             .unwrap();
         let jpeg: &'static [u8] = include_bytes!("../../../core/testdata/sim_snapshot.jpg");
-        let router = router.route(
-            "/snapshot/{name}",
-            axum::routing::get(move || async move {
-                ([(axum::http::header::CONTENT_TYPE, "image/jpeg")], jpeg)
-            }),
-        );
+        let injected = Arc::new(AtomicBool::new(false));
+        let router = router
+            .route(
+                "/snapshot/{name}",
+                axum::routing::get(move || async move {
+                    ([(axum::http::header::CONTENT_TYPE, "image/jpeg")], jpeg)
+                }),
+            )
+            .layer(axum::middleware::from_fn(move |req, next| {
+                inject_events(injected.clone(), req, next)
+            }));
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
@@ -251,6 +376,7 @@ pub fn start_peers() -> Peers {
     Peers {
         xaddr,
         discovery,
+        ptz_log,
         runtime: Some(rt),
     }
 }
