@@ -51,6 +51,11 @@ pub struct AccessUnit {
     pub keyframe: bool,
     /// RTP packets known lost since the previous emitted access unit.
     pub loss: u32,
+    /// Some of this picture's packets were lost and it was kept anyway
+    /// ([`crate::rtp::LossPolicy::Keep`]): `nals` holds only the NAL units that arrived whole,
+    /// at least one of them a slice; the decoder conceals the missing parts. The recorder
+    /// writes this fact into the file (see `crate::fmp4`).
+    pub damaged: bool,
     /// Set on the first access unit and whenever the SPS or PPS changed before this access
     /// unit: the muxer must start a new init segment (a new file) with these.
     pub new_parameters: Option<ParameterSets>,

@@ -11,6 +11,25 @@
 //! Timeline: the first decode timestamp pushed into a builder is decode time 0 of the file
 //! (`tfdt` and the `prft` media time are relative to it). Create one builder per file; its
 //! `mfhd` sequence numbers start at 1.
+//!
+//! Packet loss is a fact of the recording, written next to the samples it concerns: a
+//! fragment with a sample that follows lost RTP packets ([`AccessUnit::loss`]) or lost some of
+//! its own NAL units ([`AccessUnit::damaged`]) carries a loss table in its `traf`, after the
+//! `trun`:
+//!
+//! ```text
+//! uuid (usertype LOSS_BOX_UUID f9158b39-dec2-4f66-a239-0ebe550a4ad4) {
+//!   u8 version = 0, u24 flags = 0, u32 entry_count,
+//!   entry_count × { u32 sample_index (in the traf, from 0), u32 lost_packets,
+//!                   u32 flags (bit 0: damaged, the sample holds only the NAL units that
+//!                   arrived whole) } }
+//! ```
+//!
+//! `uuid` is ISO BMFF's box for private extensions: players skip it (ffmpeg's mov demuxer and
+//! GStreamer's qtdemux only act on the PIFF usertypes they know), so a file with loss plays
+//! like any other. Fragments without loss carry no such box, so a clean recording is byte for
+//! byte what it was before. [`super::read_fragment_samples`] reads it back into
+//! [`super::SampleInfo::lost_packets`] / [`super::SampleInfo::damaged`].
 
 use std::io::{self, IoSlice, Write};
 
@@ -19,6 +38,17 @@ use bytes::Bytes;
 use super::boxes::{begin, begin_full, end, header, put_i32, put_u32, put_u64};
 use super::init::TRACK_ID;
 use crate::frame::AccessUnit;
+
+/// The usertype of the per-fragment loss table (see the module docs).
+pub const LOSS_BOX_UUID: [u8; 16] = [
+    0xf9, 0x15, 0x8b, 0x39, 0xde, 0xc2, 0x4f, 0x66, 0xa2, 0x39, 0x0e, 0xbe, 0x55, 0x0a, 0x4a, 0xd4,
+];
+/// Loss table entry flag: the sample lost some of its NAL units.
+pub const LOSS_FLAG_DAMAGED: u32 = 1;
+/// Bytes of one loss table entry.
+const LOSS_ENTRY_BYTES: u64 = 12;
+/// Bytes of a loss table box without entries: header 8, usertype 16, version/flags 4, count 4.
+const LOSS_BOX_BASE: u64 = 32;
 
 /// `sample_flags` of a sync sample (IDR): sample_depends_on = 2 (depends on no other sample),
 /// sample_is_non_sync_sample = 0.
@@ -61,6 +91,10 @@ struct PendingSample {
     /// Bytes in the mdat: NAL units plus their 4-byte prefixes.
     size: u64,
     keyframe: bool,
+    /// RTP packets lost just before this sample.
+    loss: u32,
+    /// Some of the sample's NAL units were lost.
+    damaged: bool,
 }
 
 /// One NAL unit waiting in the builder: how many pieces follow its prefix, and whether it has
@@ -90,6 +124,8 @@ pub struct FragmentBuilder {
     sequence: u32,
     /// First dts ever pushed: decode time 0 of the file.
     origin_dts: Option<i64>,
+    /// Waiting samples with a loss or damage to record.
+    lossy_samples: usize,
 }
 
 impl Default for FragmentBuilder {
@@ -111,6 +147,7 @@ impl FragmentBuilder {
             slices: Vec::new(),
             sequence: 1,
             origin_dts: None,
+            lossy_samples: 0,
         }
     }
 
@@ -122,6 +159,7 @@ impl FragmentBuilder {
     /// (`H264Depacketizer::recycle`) and the hot path stops allocating once warm.
     pub fn push(&mut self, au: &mut AccessUnit, dts: i64, pts: i64) {
         let keyframe = au.keyframe;
+        let (loss, damaged) = (au.loss, au.damaged);
         let nals = &au.nals;
         let pieces = &mut au.pieces;
         self.origin_dts.get_or_insert(dts);
@@ -163,7 +201,12 @@ impl FragmentBuilder {
             pts,
             size,
             keyframe,
+            loss,
+            damaged,
         });
+        if loss > 0 || damaged {
+            self.lossy_samples += 1;
+        }
     }
 
     /// Records one NAL unit of `len` bytes in `pieces` pieces; returns its size in the mdat.
@@ -229,6 +272,7 @@ impl FragmentBuilder {
         self.pieces.clear();
         self.prefixes.clear();
         self.payload_bytes = 0;
+        self.lossy_samples = 0;
     }
 
     /// Writes the waiting samples as one fragment and clears the builder. Returns the bytes
@@ -297,7 +341,12 @@ impl FragmentBuilder {
         let count = self.samples.len();
         // moof = 8 + mfhd 16 + traf (8 + tfhd 16 + tfdt 20 + trun 20 + 16 per sample); the
         // data offset (moof size + 8) must fit the signed 32-bit field.
-        let moof_size = 88 + TRUN_SAMPLE_BYTES as u64 * count as u64;
+        let loss_box = if self.lossy_samples > 0 {
+            LOSS_BOX_BASE + LOSS_ENTRY_BYTES * self.lossy_samples as u64
+        } else {
+            0
+        };
+        let moof_size = 88 + TRUN_SAMPLE_BYTES as u64 * count as u64 + loss_box;
         let sample_count =
             u32::try_from(count).map_err(|_| invalid("too many samples in one fragment"))?;
         if moof_size + 8 > i32::MAX as u64 {
@@ -346,6 +395,20 @@ impl FragmentBuilder {
             put_i32(out, clamp_i32(s.pts.saturating_sub(s.dts)));
         }
         end(out, trun);
+        if self.lossy_samples > 0 {
+            let uuid = begin(out, b"uuid");
+            out.extend_from_slice(&LOSS_BOX_UUID);
+            put_u32(out, 0); // version 0, flags 0
+            put_u32(out, u32::try_from(self.lossy_samples).unwrap_or(u32::MAX));
+            for (i, s) in self.samples.iter().enumerate() {
+                if s.loss > 0 || s.damaged {
+                    put_u32(out, u32::try_from(i).unwrap_or(u32::MAX));
+                    put_u32(out, s.loss);
+                    put_u32(out, if s.damaged { LOSS_FLAG_DAMAGED } else { 0 });
+                }
+            }
+            end(out, uuid);
+        }
         end(out, traf);
         let moof_len = end(out, moof_start);
         debug_assert_eq!(u64::from(moof_len), moof_size);

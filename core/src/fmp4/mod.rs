@@ -14,6 +14,9 @@
 //!   mdat (4-byte length-prefixed NAL units, exactly as the camera sent them)
 //! ```
 //!
+//! A fragment with packet loss also carries a loss table (`uuid` box) in its `traf`; see
+//! `fragment.rs` for its layout and [`DamageTracker`] for the damaged time ranges read from it.
+//!
 //! Decode times start at 0 in every file: [`FragmentBuilder`] takes the first dts pushed into
 //! it as the file's origin.
 //!
@@ -36,8 +39,8 @@ mod tests;
 
 pub use error::Fmp4Error;
 pub use fragment::{
-    FragmentBuilder, KEYFRAME_SAMPLE_FLAGS, NON_KEYFRAME_SAMPLE_FLAGS, NON_SYNC_BIT,
-    base_decode_time, sample_flags,
+    FragmentBuilder, KEYFRAME_SAMPLE_FLAGS, LOSS_BOX_UUID, LOSS_FLAG_DAMAGED,
+    NON_KEYFRAME_SAMPLE_FLAGS, NON_SYNC_BIT, base_decode_time, sample_flags,
 };
 pub use init::{TRACK_ID, VideoTrack, write_init_segment};
 pub use read_init::{
@@ -48,6 +51,6 @@ pub use reader::{
     read_body, read_header_at, source_len,
 };
 pub use scan::{
-    FragmentInfo, MAX_MOOF_BYTES, SampleInfo, ScanResult, read_fragment_samples, read_sample,
-    scan_fragments,
+    DamageSpan, DamageTracker, FragmentInfo, MAX_MOOF_BYTES, SampleInfo, ScanResult,
+    read_fragment_samples, read_sample, scan_fragments,
 };

@@ -260,7 +260,7 @@ impl<R: Read + Seek + ?Sized> Iterator for FileBoxIter<'_, R> {
 
 /// A checked big-endian field reader over a box body. Running off the end is an
 /// [`Fmp4Error::Invalid`] carrying the file offset, never a panic.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Fields<'a> {
     data: &'a [u8],
     pos: usize,

@@ -9,7 +9,7 @@
 use std::io::{Read, Seek, SeekFrom};
 
 use super::error::Fmp4Error;
-use super::fragment::NON_SYNC_BIT;
+use super::fragment::{LOSS_BOX_UUID, LOSS_FLAG_DAMAGED, NON_SYNC_BIT};
 use super::init::VideoTrack;
 use super::read_init::{MAX_MOOV_BYTES, TrackDefaults, parse_moov};
 use super::reader::{BoxHeader, BoxIter, Fields, FileBoxIter, read_body};
@@ -47,6 +47,10 @@ pub struct FragmentInfo {
     pub ntp: Option<u64>,
     /// The media time (track timescale) that `ntp` refers to.
     pub ntp_media_time: Option<u64>,
+    /// RTP packets lost before its samples (from its loss table; 0 without one).
+    pub lost_packets: u64,
+    /// Samples that lost some of their own NAL units.
+    pub damaged_samples: u32,
 }
 
 /// What a scan found.
@@ -68,6 +72,9 @@ pub struct ScanResult {
     pub valid_len: u64,
     /// Why the scan stopped early, when the tail is damaged rather than merely incomplete.
     pub tail_error: Option<Fmp4Error>,
+    /// Stretches of the complete fragments whose pictures carry concealed damage from packet
+    /// loss (see [`DamageTracker`]), in the file's decode time; empty for a clean recording.
+    pub damage: Vec<DamageSpan>,
 }
 
 impl ScanResult {
@@ -97,6 +104,10 @@ pub struct SampleInfo {
     pub composition_offset: i64,
     /// Decode time on the file's timeline.
     pub decode_time: u64,
+    /// RTP packets lost just before this sample (the recorder's loss table; 0 without one).
+    pub lost_packets: u32,
+    /// The sample lost some of its own NAL units; what it holds arrived whole.
+    pub damaged: bool,
 }
 
 impl SampleInfo {
@@ -124,11 +135,105 @@ pub(crate) struct MoofSummary {
     /// Byte range the samples occupy in the file (empty when there are no sample bytes).
     pub data_start: u64,
     pub data_end: u64,
+    pub lost_packets: u64,
+    pub damaged_samples: u32,
+}
+
+/// A stretch of pictures a decoder shows with concealed damage after packet loss.
+///
+/// It starts at the first sample after the loss (a picture that lost NAL units itself, or the
+/// first whole picture after lost ones, which refers to what was lost) and ends at the next
+/// intact keyframe, where decoding is clean again. When the loss took only whole pictures
+/// right before an intact keyframe, the span is the preceding sample's display time (the
+/// frames that are missing there). Times are in whatever unit the samples were given in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DamageSpan {
+    /// Start (inclusive).
+    pub start: i64,
+    /// End (exclusive).
+    pub end: i64,
+    /// RTP packets lost inside it.
+    pub lost_packets: u64,
+    /// Samples in it that lost some of their own NAL units.
+    pub damaged_samples: u64,
+    /// Samples in it (pictures shown with concealment).
+    pub samples: u64,
+}
+
+/// Turns samples in decode order into [`DamageSpan`]s (the rule is on [`DamageSpan`]).
+#[derive(Clone, Debug, Default)]
+pub struct DamageTracker {
+    open: Option<DamageSpan>,
+    prev_start: Option<i64>,
+    spans: Vec<DamageSpan>,
+}
+
+impl DamageTracker {
+    /// An empty tracker.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next sample: its start time, whether it is a keyframe, packets lost just before
+    /// it, whether it lost NAL units itself.
+    pub fn sample(&mut self, start: i64, keyframe: bool, lost_packets: u32, damaged: bool) {
+        let lost = u64::from(lost_packets);
+        let clean_key = keyframe && !damaged;
+        if clean_key {
+            if let Some(mut span) = self.open.take() {
+                span.end = start;
+                span.lost_packets += lost;
+                self.spans.push(span);
+            } else if lost > 0 {
+                self.spans.push(DamageSpan {
+                    start: self.prev_start.unwrap_or(start),
+                    end: start,
+                    lost_packets: lost,
+                    damaged_samples: 0,
+                    samples: 0,
+                });
+            }
+        } else if lost > 0 || damaged || self.open.is_some() {
+            let span = self.open.get_or_insert(DamageSpan {
+                start,
+                end: start,
+                lost_packets: 0,
+                damaged_samples: 0,
+                samples: 0,
+            });
+            span.lost_packets += lost;
+            span.damaged_samples += u64::from(damaged);
+            span.samples += 1;
+        }
+        self.prev_start = Some(start);
+    }
+
+    /// The spans so far, the open one ending at `end` (the end of the last sample).
+    pub fn finish(mut self, end: i64) -> Vec<DamageSpan> {
+        if let Some(mut span) = self.open.take() {
+            span.end = end.max(span.start);
+            self.spans.push(span);
+        }
+        self.spans
+    }
 }
 
 /// Walks `r` and lists its complete fragments. Only I/O errors fail the scan; damage ends it,
 /// and is reported in [`ScanResult::tail_error`] with the good part still listed.
 pub fn scan_fragments<R: Read + Seek + ?Sized>(r: &mut R) -> Result<ScanResult, Fmp4Error> {
+    let mut damage = (DamageTracker::new(), 0i64);
+    let mut res = scan_boxes(r, &mut damage)?;
+    let (tracker, end) = damage;
+    res.damage.extend(tracker.finish(end));
+    Ok(res)
+}
+
+/// The walk of [`scan_fragments`]; `damage` is the tracker fed by the accepted fragments and
+/// the end of the last one.
+fn scan_boxes<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    damage: &mut (DamageTracker, i64),
+) -> Result<ScanResult, Fmp4Error> {
     let mut it = FileBoxIter::new(r)?;
     let mut res = ScanResult {
         file_len: it.source_len(),
@@ -138,7 +243,10 @@ pub fn scan_fragments<R: Read + Seek + ?Sized>(r: &mut R) -> Result<ScanResult, 
         fragments: Vec::new(),
         valid_len: 0,
         tail_error: None,
+        damage: Vec::new(),
     };
+    // The tracker after the fragment waiting for its mdat.
+    let mut pending_damage: Option<DamageTracker> = None;
     let mut body = Vec::new();
     let mut prft: Option<(u64, u64, u64)> = None; // (offset, ntp, media_time)
     let mut moof: Option<(u64, BoxHeader, MoofSummary)> = None; // (fragment start, ...)
@@ -186,10 +294,22 @@ pub fn scan_fragments<R: Read + Seek + ?Sized>(r: &mut R) -> Result<ScanResult, 
                 if let Err(e) = read_body(it.source(), &h, MAX_MOOF_BYTES, &mut body) {
                     return tail(res, e);
                 }
-                match parse_moof(&body, &h, &res.defaults, |_| {}) {
+                // The tracker's state (not its finished spans) is cloned, so a fragment
+                // without its mdat adds nothing.
+                let mut trial = DamageTracker {
+                    open: damage.0.open,
+                    prev_start: damage.0.prev_start,
+                    spans: Vec::new(),
+                };
+                let parsed = parse_moof(&body, &h, &res.defaults, |s| {
+                    let t = i64::try_from(s.decode_time).unwrap_or(i64::MAX);
+                    trial.sample(t, s.is_keyframe(), s.lost_packets, s.damaged);
+                });
+                match parsed {
                     Ok(summary) => {
                         let start = prft.map_or(h.offset, |p| p.0);
                         moof = Some((start, h, summary));
+                        pending_damage = Some(trial);
                     }
                     Err(e) => return tail(res, e),
                 }
@@ -220,7 +340,15 @@ pub fn scan_fragments<R: Read + Seek + ?Sized>(r: &mut R) -> Result<ScanResult, 
                     first_is_keyframe: summary.first_is_keyframe,
                     ntp: p.map(|p| p.1),
                     ntp_media_time: p.map(|p| p.2),
+                    lost_packets: summary.lost_packets,
+                    damaged_samples: summary.damaged_samples,
                 });
+                if let Some(mut d) = pending_damage.take() {
+                    res.damage.append(&mut d.spans);
+                    damage.0 = d;
+                }
+                damage.1 = i64::try_from(summary.base_decode_time.saturating_add(summary.duration))
+                    .unwrap_or(i64::MAX);
                 res.valid_len = h.end();
             }
             _ => {
@@ -336,11 +464,15 @@ pub(crate) fn parse_moof(
     // tfhd first: it sets the defaults and the data base for every trun.
     let mut tfhd = None;
     let mut tfdt = None;
+    let mut loss = LossTable::default();
     for b in BoxIter::new(traf.body, traf.offset + 8) {
         let b = b?;
         match &b.fourcc {
             b"tfhd" if tfhd.is_none() => tfhd = Some(b),
             b"tfdt" if tfdt.is_none() => tfdt = Some(b),
+            b"uuid" if b.body.get(..16) == Some(&LOSS_BOX_UUID[..]) => {
+                loss = LossTable::parse(b.body, b.offset + 8)?;
+            }
             _ => {}
         }
     }
@@ -384,6 +516,7 @@ pub(crate) fn parse_moof(
     let mut next_data = data_base;
     let mut first = true;
     let mut implicit = 0u32;
+    let mut index = 0u32;
     for b in BoxIter::new(traf.body, traf.offset + 8) {
         let b = b?;
         if &b.fourcc != b"trun" {
@@ -450,6 +583,10 @@ pub(crate) fn parse_moof(
             } else {
                 0
             };
+            let (lost_packets, damaged) = loss.take(index)?;
+            index = index.saturating_add(1);
+            sum.lost_packets = sum.lost_packets.saturating_add(u64::from(lost_packets));
+            sum.damaged_samples = sum.damaged_samples.saturating_add(u32::from(damaged));
             let s = SampleInfo {
                 offset: pos,
                 size,
@@ -457,6 +594,8 @@ pub(crate) fn parse_moof(
                 flags: sample_flags,
                 composition_offset,
                 decode_time,
+                lost_packets,
+                damaged,
             };
             if first {
                 sum.first_is_keyframe = s.is_keyframe();
@@ -478,4 +617,69 @@ pub(crate) fn parse_moof(
         sum.data_start = 0;
     }
     Ok(sum)
+}
+
+/// The loss table of one `traf` (see `fragment.rs`), read entry by entry as samples go by.
+#[derive(Default)]
+struct LossTable<'a> {
+    entries: Fields<'a>,
+    left: u32,
+    /// The next entry, read ahead: (sample index, lost packets, flags).
+    next: Option<(u32, u32, u32)>,
+}
+
+impl<'a> LossTable<'a> {
+    /// `body` is the `uuid` box body (usertype first), at file offset `base`.
+    fn parse(body: &'a [u8], base: u64) -> Result<Self, Fmp4Error> {
+        let mut f = Fields::new(body, base);
+        f.skip(16)?;
+        let (version, _) = f.full_box()?;
+        if version != 0 {
+            // A later layout: ignored rather than misread.
+            return Ok(LossTable::default());
+        }
+        let count = f.u32()?;
+        if (count as usize)
+            .checked_mul(12)
+            .is_none_or(|n| n > f.remaining())
+        {
+            return Err(invalid(base, "loss table entry count exceeds its box"));
+        }
+        let mut t = LossTable {
+            entries: f,
+            left: count,
+            next: None,
+        };
+        t.advance()?;
+        Ok(t)
+    }
+
+    fn advance(&mut self) -> Result<(), Fmp4Error> {
+        self.next = if self.left > 0 {
+            self.left -= 1;
+            Some((
+                self.entries.u32()?,
+                self.entries.u32()?,
+                self.entries.u32()?,
+            ))
+        } else {
+            None
+        };
+        Ok(())
+    }
+
+    /// The entry of sample `index` (samples come in order): (lost packets, damaged).
+    fn take(&mut self, index: u32) -> Result<(u32, bool), Fmp4Error> {
+        // Entries for earlier indices (out of order, duplicated) are skipped.
+        while self.next.is_some_and(|(i, _, _)| i < index) {
+            self.advance()?;
+        }
+        match self.next {
+            Some((i, lost, flags)) if i == index => {
+                self.advance()?;
+                Ok((lost, flags & LOSS_FLAG_DAMAGED != 0))
+            }
+            _ => Ok((0, false)),
+        }
+    }
 }

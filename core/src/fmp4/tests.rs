@@ -632,3 +632,106 @@ fn mutated_recordings_never_panic() {
         read_everything(&g);
     }
 }
+
+/// Three fragments of 6 samples (keyframe first); `marks` sets (global sample index, loss,
+/// damaged).
+fn lossy_recording(marks: &[(usize, u32, bool)]) -> Vec<u8> {
+    let mut file = Vec::new();
+    write_init_segment(&track(), &mut file);
+    let mut b = FragmentBuilder::new();
+    let mut dts = 0i64;
+    for f in 0..3 {
+        for i in 0..6 {
+            let n = f * 6 + i;
+            let mut a = if i == 0 {
+                au(&[b"\x67sps", b"\x68pps", b"\x65idr"], true)
+            } else {
+                au(&[b"\x41p-slice"], false)
+            };
+            if let Some(&(_, loss, damaged)) = marks.iter().find(|m| m.0 == n) {
+                a.loss = loss;
+                a.damaged = damaged;
+            }
+            b.push(&mut a, dts, dts);
+            dts += 3600;
+        }
+        b.write_to(&mut file, Some(dts), Some(3_900_000_000u64 << 32))
+            .expect("write");
+    }
+    file
+}
+
+#[test]
+fn loss_table_round_trips_and_names_damaged_ranges() {
+    // Sample 2 follows 3 lost packets; sample 3 lost a slice; sample 8 follows 1 lost packet;
+    // sample 12 (a keyframe) follows 2 lost packets (whole pictures lost just before it).
+    let file = lossy_recording(&[(2, 3, false), (3, 0, true), (8, 1, false), (12, 2, false)]);
+    let mut c = Cursor::new(&file);
+    let scan = scan_fragments(&mut c).expect("scan");
+    assert!(scan.tail_error.is_none());
+    let lost: Vec<(u64, u32)> = scan
+        .fragments
+        .iter()
+        .map(|f| (f.lost_packets, f.damaged_samples))
+        .collect();
+    assert_eq!(lost, [(3, 1), (1, 0), (2, 0)]);
+    let mut flags = Vec::new();
+    for f in &scan.fragments {
+        for s in read_fragment_samples(&mut c, f, &scan.defaults).expect("samples") {
+            flags.push((s.lost_packets, s.damaged));
+        }
+    }
+    assert_eq!(flags.len(), 18);
+    assert_eq!(flags[2], (3, false));
+    assert_eq!(flags[3], (0, true));
+    assert_eq!(flags[8], (1, false));
+    assert_eq!(flags[12], (2, false));
+    assert_eq!(flags.iter().filter(|f| **f != (0, false)).count(), 4);
+    // Damage: from sample 2 to the keyframe at 6; from 8 to the keyframe at 12, which also
+    // counts the packets lost right before that keyframe (they fall inside the span).
+    let t = |n: i64| n * 3600;
+    let spans: Vec<(i64, i64, u64, u64)> = scan
+        .damage
+        .iter()
+        .map(|d| (d.start, d.end, d.lost_packets, d.damaged_samples))
+        .collect();
+    assert_eq!(spans, [(t(2), t(6), 3, 1), (t(8), t(12), 3, 0)]);
+    // Whole pictures lost right before a keyframe, with no damage open: the span is the
+    // previous sample's time, where those pictures are missing.
+    let file = lossy_recording(&[(12, 2, false)]);
+    let scan = scan_fragments(&mut Cursor::new(&file)).expect("scan");
+    let spans: Vec<(i64, i64, u64)> = scan
+        .damage
+        .iter()
+        .map(|d| (d.start, d.end, d.lost_packets))
+        .collect();
+    assert_eq!(spans, [(t(11), t(12), 2)]);
+}
+
+#[test]
+fn clean_fragments_carry_no_loss_table() {
+    let clean = lossy_recording(&[]);
+    assert!(!clean.windows(16).any(|w| w == LOSS_BOX_UUID));
+    let lossy = lossy_recording(&[(8, 1, false)]);
+    // One loss table of one entry: 32 + 12 bytes more, in the second fragment only.
+    assert_eq!(lossy.len(), clean.len() + 44);
+    assert!(lossy.windows(16).any(|w| w == LOSS_BOX_UUID));
+    let scan = scan_fragments(&mut Cursor::new(&clean)).expect("scan");
+    assert!(scan.damage.is_empty());
+    assert!(scan.fragments.iter().all(|f| f.lost_packets == 0));
+}
+
+#[test]
+fn loss_table_with_a_lying_count_is_an_error_not_a_panic() {
+    let mut file = lossy_recording(&[(8, 1, false)]);
+    let at = find_string(&file, &LOSS_BOX_UUID);
+    // entry_count sits after the usertype and version/flags.
+    file[at + 20..at + 24].copy_from_slice(&1000u32.to_be_bytes());
+    let scan = scan_fragments(&mut Cursor::new(&file)).expect("scan");
+    assert_eq!(
+        scan.fragments.len(),
+        1,
+        "the scan stops at the damaged fragment"
+    );
+    assert!(scan.tail_error.is_some());
+}

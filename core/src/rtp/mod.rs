@@ -6,12 +6,14 @@
 //! [`crate::frame::AccessUnit`]. No payload byte is copied between the socket and the muxer.
 //!
 //! - [`packet`]: RTP header parsing.
+//! - [`reorder`]: putting reordered packets back in sequence, dropping duplicates.
 //! - [`sequence`]: loss, late packets, sequence restarts.
 //! - [`timestamp`]: 32 → 64-bit timestamp extension.
 //! - [`h264`]: RFC 6184 depacketization and every camera quirk we know of.
 
 pub mod h264;
 pub mod packet;
+pub mod reorder;
 pub mod sequence;
 pub mod timestamp;
 
@@ -19,9 +21,10 @@ pub mod timestamp;
 pub(crate) mod test_packets;
 
 pub use h264::{
-    DepacketizeError, DepacketizerOptions, DepacketizerStats, H264Depacketizer,
-    parse_sprop_parameter_sets,
+    DepacketizeError, DepacketizerOptions, DepacketizerStats, H264Depacketizer, LossPolicy,
+    UnknownLossPolicy, parse_sprop_parameter_sets,
 };
 pub use packet::{RtpError, RtpPacket};
+pub use reorder::{Arrival, ReorderBuffer};
 pub use sequence::{SequenceStatus, SequenceTracker};
 pub use timestamp::TimestampExtender;

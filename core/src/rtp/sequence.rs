@@ -1,8 +1,9 @@
 //! RTP sequence-number tracking: loss, late packets and restarts.
 //!
-//! The depacketizer cannot reorder (it hands packet memory on in place and must not hold
-//! packets back), so a packet older than the last one is late: it is dropped and counted, and
-//! the gap it left was already counted as loss. A forward gap counts its missing packets as
+//! Reordering and duplicates are handled before this tracker, in a bounded window
+//! ([`super::reorder`]); what reaches it is in sequence order except for packets that came
+//! too late for the window (or when the window is off). A packet older than the last one is
+//! therefore late: it is dropped and counted, and the gap it left was already counted as loss. A forward gap counts its missing packets as
 //! lost. A jump too large to be loss (a camera that restarted its sequence) is taken on
 //! probation as in RFC 3550 A.1: the next packet must follow it, then the tracker resyncs to
 //! the new numbering and the probation packet counts as one lost packet.

@@ -38,6 +38,10 @@ pub(super) struct Finished {
     pub pieces: Vec<Bytes>,
     pub keyframe: bool,
     pub damaged: bool,
+    /// Packets were lost inside it; only whole NAL units are left (`LossPolicy::Keep`).
+    pub incomplete: bool,
+    /// At least one slice NAL unit is left.
+    pub has_slice: bool,
 }
 
 #[derive(Debug)]
@@ -50,6 +54,9 @@ pub(super) struct AuBuilder {
     timestamp: Option<i64>,
     keyframe: bool,
     damaged: bool,
+    /// Packets were lost inside this access unit: the NAL units they carried are gone, the
+    /// whole ones stay (`LossPolicy::Keep`).
+    incomplete: bool,
     fu: FuState,
     /// Vectors of emitted access units given back through `recycle`.
     spare: Vec<(Vec<Bytes>, Vec<NalRef>)>,
@@ -69,6 +76,7 @@ impl AuBuilder {
             timestamp: None,
             keyframe: false,
             damaged: false,
+            incomplete: false,
             fu: FuState::Idle,
             spare: Vec::new(),
         }
@@ -80,6 +88,10 @@ impl AuBuilder {
 
     pub(super) fn is_damaged(&self) -> bool {
         self.damaged
+    }
+
+    pub(super) fn is_incomplete(&self) -> bool {
+        self.incomplete
     }
 
     pub(super) fn fu(&self) -> FuState {
@@ -102,6 +114,25 @@ impl AuBuilder {
         self.nals.clear();
         self.bytes = 0;
         self.damaged = true;
+        self.timestamp.get_or_insert(ts);
+    }
+
+    /// Packets of the access unit (the one at `ts` when no slice was seen yet) were lost: the
+    /// fragmented NAL unit in progress, if any, is removed (its remaining fragments are
+    /// skipped up to its end fragment); every whole NAL unit stays.
+    pub(super) fn lose(&mut self, ts: i64) {
+        if self.damaged {
+            return;
+        }
+        if let FuState::InProgress {
+            first_piece, len, ..
+        } = self.fu
+        {
+            self.pieces.truncate(first_piece);
+            self.bytes = self.bytes.saturating_sub(len);
+            self.fu = FuState::Skipping;
+        }
+        self.incomplete = true;
         self.timestamp.get_or_insert(ts);
     }
 
@@ -265,12 +296,13 @@ impl AuBuilder {
     /// no slice was seen yet.
     pub(super) fn take(&mut self) -> Option<Finished> {
         let timestamp = self.timestamp?;
-        let finished_flags = (self.keyframe, self.damaged);
+        let finished_flags = (self.keyframe, self.damaged, self.incomplete);
         self.timestamp = None;
         self.keyframe = false;
         self.damaged = false;
+        self.incomplete = false;
         self.fu = FuState::Idle;
-        let (keyframe, damaged) = finished_flags;
+        let (mut keyframe, damaged, incomplete) = finished_flags;
         if damaged {
             self.clear();
             return Some(Finished {
@@ -279,6 +311,8 @@ impl AuBuilder {
                 pieces: Vec::new(),
                 keyframe,
                 damaged,
+                incomplete,
+                has_slice: false,
             });
         }
         let split = match self.nals.iter().rposition(|n| nal::is_vcl(n.nal_type())) {
@@ -314,12 +348,19 @@ impl AuBuilder {
             n.pieces = n.pieces.start.saturating_sub(shift)..n.pieces.end.saturating_sub(shift);
             self.bytes += n.len as usize;
         }
+        let has_slice = nals.iter().any(|n| nal::is_vcl(n.nal_type()));
+        if incomplete {
+            // An IDR slice whose fragments were lost no longer makes this a keyframe.
+            keyframe = nals.iter().any(|n| n.nal_type() == nal::IDR);
+        }
         Some(Finished {
             timestamp,
             nals,
             pieces,
             keyframe,
             damaged,
+            incomplete,
+            has_slice,
         })
     }
 
@@ -344,6 +385,7 @@ impl AuBuilder {
         self.timestamp = None;
         self.keyframe = false;
         self.damaged = false;
+        self.incomplete = false;
         self.fu = FuState::Idle;
     }
 }

@@ -143,13 +143,18 @@ fn random_and_truncated_packets_never_panic() {
         max_nals_per_access_unit: 8,
         max_pieces_per_access_unit: 6,
         max_timestamp_jump: 1000,
+        reorder_window: 4,
+        ..DepacketizerOptions::default()
     };
     for round in 0..6 {
-        let opts = if round % 2 == 0 {
+        let mut opts = if round % 2 == 0 {
             DepacketizerOptions::default()
         } else {
             small.clone()
         };
+        if round % 3 == 2 {
+            opts.loss_policy = crate::rtp::LossPolicy::SkipToKeyframe;
+        }
         let sprop = ["Z0LAHtkAoEf+yA==,aM48gA==", "!!", "AAAAAWdCwB4=,,"][round % 3];
         let mut d = H264Depacketizer::new(opts, Some(sprop));
         let mut seq = rng.next() as u16;

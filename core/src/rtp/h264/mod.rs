@@ -21,10 +21,19 @@
 //!   type changing between fragments (`fu_a_type_change_keeps_first_type`), continuation
 //!   without start (`fu_a_without_start_is_dropped`), interrupted by another NAL unit
 //!   (`fu_a_interrupted_by_new_nal_is_dropped`).
-//! - Sequence gaps drop the damaged access unit, count the loss on the next emitted one and
-//!   resume at the next IDR (`sequence_gap_drops_au_and_resumes_at_idr`,
-//!   `gap_before_clean_idr_start_keeps_idr`, `late_packet_is_dropped_and_counted`). The
-//!   stream also starts at its first IDR (`stream_starts_at_first_idr`).
+//! - Packet loss, by [`LossPolicy`] (see there for the decisions): `Keep` (default) keeps
+//!   every access unit after a gap and keeps a damaged one, flagged
+//!   [`AccessUnit::damaged`], when a whole slice of it is left
+//!   (`loss_keeps_following_access_units`, `loss_inside_multi_slice_picture_keeps_whole_slices`,
+//!   `loss_of_the_only_slice_drops_just_that_picture`); `SkipToKeyframe` drops the damaged
+//!   access unit and everything up to the next IDR (`sequence_gap_drops_au_and_resumes_at_idr`,
+//!   `gap_inside_idr_drops_it_even_if_rest_is_keyframe`). Either way the loss is counted on
+//!   the next emitted access unit (`gap_before_clean_idr_start_keeps_idr`). The stream starts
+//!   at its first intact IDR (`stream_starts_at_first_idr`).
+//! - Reordered and duplicated packets are put back in sequence / dropped within a small window
+//!   first ([`super::reorder`]; `reordered_and_duplicated_packets_give_the_source_access_units`);
+//!   with the window off (`reorder_window: 0`) an overtaken packet is late
+//!   (`late_packet_is_dropped_and_counted`).
 //! - Oversized NAL unit or access unit: error, the access unit is dropped, the stream resumes
 //!   at the next IDR (`oversized_nal_is_an_error_and_stream_continues`,
 //!   `oversized_access_unit_is_an_error_and_stream_continues`).
@@ -55,13 +64,74 @@ pub use stats::DepacketizerStats;
 use self::builder::{AuBuilder, FuState};
 use self::params::ParamTracker;
 use super::packet::RtpPacket;
+use super::reorder::{Arrival, DEFAULT_REORDER_MAX_DELAY, DEFAULT_REORDER_WINDOW, ReorderBuffer};
 use super::sequence::{SequenceStatus, SequenceTracker};
 use super::timestamp::{DEFAULT_MAX_TIMESTAMP_JUMP, TimestampExtender};
 use crate::frame::{AccessUnit, ParameterSets};
 use crate::h264::annexb;
 
+/// What the depacketizer does with pictures once RTP packets went missing (household Wi-Fi
+/// loses 1–5 % of UDP packets; one lost packet must not cost a whole GOP of evidence).
+///
+/// Decisions (`Keep`):
+/// - An access unit with missing packets is **kept, flagged** ([`AccessUnit::damaged`]) when at
+///   least one whole slice NAL unit of it arrived: only the NAL units that arrived whole are
+///   kept (a fragmented NAL unit missing a fragment is removed entirely, never stored cut
+///   short), so every stored NAL unit is byte for byte what the camera sent and the decoder
+///   conceals the missing slices. With one slice per picture (most cameras) a lost packet
+///   leaves no whole slice, and that one access unit is dropped.
+/// - Every access unit after the gap is kept; the first one carries the loss count
+///   ([`AccessUnit::loss`]). The decoder conceals the damage until the next IDR; the recorder
+///   writes both facts into the file, so listings and export manifests name the damaged
+///   time ranges.
+/// - A damaged IDR access unit stays a keyframe only if an IDR slice of it is left.
+/// - Loss before the first IDR, and errors that are not loss (malformed packets, limits),
+///   still wait for the next intact IDR: those are camera faults, not the network's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LossPolicy {
+    /// Keep everything that arrived (default).
+    #[default]
+    Keep,
+    /// Drop the damaged access unit and everything up to the next intact IDR (camwire before
+    /// 0.x; for consumers that must never see a concealed picture).
+    SkipToKeyframe,
+}
+
+impl LossPolicy {
+    /// `keep` or `skip-to-keyframe`: the names used by the CLI and the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            LossPolicy::Keep => "keep",
+            LossPolicy::SkipToKeyframe => "skip-to-keyframe",
+        }
+    }
+}
+
+impl std::fmt::Display for LossPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A loss policy name that is neither `keep` nor `skip-to-keyframe`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown loss policy {0:?} (expected keep or skip-to-keyframe)")]
+pub struct UnknownLossPolicy(pub String);
+
+impl std::str::FromStr for LossPolicy {
+    type Err = UnknownLossPolicy;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "keep" => Ok(LossPolicy::Keep),
+            "skip-to-keyframe" => Ok(LossPolicy::SkipToKeyframe),
+            other => Err(UnknownLossPolicy(other.chars().take(32).collect())),
+        }
+    }
+}
+
 /// Limits that keep a broken or hostile camera from making us hold unbounded memory (held
-/// slices pin whole receive buffers).
+/// slices pin whole receive buffers), and what to do about loss and reordering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DepacketizerOptions {
     /// Largest NAL unit accepted, in bytes. Default 16 MiB.
@@ -75,6 +145,15 @@ pub struct DepacketizerOptions {
     pub max_pieces_per_access_unit: usize,
     /// RTP timestamp steps larger than this (in ticks) are logged. Default 10 s at 90 kHz.
     pub max_timestamp_jump: u32,
+    /// What to do after packets were lost. Default [`LossPolicy::Keep`].
+    pub loss_policy: LossPolicy,
+    /// Packets held to put reordered packets back in sequence (see [`super::reorder`]).
+    /// Default 32; 0 turns reordering off (an overtaken packet is then late and its hole a
+    /// loss). At most 1024.
+    pub reorder_window: u16,
+    /// A hole in the sequence is given up once a packet more than this many RTP ticks newer
+    /// than the packet before the hole arrives. Default 18000 (200 ms at 90 kHz).
+    pub reorder_max_delay: u32,
 }
 
 impl Default for DepacketizerOptions {
@@ -85,6 +164,9 @@ impl Default for DepacketizerOptions {
             max_nals_per_access_unit: 1024,
             max_pieces_per_access_unit: 1 << 16,
             max_timestamp_jump: DEFAULT_MAX_TIMESTAMP_JUMP,
+            loss_policy: LossPolicy::Keep,
+            reorder_window: DEFAULT_REORDER_WINDOW,
+            reorder_max_delay: DEFAULT_REORDER_MAX_DELAY,
         }
     }
 }
@@ -98,6 +180,7 @@ impl Default for DepacketizerOptions {
 pub struct H264Depacketizer {
     opts: DepacketizerOptions,
     stats: DepacketizerStats,
+    reorder: ReorderBuffer,
     seq: SequenceTracker,
     ts: TimestampExtender,
     params: ParamTracker,
@@ -152,6 +235,7 @@ impl H264Depacketizer {
         }
         H264Depacketizer {
             ts: TimestampExtender::new(opts.max_timestamp_jump),
+            reorder: ReorderBuffer::new(opts.reorder_window, opts.reorder_max_delay),
             opts,
             stats,
             seq: SequenceTracker::default(),
@@ -170,6 +254,29 @@ impl H264Depacketizer {
     /// counted in [`stats`](Self::stats) too); the depacketizer stays usable either way.
     pub fn push(&mut self, pkt: RtpPacket) -> Result<(), DepacketizeError> {
         self.stats.packets += 1;
+        match self.reorder.push(pkt) {
+            Arrival::Accepted => {}
+            Arrival::Reordered => self.stats.reordered_packets += 1,
+            Arrival::Duplicate => {
+                self.stats.duplicate_packets += 1;
+                return Ok(());
+            }
+            Arrival::Late => {
+                self.stats.late_packets += 1;
+                return Ok(());
+            }
+        }
+        while let Some(pkt) = self.reorder.pop() {
+            self.process(pkt);
+        }
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// One packet in sequence order (errors go to `self.error`).
+    fn process(&mut self, pkt: RtpPacket) {
         let lost = match self.seq.observe(pkt.sequence_number) {
             SequenceStatus::InOrder { lost } => u32::from(lost),
             SequenceStatus::Resync => {
@@ -178,7 +285,7 @@ impl H264Depacketizer {
             }
             SequenceStatus::Late | SequenceStatus::Probation => {
                 self.stats.late_packets += 1;
-                return Ok(());
+                return;
             }
         };
         let ts = self.ts.extend(pkt.timestamp);
@@ -188,7 +295,7 @@ impl H264Depacketizer {
         if pkt.payload.is_empty() {
             // Padding-only packets (keepalives) carry nothing and frame nothing
             // (`empty_payload_is_ignored`).
-            return Ok(());
+            return;
         }
         // Marker bit missing: a new timestamp ends the picture being built.
         if self.builder.timestamp().is_some_and(|t| t != ts) {
@@ -202,17 +309,23 @@ impl H264Depacketizer {
             && self.builder.timestamp().is_none()
             && !nal::payload_begins_access_unit(&pkt.payload)
         {
-            self.builder.damage(ts);
+            if self.keeps_loss() {
+                self.builder.lose(ts);
+            } else {
+                self.builder.damage(ts);
+            }
         }
         let completed_slice = self.depacketize(pkt.payload, ts);
         if pkt.marker && completed_slice && !matches!(self.builder.fu(), FuState::InProgress { .. })
         {
             self.finish_au();
         }
-        match self.error.take() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+    }
+
+    /// True when the current gap is handled by [`LossPolicy::Keep`]: a loss was counted since
+    /// the last emitted access unit (joining the stream mid-picture is not a loss).
+    fn keeps_loss(&self) -> bool {
+        self.opts.loss_policy == LossPolicy::Keep && self.pending_loss > 0
     }
 
     /// The next complete access unit, if any.
@@ -224,6 +337,10 @@ impl H264Depacketizer {
     /// open is dropped with it) and returns the next ready access unit. Parameter sets with
     /// no picture after them are discarded.
     pub fn flush(&mut self) -> Option<AccessUnit> {
+        self.reorder.drain();
+        while let Some(pkt) = self.reorder.pop() {
+            self.process(pkt);
+        }
         let ts = self.builder.timestamp().or(self.ts.last()).unwrap_or(0);
         self.interrupt_fu(ts);
         self.finish_au();
@@ -370,9 +487,12 @@ impl H264Depacketizer {
                 }
                 FuState::Idle => {
                     // The start fragment was lost (or never sent). After a counted loss the
-                    // access unit is already damaged; otherwise this is an error of its own.
+                    // access unit is already damaged (or, kept, incomplete: the rest of this
+                    // NAL unit is skipped); otherwise this is an error of its own.
                     if self.builder.is_damaged() {
                         self.builder.damage(ts);
+                    } else if self.builder.is_incomplete() {
+                        // Skipped below, up to its end fragment.
                     } else {
                         self.fail_au(DepacketizeError::FuAWithoutStart, ts);
                     }
@@ -415,10 +535,19 @@ impl H264Depacketizer {
     fn note_loss(&mut self, lost: u32, ts: i64) {
         self.stats.lost_packets += u64::from(lost);
         self.pending_loss = self.pending_loss.saturating_add(lost);
-        self.wait_for_idr = true;
         self.check_start = true;
-        if !self.builder.is_empty() {
-            self.builder.damage(ts);
+        match self.opts.loss_policy {
+            LossPolicy::Keep => {
+                if !self.builder.is_empty() {
+                    self.builder.lose(ts);
+                }
+            }
+            LossPolicy::SkipToKeyframe => {
+                self.wait_for_idr = true;
+                if !self.builder.is_empty() {
+                    self.builder.damage(ts);
+                }
+            }
         }
     }
 
@@ -456,18 +585,28 @@ impl H264Depacketizer {
                 self.params.observe(t == nal::SPS, pieces);
             }
         }
+        if au.incomplete && !au.has_slice {
+            // Nothing of the picture itself arrived whole; the loss goes on the next one.
+            self.stats.dropped_access_units += 1;
+            self.builder.recycle(au.pieces, au.nals);
+            return;
+        }
         if self.wait_for_idr && !au.keyframe {
             self.stats.dropped_access_units += 1;
             return;
         }
         self.wait_for_idr = false;
         self.stats.access_units += 1;
+        if au.incomplete {
+            self.stats.damaged_access_units += 1;
+        }
         self.ready.push_back(AccessUnit {
             timestamp: au.timestamp,
             nals: au.nals,
             pieces: au.pieces,
             keyframe: au.keyframe,
             loss: std::mem::take(&mut self.pending_loss),
+            damaged: au.incomplete,
             new_parameters: self.params.take_announcement(),
         });
     }

@@ -7,6 +7,27 @@ fn depacketizer() -> H264Depacketizer {
     H264Depacketizer::new(DepacketizerOptions::default(), None)
 }
 
+/// Pushes `packets`, then ends the stream: every access unit, including those behind a hole
+/// the reorder window was still waiting on.
+fn depacketize_all(d: &mut H264Depacketizer, packets: Vec<RtpPacket>) -> Vec<AccessUnit> {
+    let mut aus = depacketize(d, packets);
+    while let Some(au) = d.flush() {
+        aus.push(au);
+    }
+    aus
+}
+
+/// Today's behaviour before `LossPolicy::Keep`: a loss costs the rest of the GOP.
+fn skip_to_keyframe() -> H264Depacketizer {
+    H264Depacketizer::new(
+        DepacketizerOptions {
+            loss_policy: LossPolicy::SkipToKeyframe,
+            ..DepacketizerOptions::default()
+        },
+        None,
+    )
+}
+
 /// A keyframe access unit (SPS, PPS, IDR) at `ts`, as a well-behaved camera sends it.
 fn keyframe(p: &mut Packetizer, ts: u32, idr_len: usize) -> (Vec<Vec<u8>>, Vec<RtpPacket>) {
     let idr = idr(idr_len, ts as u8);
@@ -128,8 +149,7 @@ fn sps_pps_after_last_slice_go_to_next_au() {
         p.single(3600, false, &idr1),
     ];
     let mut d = depacketizer();
-    let mut aus = depacketize(&mut d, pkts);
-    aus.extend(d.flush());
+    let aus = depacketize_all(&mut d, pkts);
     assert_eq!(aus.len(), 2);
     assert_eq!(nal_bytes(&aus[0]), vec![idr0]);
     assert_eq!(aus[0].timestamp, 0);
@@ -403,8 +423,8 @@ fn sequence_gap_drops_au_and_resumes_at_idr() {
     pkts.extend(p.access_unit(7200, &[&p2])); // intact, but not decodable without p1
     let (k3_nals, k3) = keyframe(&mut p, 10800, 300);
     pkts.extend(k3);
-    let mut d = depacketizer();
-    let aus = depacketize(&mut d, pkts);
+    let mut d = skip_to_keyframe();
+    let aus = depacketize_all(&mut d, pkts);
     let got: Vec<(i64, bool, u32)> = aus
         .iter()
         .map(|a| (a.timestamp, a.keyframe, a.loss))
@@ -433,7 +453,7 @@ fn gap_before_clean_idr_start_keeps_idr() {
     let idr1 = idr(300, 9);
     pkts.push(p.single(7200, true, &idr1));
     let mut d = depacketizer();
-    let aus = depacketize(&mut d, pkts);
+    let aus = depacketize_all(&mut d, pkts);
     assert_eq!(aus.len(), 2);
     assert_eq!(nal_bytes(&aus[1]), vec![idr1]);
     assert_eq!(aus[1].loss, 2);
@@ -450,7 +470,7 @@ fn gap_inside_idr_drops_it_even_if_rest_is_keyframe() {
     p.lose(1); // s2 lost
     pkts.push(p.single(0, true, &s3));
     let _ = s2;
-    let mut d = depacketizer();
+    let mut d = skip_to_keyframe();
     assert!(depacketize(&mut d, pkts).is_empty());
     assert!(d.flush().is_none());
     assert_eq!(d.stats().dropped_access_units, 1);
@@ -458,7 +478,7 @@ fn gap_inside_idr_drops_it_even_if_rest_is_keyframe() {
     let mut p = Packetizer::new(0);
     p.lose(1);
     let pkts = vec![p.single(0, true, &s3)];
-    let mut d = depacketizer();
+    let mut d = skip_to_keyframe();
     assert!(depacketize(&mut d, pkts).is_empty());
     assert_eq!(d.stats().dropped_access_units, 1);
 }
@@ -477,7 +497,15 @@ fn late_packet_is_dropped_and_counted() {
     pkts.push(p2_pkt);
     let (k_nals, k) = keyframe(&mut p, 10800, 300);
     pkts.extend(k);
-    let mut d = depacketizer();
+    // Reordering off: an overtaken packet is late and its place a loss.
+    let mut d = H264Depacketizer::new(
+        DepacketizerOptions {
+            reorder_window: 0,
+            loss_policy: LossPolicy::SkipToKeyframe,
+            ..DepacketizerOptions::default()
+        },
+        None,
+    );
     let aus = depacketize(&mut d, pkts);
     let ts: Vec<i64> = aus.iter().map(|a| a.timestamp).collect();
     assert_eq!(ts, vec![0, 10800]);
@@ -497,7 +525,7 @@ fn sequence_restart_resyncs() {
     pkts.extend(k);
     pkts.extend(k2);
     let mut d = depacketizer();
-    let aus = depacketize(&mut d, pkts);
+    let aus = depacketize_all(&mut d, pkts);
     // The first packet after the restart (STAP-A with SPS and PPS) waits on probation and
     // is lost; the IDR slice after it begins its picture cleanly, so it is kept.
     assert_eq!(aus.len(), 3);
@@ -827,4 +855,196 @@ fn recycled_access_units_reuse_vectors() {
     assert_eq!(nal_bytes(&second), vec![p1]);
     assert_eq!(second.pieces.as_ptr(), pieces_ptr);
     assert_eq!(second.nals.as_ptr(), nals_ptr);
+}
+
+#[test]
+fn loss_keeps_following_access_units() {
+    // The `sequence_gap_drops_au_and_resumes_at_idr` stream under the default policy.
+    let mut p = Packetizer::new(65530);
+    let (_, k0) = keyframe(&mut p, 0, 3000);
+    let p1 = p_slice(3000, 1);
+    let p2 = p_slice(300, 2);
+    let mut pkts = k0;
+    let mut p1_pkts = p.access_unit(3600, &[&p1]);
+    p1_pkts.remove(1); // its only slice loses a fragment: nothing whole is left of p1
+    pkts.extend(p1_pkts);
+    pkts.extend(p.access_unit(7200, &[&p2]));
+    let (k3_nals, k3) = keyframe(&mut p, 10800, 300);
+    pkts.extend(k3);
+    let all = pkts.clone();
+    let mut d = depacketizer();
+    let aus = depacketize_all(&mut d, pkts);
+    let got: Vec<(i64, bool, u32, bool)> = aus
+        .iter()
+        .map(|a| (a.timestamp, a.keyframe, a.loss, a.damaged))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, true, 0, false),
+            (7200, false, 1, false),
+            (10800, true, 0, false)
+        ]
+    );
+    assert_eq!(nal_bytes(&aus[1]), vec![p2]);
+    assert_eq!(nal_bytes(&aus[2]), k3_nals);
+    for au in &aus {
+        assert_zero_copy(au, &all);
+    }
+    let s = d.stats();
+    assert_eq!(
+        (s.lost_packets, s.dropped_access_units, s.access_units),
+        (1, 1, 3)
+    );
+    assert_eq!(s.errors.total(), 0);
+}
+
+#[test]
+fn loss_of_the_only_slice_drops_just_that_picture() {
+    // The IDR's first fragment is lost: its SPS/PPS arrived whole, its slice did not.
+    let mut p = Packetizer::new(0);
+    let (_, k0) = keyframe(&mut p, 0, 300);
+    let mut pkts = k0;
+    let mut k1 = keyframe(&mut p, 3600, 4000).1;
+    assert_eq!(k1.len(), 4, "STAP-A + 3 FU-A");
+    k1.remove(1);
+    pkts.extend(k1);
+    let p2 = p_slice(300, 2);
+    pkts.extend(p.access_unit(7200, &[&p2]));
+    let mut d = depacketizer();
+    let aus = depacketize_all(&mut d, pkts);
+    let got: Vec<(i64, bool, u32, bool)> = aus
+        .iter()
+        .map(|a| (a.timestamp, a.keyframe, a.loss, a.damaged))
+        .collect();
+    assert_eq!(got, vec![(0, true, 0, false), (7200, false, 1, false)]);
+    assert_eq!(nal_bytes(&aus[1]), vec![p2]);
+    assert_eq!(d.stats().dropped_access_units, 1);
+}
+
+#[test]
+fn loss_inside_multi_slice_picture_keeps_whole_slices() {
+    let mut p = Packetizer::new(100);
+    let s1 = idr(300, 1);
+    let s2 = slice(0x65, false, 3000, 2);
+    let s3 = slice(0x65, false, 300, 3);
+    let mut pkts = vec![p.stap_a(0, false, &[SPS, PPS]), p.single(0, false, &s1)];
+    // s2 goes out as three FU-A packets; the middle one is lost.
+    let mut s2_pkts = p.fu_a(0, false, &s2, 1200);
+    assert_eq!(s2_pkts.len(), 3);
+    s2_pkts.remove(1);
+    pkts.extend(s2_pkts);
+    pkts.push(p.single(0, true, &s3));
+    // The next picture loses a whole single-NAL slice packet (its second slice).
+    let q1 = p_slice(300, 4);
+    let q2 = slice(0x41, false, 300, 5);
+    let q3 = slice(0x41, false, 300, 6);
+    pkts.push(p.single(3600, false, &q1));
+    p.lose(1);
+    let _ = q2;
+    pkts.push(p.single(3600, true, &q3));
+    let all = pkts.clone();
+    let mut d = depacketizer();
+    let aus = depacketize_all(&mut d, pkts);
+    assert_eq!(aus.len(), 2);
+    assert!(aus[0].keyframe && aus[0].damaged);
+    assert_eq!(aus[0].loss, 1);
+    assert_eq!(
+        nal_bytes(&aus[0]),
+        vec![SPS.to_vec(), PPS.to_vec(), s1, s3],
+        "only whole NAL units are kept"
+    );
+    assert!(!aus[1].keyframe && aus[1].damaged);
+    assert_eq!(aus[1].loss, 1);
+    assert_eq!(nal_bytes(&aus[1]), vec![q1, q3]);
+    for au in &aus {
+        assert_zero_copy(au, &all);
+    }
+    let s = d.stats();
+    assert_eq!(
+        (s.damaged_access_units, s.access_units, s.lost_packets),
+        (2, 2, 2)
+    );
+    assert_eq!(s.errors.total(), 0);
+}
+
+#[test]
+fn loss_before_the_first_idr_still_waits_for_it() {
+    let mut p = Packetizer::new(0);
+    let p0 = p_slice(300, 1);
+    let mut pkts = p.access_unit(0, &[&p0]);
+    p.lose(3);
+    let p1 = p_slice(300, 2);
+    pkts.extend(p.access_unit(3600, &[&p1]));
+    let (k_nals, k) = keyframe(&mut p, 7200, 300);
+    pkts.extend(k);
+    let mut d = depacketizer();
+    let aus = depacketize_all(&mut d, pkts);
+    assert_eq!(aus.len(), 1);
+    assert_eq!(nal_bytes(&aus[0]), k_nals);
+    assert_eq!(aus[0].loss, 3);
+}
+
+#[test]
+fn reordered_and_duplicated_packets_give_the_source_access_units() {
+    let mut p = Packetizer::new(65000); // wraps on the way
+    let mut want = Vec::new();
+    let mut pkts = Vec::new();
+    for i in 0..40u32 {
+        let ts = i * 3600;
+        let nals = if i % 10 == 0 {
+            vec![SPS.to_vec(), PPS.to_vec(), idr(5000, i as u8)]
+        } else {
+            // 3 or 4 packets per picture: ten packets span under 200 ms of RTP time.
+            vec![p_slice(3000 + (i as usize * 97) % 2000, i as u8)]
+        };
+        let refs: Vec<&[u8]> = nals.iter().map(Vec::as_slice).collect();
+        pkts.extend(p.access_unit(ts, &refs));
+        want.push(nals);
+    }
+    let sent = pkts.clone();
+    // Deterministic mess: every 7th packet is held back by up to 10 packets, every 23rd sent
+    // twice (once right away, once a few packets later).
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rnd = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let mut messy: Vec<RtpPacket> = Vec::new();
+    let mut delayed: Vec<(usize, RtpPacket)> = Vec::new();
+    for (i, pkt) in pkts.into_iter().enumerate() {
+        if i % 7 == 3 {
+            delayed.push((i + 1 + rnd(10) as usize, pkt));
+            continue;
+        }
+        if i % 23 == 5 {
+            delayed.push((i + 1 + rnd(5) as usize, pkt.clone()));
+        }
+        messy.push(pkt);
+        let (due, keep): (Vec<_>, Vec<_>) = delayed.drain(..).partition(|(at, _)| *at <= i);
+        delayed = keep;
+        messy.extend(due.into_iter().map(|(_, p)| p));
+    }
+    messy.extend(delayed.into_iter().map(|(_, p)| p));
+    assert!(messy.len() > sent.len());
+    let mut d = depacketizer();
+    let aus = depacketize_all(&mut d, messy);
+    let got: Vec<Vec<Vec<u8>>> = aus.iter().map(nal_bytes).collect();
+    assert_eq!(got.len(), want.len(), "{:?}", d.stats());
+    assert!(got == want, "every access unit as sent");
+    assert!(
+        aus.iter().all(|a| a.loss == 0 && !a.damaged),
+        "{:?}",
+        d.stats()
+    );
+    for au in &aus {
+        assert_zero_copy(au, &sent);
+    }
+    let s = d.stats();
+    assert_eq!(s.lost_packets, 0);
+    assert_eq!(s.late_packets, 0);
+    assert!(s.reordered_packets > 10, "{s:?}");
+    assert!(s.duplicate_packets > 5, "{s:?}");
 }
