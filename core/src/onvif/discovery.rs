@@ -487,8 +487,9 @@ fn probe_socket(iface: Ipv4Addr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(s.into())
 }
 
-async fn collect(
-    sockets: Vec<Arc<UdpSocket>>,
+/// One probe round: where the Probe goes, how often, how long replies are collected and how
+/// their `RelatesTo` is checked.
+struct ProbePlan {
     target: SocketAddr,
     message: String,
     message_id: String,
@@ -496,7 +497,18 @@ async fn collect(
     interval: Duration,
     timeout: Duration,
     relates_to: RelatesTo,
-) -> Vec<DiscoveredDevice> {
+}
+
+async fn collect(sockets: Vec<Arc<UdpSocket>>, plan: ProbePlan) -> Vec<DiscoveredDevice> {
+    let ProbePlan {
+        target,
+        message,
+        message_id,
+        repeats,
+        interval,
+        timeout,
+        relates_to,
+    } = plan;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<u8>, SocketAddr)>(64);
     let mut tasks = tokio::task::JoinSet::new();
     for s in &sockets {
@@ -581,13 +593,15 @@ pub async fn discover(opts: DiscoveryOptions) -> Result<Vec<DiscoveredDevice>> {
     let message = probe_message(&message_id, &opts.types);
     Ok(collect(
         sockets,
-        SocketAddr::V4(opts.target),
-        message,
-        message_id,
-        opts.repeats,
-        opts.repeat_interval,
-        opts.timeout,
-        RelatesTo::Required,
+        ProbePlan {
+            target: SocketAddr::V4(opts.target),
+            message,
+            message_id,
+            repeats: opts.repeats,
+            interval: opts.repeat_interval,
+            timeout: opts.timeout,
+            relates_to: RelatesTo::Required,
+        },
     )
     .await)
 }
@@ -625,13 +639,15 @@ pub async fn probe_unicast(target: &str, timeout: Duration) -> Result<Vec<Discov
     let message = probe_message(&message_id, "dn:NetworkVideoTransmitter");
     Ok(collect(
         vec![Arc::new(sock)],
-        addr,
-        message,
-        message_id,
-        2,
-        Duration::from_millis(250).min(timeout / 4),
-        timeout,
-        RelatesTo::IfPresent,
+        ProbePlan {
+            target: addr,
+            message,
+            message_id,
+            repeats: 2,
+            interval: Duration::from_millis(250).min(timeout / 4),
+            timeout,
+            relates_to: RelatesTo::IfPresent,
+        },
     )
     .await)
 }
