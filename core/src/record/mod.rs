@@ -8,6 +8,7 @@
 //! - [`recovery`]: cutting torn tails after a crash.
 //! - [`retention`]: deleting the oldest files by age and size.
 //! - [`replay`]: a `camwire capture` back into MP4, offline.
+//! - `upload` (feature `s3`): closed segments to S3-compatible object storage.
 
 pub mod camera;
 pub mod clock;
@@ -18,6 +19,8 @@ pub mod recovery;
 pub mod replay;
 pub mod retention;
 pub mod segment;
+#[cfg(feature = "s3")]
+pub mod upload;
 
 pub use camera::{CameraConfig, CameraReport, RecordError, record_camera, validate_camera_id};
 pub use ingest::Ingest;

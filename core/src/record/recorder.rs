@@ -125,6 +125,9 @@ pub struct RecorderOptions {
     pub disk_retry: Duration,
     /// Events buffered per subscriber; a slower subscriber loses the oldest (default 1024).
     pub event_capacity: usize,
+    /// Ship closed segments to S3-compatible storage ([`super::upload`]); off by default.
+    #[cfg(feature = "s3")]
+    pub upload: Option<super::upload::UploadOptions>,
 }
 
 impl RecorderOptions {
@@ -138,6 +141,8 @@ impl RecorderOptions {
             retention_interval: Duration::from_secs(60),
             disk_retry: Duration::from_secs(10),
             event_capacity: 1024,
+            #[cfg(feature = "s3")]
+            upload: None,
         }
     }
 }
@@ -292,6 +297,8 @@ struct Shared {
     retention_kick: Notify,
     /// Signalled each time a camera stops for good ([`Recorder::wait_all_stopped`]).
     camera_stopped: Notify,
+    #[cfg(feature = "s3")]
+    uploader: Option<super::upload::Uploader>,
 }
 
 /// Many cameras recorded by one process; see the module docs. Dropping it without
@@ -321,11 +328,23 @@ impl Recorder {
         })?;
         std::fs::create_dir_all(&opts.root)?;
         let (events, _) = broadcast::channel(opts.event_capacity.max(1));
+        #[cfg(feature = "s3")]
+        let uploader = match &opts.upload {
+            Some(u) => Some(
+                super::upload::Uploader::start(&opts.root, u.clone(), Some(events.clone()))
+                    .map_err(|e| {
+                        RecordError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+                    })?,
+            ),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             opts,
             events,
             retention_kick: Notify::new(),
             camera_stopped: Notify::new(),
+            #[cfg(feature = "s3")]
+            uploader,
         });
         let (retention_stop, stop_rx) = watch::channel(false);
         let task = handle.spawn(retention_loop(shared.clone(), stop_rx));
@@ -340,6 +359,18 @@ impl Recorder {
     /// The options in force.
     pub fn options(&self) -> &RecorderOptions {
         &self.shared.opts
+    }
+
+    /// Upload backlog and counters, when uploading ([`RecorderOptions::upload`]).
+    #[cfg(feature = "s3")]
+    pub fn upload_status(&self) -> Option<super::upload::UploadStatus> {
+        self.shared.uploader.as_ref().map(|u| u.status())
+    }
+
+    /// The uploader, when uploading (to wait for the backlog to drain).
+    #[cfg(feature = "s3")]
+    pub fn uploader(&self) -> Option<&super::upload::Uploader> {
+        self.shared.uploader.as_ref()
     }
 
     /// Subscribes to events from now on.
@@ -452,6 +483,11 @@ impl Recorder {
         let task = lock(&self.retention_task).take();
         if let Some(t) = task {
             let _ = t.await;
+        }
+        // Uploads in flight are abandoned; the files stay queued on disk for the next start.
+        #[cfg(feature = "s3")]
+        if let Some(u) = &self.shared.uploader {
+            u.shutdown().await;
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out
@@ -689,6 +725,10 @@ impl Cam {
             if c.frames > 0 {
                 self.last_end_ntp = Some(end_ntp);
             }
+            #[cfg(feature = "s3")]
+            if let Some(u) = &self.shared.uploader {
+                u.enqueue(&c.path);
+            }
             self.emit(RecorderEventKind::SegmentClosed {
                 path: c.path,
                 start: ntp_to_system_time(c.start_ntp),
@@ -907,6 +947,11 @@ async fn camera_task(
         }
         Ok(Err(e)) => cam.error(format!("recovery of {}: {e}", cam.dir.display())),
         Err(e) => cam.error(format!("recovery task: {e}")),
+    }
+    // After recovery: queue every closed segment not yet confirmed in the bucket.
+    #[cfg(feature = "s3")]
+    if let Some(u) = &cam.shared.uploader {
+        u.scan_camera(&cam.dir);
     }
 
     loop {
