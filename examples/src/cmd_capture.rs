@@ -1,18 +1,17 @@
 //! `camwire capture` (SDP + interleaved packets as received) and `camwire replay` (a capture
 //! back into MP4): how a camera's bug is brought home and reproduced.
 
-use crate::args::Args;
+use crate::cli::{CaptureArgs, ReplayArgs};
 use bytes::Bytes;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub async fn run(args: &Args) -> Result<(), String> {
-    args.only(&["url", "user", "password", "transport", "out", "duration"])?;
-    let url = args.req("url")?;
-    let prefix = args.req("out")?;
-    let duration: f64 = args.num("duration")?.ok_or("--duration is required")?;
-    let opts = crate::source_options(args)?;
+pub async fn run(args: &CaptureArgs) -> Result<(), String> {
+    let url = &args.url;
+    let prefix = &args.out;
+    let duration = args.duration;
+    let opts = crate::source_options(&args.login)?;
     let mut source = camwire::rtsp::Source::connect(url, opts)
         .await
         .map_err(|e| e.to_string())?;
@@ -54,12 +53,11 @@ pub async fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-pub fn replay(args: &Args) -> Result<(), String> {
-    args.only(&["sdp", "interleaved", "out"])?;
-    let read = |p: &str| std::fs::read(p).map_err(|e| format!("{p}: {e}"));
-    let sdp = read(args.req("sdp")?)?;
-    let data = Bytes::from(read(args.req("interleaved")?)?);
-    let out = Path::new(args.req("out")?);
+pub fn replay(args: &ReplayArgs) -> Result<(), String> {
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let sdp = read(&args.sdp)?;
+    let data = Bytes::from(read(&args.interleaved)?);
+    let out = args.out.as_path();
     let rep = camwire::record::replay::replay(&sdp, data, out).map_err(|e| e.to_string())?;
     outln!(
         "replayed {} packets ({} bad, {} refused by the depacketizer): {} frames in {} file(s)",

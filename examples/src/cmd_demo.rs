@@ -2,17 +2,16 @@
 //! (WS-Discovery, then ONVIF GetProfiles/GetStreamUri), then recorded for about 10 seconds,
 //! with every step printed. Needs no camera and no system package.
 
-use crate::args::Args;
+use crate::cli::DemoArgs;
 use camwire::onvif::{self, ClientOptions, DiscoveredDevice, DiscoveryOptions, OnvifDevice};
 use camwire::record::{CameraConfig, SegmentOptions, record_camera};
 use camwire::sim::{SimCamera, SimOptions};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub async fn run(args: &Args) -> Result<(), String> {
-    args.only(&["out", "duration"])?;
-    let root = PathBuf::from(args.opt("out").unwrap_or("camwire-demo"));
-    let secs: f64 = args.num("duration")?.unwrap_or(10.0);
+pub async fn run(args: &DemoArgs) -> Result<(), String> {
+    let root: PathBuf = args.out.clone();
+    let secs = args.duration;
     let sim = SimCamera::start(SimOptions::default())
         .await
         .map_err(|e| format!("sim camera: {e}"))?;

@@ -1,30 +1,37 @@
 //! `camwire ls`, `camwire export` and `camwire verify`: what was recorded, one clip out of it
 //! with a manifest, and re-checking that clip. Times are RFC 3339.
 
-use crate::args::Args;
+use crate::cli::{ExportArgs, LsArgs, VerifyArgs};
+use crate::progress::Bar;
 use camwire::export::{self, ExportOptions, OutputFormat};
-use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
-fn time(args: &Args, name: &str) -> Result<Option<std::time::SystemTime>, String> {
-    args.opt(name)
-        .map(|s| export::parse_rfc3339(s).map_err(|e| format!("--{name}: {e}")))
-        .transpose()
+/// The RFC 3339 time given to option `--name`.
+fn time(value: &str, name: &str) -> Result<SystemTime, String> {
+    export::parse_rfc3339(value).map_err(|e| format!("--{name}: {e}"))
+}
+
+/// [`time`] of an optional option.
+fn time_opt(value: Option<&str>, name: &str) -> Result<Option<SystemTime>, String> {
+    value.map(|v| time(v, name)).transpose()
 }
 
 /// `camwire ls --root DIR [--camera ID] [--start T --end T] [--json]`
-pub fn ls(args: &Args) -> Result<(), String> {
-    args.only(&["root", "camera", "start", "end", "json"])?;
-    let root = PathBuf::from(args.req("root")?);
-    let (start, end) = (time(args, "start")?, time(args, "end")?);
-    let cams = match args.opt("camera") {
-        Some(c) => vec![c.to_string()],
-        None => export::cameras(&root).map_err(|e| e.to_string())?,
+pub fn ls(args: &LsArgs) -> Result<(), String> {
+    let root = &args.root;
+    let (start, end) = (
+        time_opt(args.start.as_deref(), "start")?,
+        time_opt(args.end.as_deref(), "end")?,
+    );
+    let cams = match &args.camera {
+        Some(c) => vec![c.clone()],
+        None => export::cameras(root).map_err(|e| e.to_string())?,
     };
     let mut listings = Vec::new();
     for c in &cams {
-        listings.push(export::ranges(&root, c, start, end).map_err(|e| e.to_string())?);
+        listings.push(export::ranges(root, c, start, end).map_err(|e| e.to_string())?);
     }
-    if args.switch("json") {
+    if args.json {
         let v = serde_json::json!({
             "cameras": listings.iter().map(|l| l.to_json()).collect::<Vec<_>>(),
         });
@@ -82,22 +89,25 @@ fn print_gap(g: &export::Gap) {
 }
 
 /// `camwire export --root DIR --camera ID --start T --end T --out FILE.mp4 [--fragmented]`
-pub fn export_clip(args: &Args) -> Result<(), String> {
-    args.only(&["root", "camera", "start", "end", "out", "fragmented"])?;
-    let root = PathBuf::from(args.req("root")?);
-    let camera = args.req("camera")?;
-    let start = time(args, "start")?.ok_or("--start is required")?;
-    let end = time(args, "end")?.ok_or("--end is required")?;
-    let out = PathBuf::from(args.req("out")?);
+/// A progress bar is drawn on a terminal unless `quiet`.
+pub fn export_clip(args: &ExportArgs, quiet: bool) -> Result<(), String> {
+    let root = &args.root;
+    let camera = &args.camera;
+    let start = time(&args.start, "start")?;
+    let end = time(&args.end, "end")?;
+    let out = &args.out;
     let opts = ExportOptions {
-        format: if args.switch("fragmented") {
+        format: if args.fragmented {
             OutputFormat::Fragmented
         } else {
             OutputFormat::Progressive
         },
         ..Default::default()
     };
-    let s = export::export(&root, camera, start, end, &out, &opts).map_err(|e| e.to_string())?;
+    let bar = Bar::new("exporting", quiet);
+    let s = export::export_with_progress(root, camera, start, end, out, &opts, &|p| bar.report(p))
+        .map_err(|e| e.to_string())?;
+    bar.finish();
     let m = &s.manifest;
     outln!(
         "exported {} .. {} ({} frames, {} bytes, {} source files{}) to {}",
@@ -118,14 +128,14 @@ pub fn export_clip(args: &Args) -> Result<(), String> {
 }
 
 /// `camwire verify FILE.mp4 [--root DIR]`: Ok (exit 0) when everything matches; an error
-/// (exit 1) naming what does not, after one `MISMATCH` line per file.
-pub fn verify(args: &Args) -> Result<(), String> {
-    args.only(&["root"])?;
-    let [clip] = args.positional.as_slice() else {
-        return Err("usage: camwire verify FILE.mp4 [--root DIR]".into());
-    };
-    let root = args.opt("root").map(Path::new);
-    let r = export::verify_with_root(Path::new(clip), root).map_err(|e| e.to_string())?;
+/// (exit 1) naming what does not, after one `MISMATCH` line per file. A progress bar is
+/// drawn on a terminal unless `quiet`.
+pub fn verify(args: &VerifyArgs, quiet: bool) -> Result<(), String> {
+    let clip = args.clip.display();
+    let bar = Bar::new("verifying", quiet);
+    let r = export::verify_with_progress(&args.clip, args.root.as_deref(), &|p| bar.report(p))
+        .map_err(|e| e.to_string())?;
+    bar.finish();
     let problems = r.problems();
     for p in &problems {
         outln!("MISMATCH {p}");

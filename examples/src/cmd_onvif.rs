@@ -5,7 +5,7 @@
 //! kept stable), readable text otherwise. Errors go through [`Login::scrub`] so a password can
 //! never reach the terminal, whatever a lower layer put in a message.
 
-use crate::args::Args;
+use crate::cli::{DiscoverArgs, EventsArgs, OnvifArgs, OnvifLogin, SnapshotArgs};
 use camwire::onvif::{
     self, ClientOptions, Credentials, DiscoveredDevice, DiscoveryOptions, EventKind, OnvifDevice,
     OnvifEvent, Profile, PullPointOptions,
@@ -21,38 +21,25 @@ struct Login {
     tls: onvif::TlsVerify,
 }
 
-/// Options every device command takes besides its own.
-const LOGIN_ARGS: [&str; 6] = [
-    "xaddr",
-    "user",
-    "password",
-    "tls-pin",
-    "tls-ca",
-    "tls-accept-any",
-];
-
 /// The certificate policy for an https:// XAddr: `--tls-pin SHA256` (the camera's own
 /// self-signed certificate, as `openssl x509 -fingerprint -sha256` prints it), `--tls-ca
 /// FILE` (a site CA, PEM or DER), `--tls-accept-any` (explicit opt-in), else public roots.
-fn tls_policy(args: &Args) -> Result<onvif::TlsVerify, String> {
-    let ca = match args.opt("tls-ca") {
-        Some(path) => Some(std::fs::read(path).map_err(|e| format!("--tls-ca {path}: {e}"))?),
+fn tls_policy(args: &OnvifLogin) -> Result<onvif::TlsVerify, String> {
+    let ca = match &args.tls_ca {
+        Some(path) => {
+            Some(std::fs::read(path).map_err(|e| format!("--tls-ca {}: {e}", path.display()))?)
+        }
         None => None,
     };
-    onvif::TlsVerify::from_choice(
-        args.opt("tls-pin"),
-        ca.as_deref(),
-        args.switch("tls-accept-any"),
-    )
-    .map_err(|e| format!("{e} (--tls-pin, --tls-ca, --tls-accept-any)"))
+    onvif::TlsVerify::from_choice(args.tls_pin.as_deref(), ca.as_deref(), args.tls_accept_any)
+        .map_err(|e| format!("{e} (--tls-pin, --tls-ca, --tls-accept-any)"))
 }
 
 impl Login {
-    fn from_args(args: &Args) -> Result<Login, String> {
-        let raw = args.req("xaddr")?;
-        let (xaddr, from_url) = split_userinfo(raw);
-        let credentials = match (args.opt("user"), args.opt("password")) {
-            (Some(u), p) => Some(Credentials::new(u, p.unwrap_or(""))),
+    fn from_args(args: &OnvifLogin) -> Result<Login, String> {
+        let (xaddr, from_url) = split_userinfo(&args.xaddr);
+        let credentials = match (&args.user, &args.password) {
+            (Some(u), p) => Some(Credentials::new(u, p.as_deref().unwrap_or(""))),
             (None, Some(_)) => return Err("--password needs --user".into()),
             (None, None) => from_url,
         };
@@ -133,24 +120,23 @@ pub fn device_json(d: &DiscoveredDevice) -> Value {
 }
 
 /// `camwire discover`.
-pub async fn discover(args: &Args) -> Result<(), String> {
-    args.only(&["timeout", "interface", "host", "json"])?;
-    let secs: f64 = args.num("timeout")?.unwrap_or(3.0);
+pub async fn discover(args: &DiscoverArgs) -> Result<(), String> {
+    let secs = args.timeout;
     if !(secs.is_finite() && secs > 0.0 && secs <= 600.0) {
         return Err("--timeout: seconds between 0 and 600".into());
     }
     let timeout = Duration::from_secs_f64(secs);
-    let hosts = args.all("host");
+    let hosts = &args.host;
     let (method, devices) = if hosts.is_empty() {
         let opts = DiscoveryOptions {
             timeout,
-            interfaces: args.all("interface").to_vec(),
+            interfaces: args.interface.clone(),
             ..Default::default()
         };
         let found = onvif::discover(opts).await.map_err(|e| e.to_string())?;
         ("multicast", found)
     } else {
-        if !args.all("interface").is_empty() {
+        if !args.interface.is_empty() {
             return Err("--interface applies to multicast discovery, not to --host".into());
         }
         let mut all: Vec<DiscoveredDevice> = Vec::new();
@@ -169,7 +155,7 @@ pub async fn discover(args: &Args) -> Result<(), String> {
         }
         ("unicast", all)
     };
-    if args.switch("json") {
+    if args.json {
         return print_json(&json!({
             "method": method,
             "timeout_secs": secs,
@@ -237,9 +223,8 @@ pub fn profile_summary(p: &Profile) -> String {
 }
 
 /// `camwire onvif`.
-pub async fn info(args: &Args) -> Result<(), String> {
-    args.only(&[&LOGIN_ARGS[..], &["json"]].concat())?;
-    let login = Login::from_args(args)?;
+pub async fn info(args: &OnvifArgs) -> Result<(), String> {
+    let login = Login::from_args(&args.login)?;
     let dev = login.connect().await?;
     let scrub = |e: onvif::Error| login.scrub(e.to_string());
     let info = dev.device_information().await.map_err(scrub)?;
@@ -249,7 +234,7 @@ pub async fn info(args: &Args) -> Result<(), String> {
         onvif::MediaVersion::Media2 => "media2",
     });
     let s = dev.services();
-    if args.switch("json") {
+    if args.json {
         return print_json(&json!({
             "xaddr": dev.xaddr().to_string(),
             "device": {
@@ -306,14 +291,13 @@ pub async fn info(args: &Args) -> Result<(), String> {
 }
 
 /// `camwire snapshot`.
-pub async fn snapshot(args: &Args) -> Result<(), String> {
-    args.only(&[&LOGIN_ARGS[..], &["profile", "out"]].concat())?;
-    let out = args.req("out")?;
-    let login = Login::from_args(args)?;
+pub async fn snapshot(args: &SnapshotArgs) -> Result<(), String> {
+    let out = args.out.display();
+    let login = Login::from_args(&args.login)?;
     let dev = login.connect().await?;
     let scrub = |e: onvif::Error| login.scrub(e.to_string());
     let (_, profiles) = dev.media_profiles().await.map_err(scrub)?;
-    let profile = match args.opt("profile") {
+    let profile = match args.profile.as_deref() {
         Some(t) => profiles.iter().find(|p| p.token == t).ok_or_else(|| {
             let known: Vec<_> = profiles.iter().map(|p| p.token.as_str()).collect();
             format!("no profile {t:?} (the device has: {})", known.join(", "))
@@ -323,7 +307,7 @@ pub async fn snapshot(args: &Args) -> Result<(), String> {
             .ok_or("the device reports no media profile")?,
     };
     let jpeg = dev.snapshot(profile).await.map_err(scrub)?;
-    std::fs::write(out, &jpeg).map_err(|e| format!("{out}: {e}"))?;
+    std::fs::write(&args.out, &jpeg).map_err(|e| format!("{out}: {e}"))?;
     outln!(
         "saved a {}-byte snapshot of profile {} to {out}",
         jpeg.len(),
@@ -380,15 +364,14 @@ fn event_line(e: &OnvifEvent) -> String {
 }
 
 /// `camwire events`.
-pub async fn events(args: &Args) -> Result<(), String> {
-    args.only(&[&LOGIN_ARGS[..], &["duration", "json"]].concat())?;
-    let secs: f64 = args.num("duration")?.unwrap_or(10.0);
+pub async fn events(args: &EventsArgs) -> Result<(), String> {
+    let secs = args.duration;
     if !(secs.is_finite() && secs > 0.0) {
         return Err("--duration: a positive number of seconds".into());
     }
     let duration = Duration::from_secs_f64(secs.min(1e9));
-    let json_out = args.switch("json");
-    let login = Login::from_args(args)?;
+    let json_out = args.json;
+    let login = Login::from_args(&args.login)?;
     let dev = login.connect().await?;
     let scrub = |e: onvif::Error| login.scrub(e.to_string());
     let mut pp = dev

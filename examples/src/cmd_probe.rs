@@ -1,17 +1,17 @@
 //! `camwire probe`: codec, profile, level, resolution and frame rate of a camera's stream.
 
-use crate::args::Args;
+use crate::cli::ProbeArgs;
 use std::time::Duration;
 
-pub async fn run(args: &Args) -> Result<(), String> {
-    args.only(&["url", "user", "password", "transport", "json", "timeout"])?;
-    let url = args.req("url")?;
-    let opts = crate::source_options(args)?;
-    let wait = Duration::from_secs_f64(args.num("timeout")?.unwrap_or(10.0));
+pub async fn run(args: &ProbeArgs) -> Result<(), String> {
+    let url = &args.url;
+    let opts = crate::source_options(&args.login)?;
+    let wait = Duration::try_from_secs_f64(args.timeout)
+        .map_err(|_| "--timeout: a number of seconds".to_string())?;
     let info = camwire::stream::probe(url, opts, wait)
         .await
         .map_err(|e| e.to_string())?;
-    if args.switch("json") {
+    if args.json {
         let v = serde_json::json!({
             "codec": info.codec,
             "profile": info.profile,

@@ -27,7 +27,7 @@
 //! retain_gb = 50
 //! ```
 
-use crate::args::Args;
+use crate::cli::RecordArgs;
 use camwire::Credentials;
 use camwire::record::{
     CameraConfig, CameraState, Recorder, RecorderEventKind, RecorderOptions, RetentionLimits,
@@ -88,34 +88,11 @@ fn gigabytes(v: f64, what: &str) -> Result<u64, String> {
     }
 }
 
-fn yes_no(v: &str) -> Result<bool, String> {
-    match v {
-        "yes" | "true" | "on" => Ok(true),
-        "no" | "false" | "off" => Ok(false),
-        o => Err(format!("--reconnect: yes or no, not {o:?}")),
-    }
-}
-
-pub async fn run(args: &Args) -> Result<(), String> {
-    args.only(&[
-        "url",
-        "user",
-        "password",
-        "transport",
-        "out",
-        "camera-id",
-        "duration",
-        "segment-secs",
-        "fragment-ms",
-        "fsync",
-        "retain-days",
-        "retain-gb",
-        "config",
-        "reconnect",
-    ])?;
-    let file: ConfigFile = match args.opt("config") {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("--config {p}: {e}"))?;
+pub async fn run(args: &RecordArgs) -> Result<(), String> {
+    let file: ConfigFile = match &args.config {
+        Some(path) => {
+            let p = path.display();
+            let text = std::fs::read_to_string(path).map_err(|e| format!("--config {p}: {e}"))?;
             // toml's messages quote the offending line; a password there is the user's own
             // file, shown only to them on their terminal.
             toml::from_str(&text).map_err(|e| format!("--config {p}: {e}"))?
@@ -123,11 +100,11 @@ pub async fn run(args: &Args) -> Result<(), String> {
         None => ConfigFile::default(),
     };
 
-    let urls = args.all("url");
+    let urls = &args.url;
     if urls.is_empty() && file.camera.is_empty() {
         return Err("--url or --config with [[camera]] entries is required".into());
     }
-    let ids = args.all("camera-id");
+    let ids = &args.camera_id;
     if !ids.is_empty() && ids.len() != urls.len() {
         return Err(format!(
             "{} --camera-id for {} --url",
@@ -135,48 +112,46 @@ pub async fn run(args: &Args) -> Result<(), String> {
             urls.len()
         ));
     }
-    let root = match (args.opt("out"), &file.out) {
-        (Some(o), _) => PathBuf::from(o),
+    let root = match (&args.out, &file.out) {
+        (Some(o), _) => o.clone(),
         (None, Some(o)) => o.clone(),
         (None, None) => return Err("--out is required (or `out` in the config)".into()),
     };
 
     // Defaults: flags, then the config's top level.
     let mut base = SourceOptions::default();
-    let user = args.opt("user").map(str::to_string).or(file.user.clone());
-    let password = args
-        .opt("password")
-        .map(str::to_string)
-        .or(file.password.clone());
+    let user = args.login.user.clone().or(file.user.clone());
+    let password = args.login.password.clone().or(file.password.clone());
     match (&user, &password) {
         (Some(u), p) => base.credentials = Some(Credentials::new(u, p.as_deref().unwrap_or(""))),
         (None, Some(_)) => return Err("a password needs a user".into()),
         (None, None) => {}
     }
-    if let Some(t) = args.opt("transport").or(file.transport.as_deref()) {
+    if let Some(t) = args.login.transport {
+        base.transport = t;
+    } else if let Some(t) = &file.transport {
         base.transport = t.parse()?;
     }
     let mut segment = SegmentOptions::default();
-    if let Some(n) = args.num("segment-secs")?.or(file.segment_secs) {
+    if let Some(n) = args.segment_secs.or(file.segment_secs) {
         segment.segment_secs = n;
     }
-    if let Some(n) = args.num("fragment-ms")?.or(file.fragment_ms) {
+    if let Some(n) = args.fragment_ms.or(file.fragment_ms) {
         segment.fragment_ms = n;
     }
-    if let Some(f) = args.opt("fsync").or(file.fsync.as_deref()) {
+    if let Some(f) = args.fsync {
+        segment.fsync = f;
+    } else if let Some(f) = &file.fsync {
         segment.fsync = f.parse()?;
     }
-    let duration: Option<f64> = args.num("duration")?;
+    let duration: Option<f64> = args.duration;
 
     let mut opts = RecorderOptions::new(&root);
-    opts.reconnect = match args.opt("reconnect") {
-        Some(v) => yes_no(v)?,
-        None => file.reconnect.unwrap_or(true),
-    };
-    if let Some(d) = args.num::<f64>("retain-days")?.or(file.retain_days) {
+    opts.reconnect = args.reconnect.or(file.reconnect).unwrap_or(true);
+    if let Some(d) = args.retain_days.or(file.retain_days) {
         opts.retention.total.max_age = Some(days(d, "retain-days")?);
     }
-    if let Some(g) = args.num::<f64>("retain-gb")?.or(file.retain_gb) {
+    if let Some(g) = args.retain_gb.or(file.retain_gb) {
         opts.retention.total.max_bytes = Some(gigabytes(g, "retain-gb")?);
     }
 

@@ -10,7 +10,7 @@ macro_rules! out {
     ($($t:tt)*) => { $crate::emit(format_args!($($t)*)) };
 }
 
-mod args;
+mod cli;
 mod cmd_capture;
 mod cmd_demo;
 mod cmd_export;
@@ -18,55 +18,29 @@ mod cmd_onvif;
 mod cmd_probe;
 mod cmd_record;
 mod logger;
+mod progress;
 
-use args::Args;
+use clap::{CommandFactory, Parser};
+use cli::{Cli, Command};
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-camwire: record IP cameras into crash-safe fragmented MP4
-
-USAGE:
-  camwire record --url URL [--url URL ...] [--user U --password P] [--transport tcp|udp]
-                 --out DIR [--camera-id ID ...] [--duration SECS] [--segment-secs N]
-                 [--fragment-ms N] [--fsync fragment|Ns|never] [--retain-days N]
-                 [--retain-gb N] [--reconnect yes|no] [--config cameras.toml]
-  camwire probe --url URL [--user U --password P] [--transport tcp|udp] [--json]
-  camwire capture --url URL [--user U --password P] [--transport tcp|udp] --out PREFIX
-                  --duration SECS
-  camwire replay --sdp FILE --interleaved FILE --out FILE.mp4
-  camwire demo [--out DIR] [--duration SECS]
-  camwire ls --root DIR [--camera ID] [--start T --end T] [--json]
-  camwire export --root DIR --camera ID --start T --end T --out FILE.mp4 [--fragmented]
-  camwire verify FILE.mp4 [--root DIR]      (times T are RFC 3339, e.g. 2025-11-23T12:00:00Z)
-  camwire discover [--timeout SECS] [--interface IP ...] [--host HOST:PORT ...] [--json]
-  camwire onvif --xaddr URL [--user U --password P] [--json]
-  camwire snapshot --xaddr URL [--user U --password P] [--profile TOKEN] --out FILE.jpg
-  camwire events --xaddr URL [--user U --password P] [--duration SECS] [--json]
-      https:// XAddrs: certificates chain to public roots unless --tls-pin SHA256 (the
-      camera's self-signed certificate), --tls-ca FILE (a site CA) or --tls-accept-any
-
-Credentials may also be given inside the URL (rtsp://user:pass@host/...); they are taken out
-of it and never printed. Logging: -v, or CAMWIRE_LOG=debug|info|warn|error.
-";
-
 fn main() -> ExitCode {
-    let mut argv = std::env::args().skip(1);
-    let Some(cmd) = argv.next() else {
-        eprint!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    let args = match Args::parse(argv) {
-        Ok(a) => a,
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        // Help and --version (exit 0, on stdout) or a usage error (exit 2, on stderr, with a
+        // suggestion for a mistyped command or flag).
         Err(e) => {
-            eprintln!("camwire: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    if args.switch("help") || cmd == "help" || cmd == "--help" || cmd == "-h" {
-        out!("{USAGE}");
+    if let Command::Completions(a) = &cli.command {
+        let mut script = Vec::new();
+        clap_complete::generate(a.shell, &mut Cli::command(), "camwire", &mut script);
+        out!("{}", String::from_utf8_lossy(&script));
         return ExitCode::SUCCESS;
     }
-    logger::init(args.switch("verbose"));
+    logger::init(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("camwire")
@@ -78,21 +52,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let quiet = cli.quiet;
     let result = runtime.block_on(async {
-        match cmd.as_str() {
-            "record" => cmd_record::run(&args).await,
-            "probe" => cmd_probe::run(&args).await,
-            "capture" => cmd_capture::run(&args).await,
-            "replay" => cmd_capture::replay(&args),
-            "demo" => cmd_demo::run(&args).await,
-            "ls" => cmd_export::ls(&args),
-            "export" => cmd_export::export_clip(&args),
-            "verify" => cmd_export::verify(&args),
-            "discover" => cmd_onvif::discover(&args).await,
-            "onvif" => cmd_onvif::info(&args).await,
-            "snapshot" => cmd_onvif::snapshot(&args).await,
-            "events" => cmd_onvif::events(&args).await,
-            other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+        match &cli.command {
+            Command::Record(a) => cmd_record::run(a).await,
+            Command::Probe(a) => cmd_probe::run(a).await,
+            Command::Capture(a) => cmd_capture::run(a).await,
+            Command::Replay(a) => cmd_capture::replay(a),
+            Command::Demo(a) => cmd_demo::run(a).await,
+            Command::Ls(a) => cmd_export::ls(a),
+            Command::Export(a) => cmd_export::export_clip(a, quiet),
+            Command::Verify(a) => cmd_export::verify(a, quiet),
+            Command::Discover(a) => cmd_onvif::discover(a).await,
+            Command::Onvif(a) => cmd_onvif::info(a).await,
+            Command::Snapshot(a) => cmd_onvif::snapshot(a).await,
+            Command::Events(a) => cmd_onvif::events(a).await,
+            Command::Completions(_) => Ok(()),
         }
     });
     match result {
@@ -121,15 +96,17 @@ fn emit(args: std::fmt::Arguments) {
 }
 
 /// Connection options shared by every command that talks RTSP.
-fn source_options(args: &Args) -> Result<camwire::rtsp::SourceOptions, String> {
+fn source_options(login: &cli::RtspLogin) -> Result<camwire::rtsp::SourceOptions, String> {
     let mut o = camwire::rtsp::SourceOptions::default();
-    match (args.opt("user"), args.opt("password")) {
-        (Some(u), p) => o.credentials = Some(camwire::Credentials::new(u, p.unwrap_or(""))),
+    match (&login.user, &login.password) {
+        (Some(u), p) => {
+            o.credentials = Some(camwire::Credentials::new(u, p.as_deref().unwrap_or("")))
+        }
         (None, Some(_)) => return Err("--password needs --user".into()),
         (None, None) => {}
     }
-    if let Some(t) = args.opt("transport") {
-        o.transport = t.parse()?;
+    if let Some(t) = login.transport {
+        o.transport = t;
     }
     Ok(o)
 }

@@ -60,6 +60,7 @@ use super::mp4_writer::{
     ChunkLayout, ClipSample, Edit, fragment_header, fragmented_moov, ftyp, mdat_header,
     mdat_header_len, progressive_moov,
 };
+use super::progress::{Meter, Progress};
 use super::{
     ExportError, Nanos, nanos_to_ntp, nanos_to_ticks, rfc3339, system_to_nanos, ticks_to_nanos,
 };
@@ -161,6 +162,21 @@ pub fn export(
     out: &Path,
     opts: &ExportOptions,
 ) -> Result<ExportSummary, ExportError> {
+    export_with_progress(root, camera, start, end, out, opts, &|_| {})
+}
+
+/// [`export`], calling `progress` as it hashes the sources and copies the samples (on this
+/// thread, about once per MiB read).
+pub fn export_with_progress(
+    root: &Path,
+    camera: &str,
+    start: SystemTime,
+    end: SystemTime,
+    out: &Path,
+    opts: &ExportOptions,
+    progress: &dyn Fn(Progress),
+) -> Result<ExportSummary, ExportError> {
+    let meter = Meter::new(progress);
     let (t1, t2) = (system_to_nanos(start), system_to_nanos(end));
     if t1 >= t2 {
         return Err(ExportError::BadRange {
@@ -229,6 +245,15 @@ pub fn export(
         }
     }
 
+    // Reading from here on: every used source hashed (at most its length), then the samples.
+    meter.start(
+        sources
+            .iter()
+            .filter(|s| s.used.is_some())
+            .map(|s| s.scanned.file_len)
+            .chain(plan.chunks.iter().map(|c| c.layout.bytes))
+            .sum(),
+    );
     let mut manifest_sources = Vec::new();
     for s in &sources {
         let Some(u) = s.used else { continue };
@@ -244,7 +269,8 @@ pub fn export(
         } else {
             s.scanned.file_len
         };
-        let sha = hash_prefix(s.hold.file(), hashed).map_err(|e| ExportError::io(path, e))?;
+        let sha =
+            hash_prefix(s.hold.file(), hashed, &meter).map_err(|e| ExportError::io(path, e))?;
         manifest_sources.push(ManifestSource {
             path: s.scanned.file.rel.clone(),
             size: s.scanned.file_len,
@@ -260,7 +286,7 @@ pub fn export(
         });
     }
 
-    let (size, sha, media_sha) = write_clip(&plan, &sources, out, opts.format)?;
+    let (size, sha, media_sha) = write_clip(&plan, &sources, out, opts.format, &meter)?;
 
     let manifest = Manifest {
         format: MANIFEST_FORMAT.to_string(),
@@ -311,6 +337,7 @@ pub fn export(
         reason: e.to_string(),
     })?;
     write_atomically(&mpath, &json).map_err(|e| ExportError::io(&mpath, e))?;
+    meter.finish();
     Ok(ExportSummary {
         output: out.to_path_buf(),
         manifest_path: mpath,
@@ -553,8 +580,8 @@ fn finish_chunk(p: &mut Plan, chunk: Chunk) {
     }
 }
 
-/// SHA-256 of the first `len` bytes of `file` (fails if it is shorter).
-pub(crate) fn hash_prefix(file: &File, len: u64) -> io::Result<String> {
+/// SHA-256 of the first `len` bytes of `file` (fails if it is shorter), counted on `meter`.
+pub(crate) fn hash_prefix(file: &File, len: u64, meter: &Meter) -> io::Result<String> {
     let mut f = file;
     f.seek(SeekFrom::Start(0))?;
     let mut h = Sha256::new();
@@ -565,6 +592,7 @@ pub(crate) fn hash_prefix(file: &File, len: u64) -> io::Result<String> {
         let b = buf.get_mut(..n).unwrap_or_default();
         f.read_exact(b)?;
         h.update(&*b);
+        meter.add(n as u64);
         left -= n as u64;
     }
     Ok(hex(&h.finalize()))
@@ -598,6 +626,7 @@ fn write_clip(
     sources: &[Source],
     out: &Path,
     format: OutputFormat,
+    meter: &Meter,
 ) -> Result<(u64, String, String), ExportError> {
     let tmp = temp_name(out);
     let file = std::fs::OpenOptions::new()
@@ -605,7 +634,7 @@ fn write_clip(
         .create_new(true)
         .open(&tmp)
         .map_err(|e| ExportError::io(&tmp, e))?;
-    let result = write_body(p, sources, file, format, &tmp).and_then(|r| {
+    let result = write_body(p, sources, file, format, &tmp, meter).and_then(|r| {
         link_into_place(&tmp, out)?;
         Ok(r)
     });
@@ -619,6 +648,7 @@ fn write_body(
     file: File,
     format: OutputFormat,
     tmp: &Path,
+    meter: &Meter,
 ) -> Result<(u64, String, String), ExportError> {
     let io_err = |e| ExportError::io(tmp, e);
     let mut w = Hashing {
@@ -709,6 +739,7 @@ fn write_body(
                 })?;
                 media.update(&*b);
                 w.write_all(b).map_err(io_err)?;
+                meter.add(n as u64);
                 left -= n as u64;
             }
             i = j;

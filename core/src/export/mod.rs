@@ -15,11 +15,14 @@
 //! - [`mp4_writer`]: the progressive and fragmented MP4 box layouts of a clip.
 //! - [`manifest`]: `FILE.mp4.manifest.json`, its fields and their meaning.
 //! - [`verify`]: re-computing the manifest's hashes ([`verify()`], [`VerifyReport`]).
+//! - [`progress`]: how far an export or verify is, for [`export_with_progress`] and
+//!   [`verify_with_progress`].
 
 pub mod clip;
 pub mod index;
 pub mod manifest;
 pub mod mp4_writer;
+pub mod progress;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -27,10 +30,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::fmp4::Fmp4Error;
 
-pub use clip::{ExportOptions, ExportSummary, OutputFormat, export};
+pub use clip::{ExportOptions, ExportSummary, OutputFormat, export, export_with_progress};
 pub use index::{Gap, ListOptions, Listing, TimeRange, cameras, ranges, ranges_with};
 pub use manifest::{MANIFEST_FORMAT, Manifest, manifest_path};
-pub use verify::{FileStatus, SourceCheck, VerifyReport, verify, verify_with_root};
+pub use progress::Progress;
+pub use verify::{
+    FileStatus, SourceCheck, VerifyReport, verify, verify_with_progress, verify_with_root,
+};
 
 /// Why listing, exporting or verifying failed. Nothing here panics on file contents: a
 /// damaged file becomes [`ExportError::Source`] naming it.

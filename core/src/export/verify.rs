@@ -24,6 +24,7 @@ use crate::fmp4::{
 use super::ExportError;
 use super::clip::{COPY_BUFFER, hash_prefix};
 use super::manifest::{MANIFEST_FORMAT, Manifest, hex, manifest_path};
+use super::progress::{Meter, Progress};
 
 /// How one file compares with the manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -178,6 +179,17 @@ pub fn verify(clip: &Path) -> Result<VerifyReport, ExportError> {
 /// [`verify`], looking for the sources under `root` instead (evidence moved elsewhere).
 /// Errors only when the manifest cannot be read; every file problem is in the report.
 pub fn verify_with_root(clip: &Path, root: Option<&Path>) -> Result<VerifyReport, ExportError> {
+    verify_with_progress(clip, root, &|_| {})
+}
+
+/// [`verify_with_root`], calling `progress` as it re-hashes the clip, the sources and the
+/// samples (on this thread, about once per MiB read).
+pub fn verify_with_progress(
+    clip: &Path,
+    root: Option<&Path>,
+    progress: &dyn Fn(Progress),
+) -> Result<VerifyReport, ExportError> {
+    let meter = Meter::new(progress);
     let mpath = manifest_path(clip);
     let bad = |reason: String| ExportError::Manifest {
         path: mpath.clone(),
@@ -189,8 +201,19 @@ pub fn verify_with_root(clip: &Path, root: Option<&Path>) -> Result<VerifyReport
         return Err(bad(format!("unknown format {:?}", manifest.format)));
     }
     let root = root.map_or_else(|| PathBuf::from(&manifest.root), Path::to_path_buf);
+    // At most: the clip twice (whole, then its samples), each source's hashed prefix, and
+    // each source's used byte range.
+    meter.start(
+        manifest
+            .sources
+            .iter()
+            .fold(manifest.output.size.saturating_mul(2), |n, s| {
+                n.saturating_add(s.hashed_bytes)
+                    .saturating_add(s.bytes_used[1].saturating_sub(s.bytes_used[0]))
+            }),
+    );
 
-    let output = check_whole(clip, manifest.output.size, &manifest.output.sha256);
+    let output = check_whole(clip, manifest.output.size, &manifest.output.sha256, &meter);
 
     let mut sources = Vec::new();
     let mut holds = Vec::new();
@@ -201,7 +224,7 @@ pub fn verify_with_root(clip: &Path, root: Option<&Path>) -> Result<VerifyReport
                 Err(e) if e.kind() == io::ErrorKind::NotFound => FileStatus::Missing,
                 Err(e) => FileStatus::Unreadable(e.to_string()),
                 Ok(h) => {
-                    let st = check_source(h.file(), s);
+                    let st = check_source(h.file(), s, &meter);
                     holds.push((p, h));
                     st
                 }
@@ -213,7 +236,7 @@ pub fn verify_with_root(clip: &Path, root: Option<&Path>) -> Result<VerifyReport
         });
     }
 
-    let media = match media_of_clip(clip, &manifest.output.container) {
+    let media = match media_of_clip(clip, &manifest.output.container, &meter) {
         Err(e) => MediaStatus::NotChecked(format!("clip: {e}")),
         Ok(h) if h != manifest.media_sha256 => MediaStatus::Mismatch {
             which: "clip",
@@ -221,7 +244,7 @@ pub fn verify_with_root(clip: &Path, root: Option<&Path>) -> Result<VerifyReport
             actual: h,
         },
         Ok(_) if holds.len() < manifest.sources.len() => MediaStatus::ClipOnly,
-        Ok(_) => match media_of_sources(&holds, &manifest) {
+        Ok(_) => match media_of_sources(&holds, &manifest, &meter) {
             Err(e) => MediaStatus::NotChecked(format!("sources: {e}")),
             Ok(h) if h != manifest.media_sha256 => MediaStatus::Mismatch {
                 which: "sources",
@@ -231,6 +254,7 @@ pub fn verify_with_root(clip: &Path, root: Option<&Path>) -> Result<VerifyReport
             Ok(_) => MediaStatus::Match,
         },
     };
+    meter.finish();
     Ok(VerifyReport {
         clip: clip.to_path_buf(),
         manifest_path: mpath,
@@ -249,7 +273,7 @@ fn source_path(root: &Path, rel: &str) -> Option<PathBuf> {
         .then(|| root.join(rel))
 }
 
-fn check_whole(path: &Path, size: u64, sha: &str) -> FileStatus {
+fn check_whole(path: &Path, size: u64, sha: &str, meter: &Meter) -> FileStatus {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return FileStatus::Missing,
@@ -265,11 +289,11 @@ fn check_whole(path: &Path, size: u64, sha: &str) -> FileStatus {
             actual: len,
         };
     }
-    compare_hash(&file, size, sha)
+    compare_hash(&file, size, sha, meter)
 }
 
-fn compare_hash(file: &File, len: u64, sha: &str) -> FileStatus {
-    match hash_prefix(file, len) {
+fn compare_hash(file: &File, len: u64, sha: &str, meter: &Meter) -> FileStatus {
+    match hash_prefix(file, len, meter) {
         Ok(h) if h == sha => FileStatus::Match,
         Ok(h) => FileStatus::HashMismatch {
             expected: sha.to_string(),
@@ -279,7 +303,7 @@ fn compare_hash(file: &File, len: u64, sha: &str) -> FileStatus {
     }
 }
 
-fn check_source(file: &File, s: &super::manifest::ManifestSource) -> FileStatus {
+fn check_source(file: &File, s: &super::manifest::ManifestSource, meter: &Meter) -> FileStatus {
     let len = match file.metadata() {
         Ok(m) => m.len(),
         Err(e) => return FileStatus::Unreadable(e.to_string()),
@@ -297,16 +321,17 @@ fn check_source(file: &File, s: &super::manifest::ManifestSource) -> FileStatus 
             actual: len,
         };
     }
-    compare_hash(file, s.hashed_bytes, &s.sha256)
+    compare_hash(file, s.hashed_bytes, &s.sha256, meter)
 }
 
-/// Streams `len` bytes at `offset` of `f` into `h`.
+/// Streams `len` bytes at `offset` of `f` into `h`, counted on `meter`.
 fn hash_range(
     f: &mut &File,
     offset: u64,
     len: u64,
     h: &mut Sha256,
     buf: &mut [u8],
+    meter: &Meter,
 ) -> io::Result<()> {
     f.seek(SeekFrom::Start(offset))?;
     let mut left = len;
@@ -315,13 +340,14 @@ fn hash_range(
         let b = buf.get_mut(..n).unwrap_or_default();
         f.read_exact(b)?;
         h.update(&*b);
+        meter.add(n as u64);
         left -= n as u64;
     }
     Ok(())
 }
 
 /// SHA-256 of the clip's samples in order, through its own sample tables.
-fn media_of_clip(clip: &Path, container: &str) -> Result<String, String> {
+fn media_of_clip(clip: &Path, container: &str, meter: &Meter) -> Result<String, String> {
     let file = File::open(clip).map_err(|e| e.to_string())?;
     let mut f: &File = &file;
     let mut h = Sha256::new();
@@ -334,7 +360,7 @@ fn media_of_clip(clip: &Path, container: &str) -> Result<String, String> {
         }
         for fr in &scan.fragments {
             for s in read_fragment_samples(&mut f, fr, &defaults).map_err(|e| e.to_string())? {
-                hash_range(&mut f, s.offset, u64::from(s.size), &mut h, &mut buf)
+                hash_range(&mut f, s.offset, u64::from(s.size), &mut h, &mut buf, meter)
                     .map_err(|e| e.to_string())?;
             }
         }
@@ -393,7 +419,7 @@ fn media_of_clip(clip: &Path, container: &str) -> Result<String, String> {
             } else {
                 be32(stsz, 12 + sample * 4)?
             };
-            hash_range(&mut f, pos, u64::from(size), &mut h, &mut buf)
+            hash_range(&mut f, pos, u64::from(size), &mut h, &mut buf, meter)
                 .map_err(|e| e.to_string())?;
             pos += u64::from(size);
             sample += 1;
@@ -406,7 +432,11 @@ fn media_of_clip(clip: &Path, container: &str) -> Result<String, String> {
 }
 
 /// SHA-256 of the samples inside each source's `bytes_used`, sources in manifest order.
-fn media_of_sources(holds: &[(PathBuf, FileHold)], m: &Manifest) -> Result<String, String> {
+fn media_of_sources(
+    holds: &[(PathBuf, FileHold)],
+    m: &Manifest,
+    meter: &Meter,
+) -> Result<String, String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; COPY_BUFFER];
     for ((path, hold), s) in holds.iter().zip(&m.sources) {
@@ -423,8 +453,15 @@ fn media_of_sources(holds: &[(PathBuf, FileHold)], m: &Manifest) -> Result<Strin
         {
             for smp in read_fragment_samples(&mut f, fr, &defaults).map_err(|e| what(&e))? {
                 if smp.offset >= lo && smp.offset < hi {
-                    hash_range(&mut f, smp.offset, u64::from(smp.size), &mut h, &mut buf)
-                        .map_err(|e| what(&e))?;
+                    hash_range(
+                        &mut f,
+                        smp.offset,
+                        u64::from(smp.size),
+                        &mut h,
+                        &mut buf,
+                        meter,
+                    )
+                    .map_err(|e| what(&e))?;
                     n += 1;
                 }
             }
