@@ -11,12 +11,28 @@
 #   a responder can send from 192.168.1.64 as the camera would.
 #
 # As root this uses `unshare -n`; otherwise `unshare -rn` (a user namespace mapping us to root),
-# which most Linux distributions allow. The test binaries are built first, outside the namespace.
+# which most Linux distributions allow.
 # Extra arguments go to both test binaries (e.g. --test-threads=1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-cargo test -p camwire --test onvif_server --test discovery_corpus --no-run
+# Build once, outside the namespace, and run those very binaries inside it (no rebuild in there,
+# so a source file edited meanwhile cannot change what is tested). Cargo runs test binaries
+# from the package directory; so do we.
+mapfile -t BINS < <(cargo test -p camwire --test onvif_server --test discovery_corpus --no-run \
+    --message-format=json | grep -o '"executable":"[^"]*"' | cut -d'"' -f4)
+ONVIF_SERVER=""
+CORPUS=""
+for b in "${BINS[@]}"; do
+    case "$(basename "$b")" in
+        onvif_server-*) ONVIF_SERVER="$b" ;;
+        discovery_corpus-*) CORPUS="$b" ;;
+    esac
+done
+if [ -z "$ONVIF_SERVER" ] || [ -z "$CORPUS" ]; then
+    echo "run_multicast_discovery.sh: test binaries not found in cargo's output" >&2
+    exit 1
+fi
 
 if [ "$(id -u)" -eq 0 ]; then
     UNSHARE=(unshare -n)
@@ -24,7 +40,9 @@ else
     UNSHARE=(unshare -rn)
 fi
 
+cd core
 exec "${UNSHARE[@]}" -- bash -euo pipefail -c '
+    ONVIF_SERVER="$1"; CORPUS="$2"; shift 2
     ip link set lo up
     ip link set lo multicast on
     ip route add 224.0.0.0/4 dev lo
@@ -32,6 +50,6 @@ exec "${UNSHARE[@]}" -- bash -euo pipefail -c '
         ip route add local "$net" dev lo table local
     done
     export CAMWIRE_MULTICAST_TESTS=1
-    cargo test --offline -p camwire --test onvif_server -- multicast_discovery --nocapture "$@"
-    cargo test --offline -p camwire --test discovery_corpus -- multicast_ --nocapture "$@"
-' bash "$@"
+    "$ONVIF_SERVER" multicast_discovery --nocapture "$@"
+    "$CORPUS" multicast_ --nocapture "$@"
+' bash "$ONVIF_SERVER" "$CORPUS" "$@"
