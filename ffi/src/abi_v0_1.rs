@@ -445,18 +445,16 @@ pub unsafe extern "C" fn camwire_frame_get_info(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+// The 0.1.0 layouts as a 64-bit C compiler laid out the 0.1.0 header (checked at build time;
+// ffi/tests/compat.rs runs a program built against that header).
+#[cfg(target_pointer_width = "64")]
+const _: () = {
     use std::mem::size_of;
-
-    /// The 0.1.0 layouts, as a 64-bit gcc laid out the 0.1.0 header.
-    #[test]
-    #[cfg(target_pointer_width = "64")]
-    fn layouts_are_those_of_0_1_0() {
-        assert_eq!(size_of::<camwire_context_options_v0_1>(), 32);
-        assert_eq!(size_of::<camwire_stream_options_v0_1>(), 32);
-        assert_eq!(size_of::<camwire_frame_info_v0_1>(), 48);
-        assert_eq!(size_of::<camwire_recorder_event_v0_1>(), 56);
-    }
-}
+    assert!(size_of::<camwire_context_options_v0_1>() == 32);
+    assert!(size_of::<camwire_stream_options_v0_1>() == 32);
+    assert!(size_of::<camwire_recorder_options_v0_1>() == 56);
+    assert!(size_of::<camwire_sim_options_v0_1>() == 24);
+    assert!(size_of::<camwire_frame_info_v0_1>() == 48);
+    assert!(size_of::<camwire_recorder_event_v0_1>() == 56);
+    assert!(size_of::<camwire_camera_status_v0_1>() == 112);
+};

@@ -338,65 +338,63 @@ pub(crate) unsafe fn recorder_new(
     options: Option<camwire_recorder_options>,
     out_recorder: *mut *mut camwire_recorder,
 ) -> Result<()> {
-    {
-        // SAFETY: NULL or live pointers per the C contract.
-        let ctx = unsafe { arg(context, "context") }?;
-        let root = unsafe { cpath(root, "root") }?;
-        let out_recorder = out(out_recorder, "out_recorder")?;
-        let o = options.unwrap_or_default();
-        if ctx.inner.is_closed() {
-            return Err(Error::closed("context"));
-        }
-        let fsync = match o.fsync {
-            CAMWIRE_FSYNC_FRAGMENT => FsyncPolicy::Fragment,
-            CAMWIRE_FSYNC_NEVER => FsyncPolicy::Never,
-            CAMWIRE_FSYNC_INTERVAL if o.fsync_interval_ms > 0 => {
-                FsyncPolicy::Interval(timeout_of(o.fsync_interval_ms))
-            }
-            CAMWIRE_FSYNC_INTERVAL => {
-                return Err(Error::invalid("fsync_interval_ms must be > 0"));
-            }
-            f => return Err(Error::invalid(format!("unknown fsync policy {f}"))),
-        };
-        if o.segment_secs == 0 || o.fragment_ms == 0 || o.retention_interval_ms == 0 {
-            return Err(Error::invalid(
-                "segment_secs, fragment_ms and retention_interval_ms must be > 0",
-            ));
-        }
-        let segment = SegmentOptions {
-            segment_secs: o.segment_secs,
-            fragment_ms: o.fragment_ms,
-            fsync,
-            ..SegmentOptions::default()
-        };
-        let mut ropts = RecorderOptions::new(root);
-        ropts.reconnect = o.reconnect;
-        ropts.retention_interval = timeout_of(o.retention_interval_ms);
-        ropts.retention = RetentionPolicy {
-            total: RetentionLimits {
-                max_age: None,
-                max_bytes: opt_nonzero(o.retention_max_bytes_total),
-            },
-            per_camera: RetentionLimits {
-                max_age: opt_nonzero(o.retention_max_age_secs).map(Duration::from_secs),
-                max_bytes: opt_nonzero(o.retention_max_bytes_per_camera),
-            },
-            ..RetentionPolicy::default()
-        };
-        let rec = ctx.inner.enter(|| Recorder::start(ropts))?;
-        let shared = Arc::new(RecorderShared {
-            ctx: ctx.inner.clone(),
-            recorder: Mutex::new(Some(rec)),
-            segment,
-            events: Mutex::new(None),
-            stopped: AtomicBool::new(false),
-        });
-        let weak: std::sync::Weak<dyn Child> = Arc::downgrade(&shared) as _;
-        ctx.inner.register(weak);
-        // SAFETY: checked non-NULL.
-        unsafe { out_recorder.write(Box::into_raw(Box::new(camwire_recorder { shared }))) };
-        Ok(())
+    // SAFETY: NULL or live pointers per the C contract.
+    let ctx = unsafe { arg(context, "context") }?;
+    let root = unsafe { cpath(root, "root") }?;
+    let out_recorder = out(out_recorder, "out_recorder")?;
+    let o = options.unwrap_or_default();
+    if ctx.inner.is_closed() {
+        return Err(Error::closed("context"));
     }
+    let fsync = match o.fsync {
+        CAMWIRE_FSYNC_FRAGMENT => FsyncPolicy::Fragment,
+        CAMWIRE_FSYNC_NEVER => FsyncPolicy::Never,
+        CAMWIRE_FSYNC_INTERVAL if o.fsync_interval_ms > 0 => {
+            FsyncPolicy::Interval(timeout_of(o.fsync_interval_ms))
+        }
+        CAMWIRE_FSYNC_INTERVAL => {
+            return Err(Error::invalid("fsync_interval_ms must be > 0"));
+        }
+        f => return Err(Error::invalid(format!("unknown fsync policy {f}"))),
+    };
+    if o.segment_secs == 0 || o.fragment_ms == 0 || o.retention_interval_ms == 0 {
+        return Err(Error::invalid(
+            "segment_secs, fragment_ms and retention_interval_ms must be > 0",
+        ));
+    }
+    let segment = SegmentOptions {
+        segment_secs: o.segment_secs,
+        fragment_ms: o.fragment_ms,
+        fsync,
+        ..SegmentOptions::default()
+    };
+    let mut ropts = RecorderOptions::new(root);
+    ropts.reconnect = o.reconnect;
+    ropts.retention_interval = timeout_of(o.retention_interval_ms);
+    ropts.retention = RetentionPolicy {
+        total: RetentionLimits {
+            max_age: None,
+            max_bytes: opt_nonzero(o.retention_max_bytes_total),
+        },
+        per_camera: RetentionLimits {
+            max_age: opt_nonzero(o.retention_max_age_secs).map(Duration::from_secs),
+            max_bytes: opt_nonzero(o.retention_max_bytes_per_camera),
+        },
+        ..RetentionPolicy::default()
+    };
+    let rec = ctx.inner.enter(|| Recorder::start(ropts))?;
+    let shared = Arc::new(RecorderShared {
+        ctx: ctx.inner.clone(),
+        recorder: Mutex::new(Some(rec)),
+        segment,
+        events: Mutex::new(None),
+        stopped: AtomicBool::new(false),
+    });
+    let weak: std::sync::Weak<dyn Child> = Arc::downgrade(&shared) as _;
+    ctx.inner.register(weak);
+    // SAFETY: checked non-NULL.
+    unsafe { out_recorder.write(Box::into_raw(Box::new(camwire_recorder { shared }))) };
+    Ok(())
 }
 
 /// Starts recording camera `id` (a directory name: no '/', '\\', ':', "." or "..", at most
@@ -428,26 +426,24 @@ pub(crate) unsafe fn add_camera(
     url: *const c_char,
     options: Option<camwire_stream_options>,
 ) -> Result<()> {
-    {
-        // SAFETY: NULL or live pointers per the C contract.
-        let r = unsafe { arg(recorder, "recorder") }?;
-        let id = unsafe { cstr(id, "id") }?;
-        let url = unsafe { cstr(url, "url") }?;
-        let source = unsafe { source_options(options) }?;
-        let sh = &r.shared;
-        sh.check_open()?;
-        let cfg = CameraConfig {
-            id: id.to_string(),
-            url: url.to_string(),
-            source,
-            segment: sh.segment.clone(),
-            depacketizer: Default::default(),
-        };
-        let g = sh.recorder.lock().unwrap_or_else(PoisonError::into_inner);
-        let rec = g.as_ref().ok_or_else(|| Error::closed("recorder"))?;
-        sh.ctx.enter(|| rec.add_camera(cfg))?;
-        Ok(())
-    }
+    // SAFETY: NULL or live pointers per the C contract.
+    let r = unsafe { arg(recorder, "recorder") }?;
+    let id = unsafe { cstr(id, "id") }?;
+    let url = unsafe { cstr(url, "url") }?;
+    let source = unsafe { source_options(options) }?;
+    let sh = &r.shared;
+    sh.check_open()?;
+    let cfg = CameraConfig {
+        id: id.to_string(),
+        url: url.to_string(),
+        source,
+        segment: sh.segment.clone(),
+        depacketizer: Default::default(),
+    };
+    let g = sh.recorder.lock().unwrap_or_else(PoisonError::into_inner);
+    let rec = g.as_ref().ok_or_else(|| Error::closed("recorder"))?;
+    sh.ctx.enter(|| rec.add_camera(cfg))?;
+    Ok(())
 }
 
 /// Stops recording camera `id`: its open fragment is written and its file closed before
@@ -554,35 +550,33 @@ pub(crate) unsafe fn status_at(
     list: *const camwire_status_list,
     index: usize,
 ) -> Result<camwire_camera_status> {
-    {
-        // SAFETY: NULL or a live list.
-        let l = unsafe { arg(list, "list") }?;
-        let i = l.items.get(index).ok_or_else(|| {
-            Error::new(
-                CAMWIRE_E_OUT_OF_RANGE,
-                format!("index {index} of {}", l.items.len()),
-            )
-        })?;
-        let s = &i.status;
-        let v = camwire_camera_status {
-            struct_size: std::mem::size_of::<camwire_camera_status>(),
-            id: i.id.as_ptr(),
-            state: state_code(s.state),
-            since_us: unix_us(s.since),
-            frames: s.frames,
-            bytes: s.bytes,
-            files: s.files,
-            bitrate_bps: s.bitrate_bps,
-            frame_rate: s.frame_rate,
-            lost_packets: s.lost_packets,
-            dropped_frames: s.dropped_frames,
-            reconnects: s.reconnects,
-            last_error: opt_ptr(&i.last_error),
-            current_file: opt_ptr(&i.current_file),
-            gap_count: s.gaps.len(),
-        };
-        Ok(v)
-    }
+    // SAFETY: NULL or a live list.
+    let l = unsafe { arg(list, "list") }?;
+    let i = l.items.get(index).ok_or_else(|| {
+        Error::new(
+            CAMWIRE_E_OUT_OF_RANGE,
+            format!("index {index} of {}", l.items.len()),
+        )
+    })?;
+    let s = &i.status;
+    let v = camwire_camera_status {
+        struct_size: std::mem::size_of::<camwire_camera_status>(),
+        id: i.id.as_ptr(),
+        state: state_code(s.state),
+        since_us: unix_us(s.since),
+        frames: s.frames,
+        bytes: s.bytes,
+        files: s.files,
+        bitrate_bps: s.bitrate_bps,
+        frame_rate: s.frame_rate,
+        lost_packets: s.lost_packets,
+        dropped_frames: s.dropped_frames,
+        reconnects: s.reconnects,
+        last_error: opt_ptr(&i.last_error),
+        current_file: opt_ptr(&i.current_file),
+        gap_count: s.gaps.len(),
+    };
+    Ok(v)
 }
 
 /// Frees a status list (NULL-safe).
@@ -698,70 +692,66 @@ pub(crate) unsafe fn set_event_callback(
     sink: Option<EventSink>,
     ud: crate::context::UserData,
 ) -> Result<()> {
-    {
-        // SAFETY: NULL or a live handle.
-        let r = unsafe { arg(recorder, "recorder") }?;
-        let cb = sink.ok_or_else(|| Error::null("callback"))?;
-        let sh = &r.shared;
-        sh.check_open()?;
-        let mut slot = sh.events.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_some() {
-            return Err(Error::new(
-                CAMWIRE_E_BUSY,
-                "an event callback is already registered",
-            ));
-        }
-        let mut rx: broadcast::Receiver<RecorderEvent> = {
-            let g = sh.recorder.lock().unwrap_or_else(PoisonError::into_inner);
-            g.as_ref()
-                .ok_or_else(|| Error::closed("recorder"))?
-                .events()
-        };
-        let ctx = sh.ctx.clone();
-        let (stop_tx, mut stop_rx) = watch::channel(false);
-        let thread = std::thread::Builder::new()
-            .name("camwire-rec-events".to_string())
-            .spawn(move || {
-                let ud = ud;
-                mark_callback_thread(ctx.id);
-                loop {
-                    let next = ctx.block_on_internal(async {
-                        tokio::select! {
-                            r = rx.recv() => Some(r),
-                            _ = stop_rx.wait_for(|s| *s) => None,
-                        }
-                    });
-                    match next.flatten() {
-                        Some(Ok(ev)) => deliver(cb, ud.0, &ev),
-                        Some(Err(broadcast::error::RecvError::Lagged(n))) => {
-                            let empty = CString::default();
-                            let e = camwire_recorder_event {
-                                struct_size: std::mem::size_of::<camwire_recorder_event>(),
-                                camera: empty.as_ptr(),
-                                kind: CAMWIRE_EVENT_LAGGED,
-                                message: std::ptr::null(),
-                                start_us: 0,
-                                end_us: 0,
-                                frames: n,
-                                bytes: 0,
-                            };
-                            cb.call(ud.0, &e);
-                        }
-                        Some(Err(broadcast::error::RecvError::Closed)) | None => break,
-                    }
-                }
-                drop(ud);
-            })
-            .map_err(|e| {
-                Error::new(CAMWIRE_E_RUNTIME, format!("starting the event thread: {e}"))
-            })?;
-        *slot = Some(EventThread {
-            thread_id: thread.thread().id(),
-            thread: Some(thread),
-            stop: stop_tx,
-        });
-        Ok(())
+    // SAFETY: NULL or a live handle.
+    let r = unsafe { arg(recorder, "recorder") }?;
+    let cb = sink.ok_or_else(|| Error::null("callback"))?;
+    let sh = &r.shared;
+    sh.check_open()?;
+    let mut slot = sh.events.lock().unwrap_or_else(PoisonError::into_inner);
+    if slot.is_some() {
+        return Err(Error::new(
+            CAMWIRE_E_BUSY,
+            "an event callback is already registered",
+        ));
     }
+    let mut rx: broadcast::Receiver<RecorderEvent> = {
+        let g = sh.recorder.lock().unwrap_or_else(PoisonError::into_inner);
+        g.as_ref()
+            .ok_or_else(|| Error::closed("recorder"))?
+            .events()
+    };
+    let ctx = sh.ctx.clone();
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let thread = std::thread::Builder::new()
+        .name("camwire-rec-events".to_string())
+        .spawn(move || {
+            let ud = ud;
+            mark_callback_thread(ctx.id);
+            loop {
+                let next = ctx.block_on_internal(async {
+                    tokio::select! {
+                        r = rx.recv() => Some(r),
+                        _ = stop_rx.wait_for(|s| *s) => None,
+                    }
+                });
+                match next.flatten() {
+                    Some(Ok(ev)) => deliver(cb, ud.0, &ev),
+                    Some(Err(broadcast::error::RecvError::Lagged(n))) => {
+                        let empty = CString::default();
+                        let e = camwire_recorder_event {
+                            struct_size: std::mem::size_of::<camwire_recorder_event>(),
+                            camera: empty.as_ptr(),
+                            kind: CAMWIRE_EVENT_LAGGED,
+                            message: std::ptr::null(),
+                            start_us: 0,
+                            end_us: 0,
+                            frames: n,
+                            bytes: 0,
+                        };
+                        cb.call(ud.0, &e);
+                    }
+                    Some(Err(broadcast::error::RecvError::Closed)) | None => break,
+                }
+            }
+            drop(ud);
+        })
+        .map_err(|e| Error::new(CAMWIRE_E_RUNTIME, format!("starting the event thread: {e}")))?;
+    *slot = Some(EventThread {
+        thread_id: thread.thread().id(),
+        thread: Some(thread),
+        stop: stop_tx,
+    });
+    Ok(())
 }
 
 /// Stops every camera (open fragments written, files closed), delivers the last events and

@@ -90,44 +90,42 @@ pub(crate) unsafe fn sim_start(
     o: Option<camwire_sim_options>,
     out_sim: *mut *mut camwire_sim,
 ) -> Result<()> {
+    let out_sim = out(out_sim, "out_sim")?;
+    let o = o.unwrap_or_default();
+    // SAFETY: NULL or NUL-terminated strings.
+    let user = unsafe { opt_cstr(o.username, "options.username") }?;
+    let pass = unsafe { opt_cstr(o.password, "options.password") }?;
+    #[cfg(feature = "sim")]
     {
-        let out_sim = out(out_sim, "out_sim")?;
-        let o = o.unwrap_or_default();
-        // SAFETY: NULL or NUL-terminated strings.
-        let user = unsafe { opt_cstr(o.username, "options.username") }?;
-        let pass = unsafe { opt_cstr(o.password, "options.password") }?;
-        #[cfg(feature = "sim")]
-        {
-            use camwire_core::sim::{SimCamera, SimOptions};
-            let opts = SimOptions {
-                bind: std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, o.port)),
-                credentials: user.map(|u| (u.to_string(), pass.unwrap_or("").to_string())),
-                realtime: o.realtime,
-                loop_clip: o.loop_clip,
-                max_duration: (o.max_duration_ms > 0)
-                    .then(|| std::time::Duration::from_millis(u64::from(o.max_duration_ms))),
-                ..SimOptions::default()
-            };
-            let sim = SimCamera::start_blocking(opts)?;
-            let url = to_cstring(&sim.rtsp_url());
-            let xaddr = sim.xaddr().as_deref().map(to_cstring);
-            let boxed = Box::new(camwire_sim {
-                _sim: sim,
-                url,
-                xaddr,
-            });
-            // SAFETY: checked non-NULL.
-            unsafe { out_sim.write(Box::into_raw(boxed)) };
-            Ok(())
-        }
-        #[cfg(not(feature = "sim"))]
-        {
-            let _ = (out_sim, o, user, pass);
-            Err(Error::new(
-                CAMWIRE_E_UNSUPPORTED,
-                "built without the sim feature",
-            ))
-        }
+        use camwire_core::sim::{SimCamera, SimOptions};
+        let opts = SimOptions {
+            bind: std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, o.port)),
+            credentials: user.map(|u| (u.to_string(), pass.unwrap_or("").to_string())),
+            realtime: o.realtime,
+            loop_clip: o.loop_clip,
+            max_duration: (o.max_duration_ms > 0)
+                .then(|| std::time::Duration::from_millis(u64::from(o.max_duration_ms))),
+            ..SimOptions::default()
+        };
+        let sim = SimCamera::start_blocking(opts)?;
+        let url = to_cstring(&sim.rtsp_url());
+        let xaddr = sim.xaddr().as_deref().map(to_cstring);
+        let boxed = Box::new(camwire_sim {
+            _sim: sim,
+            url,
+            xaddr,
+        });
+        // SAFETY: checked non-NULL.
+        unsafe { out_sim.write(Box::into_raw(boxed)) };
+        Ok(())
+    }
+    #[cfg(not(feature = "sim"))]
+    {
+        let _ = (out_sim, o, user, pass);
+        Err(Error::new(
+            CAMWIRE_E_UNSUPPORTED,
+            "built without the sim feature",
+        ))
     }
 }
 

@@ -428,35 +428,33 @@ pub(crate) unsafe fn stream_open(
     options: Option<camwire_stream_options>,
     out_stream: *mut *mut camwire_stream,
 ) -> Result<()> {
-    {
-        // SAFETY: NULL or live handles / strings per the C contract.
-        let ctx = unsafe { arg(context, "context") }?;
-        let url = unsafe { cstr(url, "url") }?;
-        let out_stream = out(out_stream, "out_stream")?;
-        // SAFETY: the strings in the options are NULL or NUL-terminated.
-        let source = unsafe { source_options(options) }?;
-        let inner = ctx.inner.clone();
-        let live = inner.block_on(async { Ok(LiveStream::open(url, source).await?) })?;
-        let info = live.info().cloned();
-        let shared = Arc::new(StreamShared {
-            info: Mutex::new(info),
-            ctx: inner.clone(),
-            live: Mutex::new(Some(live)),
-            pool: Arc::new(Mutex::new(Pool {
-                frames: Vec::new(),
-                buffers: Vec::new(),
-            })),
-            closed_tx: watch::channel(false).0,
-            closed: AtomicBool::new(false),
-            callback: Mutex::new(None),
-            has_callback: AtomicBool::new(false),
-        });
-        let weak: std::sync::Weak<dyn Child> = Arc::downgrade(&shared) as _;
-        inner.register(weak);
-        // SAFETY: checked non-NULL.
-        unsafe { out_stream.write(Box::into_raw(Box::new(camwire_stream { shared }))) };
-        Ok(())
-    }
+    // SAFETY: NULL or live handles / strings per the C contract.
+    let ctx = unsafe { arg(context, "context") }?;
+    let url = unsafe { cstr(url, "url") }?;
+    let out_stream = out(out_stream, "out_stream")?;
+    // SAFETY: the strings in the options are NULL or NUL-terminated.
+    let source = unsafe { source_options(options) }?;
+    let inner = ctx.inner.clone();
+    let live = inner.block_on(async { Ok(LiveStream::open(url, source).await?) })?;
+    let info = live.info().cloned();
+    let shared = Arc::new(StreamShared {
+        info: Mutex::new(info),
+        ctx: inner.clone(),
+        live: Mutex::new(Some(live)),
+        pool: Arc::new(Mutex::new(Pool {
+            frames: Vec::new(),
+            buffers: Vec::new(),
+        })),
+        closed_tx: watch::channel(false).0,
+        closed: AtomicBool::new(false),
+        callback: Mutex::new(None),
+        has_callback: AtomicBool::new(false),
+    });
+    let weak: std::sync::Weak<dyn Child> = Arc::downgrade(&shared) as _;
+    inner.register(weak);
+    // SAFETY: checked non-NULL.
+    unsafe { out_stream.write(Box::into_raw(Box::new(camwire_stream { shared }))) };
+    Ok(())
 }
 
 /// The stream description, waiting up to `timeout_ms` for SPS/PPS when the SDP had none
@@ -540,25 +538,22 @@ pub unsafe extern "C" fn camwire_stream_info_get2(
 }
 
 pub(crate) fn stream_info_view(i: &camwire_stream_info) -> camwire_stream_info_view {
-    {
-        let v = camwire_stream_info_view {
-            struct_size: std::mem::size_of::<camwire_stream_info_view>(),
-            codec: i.codec.as_ptr(),
-            profile: i.profile.as_ptr(),
-            profile_idc: i.info.profile_idc,
-            level_idc: i.info.level_idc,
-            width: i.info.width,
-            height: i.info.height,
-            fps: i.info.fps.unwrap_or(0.0),
-            transport: match i.info.transport {
-                Transport::Tcp => CAMWIRE_TRANSPORT_TCP,
-                Transport::Udp => CAMWIRE_TRANSPORT_UDP,
-            },
-            from_sdp: i.info.from_sdp,
-            avcc: i.info.avcc.as_ptr(),
-            avcc_len: i.info.avcc.len(),
-        };
-        v
+    camwire_stream_info_view {
+        struct_size: std::mem::size_of::<camwire_stream_info_view>(),
+        codec: i.codec.as_ptr(),
+        profile: i.profile.as_ptr(),
+        profile_idc: i.info.profile_idc,
+        level_idc: i.info.level_idc,
+        width: i.info.width,
+        height: i.info.height,
+        fps: i.info.fps.unwrap_or(0.0),
+        transport: match i.info.transport {
+            Transport::Tcp => CAMWIRE_TRANSPORT_TCP,
+            Transport::Udp => CAMWIRE_TRANSPORT_UDP,
+        },
+        from_sdp: i.info.from_sdp,
+        avcc: i.info.avcc.as_ptr(),
+        avcc_len: i.info.avcc.len(),
     }
 }
 
@@ -736,25 +731,23 @@ pub unsafe extern "C" fn camwire_frame_get_info2(
 /// # Safety
 /// `frame` is NULL or live.
 pub(crate) unsafe fn frame_info(frame: *const camwire_frame) -> Result<camwire_frame_info> {
-    {
-        // SAFETY: NULL or a live frame.
-        let f = unsafe { arg(frame, "frame") }?.frame()?;
-        let wall = match f.wallclock.duration_since(UNIX_EPOCH) {
-            Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
-            Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
-        };
-        let info = camwire_frame_info {
-            struct_size: std::mem::size_of::<camwire_frame_info>(),
-            pts: f.pts,
-            dts: f.dts,
-            wallclock_us: wall,
-            keyframe: f.keyframe,
-            loss: f.loss,
-            payload_size: f.access_unit.avc_len(),
-            nal_count: f.access_unit.nals.len() as u32,
-        };
-        Ok(info)
-    }
+    // SAFETY: NULL or a live frame.
+    let f = unsafe { arg(frame, "frame") }?.frame()?;
+    let wall = match f.wallclock.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
+    };
+    let info = camwire_frame_info {
+        struct_size: std::mem::size_of::<camwire_frame_info>(),
+        pts: f.pts,
+        dts: f.dts,
+        wallclock_us: wall,
+        keyframe: f.keyframe,
+        loss: f.loss,
+        payload_size: f.access_unit.avc_len(),
+        nal_count: f.access_unit.nals.len() as u32,
+    };
+    Ok(info)
 }
 
 fn check_format(format: camwire_payload_format) -> Result<()> {

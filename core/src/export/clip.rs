@@ -28,6 +28,9 @@
 //!   clock stepped a little between fragments (the manifest's `frames` is what decodes).
 //! - Gaps inside the range: the frame before a gap is held (its duration covers the gap), so
 //!   clip time keeps following wall-clock time; each gap is listed in the manifest.
+//! - Packet loss inside the range (the sources' loss tables): the frames are copied as
+//!   recorded, and the manifest lists the lost packets and the damaged ranges (from the first
+//!   frame after a loss to the next intact keyframe, clipped to what the clip presents).
 //! - SPS/PPS changing between files inside the range: refused with
 //!   [`ExportError::ParameterSetsChanged`] naming the time to split at (one track, one sample
 //!   description, plays everywhere).
@@ -46,15 +49,15 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use crate::filelock::FileHold;
-use crate::fmp4::{SampleInfo, VideoTrack, read_fragment_samples};
+use crate::fmp4::{DamageSpan, DamageTracker, SampleInfo, VideoTrack, read_fragment_samples};
 
 use super::index::{
     ListOptions, ScannedFile, candidates, read_gaps_file, reason_for, scan_file, segment_files,
     show, tolerance,
 };
 use super::manifest::{
-    MANIFEST_FORMAT, Manifest, ManifestGap, ManifestOutput, ManifestSource, Span, hex,
-    manifest_path,
+    MANIFEST_FORMAT, Manifest, ManifestDamage, ManifestGap, ManifestOutput, ManifestSource, Span,
+    hex, manifest_path,
 };
 use super::mp4_writer::{
     ChunkLayout, ClipSample, Edit, fragment_header, fragmented_moov, ftyp, mdat_header,
@@ -149,6 +152,10 @@ struct Plan {
     gaps: Vec<(Nanos, Nanos)>,
     edit: Edit,
     media_duration: u64,
+    /// RTP packets lost before or inside the stored frames.
+    lost_packets: u64,
+    /// Damaged ranges of the stored frames, in wall-clock nanoseconds.
+    damage: Vec<DamageSpan>,
 }
 
 /// Exports `[start, end)` of `camera` into `out` (and `out.manifest.json`).
@@ -330,6 +337,19 @@ pub fn export_with_progress(
             sha256: sha,
         },
         media_sha256: media_sha,
+        lost_packets: plan.lost_packets,
+        damaged: plan
+            .damage
+            .iter()
+            .map(|d| ManifestDamage {
+                start: show(d.start),
+                end: show(d.end),
+                duration_secs: (d.end - d.start) as f64 / 1e9,
+                lost_packets: d.lost_packets,
+                damaged_frames: d.damaged_samples,
+                frames: d.samples,
+            })
+            .collect(),
     };
     let mpath = manifest_path(out);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Manifest {
@@ -434,7 +454,10 @@ fn plan(
             duration: 0,
         },
         media_duration: 0,
+        lost_packets: 0,
+        damage: Vec::new(),
     };
+    let mut damage = DamageTracker::new();
     let mut out_time: u64 = 0;
     let mut display_dts: u64 = 0;
     let mut last_dts: u64 = 0; // output decode time of the last sample stored
@@ -518,6 +541,8 @@ fn plan(
                 p.display_wall = w;
                 display_dts = out_time;
             }
+            damage.sample(w, s.is_keyframe(), s.lost_packets, s.damaged);
+            p.lost_packets += u64::from(s.lost_packets);
             let cto = i32::try_from(s.composition_offset).unwrap_or(0);
             p.samples.push(ClipSample {
                 size: s.size,
@@ -558,6 +583,16 @@ fn plan(
         return Err(ExportError::TooLarge("more than 2^32 frames"));
     }
     p.media_duration = out_time;
+    p.damage = damage
+        .finish(p.end_wall)
+        .into_iter()
+        .filter(|d| d.end >= p.display_wall && d.start <= p.end_wall)
+        .map(|d| DamageSpan {
+            start: d.start.max(p.display_wall),
+            end: d.end.min(p.end_wall),
+            ..d
+        })
+        .collect();
     let cto = p.samples.get(p.display_index).map_or(0, |s| s.cto);
     // Presentation ends inside the last stored frame: at T2 by that frame's own wall clock,
     // or at its end. Measuring from the last frame (not from T2 − T1) keeps every stored

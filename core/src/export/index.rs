@@ -10,13 +10,19 @@
 //! back), are treated as continuous recording. When the recorder wrote
 //! `<root>/<camera>/gaps.jsonl`, a computed gap that overlaps a recorded one carries its
 //! `reason`.
+//!
+//! Packet loss the recorder wrote into the files (the fragments' loss tables, see
+//! `crate::fmp4`) is listed too: the packets lost and the damaged ranges, the seconds whose
+//! pictures a decoder shows with concealment (from the first picture after a loss to the next
+//! intact keyframe; [`crate::fmp4::DamageSpan`]).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::fmp4::{
-    Fmp4Error, FragmentInfo, TrackDefaults, VideoTrack, read_init_with_defaults, scan_fragments,
+    DamageSpan, Fmp4Error, FragmentInfo, TrackDefaults, VideoTrack, read_init_with_defaults,
+    scan_fragments,
 };
 
 use super::{
@@ -52,6 +58,19 @@ pub struct Gap {
     pub reason: Option<String>,
 }
 
+/// A stretch whose pictures carry concealed damage from packet loss.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DamagedRange {
+    /// Wall-clock start (the first picture after the loss).
+    pub start: SystemTime,
+    /// Wall-clock end (the next intact keyframe).
+    pub end: SystemTime,
+    /// RTP packets lost in it.
+    pub lost_packets: u64,
+    /// Pictures in it that lost some of their own NAL units (kept with what arrived whole).
+    pub damaged_frames: u64,
+}
+
 /// The recorded ranges of one camera in a window, and the gaps between them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listing {
@@ -61,11 +80,17 @@ pub struct Listing {
     pub ranges: Vec<TimeRange>,
     /// Gaps between ranges (clipped to the window), in time order.
     pub gaps: Vec<Gap>,
+    /// RTP packets lost inside the listed ranges (from the recordings' loss tables).
+    pub lost_packets: u64,
+    /// Damaged ranges overlapping the window (clipped to it), in time order.
+    pub damaged: Vec<DamagedRange>,
 }
 
 impl Listing {
     /// The stable JSON form (documented in the README): `camera`, `ranges[]` and `gaps[]`
-    /// with `start`/`end` (RFC 3339) and `duration_secs`; gaps also `reason` (or null).
+    /// with `start`/`end` (RFC 3339) and `duration_secs`; gaps also `reason` (or null);
+    /// `lost_packets` and `damaged[]` (`start`, `end`, `duration_secs`, `lost_packets`,
+    /// `damaged_frames`).
     pub fn to_json(&self) -> serde_json::Value {
         let secs = |a: SystemTime, b: SystemTime| {
             b.duration_since(a).map(|d| d.as_secs_f64()).unwrap_or(0.0)
@@ -82,6 +107,14 @@ impl Listing {
                 "end": rfc3339(g.end),
                 "duration_secs": secs(g.start, g.end),
                 "reason": g.reason,
+            })).collect::<Vec<_>>(),
+            "lost_packets": self.lost_packets,
+            "damaged": self.damaged.iter().map(|d| serde_json::json!({
+                "start": rfc3339(d.start),
+                "end": rfc3339(d.end),
+                "duration_secs": secs(d.start, d.end),
+                "lost_packets": d.lost_packets,
+                "damaged_frames": d.damaged_frames,
             })).collect::<Vec<_>>(),
         })
     }
@@ -134,6 +167,8 @@ pub fn ranges_with(
     }
     let files = segment_files(root, camera)?;
     let mut pieces: Vec<Piece> = Vec::new();
+    let mut damage: Vec<(Nanos, Nanos, u64, u64)> = Vec::new();
+    let mut lost_packets = 0u64;
     // One more file on each side, so that a gap crossing the window's edges has both ends.
     let cands = candidates(&files, lo, hi);
     let first = cands
@@ -178,7 +213,14 @@ pub fn ranges_with(
                 end: fr.end,
                 frame: fr.frame_interval(scanned.track.timescale),
             });
+            if fr.end > lo && fr.start < hi {
+                lost_packets += fr.info.lost_packets;
+            }
         }
+        damage.extend(scanned.damage.iter().map(|d| {
+            let (s, e) = scanned.wall_span(d);
+            (s, e, d.lost_packets, d.damaged_samples)
+        }));
     }
     let (all_ranges, all_gaps) = merge(&pieces, opts);
     let recorded = read_gaps_file(&root.join(camera));
@@ -200,10 +242,23 @@ pub fn ranges_with(
             reason: reason_for(&recorded, s, e),
         })
         .collect();
+    damage.sort_by_key(|d| d.0);
+    let damaged = damage
+        .into_iter()
+        .filter(|d| d.1 >= lo && d.0 < hi)
+        .map(|(s, e, lost, frames)| DamagedRange {
+            start: nanos_to_system(s.max(lo)),
+            end: nanos_to_system(e.min(hi)),
+            lost_packets: lost,
+            damaged_frames: frames,
+        })
+        .collect();
     Ok(Listing {
         camera: camera.to_string(),
         ranges,
         gaps,
+        lost_packets,
+        damaged,
     })
 }
 
@@ -410,6 +465,26 @@ pub(crate) struct ScannedFile {
     /// Why the scan stopped early (a torn or damaged tail), if it did.
     pub tail_error: Option<Fmp4Error>,
     pub frags: Vec<Frag>,
+    /// Damaged ranges in the file's decode time (see [`DamageSpan`]).
+    pub damage: Vec<DamageSpan>,
+}
+
+impl ScannedFile {
+    /// Wall-clock span of a damaged range: each end through the fragment that holds it.
+    pub(crate) fn wall_span(&self, d: &DamageSpan) -> (Nanos, Nanos) {
+        let ts = self.track.timescale;
+        let wall = |t: i64| {
+            let t = u64::try_from(t).unwrap_or(0);
+            let fr = self
+                .frags
+                .iter()
+                .rev()
+                .find(|f| f.info.base_decode_time <= t)
+                .or(self.frags.first());
+            fr.map_or(self.file.name_start, |f| f.wall(t, ts))
+        };
+        (wall(d.start), wall(d.end))
+    }
 }
 
 /// Reads the init segment and the fragment headers of one file.
@@ -430,6 +505,7 @@ pub(crate) fn scan_file<R: std::io::Read + std::io::Seek + ?Sized>(
         },
     };
     let ts = track.timescale;
+    let damage = scan.damage;
     let mut frags = Vec::with_capacity(scan.fragments.len());
     let mut anchor: Option<(Nanos, u64)> = None;
     for info in scan.fragments {
@@ -459,6 +535,7 @@ pub(crate) fn scan_file<R: std::io::Read + std::io::Seek + ?Sized>(
         valid_len: scan.valid_len,
         tail_error: scan.tail_error,
         frags,
+        damage,
     })
 }
 

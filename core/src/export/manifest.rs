@@ -50,6 +50,32 @@ pub struct Manifest {
     /// SHA-256 of every sample's bytes, in clip order: identical in the clip and in the
     /// sources' used byte ranges, because samples are copied verbatim.
     pub media_sha256: String,
+    /// RTP packets lost before or inside the clip's frames, as the recorder wrote them into
+    /// the sources (0 in manifests from before loss was recorded).
+    #[serde(default)]
+    pub lost_packets: u64,
+    /// Stretches of the clip whose pictures a decoder shows with concealed damage from packet
+    /// loss: from the first picture after a loss to the next intact keyframe (see
+    /// `crate::fmp4::DamageSpan`). Empty when nothing was lost.
+    #[serde(default)]
+    pub damaged: Vec<ManifestDamage>,
+}
+
+/// A damaged stretch inside the clip.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ManifestDamage {
+    /// Wall-clock start (RFC 3339): the first picture after the loss.
+    pub start: String,
+    /// Wall-clock end (RFC 3339): the next intact keyframe, or the end of the clip.
+    pub end: String,
+    /// Length in seconds.
+    pub duration_secs: f64,
+    /// RTP packets lost in it.
+    pub lost_packets: u64,
+    /// Frames in it that lost some of their own NAL units (stored with what arrived whole).
+    pub damaged_frames: u64,
+    /// Frames in it (shown with concealment).
+    pub frames: u64,
 }
 
 /// A time range.

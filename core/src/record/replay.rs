@@ -4,7 +4,7 @@ use super::clock::system_time_to_ntp;
 use super::ingest::Ingest;
 use super::segment::{Naming, SegmentOptions, SegmentStats};
 use crate::capture::{CaptureError, Reader};
-use crate::rtp::{DepacketizerOptions, RtpPacket};
+use crate::rtp::{DepacketizerOptions, DepacketizerStats, RtpPacket};
 use crate::rtsp::SourceEvent;
 use crate::rtsp::rtcp_event;
 use crate::rtsp::sdp::{self, SdpError};
@@ -38,6 +38,8 @@ pub struct ReplayReport {
     pub capture_error: Option<CaptureError>,
     /// Writer counters.
     pub segments: SegmentStats,
+    /// Depacketizer counters (lost, reordered, duplicated packets; damaged pictures kept).
+    pub depacketizer: DepacketizerStats,
     /// Files written.
     pub files: Vec<std::path::PathBuf>,
 }
@@ -51,6 +53,16 @@ pub fn replay(
     interleaved: Bytes,
     out: &Path,
 ) -> Result<ReplayReport, ReplayError> {
+    replay_with(sdp_body, interleaved, out, DepacketizerOptions::default())
+}
+
+/// [`replay`] with explicit depacketizer options (loss policy, reorder window, limits).
+pub fn replay_with(
+    sdp_body: &[u8],
+    interleaved: Bytes,
+    out: &Path,
+    depacketizer: DepacketizerOptions,
+) -> Result<ReplayReport, ReplayError> {
     let video = sdp::h264_section(sdp_body)?;
     let rtp_channel = u8::try_from(video.index * 2).unwrap_or(u8::MAX);
     let mut ingest = Ingest::new(
@@ -61,7 +73,7 @@ pub fn replay(
             fsync: super::segment::FsyncPolicy::Never,
             ..Default::default()
         },
-        DepacketizerOptions::default(),
+        depacketizer,
     );
     let now = system_time_to_ntp(SystemTime::now());
     let mut report = ReplayReport {
@@ -71,6 +83,7 @@ pub fn replay(
         rtp_errors: 0,
         capture_error: None,
         segments: SegmentStats::default(),
+        depacketizer: DepacketizerStats::default(),
         files: Vec::new(),
     };
     for frame in Reader::new(interleaved) {
@@ -106,6 +119,7 @@ pub fn replay(
     ingest.finish(now)?;
     report.rtp_errors = ingest.rtp_errors();
     report.segments = ingest.segment_stats().clone();
+    report.depacketizer = ingest.depacketizer_stats().clone();
     report.files = ingest.take_closed().into_iter().map(|c| c.path).collect();
     Ok(report)
 }

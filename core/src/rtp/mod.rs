@@ -6,12 +6,14 @@
 //! [`crate::frame::AccessUnit`]. No payload byte is copied between the socket and the muxer.
 //!
 //! - [`packet`]: RTP header parsing.
+//! - [`lossy`]: a seeded lossy path (drop, reorder, duplicate) for tests and benches.
 //! - [`reorder`]: putting reordered packets back in sequence, dropping duplicates.
 //! - [`sequence`]: loss, late packets, sequence restarts.
 //! - [`timestamp`]: 32 → 64-bit timestamp extension.
 //! - [`h264`]: RFC 6184 depacketization and every camera quirk we know of.
 
 pub mod h264;
+pub mod lossy;
 pub mod packet;
 pub mod reorder;
 pub mod sequence;
