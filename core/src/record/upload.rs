@@ -58,6 +58,9 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
+/// The S3 client crate, for callers that read back what was shipped.
+pub use object_store;
+
 /// The per-camera journal of confirmed uploads.
 pub const JOURNAL_FILE: &str = "uploaded.jsonl";
 
@@ -343,7 +346,7 @@ struct State {
     /// Keyed by path: sorted by camera, then day, then UTC start.
     pending: BTreeMap<PathBuf, Pending>,
     cams: HashMap<String, CamState>,
-    /// Camera directories to scan.
+    /// Camera directories to scan (after recovery: no file is being written).
     scan: Vec<PathBuf>,
     /// Known camera directories (rescanned periodically).
     known: HashSet<PathBuf>,
@@ -359,6 +362,8 @@ struct Inner {
     events: Option<broadcast::Sender<RecorderEvent>>,
     /// Bandwidth pacing: the instant the next PUT may start.
     pace: tokio::sync::Mutex<Instant>,
+    /// The bucket answered a listing once (some servers create a missing bucket on PUT).
+    bucket_ok: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -422,6 +427,7 @@ impl Uploader {
             idle: Notify::new(),
             events,
             pace: tokio::sync::Mutex::new(Instant::now()),
+            bucket_ok: std::sync::atomic::AtomicBool::new(false),
         });
         let (stop, stop_rx) = watch::channel(false);
         let task = handle.spawn(run(inner.clone(), stop_rx));
@@ -438,7 +444,7 @@ impl Uploader {
             return;
         };
         lock(&self.inner.state).known.insert(cam_dir.to_path_buf());
-        self.inner.queue_file(path, false);
+        self.inner.queue_file(path, None);
         self.inner.wake.notify_one();
     }
 
@@ -604,8 +610,9 @@ impl Inner {
         }
     }
 
-    /// Queues `path` unless confirmed, queued, or (in a scan) still being written.
-    fn queue_file(&self, path: &Path, scanning: bool) {
+    /// Queues `path` unless confirmed, queued, or (in a scan: `Some(periodic)`) still being
+    /// written.
+    fn queue_file(&self, path: &Path, scanning: Option<bool>) {
         let Some((camera, rel)) = rel_of(path) else {
             return;
         };
@@ -627,7 +634,7 @@ impl Inner {
         let Ok(file) = std::fs::File::open(path) else {
             return;
         };
-        if scanning {
+        if let Some(periodic) = scanning {
             if filelock::is_being_written(&file).unwrap_or(false) {
                 return;
             }
@@ -638,7 +645,7 @@ impl Inner {
                 .ok()
                 .and_then(|t| SystemTime::now().duration_since(t).ok())
                 .is_none_or(|age| age < Duration::from_secs(5));
-            if recent {
+            if periodic && recent {
                 return;
             }
         }
@@ -656,11 +663,13 @@ impl Inner {
         });
     }
 
-    fn scan_dir(&self, cam_dir: &Path) {
+    /// Queues the closed segments of a camera directory; `periodic`: while the recorder may
+    /// be creating a file in it.
+    fn scan_dir(&self, cam_dir: &Path, periodic: bool) {
         match super::recovery::segment_files(cam_dir) {
             Ok(files) => {
                 for f in files {
-                    self.queue_file(&f, true);
+                    self.queue_file(&f, Some(periodic));
                 }
             }
             Err(e) => log::warn!("upload: cannot scan {}: {e}", cam_dir.display()),
@@ -742,8 +751,9 @@ impl Inner {
                 .await
                 .map_err(|e| format!("upload: hashing: {e}"))?
         };
-        self.pace(data.len() as u64).await;
         let key = self.key(camera, rel);
+        self.check_bucket(&key).await?;
+        self.pace(data.len() as u64).await;
         let put = self
             .store
             .put_opts(
@@ -780,6 +790,24 @@ impl Inner {
                 }
             }
             Err(e) => Err(describe(&key, &self.opts.s3, &e)),
+        }
+    }
+
+    /// Lists the prefix once: a missing bucket is an error before any PUT (s3s-fs, for one,
+    /// creates a missing bucket on PUT; AWS answers NoSuchBucket either way).
+    async fn check_bucket(&self, key: &ObjPath) -> Result<(), String> {
+        use std::sync::atomic::Ordering;
+        if self.bucket_ok.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let p = &self.opts.s3.prefix;
+        let prefix = (!p.is_empty()).then(|| ObjPath::from(p.as_str()));
+        match self.store.list_with_delimiter(prefix.as_ref()).await {
+            Ok(_) => {
+                self.bucket_ok.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => Err(describe(key, &self.opts.s3, &e)),
         }
     }
 
@@ -976,7 +1004,7 @@ async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
             let i = inner.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 for d in scans {
-                    i.scan_dir(&d);
+                    i.scan_dir(&d, false);
                 }
             })
             .await;
@@ -988,7 +1016,7 @@ async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
             let dirs = known.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 for d in dirs {
-                    i.scan_dir(&d);
+                    i.scan_dir(&d, true);
                 }
             })
             .await;
@@ -1171,6 +1199,7 @@ mod tests {
             idle: Notify::new(),
             events: None,
             pace: tokio::sync::Mutex::new(Instant::now()),
+            bucket_ok: std::sync::atomic::AtomicBool::new(false),
         };
         for (f, lo, hi) in [(1, 0.5, 1.0), (2, 1.0, 2.0), (3, 2.0, 4.0), (10, 4.0, 8.0)] {
             let d = inner.retry_delay(f).as_secs_f64();
