@@ -151,6 +151,14 @@ pub struct RecordArgs {
     /// Cameras and defaults from a TOML file ([[camera]] id, url, ...); flags win
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Ship each closed segment to s3://bucket/prefix (endpoint, region and keys from
+    /// AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP)
+    #[arg(long, value_name = "URL")]
+    pub upload: Option<String>,
+    /// With --upload: delete a local file this many hours after its recording ended, once
+    /// the bucket has confirmed it [default: keep; retention applies]
+    #[arg(long, value_name = "N")]
+    pub local_retain_hours: Option<f64>,
 }
 
 /// Longest time any option takes (about 31 years): beyond it a `Duration` would overflow.

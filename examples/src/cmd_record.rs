@@ -16,6 +16,8 @@
 //! retain_days = 30        # total, every camera
 //! retain_gb = 500         # total, every camera
 //! reconnect = true
+//! upload = "s3://bucket/prefix"  # closed segments to S3 (keys etc. from AWS_* variables)
+//! local_retain_hours = 24        # with upload: local copies kept this long once confirmed
 //!
 //! [[camera]]
 //! id = "gate"
@@ -57,6 +59,8 @@ struct ConfigFile {
     retain_days: Option<f64>,
     retain_gb: Option<f64>,
     reconnect: Option<bool>,
+    upload: Option<String>,
+    local_retain_hours: Option<f64>,
     #[serde(default)]
     camera: Vec<CameraEntry>,
 }
@@ -153,6 +157,17 @@ pub async fn run(args: &RecordArgs) -> Result<(), String> {
     }
     if let Some(g) = args.retain_gb.or(file.retain_gb) {
         opts.retention.total.max_bytes = Some(gigabytes(g, "retain-gb")?);
+    }
+    if let Some(url) = args.upload.as_ref().or(file.upload.as_ref()) {
+        let s3 = camwire::record::upload::S3Settings::from_env(url).map_err(|e| e.to_string())?;
+        let mut u = camwire::record::upload::UploadOptions::new(s3);
+        if let Some(h) = args.local_retain_hours.or(file.local_retain_hours) {
+            u.local_retain =
+                Some(Duration::try_from_secs_f64(h * 3600.0).map_err(|_| {
+                    "local-retain-hours: must be a number of hours from 0".to_string()
+                })?);
+        }
+        opts.upload = Some(u);
     }
 
     let mut cameras = Vec::new();
@@ -255,6 +270,18 @@ pub async fn run(args: &RecordArgs) -> Result<(), String> {
     tokio::select! {
         _ = all_stopped => {}
         _ = stopper => {}
+    }
+    if let Some(u) = recorder.upload_status() {
+        outln!(
+            "upload to {}: {} file(s), {} bytes still pending{}",
+            u.target,
+            u.pending_files,
+            u.pending_bytes,
+            u.oldest_pending
+                .as_ref()
+                .map(|p| format!(" (oldest {}; shipped at the next start)", p.display()))
+                .unwrap_or_default()
+        );
     }
     let statuses = recorder.shutdown().await;
     // The recorder (and with it the event sender) is gone: the collector ends.
