@@ -772,9 +772,11 @@ camwire_result camwire_discover_unicast(const struct camwire_context *context,
 // Number of devices in the list (0 for NULL).
 size_t camwire_device_list_len(const struct camwire_device_list *list);
 
-// The device at `index`, as borrowed pointers into the list.
+// The device at `index`, as borrowed pointers into the list, into `out_device` (its
+// `struct_size` set by the caller, e.g. with `camwire_struct_init`).
 //
-// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE, CAMWIRE_E_INVALID_ARGUMENT
+// (`struct_size`).
 camwire_result camwire_device_list_get2(const struct camwire_device_list *list,
                                         size_t index,
                                         struct camwire_discovered_device *out_device);
@@ -830,7 +832,9 @@ void camwire_device_free(struct camwire_device *device);
 camwire_result camwire_device_get_information(const struct camwire_device *device,
                                               struct camwire_device_info **out_info);
 
-// Fills `out_view` with borrowed pointers into `info`.
+// Fills `out_view` (its `struct_size` set by the caller) with borrowed pointers into `info`.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
 camwire_result camwire_device_info_get2(const struct camwire_device_info *info,
                                         struct camwire_device_info_view *out_view);
 
@@ -846,9 +850,10 @@ camwire_result camwire_device_get_profiles(const struct camwire_device *device,
 // Number of profiles (0 for NULL).
 size_t camwire_profile_list_len(const struct camwire_profile_list *list);
 
-// The profile at `index`.
+// The profile at `index`, into `out_profile` (its `struct_size` set by the caller).
 //
-// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE, CAMWIRE_E_INVALID_ARGUMENT
+// (`struct_size`).
 camwire_result camwire_profile_list_get2(const struct camwire_profile_list *list,
                                          size_t index,
                                          struct camwire_profile *out_profile);
@@ -961,9 +966,10 @@ camwire_result camwire_list_ranges(const char *root,
 // Number of recorded ranges (0 for NULL).
 size_t camwire_range_list_len(const struct camwire_range_list *list);
 
-// The range at `index`.
+// The range at `index`, into `out_range` (its `struct_size` set by the caller).
 //
-// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE, CAMWIRE_E_INVALID_ARGUMENT
+// (`struct_size`).
 camwire_result camwire_range_list_get2(const struct camwire_range_list *list,
                                        size_t index,
                                        struct camwire_time_range *out_range);
@@ -971,9 +977,11 @@ camwire_result camwire_range_list_get2(const struct camwire_range_list *list,
 // Number of gaps (0 for NULL).
 size_t camwire_range_list_gap_count(const struct camwire_range_list *list);
 
-// The gap at `index` (its reason is borrowed from the list).
+// The gap at `index` (its reason is borrowed from the list), into `out_gap` (its
+// `struct_size` set by the caller).
 //
-// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE, CAMWIRE_E_INVALID_ARGUMENT
+// (`struct_size`).
 camwire_result camwire_range_list_gap2(const struct camwire_range_list *list,
                                        size_t index,
                                        struct camwire_gap *out_gap);
@@ -996,7 +1004,10 @@ camwire_result camwire_export(const char *root,
                               camwire_export_format format,
                               struct camwire_export_result **out_result);
 
-// Fills `out_view` with borrowed pointers into `result`.
+// Fills `out_view` (its `struct_size` set by the caller) with borrowed pointers into
+// `result`.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
 camwire_result camwire_export_result_get2(const struct camwire_export_result *result,
                                           struct camwire_export_view *out_view);
 
@@ -1013,7 +1024,9 @@ camwire_result camwire_verify(const char *clip,
                               const char *root,
                               struct camwire_verify_report **out_report);
 
-// Fills `out_view` from `report`.
+// Fills `out_view` (its `struct_size` set by the caller) from `report`.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
 camwire_result camwire_verify_report_get2(const struct camwire_verify_report *report,
                                           struct camwire_verify_view *out_view);
 

@@ -141,9 +141,11 @@ pub unsafe extern "C" fn camwire_device_list_len(list: *const camwire_device_lis
     guard_value(0, || unsafe { list.as_ref() }.map_or(0, |l| l.items.len()))
 }
 
-/// The device at `index`, as borrowed pointers into the list.
+/// The device at `index`, as borrowed pointers into the list, into `out_device` (its
+/// `struct_size` set by the caller, e.g. with `camwire_struct_init`).
 ///
-/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE, CAMWIRE_E_INVALID_ARGUMENT
+/// (`struct_size`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camwire_device_list_get2(
     list: *const camwire_device_list,
@@ -412,7 +414,9 @@ pub unsafe extern "C" fn camwire_device_get_information(
     })
 }
 
-/// Fills `out_view` with borrowed pointers into `info`.
+/// Fills `out_view` (its `struct_size` set by the caller) with borrowed pointers into `info`.
+///
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camwire_device_info_get2(
     info: *const camwire_device_info,
@@ -539,9 +543,10 @@ pub unsafe extern "C" fn camwire_profile_list_len(list: *const camwire_profile_l
     guard_value(0, || unsafe { list.as_ref() }.map_or(0, |l| l.items.len()))
 }
 
-/// The profile at `index`.
+/// The profile at `index`, into `out_profile` (its `struct_size` set by the caller).
 ///
-/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE, CAMWIRE_E_INVALID_ARGUMENT
+/// (`struct_size`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camwire_profile_list_get2(
     list: *const camwire_profile_list,

@@ -101,9 +101,10 @@ pub unsafe extern "C" fn camwire_range_list_len(list: *const camwire_range_list)
     })
 }
 
-/// The range at `index`.
+/// The range at `index`, into `out_range` (its `struct_size` set by the caller).
 ///
-/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE, CAMWIRE_E_INVALID_ARGUMENT
+/// (`struct_size`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camwire_range_list_get2(
     list: *const camwire_range_list,
@@ -149,9 +150,11 @@ pub unsafe extern "C" fn camwire_range_list_gap_count(list: *const camwire_range
     })
 }
 
-/// The gap at `index` (its reason is borrowed from the list).
+/// The gap at `index` (its reason is borrowed from the list), into `out_gap` (its
+/// `struct_size` set by the caller).
 ///
-/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE, CAMWIRE_E_INVALID_ARGUMENT
+/// (`struct_size`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camwire_range_list_gap2(
     list: *const camwire_range_list,
@@ -295,7 +298,10 @@ pub unsafe extern "C" fn camwire_export(
     })
 }
 
-/// Fills `out_view` with borrowed pointers into `result`.
+/// Fills `out_view` (its `struct_size` set by the caller) with borrowed pointers into
+/// `result`.
+///
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camwire_export_result_get2(
     result: *const camwire_export_result,
@@ -407,7 +413,9 @@ pub unsafe extern "C" fn camwire_verify(
     })
 }
 
-/// Fills `out_view` from `report`.
+/// Fills `out_view` (its `struct_size` set by the caller) from `report`.
+///
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camwire_verify_report_get2(
     report: *const camwire_verify_report,
