@@ -20,7 +20,7 @@ mod sps;
 mod vps;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use error::H265Error;
 pub use hvcc::{HevcDecoderConfig, codec_string};

@@ -12,7 +12,11 @@
 //! - [`timestamp`]: 32 → 64-bit timestamp extension.
 //! - [`h264`]: RFC 6184 depacketization and every camera quirk we know of.
 
+pub mod aac;
+pub mod audio;
+pub mod g711;
 pub mod h264;
+pub mod h265;
 pub mod lossy;
 pub mod packet;
 pub mod reorder;
