@@ -154,7 +154,7 @@ impl ReorderBuffer {
             };
         }
         let behind = next.wrapping_sub(seq);
-        if behind >= 1 && behind <= DEFAULT_MAX_MISORDER {
+        if (1..=DEFAULT_MAX_MISORDER).contains(&behind) {
             if behind <= 64 && self.released & (1u64 << (behind - 1)) != 0 {
                 return Arrival::Duplicate;
             }
