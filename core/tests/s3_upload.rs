@@ -407,3 +407,40 @@ async fn wrong_credentials_and_missing_bucket_are_per_camera_errors_while_record
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bandwidth_cap_paces_the_backlog() {
+    let base = tmp("s3-bandwidth");
+    let server = Server::start(&base.join("s3"));
+    let root = base.join("rec");
+    let day = root.join("camx").join("2026-12-06");
+    std::fs::create_dir_all(&day).unwrap();
+    let mut want = BTreeMap::new();
+    for i in 0..6u8 {
+        let data: Vec<u8> = (0..512 * 1024u32)
+            .map(|j| (j as u8) ^ i.wrapping_mul(31))
+            .collect();
+        let name = format!("20261206T00000{i}.000Z.mp4");
+        std::fs::write(day.join(&name), &data).unwrap();
+        want.insert(format!("camx/2026-12-06/{name}"), sha_hex(&data));
+    }
+    let mut o = upload_opts(server.settings(&format!("s3://{BUCKET}/bw")));
+    o.bandwidth_bytes_per_sec = Some(1024 * 1024);
+    let t0 = Instant::now();
+    let up = Uploader::start(&root, o, None).unwrap();
+    up.scan_camera(&root.join("camx"));
+    assert!(
+        up.wait_idle(Duration::from_secs(30)).await,
+        "{:?}",
+        up.status()
+    );
+    let took = t0.elapsed();
+    up.shutdown().await;
+    // 3 MiB at 1 MiB/s, paced per object: the sixth PUT starts 2.5 s after the first.
+    assert!(took >= Duration::from_millis(2400), "{took:?}");
+    let store = server
+        .settings(&format!("s3://{BUCKET}/bw"))
+        .build(Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(objects(&store, "bw").await, want);
+}
