@@ -227,6 +227,12 @@ fn sps_fields(data: &[u8]) -> BitResult<'_, (Option<BitInput<'_>>, Sps)> {
     };
     let (i, coded_width) = ue_max(i, "pic_width_in_luma_samples", MAX_DIMENSION)?;
     let (i, coded_height) = ue_max(i, "pic_height_in_luma_samples", MAX_DIMENSION)?;
+    if coded_width == 0 || coded_height == 0 {
+        return fail(H265Error::OutOfRange {
+            field: "pic_width/height_in_luma_samples",
+            value: 0,
+        });
+    }
     let (mut i, conformance_window) = flag(i)?;
     let mut cropping = Cropping::default();
     if conformance_window {

@@ -112,6 +112,21 @@ fn wrong_types_and_truncation_are_errors() {
     assert!(matches!(Sps::parse(&big), Err(H265Error::TooLarge { .. })));
 }
 
+/// Fuzz finding (h265_params): an SPS with `pic_width_in_luma_samples` 0 parsed to a zero
+/// width; it is out of range.
+#[test]
+fn zero_picture_size_is_refused() {
+    let crash = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fuzz/corpus/h265_params/zero_width_sps"
+    ))
+    .unwrap();
+    assert!(matches!(
+        Sps::parse(&crash),
+        Err(H265Error::OutOfRange { .. }) | Err(H265Error::Truncated)
+    ));
+}
+
 #[test]
 fn codec_string_formats() {
     let mut ptl = ProfileTierLevel::default();

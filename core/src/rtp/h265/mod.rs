@@ -35,10 +35,13 @@
 //!   (`parameter_sets_with_own_timestamp_join_next_picture`).
 //! - A camera that announces H.265 and sends H.264: a typed error
 //!   [`H265DepacketizeError::LooksLikeH264`] (`h264_payload_is_a_codec_mismatch`).
-//! - Loss: skip to the next IRAP (the damaged access unit and everything before the next
-//!   intact IRAP is dropped, the loss counted on the next access unit):
-//!   `loss_drops_until_next_irap`. The H.264 depacketizer's `keep` policy and reorder window
-//!   are not applied here yet.
+//! - Loss, by the H.264 depacketizer's [`LossPolicy`]: `Keep` (default) keeps every access
+//!   unit after a gap and keeps a damaged one, flagged [`AccessUnit::damaged`], when a whole
+//!   slice of it is left (`loss_keeps_following_access_units`,
+//!   `loss_inside_multi_slice_picture_keeps_whole_slices`); `SkipToKeyframe` drops the
+//!   damaged access unit and everything up to the next intact IRAP
+//!   (`loss_drops_until_next_irap`). Either way the loss is counted on the next emitted
+//!   access unit. The reorder window of `rtp::reorder` is not applied here yet.
 //! - Limits: NAL unit, access unit, NAL and piece counts (`oversized_nal_is_an_error`).
 
 mod sprop;
@@ -52,6 +55,7 @@ use thiserror::Error;
 
 pub use sprop::{H265Fmtp, fmtp_pairs};
 
+use super::h264::LossPolicy;
 use super::packet::RtpPacket;
 use super::sequence::{SequenceStatus, SequenceTracker};
 use super::timestamp::{DEFAULT_MAX_TIMESTAMP_JUMP, TimestampExtender};
@@ -123,6 +127,9 @@ pub struct H265DepacketizerOptions {
     pub max_pieces_per_access_unit: usize,
     /// RTP timestamp steps larger than this are logged. Default 10 s at 90 kHz.
     pub max_timestamp_jump: u32,
+    /// What to do after packets were lost; the same policy and decisions as the H.264
+    /// depacketizer ([`LossPolicy`]). Default `Keep`.
+    pub loss_policy: LossPolicy,
 }
 
 impl Default for H265DepacketizerOptions {
@@ -133,6 +140,7 @@ impl Default for H265DepacketizerOptions {
             max_nals_per_access_unit: 1024,
             max_pieces_per_access_unit: 1 << 16,
             max_timestamp_jump: DEFAULT_MAX_TIMESTAMP_JUMP,
+            loss_policy: LossPolicy::Keep,
         }
     }
 }
@@ -150,6 +158,9 @@ pub struct H265DepacketizerStats {
     pub access_units: u64,
     /// Access units dropped (damaged, or before the first/next intact IRAP).
     pub dropped_access_units: u64,
+    /// Access units handed out although packets of them were lost (`LossPolicy::Keep`,
+    /// [`AccessUnit::damaged`]); included in `access_units`.
+    pub damaged_access_units: u64,
     /// PACI packets refused.
     pub paci_packets: u64,
     /// Packets refused because the stream carries DONL fields.
@@ -265,7 +276,11 @@ struct Building {
     bytes: usize,
     has_vcl: bool,
     keyframe: bool,
+    /// Dropped whole (bad packets, limits, or loss under `SkipToKeyframe`).
     damaged: bool,
+    /// Packets of it were lost (`Keep`): only whole NAL units are kept; handed out flagged
+    /// damaged if a whole slice is left.
+    incomplete: bool,
 }
 
 /// Turns one H.265 stream's RTP packets into access units.
@@ -389,7 +404,7 @@ impl H265Depacketizer {
         if let Some(t) = self.cur.timestamp
             && t != ts
         {
-            if self.cur.has_vcl || self.cur.damaged || self.fu != Fu::Idle {
+            if self.cur.has_vcl || self.cur.damaged || self.cur.incomplete || self.fu != Fu::Idle {
                 self.interrupt_fu();
                 self.finish_au();
             } else {
@@ -402,11 +417,18 @@ impl H265Depacketizer {
             && self.cur.timestamp.is_none()
             && !payload_begins_access_unit(&pkt.payload)
         {
-            self.cur.damaged = true;
+            if self.opts.loss_policy == LossPolicy::Keep && self.pending_loss > 0 {
+                self.cur.incomplete = true;
+            } else {
+                self.cur.damaged = true;
+            }
             self.cur.timestamp = Some(ts);
         }
         self.depacketize(&pkt.payload, ts);
-        if pkt.marker && (self.cur.has_vcl || self.cur.damaged) && self.fu == Fu::Idle {
+        if pkt.marker
+            && (self.cur.has_vcl || self.cur.damaged || self.cur.incomplete)
+            && self.fu == Fu::Idle
+        {
             self.finish_au();
         }
         match self.error.take() {
@@ -533,7 +555,7 @@ impl H265Depacketizer {
                     return;
                 }
                 Fu::Idle => {
-                    if !self.cur.damaged {
+                    if !self.cur.damaged && !self.cur.incomplete {
                         self.fail_au(H265DepacketizeError::FuWithoutStart);
                     }
                     self.cur.timestamp.get_or_insert(ts);
@@ -671,14 +693,29 @@ impl H265Depacketizer {
     fn note_loss(&mut self, lost: u32) {
         self.stats.lost_packets += u64::from(lost);
         self.pending_loss = self.pending_loss.saturating_add(lost);
-        self.wait_for_irap = true;
-        if self.fu != Fu::Idle {
-            self.fu = Fu::Skipping;
-        }
-        if self.cur.timestamp.is_some() {
-            self.cur.damaged = true;
-        }
         self.check_start = true;
+        match self.opts.loss_policy {
+            LossPolicy::SkipToKeyframe => {
+                self.wait_for_irap = true;
+                if self.fu != Fu::Idle {
+                    self.fu = Fu::Skipping;
+                }
+                if self.cur.timestamp.is_some() {
+                    self.cur.damaged = true;
+                }
+            }
+            LossPolicy::Keep => {
+                // A NAL unit being reassembled may have lost a fragment: it goes entirely,
+                // never stored cut short. Whole NAL units already received stay.
+                if let Fu::InProgress { first_piece, .. } = self.fu {
+                    self.cur.pieces.truncate(first_piece as usize);
+                    self.fu = Fu::Skipping;
+                }
+                if self.cur.timestamp.is_some() {
+                    self.cur.incomplete = true;
+                }
+            }
+        }
     }
 
     fn fail_packet(&mut self, e: H265DepacketizeError) {
@@ -707,8 +744,9 @@ impl H265Depacketizer {
             return;
         }
         if !b.has_vcl {
-            // Only parameter sets/SEI and no picture (end of stream): nothing to emit.
-            if !b.nals.is_empty() {
+            // Only parameter sets/SEI and no whole slice (end of stream, or loss): nothing
+            // to emit; a counted loss goes on the next access unit.
+            if !b.nals.is_empty() || b.incomplete {
                 self.stats.dropped_access_units += 1;
             }
             return;
@@ -731,12 +769,16 @@ impl H265Depacketizer {
         }
         self.wait_for_irap = false;
         self.stats.access_units += 1;
+        if b.incomplete {
+            self.stats.damaged_access_units += 1;
+        }
         let au = AccessUnit {
             timestamp,
             nals: b.nals,
             pieces: b.pieces,
             keyframe: b.keyframe,
             loss: std::mem::take(&mut self.pending_loss),
+            damaged: b.incomplete,
             ..Default::default()
         };
         self.ready.push_back(H265Frame {

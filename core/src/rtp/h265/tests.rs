@@ -564,9 +564,79 @@ fn h264_payload_is_a_codec_mismatch() {
     }
 }
 
+fn skip_to_keyframe() -> H265Depacketizer {
+    let opts = H265DepacketizerOptions {
+        loss_policy: LossPolicy::SkipToKeyframe,
+        ..Default::default()
+    };
+    H265Depacketizer::new(opts, &H265Fmtp::default())
+}
+
+/// Feeds `p` with consecutive sequence numbers, skipping the indices in `lose`.
+fn run_losing(
+    d: &mut H265Depacketizer,
+    p: &[(u32, bool, Vec<u8>)],
+    lose: &[usize],
+) -> Vec<H265Frame> {
+    let mut out = Vec::new();
+    for (i, (ts, m, pl)) in p.iter().enumerate() {
+        if lose.contains(&i) {
+            continue;
+        }
+        let _ = d.push(pkt(i as u16, *ts, *m, pl));
+        while let Some(f) = d.pull() {
+            out.push(f);
+        }
+    }
+    out
+}
+
+#[test]
+fn loss_keeps_following_access_units() {
+    let mut d = new_depack();
+    let frags = fus(&trail(300), 100);
+    let mut p = keyframe_packets(0);
+    p.push((3600, false, frags[0].clone()));
+    p.push((3600, false, frags[1].clone()));
+    p.push((3600, true, frags[2].clone()));
+    p.push((7200, true, trail(20)));
+    // Lose the middle fragment: the single-slice picture has no whole slice left and goes;
+    // the next picture is kept (the decoder conceals), carrying the loss.
+    let out = run_losing(&mut d, &p, &[5]);
+    let ts: Vec<i64> = out.iter().map(|f| f.au.timestamp).collect();
+    assert_eq!(ts, vec![0, 7200]);
+    assert_eq!(out[1].au.loss, 1);
+    assert!(!out[1].au.damaged, "the picture after the gap is whole");
+    assert_eq!(d.stats().dropped_access_units, 1);
+}
+
+#[test]
+fn loss_inside_multi_slice_picture_keeps_whole_slices() {
+    let mut d = new_depack();
+    let second = slice(nal::IDR_W_RADL, false, 300, 0x66);
+    let frags = fus(&second, 100);
+    let mut p = vec![(0, false, ap(&[VPS, SPS, PPS])), (0, false, idr(40))];
+    p.push((0, false, frags[0].clone()));
+    p.push((0, false, frags[1].clone()));
+    p.push((0, true, frags[2].clone()));
+    p.push((3600, true, trail(20)));
+    let out = run_losing(&mut d, &p, &[3]);
+    assert_eq!(out.len(), 2);
+    assert!(out[0].au.damaged);
+    assert!(out[0].au.keyframe, "an IRAP slice is left");
+    assert_eq!(
+        nals(&out[0].au),
+        vec![VPS.to_vec(), SPS.to_vec(), PPS.to_vec(), idr(40)],
+        "the cut NAL unit is removed entirely"
+    );
+    assert_eq!(out[0].au.loss, 1);
+    assert_eq!(d.stats().damaged_access_units, 1);
+    assert!(!out[1].au.damaged);
+}
+
 #[test]
 fn loss_drops_until_next_irap() {
-    let mut d = new_depack();
+    let mut d = skip_to_keyframe();
     let frags = fus(&trail(300), 100);
     let mut p = keyframe_packets(0);
     p.push((3600, false, frags[0].clone()));
@@ -598,24 +668,21 @@ fn loss_drops_until_next_irap() {
 
 #[test]
 fn loss_of_marker_packet_keeps_clean_irap_after_it() {
-    let mut d = new_depack();
     let mut p = keyframe_packets(0);
     p.push((3600, false, trail(20)));
     p.push((3600, true, slice(nal::TRAIL_R, false, 20, 0x55)));
     p.extend(keyframe_packets(7200));
-    let mut out = Vec::new();
-    for (i, (ts, m, pl)) in p.iter().enumerate() {
-        // Lose the last (marked) packet of the P picture.
-        if i == 5 {
-            continue;
-        }
-        let _ = d.push(pkt(i as u16, *ts, *m, pl));
-        while let Some(f) = d.pull() {
-            out.push(f);
-        }
-    }
+    // Lose the last (marked) packet of the P picture.
+    let out = run_losing(&mut skip_to_keyframe(), &p, &[5]);
     let ts: Vec<i64> = out.iter().map(|f| f.au.timestamp).collect();
     assert_eq!(ts, vec![0, 7200]);
+    assert_eq!(out[1].au.loss, 1);
+    // Keep: the P picture's first slice is kept, flagged.
+    let out = run_losing(&mut new_depack(), &p, &[5]);
+    let ts: Vec<i64> = out.iter().map(|f| f.au.timestamp).collect();
+    assert_eq!(ts, vec![0, 3600, 7200]);
+    assert!(out[1].au.damaged);
+    assert!(!out[2].au.damaged);
 }
 
 #[test]
