@@ -38,7 +38,7 @@ fn udp_pair() -> (UdpSocket, UdpSocket) {
     for _ in 0..100 {
         let a = UdpSocket::bind("127.0.0.1:0").expect("bind");
         let p = a.local_addr().expect("addr").port();
-        if p % 2 == 0
+        if p.is_multiple_of(2)
             && let Ok(b) = UdpSocket::bind(("127.0.0.1", p + 1))
         {
             return (a, b);
