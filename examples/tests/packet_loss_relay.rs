@@ -18,12 +18,14 @@ use camwire::rtp::lossy::ImpairmentOptions;
 use lossy_relay::LossyRelay;
 use support::*;
 
-/// (frames recorded, frames flagged damaged, lost packets written) over `files`.
-fn recorded(files: &[std::path::PathBuf]) -> (usize, usize, u64) {
-    let (mut n, mut damaged, mut lost) = (0, 0, 0);
+/// (frames recorded, frames flagged damaged, lost packets written, frames spanned) over
+/// `files`.
+fn recorded(files: &[std::path::PathBuf]) -> (usize, usize, u64, usize) {
+    let (mut n, mut damaged, mut lost, mut ticks) = (0, 0, 0, 0u64);
     for f in files {
         let mut file = std::fs::File::open(f).expect("open");
         let scan = scan_fragments(&mut file).expect("scan");
+        ticks += scan.duration();
         for fr in &scan.fragments {
             for s in read_fragment_samples(&mut file, fr, &scan.defaults).expect("samples") {
                 n += 1;
@@ -32,7 +34,7 @@ fn recorded(files: &[std::path::PathBuf]) -> (usize, usize, u64) {
             }
         }
     }
-    (n, damaged, lost)
+    (n, damaged, lost, (ticks as f64 / 3600.0).round() as usize)
 }
 
 fn opts(seed: u64, drop: f64) -> ImpairmentOptions {
@@ -70,12 +72,16 @@ fn record_through_relay(src: &Path, o: ImpairmentOptions, name: &str) -> (usize,
     for f in &files {
         assert_ffprobe_clean(f);
     }
-    let (frames, damaged, lost) = recorded(&files);
-    let (seen, whole) = relay.frames();
+    let (frames, damaged, lost, spanned) = recorded(&files);
+    let (seen, whole_all) = relay.frames();
+    // A recording starts at the first intact keyframe (a damaged first one is skipped, by
+    // design): the frames before it do not count as missed.
+    let whole = relay.whole_in_last(spanned);
     let stats = *relay.stats.lock().unwrap();
     eprintln!(
-        "{name}: relay {stats:?}; {seen} frames sent, {whole} arrived whole; camwire recorded \
-         {frames} ({damaged} flagged damaged, {lost} lost packets in the files)"
+        "{name}: relay {stats:?}; {seen} frames sent, {whole_all} arrived whole ({whole} from the \
+         recording's first keyframe on); camwire recorded {frames} ({damaged} flagged damaged, \
+         {lost} lost packets in the files)"
     );
     assert!(stats.dropped > 0);
     assert!(lost > 0, "the loss is recorded in the files");

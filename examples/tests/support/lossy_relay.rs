@@ -96,6 +96,24 @@ impl LossyRelay {
         }
     }
 
+    /// Of the last `k` frames (in the order first seen), those none of whose packets was
+    /// dropped: the frames a recording that started at a later keyframe could hold.
+    pub fn whole_in_last(&self, k: usize) -> usize {
+        let log = self.log.lock().unwrap();
+        let mut order: Vec<u32> = Vec::new();
+        let mut hit = std::collections::BTreeSet::new();
+        for &(_, ts, fate) in log.iter() {
+            if !order.contains(&ts) {
+                order.push(ts);
+            }
+            if fate == Fate::Dropped {
+                hit.insert(ts);
+            }
+        }
+        let start = order.len().saturating_sub(k);
+        order[start..].iter().filter(|t| !hit.contains(*t)).count()
+    }
+
     /// Frames (RTP timestamps) seen, and those none of whose packets was dropped.
     pub fn frames(&self) -> (usize, usize) {
         let log = self.log.lock().unwrap();
