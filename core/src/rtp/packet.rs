@@ -117,6 +117,82 @@ impl RtpPacket {
     }
 }
 
+/// An RTP header extension (RFC 3550 §5.3.1): the 16-bit profile-defined field and the
+/// extension words, a zero-copy slice of the packet. ONVIF replay's 0xABAC extension (NTP
+/// time, C/E/D flags, CSeq) is read from here; RFC 8285 elements through
+/// [`HeaderExtension::elements`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderExtension {
+    /// The profile-defined 16 bits (0xBEDE: RFC 8285 one-byte form; 0x100x: two-byte form;
+    /// 0xABAC: ONVIF replay).
+    pub profile: u16,
+    /// The extension words (length field × 4 bytes).
+    pub data: Bytes,
+}
+
+impl HeaderExtension {
+    /// RFC 8285 elements as (id, value) for the one-byte and two-byte forms; empty for any
+    /// other profile. Malformed element lists end early, never panic.
+    pub fn elements(&self) -> Vec<(u8, Bytes)> {
+        let mut out = Vec::new();
+        let d = &self.data;
+        let mut i = 0;
+        if self.profile == 0xBEDE {
+            while i < d.len() {
+                let b = d[i];
+                if b == 0 {
+                    i += 1; // padding
+                    continue;
+                }
+                let id = b >> 4;
+                if id == 15 {
+                    break;
+                }
+                let len = usize::from(b & 0x0f) + 1;
+                let Some(v) = d.get(i + 1..i + 1 + len) else {
+                    break;
+                };
+                out.push((id, d.slice_ref(v)));
+                i += 1 + len;
+            }
+        } else if self.profile & 0xfff0 == 0x1000 {
+            while i + 1 < d.len() {
+                let id = d[i];
+                if id == 0 {
+                    i += 1;
+                    continue;
+                }
+                let len = usize::from(d[i + 1]);
+                let Some(v) = d.get(i + 2..i + 2 + len) else {
+                    break;
+                };
+                out.push((id, d.slice_ref(v)));
+                i += 2 + len;
+            }
+        }
+        out
+    }
+}
+
+impl RtpPacket {
+    /// [`RtpPacket::parse`], also returning the header extension when the X bit is set (a
+    /// slice of `raw`, no copy).
+    pub fn parse_with_extension(
+        raw: Bytes,
+    ) -> Result<(RtpPacket, Option<HeaderExtension>), RtpError> {
+        let pkt = RtpPacket::parse(raw.clone())?;
+        if raw[0] & 0x10 == 0 {
+            return Ok((pkt, None));
+        }
+        // parse() validated that the CSRCs and the extension fit.
+        let start = FIXED_HEADER_LEN + 4 * usize::from(raw[0] & 0x0f);
+        let profile = u16::from_be_bytes([raw[start], raw[start + 1]]);
+        let words = usize::from(u16::from_be_bytes([raw[start + 2], raw[start + 3]]));
+        let data = raw.slice(start + 4..start + 4 + 4 * words);
+        Ok((pkt, Some(HeaderExtension { profile, data })))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +269,42 @@ mod tests {
         let ext_short = raw_rtp(0x90, 96, 1, 2, 3, &[], &[0xbe]);
         assert_eq!(
             RtpPacket::parse(ext_short),
+            Err(RtpError::TruncatedExtension)
+        );
+    }
+
+    #[test]
+    fn header_extension_is_reachable_without_copy() {
+        // CC=1, X=1: one CSRC, then a 3-word RFC 8285 one-byte extension: id 1 (2 bytes),
+        // padding, id 2 (1 byte), padding.
+        let ext = [
+            0, 0, 0, 9, 0xbe, 0xde, 0, 2, 0x11, 0xaa, 0xbb, 0, 0x20, 0xcc, 0, 0,
+        ];
+        let raw = raw_rtp(0x91, 96, 1, 2, 3, &ext, &[0x41, 7]);
+        let (pkt, e) = RtpPacket::parse_with_extension(raw.clone()).unwrap();
+        assert_eq!(&pkt.payload[..], &[0x41, 7]);
+        let e = e.unwrap();
+        assert_eq!(e.profile, 0xbede);
+        assert_eq!(e.data.len(), 8);
+        assert_eq!(e.data.as_ptr(), raw[20..].as_ptr(), "no copy");
+        let el = e.elements();
+        assert_eq!(el.len(), 2);
+        assert_eq!((el[0].0, &el[0].1[..]), (1, &[0xaa, 0xbb][..]));
+        assert_eq!((el[1].0, &el[1].1[..]), (2, &[0xcc][..]));
+        // ONVIF replay: profile 0xABAC, three words (NTP time, flags + CSeq).
+        let onvif = [0xab, 0xac, 0, 3, 1, 2, 3, 4, 5, 6, 7, 8, 0x80, 0, 0, 5];
+        let raw = raw_rtp(0x90, 96, 1, 2, 3, &onvif, &[1]);
+        let (_, e) = RtpPacket::parse_with_extension(raw).unwrap();
+        let e = e.unwrap();
+        assert_eq!(e.profile, 0xabac);
+        assert_eq!(&e.data[..8], &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert!(e.elements().is_empty());
+        // No X bit: none; malformed: the same error as parse().
+        let plain = raw_rtp(0x80, 96, 1, 2, 3, &[], &[1]);
+        assert_eq!(RtpPacket::parse_with_extension(plain).unwrap().1, None);
+        let bad = raw_rtp(0x90, 96, 1, 2, 3, &[], &[0xbe, 0xde, 0, 2, 1, 2, 3, 4]);
+        assert_eq!(
+            RtpPacket::parse_with_extension(bad),
             Err(RtpError::TruncatedExtension)
         );
     }

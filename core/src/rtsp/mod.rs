@@ -1,10 +1,10 @@
-//! RTSP sessions on `retina`: control and transport only.
+//! RTSP sessions on camwire's own RTSP/1.0 client ([`client`]): control and transport.
 //!
-//! retina speaks RTSP to quirky cameras (stale live555 sessions, odd TEARDOWN answers, SSRC
-//! oddities) and hands us raw RTP packets whose payload we take with
-//! `ReceivedPacket::into_payload_bytes()`: a `Bytes` slice of its receive buffer, no copy.
-//! We never use retina's `demuxed()` on the recording path (it copies every access unit).
-//! retina has no timeouts of its own; [`SourceOptions`] adds connect/request/idle ones.
+//! The client speaks RTSP to quirky cameras (data before the PLAY answer, odd Session and
+//! Transport headers, SSRC oddities, server-sent requests) and hands us whole RTP packets as
+//! `Bytes` slices of its receive buffer, no copy; [`Source`] parses them in place
+//! ([`crate::rtp::RtpPacket`]) and adds connect/request/idle timeouts ([`SourceOptions`]).
+//! retina is a dev-dependency only: a peer in benches and an oracle in tests.
 
 mod auth;
 pub mod client;

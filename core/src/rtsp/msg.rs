@@ -176,6 +176,17 @@ impl Framer {
                     buf.reserve(4 + len - buf.len());
                     return Ok(None);
                 }
+                // When the next byte is already here it must start something: a frame whose
+                // end is followed by garbage had a lying length (it swallowed the frames
+                // after it), so it is dropped and the search resumes inside it.
+                if let Some(&after) = buf.get(4 + len)
+                    && !starts_item(after)
+                {
+                    // Each dropped frame counts as a place of lost framing.
+                    self.resyncing = false;
+                    self.skip(buf, 1);
+                    continue;
+                }
                 self.resyncing = false;
                 buf.advance(4);
                 let data = buf.split_to(len).freeze();
@@ -207,6 +218,11 @@ impl Framer {
         self.garbage_bytes += n as u64;
         buf.advance(n);
     }
+}
+
+/// Whether `c` can be the first byte of a frame, a message or the line ends between them.
+fn starts_item(c: u8) -> bool {
+    matches!(c, b'$' | b'\r' | b'\n' | b'r') || c.is_ascii_uppercase()
 }
 
 enum Start {
@@ -466,7 +482,7 @@ mod tests {
     #[test]
     fn garbage_is_skipped_to_the_next_frame_or_message() {
         let (out, f) = frames(
-            b"xx\x01garbage$\x00\x00\x04\x80\x60\x00\x01junkRTSP/1.0 200 OK\r\nCSeq: 3\r\n\r\n",
+            b"xx\x01garbage$\x00\x00\x04\x80\x60\x00\x01ZZZZRTSP/1.0 200 OK\r\nCSeq: 3\r\n\r\n",
         );
         assert_eq!(out.len(), 2);
         assert!(matches!(out[0], Frame::Interleaved { channel: 0, .. }));
@@ -483,6 +499,25 @@ mod tests {
         let (out, _) = frames(b"zz$\x07\xff\xffQ$\x02\x00\x04\x80\x60\x00\x01");
         assert_eq!(out.len(), 1);
         assert!(matches!(out[0], Frame::Interleaved { channel: 2, .. }));
+    }
+
+    #[test]
+    fn a_frame_with_a_lying_length_is_dropped_and_the_frames_it_swallowed_are_kept() {
+        // Channel 0 claims 13 bytes but has 4: its claim ends inside the third frame.
+        let mut input = b"$\x00\x00\x0d\x80\x60\x00\x01".to_vec();
+        input.extend_from_slice(b"$\x00\x00\x04\x80\x60\x00\x02");
+        input.extend_from_slice(b"$\x00\x00\x04\x80\x60\x00\x03");
+        let (out, f) = frames(&input);
+        let seqs: Vec<u8> = out
+            .iter()
+            .map(|fr| match fr {
+                Frame::Interleaved { data, .. } => data[3],
+                o => panic!("{o:?}"),
+            })
+            .collect();
+        assert_eq!(seqs, vec![2, 3]);
+        assert_eq!(f.resyncs, 1);
+        assert_eq!(f.garbage_bytes, 8);
     }
 
     #[test]

@@ -1,12 +1,13 @@
-//! One playing RTSP session for the H.264 video track of a camera.
+//! One playing RTSP session for the H.264 video track of a camera, on camwire's own client
+//! ([`super::client`]).
 
+use super::client::{ClientError, ClientOptions, Packet, PlayOptions, RtspClient, SetupTransport};
+use super::rtcp::{self, RtcpEvent};
 use super::sdp::{self, MediaSection};
 use super::url::{CameraUrl, UrlError};
 use crate::credentials::Credentials;
 use crate::rtp::RtpPacket;
 use bytes::Bytes;
-use futures::StreamExt;
-use retina::client::{PacketItem, Playing, Session, SessionOptions, SetupOptions};
 use std::pin::Pin;
 use std::time::Duration;
 use thiserror::Error;
@@ -101,12 +102,13 @@ pub enum RtspError {
         /// What was wrong.
         source: sdp::SdpError,
     },
-    /// Anything retina reported (connection refused or reset, bad RTSP answers, ...).
+    /// Anything else the RTSP client reported (connection refused or reset, bad RTSP
+    /// answers, lost framing, a changed SSRC, ...).
     #[error("{url}: {message}")]
     Protocol {
         /// The camera.
         url: String,
-        /// retina's description.
+        /// The client's description.
         message: String,
         /// RTSP status code when the error came from an answer.
         status: Option<u16>,
@@ -166,7 +168,8 @@ pub struct RawPacket {
 /// A playing RTSP session of a camera's H.264 video track.
 pub struct Source {
     url: CameraUrl,
-    session: Pin<Box<Session<Playing>>>,
+    /// `None` only while being dropped (TEARDOWN takes it).
+    client: Option<RtspClient>,
     sdp: Bytes,
     video: MediaSection,
     video_stream: usize,
@@ -180,9 +183,12 @@ pub struct Source {
     transport: Transport,
     tool: Option<String>,
     end: EndState,
+    /// The video SSRC, learned from the first RTP packet (the one in SETUP's `Transport` is
+    /// advisory); a later change ends the session with an error.
+    ssrc: Option<u32>,
 }
 
-/// Over UDP, RTP and RTCP arrive on separate sockets and retina reads RTCP first, so a
+/// Over UDP, RTP and RTCP arrive on separate sockets and may be read RTCP first, so a
 /// camera's BYE can overtake the last RTP packets of the stream (seen with GStreamer's
 /// server: the final frame was lost). After a BYE over UDP the source keeps reading until
 /// the sockets have been quiet for [`BYE_DRAIN_QUIET`] or [`BYE_DRAIN_MAX`] has passed. Over
@@ -220,17 +226,17 @@ fn timeout_err(url: &CameraUrl, step: &'static str, after: Duration) -> RtspErro
     }
 }
 
-fn retina_err(url: &CameraUrl, e: retina::Error) -> RtspError {
-    let status = e.status_code();
-    if status == Some(401) {
-        return RtspError::Auth {
+fn client_err(url: &CameraUrl, e: ClientError) -> RtspError {
+    match e {
+        ClientError::Auth => RtspError::Auth {
             url: url.to_string(),
-        };
-    }
-    RtspError::Protocol {
-        url: url.to_string(),
-        message: e.to_string(),
-        status,
+        },
+        ClientError::Timeout { step, after } => timeout_err(url, step, after),
+        e => RtspError::Protocol {
+            url: url.to_string(),
+            status: e.status(),
+            message: e.to_string(),
+        },
     }
 }
 
@@ -239,52 +245,54 @@ impl Source {
     pub async fn connect(url: &str, opts: SourceOptions) -> Result<Source, RtspError> {
         let (url, url_creds) = CameraUrl::parse(url)?;
         let creds = opts.credentials.clone().or(url_creds);
-        let session_opts = SessionOptions::default()
-            .creds(creds.map(|c| retina::client::Credentials {
-                username: c.username,
-                password: c.password,
-            }))
-            .user_agent(opts.user_agent.clone());
-        let mut session = tokio::time::timeout(
-            opts.connect_timeout,
-            Session::describe(url.as_url().clone(), session_opts),
-        )
-        .await
-        .map_err(|_| timeout_err(&url, "connect/DESCRIBE", opts.connect_timeout))?
-        .map_err(|e| retina_err(&url, e))?;
-        let sdp = Bytes::copy_from_slice(session.sdp());
+        let copts = ClientOptions {
+            credentials: creds,
+            user_agent: opts.user_agent.clone(),
+            // connect/DESCRIBE, SETUP and PLAY are bounded below with the step names the
+            // callers know; the client's own bound is a looser safety net behind them.
+            request_timeout: opts.request_timeout.max(opts.connect_timeout)
+                + Duration::from_secs(1),
+            ..ClientOptions::default()
+        };
+        let described = async {
+            let mut client = RtspClient::connect(url.as_url().clone(), copts).await?;
+            client.describe().await?;
+            Ok::<_, ClientError>(client)
+        };
+        let mut client = tokio::time::timeout(opts.connect_timeout, described)
+            .await
+            .map_err(|_| timeout_err(&url, "connect/DESCRIBE", opts.connect_timeout))?
+            .map_err(|e| client_err(&url, e))?;
+        let sdp = client
+            .presentation()
+            .map(|p| p.sdp.clone())
+            .unwrap_or_default();
         let video = sdp::h264_section(&sdp).map_err(|source| RtspError::Sdp {
             url: url.to_string(),
             source,
         })?;
-        // retina's stream list is in SDP order, like ours.
+        // The client's stream list is the SDP's m= sections in order, like ours.
         let video_stream = video.index;
         let transport = match opts.transport {
-            Transport::Tcp => retina::client::Transport::Tcp(Default::default()),
-            Transport::Udp => retina::client::Transport::Udp(Default::default()),
+            Transport::Tcp => SetupTransport::Tcp,
+            Transport::Udp => SetupTransport::Udp,
         };
-        tokio::time::timeout(
-            opts.request_timeout,
-            session.setup(video_stream, SetupOptions::default().transport(transport)),
-        )
-        .await
-        .map_err(|_| timeout_err(&url, "SETUP", opts.request_timeout))?
-        .map_err(|e| retina_err(&url, e))?;
-        let tool = session.tool().map(|t| format!("{t:?}"));
-        let playing = tokio::time::timeout(
-            opts.request_timeout,
-            session.play(retina::client::PlayOptions::default()),
-        )
-        .await
-        .map_err(|_| timeout_err(&url, "PLAY", opts.request_timeout))?
-        .map_err(|e| retina_err(&url, e))?;
+        tokio::time::timeout(opts.request_timeout, client.setup(video_stream, transport))
+            .await
+            .map_err(|_| timeout_err(&url, "SETUP", opts.request_timeout))?
+            .map_err(|e| client_err(&url, e))?;
+        let tool = client.server().map(str::to_string);
+        tokio::time::timeout(opts.request_timeout, client.play(&PlayOptions::default()))
+            .await
+            .map_err(|_| timeout_err(&url, "PLAY", opts.request_timeout))?
+            .map_err(|e| client_err(&url, e))?;
         log::info!(
             "{url}: playing H.264 track {video_stream} over {}",
             opts.transport
         );
         Ok(Source {
             url,
-            session: Box::pin(playing),
+            client: Some(client),
             sdp,
             video,
             video_stream,
@@ -294,6 +302,7 @@ impl Source {
             transport: opts.transport,
             tool,
             end: EndState::Playing,
+            ssrc: None,
         })
     }
 
@@ -324,19 +333,18 @@ impl Source {
 
     /// The next packet of the session; `Ok(None)` at its end (server close, or the drain
     /// after a BYE is over).
-    async fn next_item(&mut self) -> Result<Option<PacketItem>, RtspError> {
+    async fn next_item(&mut self) -> Result<Option<Packet>, RtspError> {
         match self.end {
             EndState::Ended | EndState::ByePending => Ok(None),
             EndState::Playing => loop {
+                let Some(client) = self.client.as_mut() else {
+                    return Ok(None);
+                };
                 tokio::select! {
                     biased;
-                    item = self.session.next() => {
+                    item = client.next() => {
                         self.last_rx = tokio::time::Instant::now();
-                        return match item {
-                            None => Ok(None),
-                            Some(Err(e)) => Err(retina_err(&self.url, e)),
-                            Some(Ok(item)) => Ok(Some(item)),
-                        };
+                        return item.map_err(|e| client_err(&self.url, e));
                     }
                     () = self.idle.as_mut() => {
                         let due = self.last_rx + self.idle_timeout;
@@ -351,8 +359,11 @@ impl Source {
                 let quiet = deadline
                     .saturating_duration_since(tokio::time::Instant::now())
                     .min(BYE_DRAIN_QUIET);
-                match tokio::time::timeout(quiet, self.session.next()).await {
-                    Ok(Some(Ok(item))) => Ok(Some(item)),
+                let Some(client) = self.client.as_mut() else {
+                    return Ok(None);
+                };
+                match tokio::time::timeout(quiet, client.next()).await {
+                    Ok(Ok(Some(item))) => Ok(Some(item)),
                     // Quiet, closed or failing after the camera said goodbye: the end.
                     _ => {
                         self.end = EndState::ByePending;
@@ -389,26 +400,32 @@ impl Source {
                 return Ok(pending.then_some(SourceEvent::Bye));
             };
             match item {
-                PacketItem::Rtp(pkt) if pkt.stream_id() == self.video_stream => {
-                    let h = pkt.header();
-                    let (sequence_number, timestamp, marker, ssrc, payload_type) = (
-                        h.sequence_number(),
-                        h.timestamp(),
-                        h.mark(),
-                        h.ssrc(),
-                        h.payload_type(),
-                    );
-                    return Ok(Some(SourceEvent::Rtp(RtpPacket {
-                        sequence_number,
-                        timestamp,
-                        marker,
-                        ssrc,
-                        payload_type,
-                        payload: pkt.into_payload_bytes(),
-                    })));
+                Packet::Rtp { stream, data } if stream == self.video_stream => {
+                    let pkt = match RtpPacket::parse(data) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            log::debug!("{}: skipping a malformed RTP packet: {e}", self.url);
+                            continue;
+                        }
+                    };
+                    match self.ssrc {
+                        None => self.ssrc = Some(pkt.ssrc),
+                        Some(s) if s != pkt.ssrc => {
+                            return Err(RtspError::Protocol {
+                                url: self.url.to_string(),
+                                message: format!(
+                                    "SSRC changed from {s:08x} to {:08x} mid-session",
+                                    pkt.ssrc
+                                ),
+                                status: None,
+                            });
+                        }
+                        Some(_) => {}
+                    }
+                    return Ok(Some(SourceEvent::Rtp(pkt)));
                 }
-                PacketItem::Rtcp(c) if c.stream_id() == self.video_stream => {
-                    match rtcp_event(c.raw()) {
+                Packet::Rtcp { stream, data } if stream == self.video_stream => {
+                    match rtcp_event(&data) {
                         Some(SourceEvent::Bye) if self.on_bye() => {
                             return Ok(Some(SourceEvent::Bye));
                         }
@@ -426,34 +443,43 @@ impl Source {
     /// the end. Reading goes on after a BYE until the end (over UDP, the packets it
     /// overtook are still to come).
     pub async fn next_raw(&mut self) -> Result<Option<(RawPacket, bool)>, RtspError> {
-        loop {
-            let Some(item) = self.next_item().await? else {
-                self.end = EndState::Ended;
-                return Ok(None);
-            };
-            return Ok(Some(match item {
-                PacketItem::Rtp(pkt) => (
-                    RawPacket {
-                        channel: capture_channel(pkt.stream_id(), false),
-                        data: Bytes::copy_from_slice(pkt.raw()),
-                    },
-                    false,
-                ),
-                PacketItem::Rtcp(c) => {
-                    let bye = matches!(rtcp_event(c.raw()), Some(SourceEvent::Bye));
-                    if bye {
-                        self.on_bye();
-                    }
-                    (
-                        RawPacket {
-                            channel: capture_channel(c.stream_id(), true),
-                            data: Bytes::copy_from_slice(c.raw()),
-                        },
-                        bye,
-                    )
+        let Some(item) = self.next_item().await? else {
+            self.end = EndState::Ended;
+            return Ok(None);
+        };
+        Ok(Some(match item {
+            Packet::Rtp { stream, data } => (
+                RawPacket {
+                    channel: capture_channel(stream, false),
+                    data,
+                },
+                false,
+            ),
+            Packet::Rtcp { stream, data } => {
+                let bye = matches!(rtcp_event(&data), Some(SourceEvent::Bye));
+                if bye {
+                    self.on_bye();
                 }
-                _ => continue,
-            }));
+                (
+                    RawPacket {
+                        channel: capture_channel(stream, true),
+                        data,
+                    },
+                    bye,
+                )
+            }
+        }))
+    }
+}
+
+impl Drop for Source {
+    /// TEARDOWN in the background, bounded by the client's teardown timeout, so a camera
+    /// that allows few sessions does not keep ours (no runtime: the connection just closes).
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(client.teardown());
         }
     }
 }
@@ -463,29 +489,14 @@ fn capture_channel(stream: usize, rtcp: bool) -> u8 {
 }
 
 /// Walks an RTCP compound packet: a BYE anywhere ends the stream; otherwise a sender report
-/// gives the wall-clock mapping. Malformed packets are ignored (retina validated framing).
+/// gives the wall-clock mapping. Malformed packets are ignored.
 pub fn rtcp_event(raw: &[u8]) -> Option<SourceEvent> {
-    let mut rest = raw;
-    let mut sr = None;
-    while rest.len() >= 4 {
-        let pt = rest[1];
-        let words = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
-        let len = (words + 1) * 4;
-        let Some(pkt) = rest.get(..len) else { break };
-        match pt {
-            203 => return Some(SourceEvent::Bye),
-            200 if pkt.len() >= 20 && sr.is_none() => {
-                let ntp = u64::from_be_bytes([
-                    pkt[8], pkt[9], pkt[10], pkt[11], pkt[12], pkt[13], pkt[14], pkt[15],
-                ]);
-                let rtp_timestamp = u32::from_be_bytes([pkt[16], pkt[17], pkt[18], pkt[19]]);
-                sr = Some(SourceEvent::SenderReport { ntp, rtp_timestamp });
-            }
-            _ => {}
-        }
-        rest = &rest[len..];
+    match rtcp::parse_compound(raw)? {
+        RtcpEvent::Bye => Some(SourceEvent::Bye),
+        RtcpEvent::SenderReport {
+            ntp, rtp_timestamp, ..
+        } => Some(SourceEvent::SenderReport { ntp, rtp_timestamp }),
     }
-    sr
 }
 
 #[cfg(test)]
