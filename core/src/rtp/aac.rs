@@ -243,7 +243,7 @@ impl AacFmtp {
 
 fn hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.is_empty() || !s.len().is_multiple_of(2) {
+    if s.is_empty() || s.len() & 1 == 1 {
         return None;
     }
     (0..s.len())
