@@ -47,10 +47,12 @@
 //!
 //! Module map (one obvious place per concern):
 //! - [`h264`]: NAL units, SPS/PPS parsing, avcC and the RFC 6381 codec string.
-//! - [`rtp`]: RTP packet parsing and the zero-copy H.264 depacketizer (camera quirks live here).
+//! - [`h265`]: HEVC NAL units, VPS/SPS/PPS parsing, hvcC and the codec string.
+//! - [`rtp`]: RTP packet parsing, reordering, loss policy and the zero-copy depacketizers
+//!   (camera quirks live here).
 //! - [`frame`]: the [`frame::AccessUnit`] handed from the depacketizer to the muxer.
 //! - [`fmp4`]: fragmented MP4 init segments, fragment headers and vectored writes.
-//! - [`rtsp`]: RTSP sessions on `retina` (control and transport only), with our timeouts.
+//! - [`rtsp`]: our RTSP/1.0 client: control, auth, zero-copy interleaved and UDP transport, RTCP.
 //! - [`record`]: turning a stream of access units into rotated, self-contained MP4 segments.
 //! - [`export`]: evidence clips T1..T2 with a hash manifest, `verify`, and the recorded ranges.
 //! - [`onvif`]: WS-Discovery and the device, media, events and PTZ services.

@@ -27,13 +27,27 @@ fn clips_dir() -> PathBuf {
     dir
 }
 
+/// Blocks until the exclusive lock on `path` is free (another test is making the clip).
+fn wait_exclusive(path: &Path) -> camwire::filelock::FileHold {
+    loop {
+        if let Some(h) = camwire::filelock::try_exclusive(path).unwrap() {
+            return h;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// Runs `make` once per machine under an exclusive lock, unless `done` exists.
 fn cached(done: &Path, make: impl FnOnce()) {
     if done.exists() {
         return;
     }
-    let lock = std::fs::File::create(done.with_extension("lock")).unwrap();
-    lock.lock().unwrap();
+    let lock_path = done.with_extension("lock");
+    std::fs::File::create(&lock_path).unwrap();
+    // flock through camwire's own helper: std's File::lock needs Rust 1.89 (MSRV is 1.88).
+    let _lock = camwire::filelock::try_exclusive(&lock_path)
+        .unwrap()
+        .unwrap_or_else(|| wait_exclusive(&lock_path));
     if !done.exists() {
         make();
     }
@@ -242,7 +256,7 @@ fn replay_impaired(name: &str, opts: ImpairmentOptions, policy: LossPolicy) -> (
         },
     )
     .expect("replay");
-    assert_eq!(report.files, [file.clone()]);
+    assert_eq!(report.files, std::slice::from_ref(&file));
     let source = packet_md5s(&clip());
     assert_eq!(source.len(), 200);
     let got = packet_md5s(&file);

@@ -1,5 +1,5 @@
 //! Getting evidence out of the recordings: what exists ([`ranges`]), one clip from T1 to T2
-//! ([`export`]) with a manifest beside it, and re-checking that clip later ([`verify`]).
+//! ([`export`]) with a manifest beside it, and re-checking that clip later ([`verify()`]).
 //!
 //! Everything here only reads the recordings, lazily: fragment headers for listing, sample
 //! tables then sample bytes through a fixed buffer for export. Source files are held with a
@@ -14,7 +14,7 @@
 //! - [`clip`]: planning and writing an export ([`export`], [`ExportOptions`]).
 //! - [`mp4_writer`]: the progressive and fragmented MP4 box layouts of a clip.
 //! - [`manifest`]: `FILE.mp4.manifest.json`, its fields and their meaning.
-//! - [`verify`]: re-computing the manifest's hashes ([`verify()`], [`VerifyReport`]).
+//! - [`verify`](mod@verify): re-computing the manifest's hashes ([`verify()`], [`VerifyReport`]).
 //! - [`progress`]: how far an export or verify is, for [`export_with_progress`] and
 //!   [`verify_with_progress`].
 

@@ -1,7 +1,8 @@
-//! RTP: packets, sequence and timestamp bookkeeping, and the zero-copy H.264 depacketizer.
+//! RTP: packets, sequence and timestamp bookkeeping, and the zero-copy depacketizers (H.264,
+//! H.265, AAC, G.711).
 //!
-//! The hot path (design.md §3): retina hands us each packet's payload as `Bytes` without a
-//! copy; [`RtpPacket::parse`] (for raw datagrams) slices, never copies; the
+//! The hot path (design.md §3): our RTSP client ([`crate::rtsp`]) hands us each packet as a
+//! `Bytes` slice of its receive buffer, without a copy; [`RtpPacket::parse`] (for raw datagrams) slices, never copies; the
 //! [`h264::H264Depacketizer`] keeps slices of the payloads as the pieces of an
 //! [`crate::frame::AccessUnit`]. No payload byte is copied between the socket and the muxer.
 //!
@@ -11,6 +12,8 @@
 //! - [`sequence`]: loss, late packets, sequence restarts.
 //! - [`timestamp`]: 32 → 64-bit timestamp extension.
 //! - [`h264`]: RFC 6184 depacketization and every camera quirk we know of.
+//! - [`h265`]: RFC 7798 depacketization (not yet wired into the recorder).
+//! - [`aac`], [`g711`], [`audio`]: RFC 3640 AAC and G.711 audio frames, bytes as sent.
 
 pub mod aac;
 pub mod audio;

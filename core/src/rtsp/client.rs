@@ -1,7 +1,7 @@
 //! camwire's own RTSP/1.0 client (RFC 2326): control (OPTIONS, DESCRIBE, SETUP, PLAY,
 //! PAUSE, GET_PARAMETER keepalives, TEARDOWN) and the data path (interleaved TCP or UDP).
 //!
-//! Data path: one receive buffer per connection ([`RecvBuf`], slabs recycled once every
+//! Data path: one receive buffer per connection (`RecvBuf`, slabs recycled once every
 //! `Bytes` cut from them is dropped); each `$` frame leaves it by `split_to` + `freeze`, no
 //! copy. Each wakeup reads everything the socket holds that fits; for UDP, every queued
 //! datagram. Data that arrives while a response is awaited (live555 sends RTP before its PLAY
