@@ -9,6 +9,8 @@ rust=0
 # The C tests link libcamwire.a/.so, which a test build alone does not produce.
 cargo build -p camwire-ffi --lib --all-features
 cargo nextest run --workspace --all-features --no-fail-fast || rust=$?
+# nextest does not run doctests: the crate root's quick start and the module examples.
+cargo test --doc -p camwire --all-features || rust=$?
 py=0
 bash python/run_tests.sh || py=$?
 if ((rust || py)); then
