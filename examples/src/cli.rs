@@ -7,6 +7,7 @@
 //! command itself, which exits 1 when it fails.
 
 use camwire::record::FsyncPolicy;
+use camwire::rtp::LossPolicy;
 use camwire::rtsp::Transport;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -159,6 +160,10 @@ pub struct RecordArgs {
     /// the bucket has confirmed it [default: keep; retention applies]
     #[arg(long, value_name = "N")]
     pub local_retain_hours: Option<f64>,
+    /// After a lost packet: keep every following frame (keep, default) or drop up to the
+    /// next keyframe (skip-to-keyframe)
+    #[arg(long, value_name = "keep|skip-to-keyframe")]
+    pub loss_policy: Option<LossPolicy>,
 }
 
 /// Longest time any option takes (about 31 years): beyond it a `Duration` would overflow.
@@ -239,6 +244,10 @@ pub struct ReplayArgs {
     /// Output MP4 (more files beside it if the resolution changes)
     #[arg(long, value_name = "FILE.mp4")]
     pub out: PathBuf,
+    /// After a lost packet: keep every following frame (keep, default) or drop up to the
+    /// next keyframe (skip-to-keyframe)
+    #[arg(long, value_name = "keep|skip-to-keyframe")]
+    pub loss_policy: Option<LossPolicy>,
 }
 
 const DEMO_HELP: &str = "\

@@ -58,7 +58,12 @@ pub fn replay(args: &ReplayArgs) -> Result<(), String> {
     let sdp = read(&args.sdp)?;
     let data = Bytes::from(read(&args.interleaved)?);
     let out = args.out.as_path();
-    let rep = camwire::record::replay::replay(&sdp, data, out).map_err(|e| e.to_string())?;
+    let depacketizer = camwire::rtp::DepacketizerOptions {
+        loss_policy: args.loss_policy.unwrap_or_default(),
+        ..Default::default()
+    };
+    let rep = camwire::record::replay::replay_with(&sdp, data, out, depacketizer)
+        .map_err(|e| e.to_string())?;
     outln!(
         "replayed {} packets ({} bad, {} refused by the depacketizer): {} frames in {} file(s)",
         rep.video_packets,

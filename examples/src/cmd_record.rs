@@ -18,6 +18,7 @@
 //! reconnect = true
 //! upload = "s3://bucket/prefix"  # closed segments to S3 (keys etc. from AWS_* variables)
 //! local_retain_hours = 24        # with upload: local copies kept this long once confirmed
+//! loss_policy = "keep"           # keep | skip-to-keyframe (after a lost packet)
 //!
 //! [[camera]]
 //! id = "gate"
@@ -27,6 +28,7 @@
 //! transport = "udp"
 //! retain_days = 7          # optional: this camera's own limits
 //! retain_gb = 50
+//! loss_policy = "skip-to-keyframe"  # optional: this camera's own
 //! ```
 
 use crate::cli::RecordArgs;
@@ -35,6 +37,7 @@ use camwire::record::{
     CameraConfig, CameraState, Recorder, RecorderEventKind, RecorderOptions, RetentionLimits,
     SegmentOptions,
 };
+use camwire::rtp::{DepacketizerOptions, LossPolicy};
 use camwire::rtsp::SourceOptions;
 use serde::Deserialize;
 use std::collections::{BTreeMap, VecDeque};
@@ -61,6 +64,7 @@ struct ConfigFile {
     reconnect: Option<bool>,
     upload: Option<String>,
     local_retain_hours: Option<f64>,
+    loss_policy: Option<String>,
     #[serde(default)]
     camera: Vec<CameraEntry>,
 }
@@ -75,6 +79,7 @@ struct CameraEntry {
     transport: Option<String>,
     retain_days: Option<f64>,
     retain_gb: Option<f64>,
+    loss_policy: Option<String>,
 }
 
 fn days(v: f64, what: &str) -> Result<Duration, String> {
@@ -170,6 +175,19 @@ pub async fn run(args: &RecordArgs) -> Result<(), String> {
         opts.upload = Some(u);
     }
 
+    let policy = |p: &Option<String>| -> Result<Option<LossPolicy>, String> {
+        p.as_deref()
+            .map(|s| s.parse::<LossPolicy>().map_err(|e| e.to_string()))
+            .transpose()
+    };
+    let default_policy = match args.loss_policy {
+        Some(p) => p,
+        None => policy(&file.loss_policy)?.unwrap_or_default(),
+    };
+    let depacketizer = |p: LossPolicy| DepacketizerOptions {
+        loss_policy: p,
+        ..Default::default()
+    };
     let mut cameras = Vec::new();
     for (i, url) in urls.iter().enumerate() {
         let id = ids
@@ -181,7 +199,7 @@ pub async fn run(args: &RecordArgs) -> Result<(), String> {
             url: url.clone(),
             source: base.clone(),
             segment: segment.clone(),
-            depacketizer: Default::default(),
+            depacketizer: depacketizer(default_policy),
         });
     }
     for c in &file.camera {
@@ -211,7 +229,11 @@ pub async fn run(args: &RecordArgs) -> Result<(), String> {
             url: c.url.clone(),
             source,
             segment: segment.clone(),
-            depacketizer: Default::default(),
+            depacketizer: depacketizer(
+                policy(&c.loss_policy)
+                    .map_err(|e| format!("camera {:?}: {e}", c.id))?
+                    .unwrap_or(default_policy),
+            ),
         });
     }
     let mut seen = std::collections::HashSet::new();

@@ -130,4 +130,66 @@ fn capture_then_replay_equals_live_recording() {
         live_frames == source,
         "live recording differs from the source"
     );
+
+    // The same capture with 1 % of its RTP packets dropped (seeded), replayed under each
+    // --loss-policy: `keep` records the frames after each loss, `skip-to-keyframe` does not.
+    let rtp = std::fs::read(format!("{}.rtp", prefix.display())).expect("capture");
+    let (lossy, dropped, _) = camwire::rtp::lossy::impair_capture(
+        rtp.into(),
+        0,
+        camwire::rtp::lossy::ImpairmentOptions {
+            seed: 7,
+            drop: 0.01,
+            ..Default::default()
+        },
+    );
+    assert!(!dropped.is_empty(), "the impairment dropped packets");
+    let lossy_path = dir.join("lossy.rtp");
+    std::fs::write(&lossy_path, lossy).expect("write lossy capture");
+    let frames_with = |policy: &str| -> u64 {
+        let out = dir.join(format!("lossy-{policy}.mp4"));
+        let rep = camwire(&[
+            "replay",
+            "--sdp",
+            &format!("{}.sdp", prefix.display()),
+            "--interleaved",
+            lossy_path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--loss-policy",
+            policy,
+        ]);
+        assert_ok(&rep, "camwire replay --loss-policy");
+        assert_ffprobe_clean(&out);
+        let text = String::from_utf8_lossy(&rep.stdout).into_owned();
+        let n = text
+            .split(": ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|t| t.parse().ok());
+        n.unwrap_or_else(|| panic!("no frame count in {text:?}"))
+    };
+    let keep = frames_with("keep");
+    let skip = frames_with("skip-to-keyframe");
+    assert!(
+        keep > skip && keep <= 250,
+        "keep {keep} vs skip-to-keyframe {skip} frames, {} packets dropped",
+        dropped.len()
+    );
+    let bad = camwire(&[
+        "replay",
+        "--sdp",
+        "x",
+        "--interleaved",
+        "y",
+        "--out",
+        "z",
+        "--loss-policy",
+        "drop-all",
+    ]);
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "an unknown policy is a usage error"
+    );
 }
