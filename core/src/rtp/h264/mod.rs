@@ -45,7 +45,7 @@ mod builder;
 mod error;
 mod nal;
 mod params;
-mod sprop;
+pub(crate) mod sprop;
 mod stats;
 
 #[cfg(test)]

@@ -44,27 +44,34 @@ pub enum SpropError {
     },
 }
 
+/// Decodes one comma-separated entry of an sprop list (`sprop-parameter-sets`, and H.265's
+/// `sprop-vps`/`-sps`/`-pps`) as cameras write it: whitespace and quotes dropped, the URL-safe
+/// alphabet accepted (seen in the wild), padding optional. `None` when nothing is left.
+pub(crate) fn decode_sprop_entry(entry: &str) -> Option<Result<Vec<u8>, base64::DecodeError>> {
+    let cleaned: String = entry
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace() && *c != '"')
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    if cleaned.is_empty() {
+        return None;
+    }
+    Some(LENIENT.decode(cleaned.as_bytes()))
+}
+
 /// Decodes `sprop-parameter-sets` into NAL units (header byte included, no start codes), in
 /// order. Entries containing Annex B start codes are split into their NAL units.
 pub fn parse_sprop_parameter_sets(s: &str) -> Result<Vec<Bytes>, SpropError> {
     let mut out = Vec::new();
     for (index, entry) in s.split(',').enumerate() {
-        let cleaned: String = entry
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace() && *c != '"')
-            .map(|c| match c {
-                // URL-safe alphabet, seen in the wild.
-                '-' => '+',
-                '_' => '/',
-                c => c,
-            })
-            .collect();
-        if cleaned.is_empty() {
+        let Some(decoded) = decode_sprop_entry(entry) else {
             continue;
-        }
-        let decoded = LENIENT
-            .decode(cleaned.as_bytes())
-            .map_err(|source| SpropError::Base64 { index, source })?;
+        };
+        let decoded = decoded.map_err(|source| SpropError::Base64 { index, source })?;
         let decoded = Bytes::from(decoded);
         for range in annexb::nal_ranges(&decoded) {
             let nal = decoded.slice(range);

@@ -7,20 +7,10 @@
 //! (`sprop_lists_are_comma_split_and_start_codes_stripped`); an entry of the wrong NAL type or
 //! not base64 is skipped and counted (`sprop_garbage_entries_are_skipped`).
 
-use base64::Engine as _;
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
 
 use crate::h265::{NalHeader, nal};
-
-/// Standard alphabet; padding optional, stray trailing bits accepted.
-const LENIENT: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
-);
+use crate::rtp::h264::sprop::decode_sprop_entry;
 
 /// What the SDP says about an H.265 stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,19 +67,10 @@ impl H265Fmtp {
     fn decode_list(&mut self, value: &str, want: u8) -> Vec<Bytes> {
         let mut out = Vec::new();
         for entry in value.split(',') {
-            let cleaned: String = entry
-                .chars()
-                .filter(|c| !c.is_ascii_whitespace() && *c != '"')
-                .map(|c| match c {
-                    '-' => '+',
-                    '_' => '/',
-                    c => c,
-                })
-                .collect();
-            if cleaned.is_empty() {
+            let Some(decoded) = decode_sprop_entry(entry) else {
                 continue;
-            }
-            let Ok(decoded) = LENIENT.decode(cleaned.as_bytes()) else {
+            };
+            let Ok(decoded) = decoded else {
                 self.rejected_entries += 1;
                 continue;
             };
