@@ -452,9 +452,27 @@ fn export_across_loss_names_damaged_ranges_and_verifies() {
     );
     assert_eq!(m.lost_packets, lost);
     assert!(!m.damaged.is_empty());
+    // A span ends where decoding is clean again: at an intact keyframe (the source has one
+    // every 2 s from the clip's first frame) or at the clip's end. When the keyframe that
+    // follows a loss lost NAL units itself, the span runs on to the next one, so a span may
+    // cover more than one GOP; spans never overlap.
+    let t = |s: &str| {
+        camwire::export::parse_rfc3339(s)
+            .unwrap()
+            .duration_since(camwire::export::parse_rfc3339(&m.actual.start).unwrap())
+            .unwrap()
+            .as_secs_f64()
+    };
+    let clip_end = t(&m.actual.end);
+    let mut prev_end = 0.0;
     for d in &m.damaged {
-        assert!(d.start >= m.actual.start && d.end <= m.actual.end, "{d:?}");
-        assert!(d.duration_secs >= 0.0 && d.duration_secs <= 2.1, "{d:?}");
+        let (start, end) = (t(&d.start), t(&d.end));
+        assert!(start >= prev_end && start < end && end <= clip_end, "{d:?}");
+        let on_keyframe = ((end / 2.0).round() * 2.0 - end).abs() < 0.001;
+        assert!(on_keyframe || (end - clip_end).abs() < 0.001, "{d:?}");
+        assert!((d.duration_secs - (end - start)).abs() < 0.001, "{d:?}");
+        assert!(d.lost_packets > 0, "{d:?}");
+        prev_end = end;
     }
     // The manifest on disk carries the same fields, and verify passes.
     let text = std::fs::read_to_string(&summary.manifest_path).unwrap();
