@@ -31,15 +31,23 @@ type Script = Box<dyn FnMut(&Request, usize) -> Vec<u8> + Send>;
 /// with the bytes it returns (responses, interleaved data, server requests). Bytes that are
 /// neither requests nor frames (the client's answers to our requests) land in `answers`.
 async fn serve(script: Script) -> (Url, Arc<Mutex<Seen>>) {
+    serve_paced(script, Vec::new()).await
+}
+
+/// [`serve`], and after the PLAY answer, each of `paced` is written at its offset from then.
+async fn serve_paced(script: Script, paced: Vec<(Duration, Vec<u8>)>) -> (Url, Arc<Mutex<Seen>>) {
+    let paced = Arc::new(paced);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Seen::default()));
     let script = Arc::new(Mutex::new(script));
     let seen_all = seen.clone();
     tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let (seen2, script) = (seen_all.clone(), script.clone());
+        while let Ok((sock, _)) = listener.accept().await {
+            let (seen2, script, paced) = (seen_all.clone(), script.clone(), paced.clone());
             tokio::spawn(async move {
+                let (mut sock, wr) = sock.into_split();
+                let wr = Arc::new(tokio::sync::Mutex::new(wr));
                 let mut buf = BytesMut::with_capacity(65536);
                 let mut framer = Framer::new();
                 let mut n = 0;
@@ -49,9 +57,22 @@ async fn serve(script: Script) -> (Url, Arc<Mutex<Seen>>) {
                             Ok(Some(Frame::Message(Message::Request(r)))) => {
                                 let out = (script.lock().unwrap())(&r, n);
                                 n += 1;
+                                let play = r.method == "PLAY";
                                 seen2.lock().unwrap().requests.push(r);
-                                if sock.write_all(&out).await.is_err() {
+                                if wr.lock().await.write_all(&out).await.is_err() {
                                     return;
+                                }
+                                if play && !paced.is_empty() {
+                                    let (wr, paced) = (wr.clone(), paced.clone());
+                                    tokio::spawn(async move {
+                                        let t0 = tokio::time::Instant::now();
+                                        for (at, bytes) in paced.iter() {
+                                            tokio::time::sleep_until(t0 + *at).await;
+                                            if wr.lock().await.write_all(bytes).await.is_err() {
+                                                return;
+                                            }
+                                        }
+                                    });
                                 }
                             }
                             Ok(Some(Frame::Message(Message::Response(r)))) => {
@@ -99,9 +120,13 @@ m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1
 m=audio 0 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=control:trackID=2\r\n";
 
 fn rtp(seq: u16, ssrc: u32) -> Vec<u8> {
+    rtp_at(seq, 1, ssrc)
+}
+
+fn rtp_at(seq: u16, timestamp: u32, ssrc: u32) -> Vec<u8> {
     let mut p = vec![0x80, 96];
     p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&[0, 0, 0, 1]);
+    p.extend_from_slice(&timestamp.to_be_bytes());
     p.extend_from_slice(&ssrc.to_be_bytes());
     p.extend_from_slice(&[0x65, 1, 2, 3]);
     p
@@ -805,6 +830,49 @@ async fn receiver_reports_with_cname_are_sent_over_tcp() {
         "report block of the source"
     );
     assert!(rr.windows(7).any(|w| w == b"camwire"), "SDES CNAME");
+}
+
+#[tokio::test]
+async fn receiver_reports_carry_the_interarrival_jitter() {
+    // 25 fps on the 90 kHz clock (3600 units per frame), but sent 20 ms and 60 ms apart in
+    // turn instead of every 40 ms: each transit time differs from the previous by 20 ms =
+    // 1800 units, so RFC 3550's jitter estimate converges to ~1800 (the machine's timer and
+    // scheduling noise adds to it, never takes it to 0).
+    let mut paced = Vec::new();
+    let mut at = Duration::ZERO;
+    for i in 0..175u16 {
+        paced.push((at, interleaved(0, &rtp_at(i, u32::from(i) * 3600, 0xabcd))));
+        at += Duration::from_millis(if i % 2 == 0 { 20 } else { 60 });
+    }
+    let (url, seen) = serve_paced(camera("j", |r| resp(&cseq(r), "200 OK", &[], "")), paced).await;
+    let mut c = playing(url, SetupTransport::Tcp).await;
+    let end = tokio::time::Instant::now() + Duration::from_millis(5600);
+    let mut n = 0;
+    while let Ok(p) = tokio::time::timeout_at(end, c.next()).await {
+        p.expect("no error").expect("not closed");
+        n += 1;
+    }
+    assert!(n >= 100, "{n} packets in 5.6 s");
+    let frames = seen.lock().unwrap().frames.clone();
+    let (_, rr) = frames
+        .first()
+        .expect("a receiver report within ~5 s")
+        .clone();
+    assert_eq!(rr[1], 201);
+    assert_eq!(u32::from_be_bytes(rr[8..12].try_into().unwrap()), 0xabcd);
+    assert_eq!(rr[12], 0, "fraction lost");
+    assert_eq!(&rr[13..16], &[0, 0, 0], "cumulative lost");
+    let ext_max = u32::from_be_bytes(rr[16..20].try_into().unwrap());
+    assert!(
+        (100..175).contains(&ext_max),
+        "extended highest seq {ext_max}"
+    );
+    let jitter = u32::from_be_bytes(rr[20..24].try_into().unwrap());
+    eprintln!("jitter in the first report: {jitter} (90 kHz units)");
+    assert!(
+        (1200..=4500).contains(&jitter),
+        "jitter {jitter} units of 90 kHz, expected ~1800 (20 ms)"
+    );
 }
 
 #[cfg(feature = "sim")]

@@ -49,6 +49,8 @@ pub struct ClientOptions {
     pub teardown_timeout: Duration,
     /// Read coalescing: after a read that left no complete frame, wait this long before the
     /// next read so more packets arrive per syscall (0: read as soon as readable).
+    /// Arrival times (the jitter of our receiver reports) are taken per read, so they then
+    /// include up to this delay.
     pub coalesce: Duration,
     /// CNAME in our RTCP reports.
     pub cname: String,
@@ -461,6 +463,9 @@ pub struct RtspClient {
     closed: bool,
     udp_queue: VecDeque<Packet>,
     udp_buf: RecvBuf,
+    /// When the last TCP read returned: the arrival time of every frame it completed (one
+    /// clock read per syscall, not per packet), for the jitter of our receiver reports.
+    read_at: std::time::Instant,
 }
 
 impl std::fmt::Debug for RtspClient {
@@ -570,6 +575,7 @@ impl RtspClient {
             closed: false,
             udp_queue: VecDeque::new(),
             udp_buf: RecvBuf::new(),
+            read_at: std::time::Instant::now(),
             opts,
         })
     }
@@ -718,6 +724,7 @@ impl RtspClient {
                 .read_buf(&mut self.buf.cur)
                 .await
                 .map_err(io_err(step))?;
+            self.read_at = std::time::Instant::now();
             if n == 0 {
                 return Err(ClientError::Closed(step));
             }
@@ -762,20 +769,14 @@ impl RtspClient {
         for s in &mut self.setup {
             if let Some((rtp, rtcp)) = s.channels {
                 if channel == rtp {
-                    if data.len() >= 12 {
-                        let seq = u16::from_be_bytes([data[2], data[3]]);
-                        let ssrc = u32::from_be_bytes([data[8], data[9], data[10], data[11]]);
-                        s.stats.on_rtp(ssrc, seq);
-                    }
+                    note_rtp(&mut s.stats, &data, self.read_at);
                     return Ok(Some(Packet::Rtp {
                         stream: s.index,
                         data,
                     }));
                 }
                 if channel == rtcp {
-                    if let Some(RtcpEvent::SenderReport { ntp, .. }) = rtcp::parse_compound(&data) {
-                        s.stats.on_sender_report(ntp, std::time::Instant::now());
-                    }
+                    note_rtcp(&mut s.stats, &data, self.read_at);
                     return Ok(Some(Packet::Rtcp {
                         stream: s.index,
                         data,
@@ -836,11 +837,11 @@ impl RtspClient {
         index: usize,
         transport: SetupTransport,
     ) -> Result<&TransportReply, ClientError> {
-        let control = self
+        let (control, clock_rate) = self
             .presentation
             .as_ref()
             .and_then(|p| p.streams.get(index))
-            .map(|s| s.control.to_string())
+            .map(|s| (s.control.to_string(), s.section.clock_rate))
             .ok_or(ClientError::State(
                 "SETUP of a stream that is not in the DESCRIBE",
             ))?;
@@ -894,7 +895,7 @@ impl RtspClient {
             index,
             channels: None,
             udp: None,
-            stats: ReceiverStats::default(),
+            stats: ReceiverStats::new(clock_rate),
             reply: reply.clone(),
         };
         match (transport, udp) {
@@ -1095,7 +1096,7 @@ impl RtspClient {
             let wake = {
                 let tcp = &mut self.tcp;
                 let buf = &mut self.buf.cur;
-                let setup = &self.setup;
+                let setup = &mut self.setup;
                 let udp_queue = &mut self.udp_queue;
                 let udp_buf = &mut self.udp_buf;
                 let keepalive = self.keepalive.as_mut();
@@ -1113,7 +1114,8 @@ impl RtspClient {
                     self.closed = true;
                     return Ok(None);
                 }
-                Wake::Tcp(_) | Wake::Udp => {}
+                Wake::Tcp(_) => self.read_at = std::time::Instant::now(),
+                Wake::Udp => {}
                 Wake::Keepalive => self.send_keepalive().await?,
                 Wake::Report => self.send_reports().await?,
             }
@@ -1134,13 +1136,15 @@ impl RtspClient {
 
 /// Reads every queued datagram of every socket once one is readable.
 async fn drain_udp(
-    setup: &[SetupStream],
+    setup: &mut [SetupStream],
     buf: &mut RecvBuf,
     out: &mut VecDeque<Packet>,
 ) -> Result<(), ClientError> {
     std::future::poll_fn(|cx| {
         let mut any = false;
-        for s in setup {
+        // Arrival time of everything read in this wakeup: one clock read, at the first datagram.
+        let mut now = None;
+        for s in setup.iter_mut() {
             let Some(u) = &s.udp else { continue };
             for (sock, rtcp) in [(&u.rtp, false), (&u.rtcp, true)] {
                 while sock.poll_recv_ready(cx).is_ready() {
@@ -1149,6 +1153,12 @@ async fn drain_udp(
                         Ok(n) => {
                             any = true;
                             let data = buf.cur.split_to(n).freeze();
+                            let at = *now.get_or_insert_with(std::time::Instant::now);
+                            if rtcp {
+                                note_rtcp(&mut s.stats, &data, at);
+                            } else {
+                                note_rtp(&mut s.stats, &data, at);
+                            }
                             out.push_back(if rtcp {
                                 Packet::Rtcp {
                                     stream: s.index,
@@ -1176,6 +1186,23 @@ async fn drain_udp(
         }
     })
     .await
+}
+
+/// Counts an RTP packet of a stream for its receiver reports (header fields read in place).
+fn note_rtp(stats: &mut ReceiverStats, data: &[u8], arrival: std::time::Instant) {
+    if data.len() >= 12 {
+        let seq = u16::from_be_bytes([data[2], data[3]]);
+        let ts = u32::from_be_bytes([data[4], data[5], data[6], data[7]]);
+        let ssrc = u32::from_be_bytes([data[8], data[9], data[10], data[11]]);
+        stats.on_rtp(ssrc, seq, ts, arrival);
+    }
+}
+
+/// Notes a sender report of a stream (for the LSR/DLSR of our receiver reports).
+fn note_rtcp(stats: &mut ReceiverStats, data: &[u8], arrival: std::time::Instant) {
+    if let Some(RtcpEvent::SenderReport { ntp, .. }) = rtcp::parse_compound(data) {
+        stats.on_sender_report(ntp, arrival);
+    }
 }
 
 fn check_status(method: &str, resp: Response) -> Result<Response, ClientError> {

@@ -52,29 +52,53 @@ pub fn parse_compound(raw: &[u8]) -> Option<RtcpEvent> {
     sr
 }
 
-/// Reception statistics of one source, for its report block (RFC 3550 appendix A.1, A.3).
+/// Reception statistics of one source, for its report block (RFC 3550 appendix A.1, A.3,
+/// A.8). Updating them per packet allocates nothing and reads no clock: the caller passes the
+/// arrival time it took once per socket read.
 #[derive(Debug, Clone, Default)]
 pub struct ReceiverStats {
     /// The source's SSRC, once a packet came.
     pub ssrc: Option<u32>,
+    /// RTP clock rate of the stream (from the SDP); 0 when unknown (jitter not measured).
+    clock_rate: u32,
     base_seq: u32,
     max_seq: u16,
     cycles: u32,
     received: u32,
     expected_prior: u32,
     received_prior: u32,
+    /// Arrival times are counted from here (the source's first packet), in clock units.
+    epoch: Option<std::time::Instant>,
+    /// Relative transit time of the previous packet (arrival − RTP timestamp, clock units,
+    /// modulo 2³²), once one came.
+    transit: Option<u32>,
+    /// Interarrival jitter × 16 (RFC 3550 A.8's integer form; 64 bits so that no transit
+    /// difference, however wild, overflows it).
+    jitter16: u64,
     /// Middle 32 bits of the last SR's NTP time and when it came.
     last_sr: Option<(u32, std::time::Instant)>,
 }
 
 impl ReceiverStats {
-    /// Counts an RTP packet.
-    pub fn on_rtp(&mut self, ssrc: u32, seq: u16) {
+    /// Statistics of a stream whose RTP clock runs at `clock_rate` Hz (0: unknown, the jitter
+    /// field then stays 0).
+    pub fn new(clock_rate: u32) -> ReceiverStats {
+        ReceiverStats {
+            clock_rate,
+            ..Default::default()
+        }
+    }
+
+    /// Counts an RTP packet that arrived at `arrival` (the time of the socket read that
+    /// completed it).
+    pub fn on_rtp(&mut self, ssrc: u32, seq: u16, rtp_timestamp: u32, arrival: std::time::Instant) {
         if self.ssrc != Some(ssrc) {
             *self = ReceiverStats {
                 ssrc: Some(ssrc),
+                clock_rate: self.clock_rate,
                 base_seq: u32::from(seq),
                 max_seq: seq,
+                epoch: Some(arrival),
                 last_sr: self.last_sr,
                 ..Default::default()
             };
@@ -85,6 +109,25 @@ impl ReceiverStats {
             self.max_seq = seq;
         }
         self.received = self.received.wrapping_add(1);
+        if self.clock_rate != 0
+            && let Some(epoch) = self.epoch
+        {
+            // Arrival in RTP clock units, modulo 2^32 like the timestamps (A.8).
+            let nanos = arrival.saturating_duration_since(epoch).as_nanos();
+            let arrival_units = (nanos * u128::from(self.clock_rate) / 1_000_000_000) as u32;
+            let transit = arrival_units.wrapping_sub(rtp_timestamp);
+            if let Some(prev) = self.transit {
+                let d = u64::from((transit.wrapping_sub(prev) as i32).unsigned_abs());
+                // J += (|D| - J) / 16, kept scaled by 16: J16 += |D| - round(J16 / 16).
+                self.jitter16 = self.jitter16 + d - ((self.jitter16 + 8) >> 4);
+            }
+            self.transit = Some(transit);
+        }
+    }
+
+    /// Interarrival jitter in RTP clock units, as the next report carries it.
+    pub fn jitter(&self) -> u32 {
+        u32::try_from(self.jitter16 >> 4).unwrap_or(u32::MAX)
     }
 
     /// Notes a sender report's NTP time.
@@ -122,18 +165,18 @@ impl ReceiverStats {
                 }
                 None => (0, 0),
             };
-            (ssrc, fraction, lost, ext_max, lsr, dlsr)
+            (ssrc, fraction, lost, ext_max, self.jitter(), lsr, dlsr)
         });
         let rc = u8::from(block.is_some());
         out.extend_from_slice(&[0x80 | rc, 201]);
         out.extend_from_slice(&(1 + 6 * u16::from(rc)).to_be_bytes());
         out.extend_from_slice(&our_ssrc.to_be_bytes());
-        if let Some((ssrc, fraction, lost, ext_max, lsr, dlsr)) = block {
+        if let Some((ssrc, fraction, lost, ext_max, jitter, lsr, dlsr)) = block {
             out.extend_from_slice(&ssrc.to_be_bytes());
             out.push(fraction);
             out.extend_from_slice(&lost.to_be_bytes()[1..]);
             out.extend_from_slice(&ext_max.to_be_bytes());
-            out.extend_from_slice(&0u32.to_be_bytes()); // jitter: not measured
+            out.extend_from_slice(&jitter.to_be_bytes());
             out.extend_from_slice(&lsr.to_be_bytes());
             out.extend_from_slice(&dlsr.to_be_bytes());
         }
@@ -177,10 +220,10 @@ mod tests {
     #[test]
     fn receiver_report_counts_loss_and_carries_cname() {
         let mut st = ReceiverStats::default();
-        for seq in [65534u16, 65535, 0, 2, 3] {
-            st.on_rtp(7, seq);
-        }
         let t0 = std::time::Instant::now();
+        for seq in [65534u16, 65535, 0, 2, 3] {
+            st.on_rtp(7, seq, 0, t0);
+        }
         st.on_sender_report(0x0000_1234_5678_0000, t0);
         let mut out = Vec::new();
         st.write_report(0xabcd, "camwire@host", t0, &mut out);
@@ -207,5 +250,60 @@ mod tests {
         assert_eq!(sdes.len(), (usize::from(sdes[3]) + 1) * 4);
         // The walk of our own packet finds neither SR nor BYE.
         assert_eq!(parse_compound(&out), None);
+    }
+
+    /// RFC 3550 A.8 by hand, 90 kHz clock (1 ms = 90 units), arrivals counted from the first:
+    ///
+    /// | arrival ms | RTP ts | arrival units | transit | D | J16 = J16 + D − ((J16 + 8) >> 4) | J |
+    /// |---|---|---|---|---|---|---|
+    /// | 0 | 0 | 0 | 0 | – | 0 | 0 |
+    /// | 50 | 3600 | 4500 | 900 | 900 | 900 | 56 |
+    /// | 80 | 7200 | 7200 | 0 | 900 | 900 + 900 − 56 = 1744 | 109 |
+    /// | 120 | 10800 | 10800 | 0 | 0 | 1744 − 109 = 1635 | 102 |
+    /// | 170 | 14400 | 15300 | 900 | 900 | 1635 + 900 − 102 = 2433 | 152 |
+    ///
+    /// (The floating-point form J += (|D| − J)/16 gives 56.25, 108.98, 102.17, 152.03.)
+    #[test]
+    fn interarrival_jitter_follows_rfc3550_a8() {
+        let t0 = std::time::Instant::now();
+        let ms = |m: u64| t0 + std::time::Duration::from_millis(m);
+        let mut st = ReceiverStats::new(90_000);
+        let expect = [0, 56, 109, 102, 152];
+        for (i, ((arrival, ts), want)) in [
+            (0u64, 0u32),
+            (50, 3600),
+            (80, 7200),
+            (120, 10_800),
+            (170, 14_400),
+        ]
+        .into_iter()
+        .zip(expect)
+        .enumerate()
+        {
+            // An arbitrary base timestamp: only differences count, across the 2^32 wrap too.
+            st.on_rtp(9, 100 + i as u16, ts.wrapping_add(0xffff_f000), ms(arrival));
+            assert_eq!(st.jitter(), want, "after packet {i}");
+        }
+        let mut out = Vec::new();
+        st.write_report(1, "c", ms(200), &mut out);
+        assert_eq!(u32::from_be_bytes(out[20..24].try_into().unwrap()), 152);
+        // A new SSRC starts over; an unknown clock rate measures nothing.
+        st.on_rtp(10, 1, 0, ms(300));
+        assert_eq!(st.jitter(), 0);
+        let mut unknown = ReceiverStats::new(0);
+        unknown.on_rtp(9, 1, 0, ms(0));
+        unknown.on_rtp(9, 2, 0, ms(500));
+        assert_eq!(unknown.jitter(), 0);
+    }
+
+    #[test]
+    fn perfectly_paced_packets_have_no_jitter() {
+        let t0 = std::time::Instant::now();
+        let mut st = ReceiverStats::new(8000);
+        for i in 0..100u32 {
+            let at = t0 + std::time::Duration::from_millis(u64::from(i) * 20);
+            st.on_rtp(3, i as u16, i * 160, at);
+        }
+        assert_eq!(st.jitter(), 0);
     }
 }
