@@ -13,110 +13,20 @@
 //! `CAMWIRE_SOAK=1`: 3 minutes of recording with a 60 s outage.
 #![cfg(all(feature = "s3", feature = "sim"))]
 
+#[path = "support/s3.rs"]
+mod s3_support;
 mod support;
 use camwire::record::upload::object_store::{ObjectStore, ObjectStoreExt, path::Path as ObjPath};
 use camwire::record::upload::{JOURNAL_FILE, S3Settings, UploadOptions, Uploader};
 use camwire::record::{CameraConfig, Recorder, RecorderEventKind, RecorderOptions, SegmentOptions};
 use camwire::sim::{SimCamera, SimOptions};
 use futures::StreamExt;
+use s3_support::*;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use support::*;
-
-const KEY: &str = "AKCAMWIRETEST";
-const SECRET: &str = "SKcamwire/test+secret";
-const BUCKET: &str = "camwire";
-
-fn s3s_fs_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("CAMWIRE_S3S_FS") {
-        return p.into();
-    }
-    let home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
-        .expect("HOME");
-    let p = home.join("bin/s3s-fs");
-    assert!(
-        p.exists(),
-        "s3s-fs not found at {}: cargo install s3s-fs --version 0.14.1 --locked --features binary",
-        p.display()
-    );
-    p
-}
-
-/// One s3s-fs process on a fixed loopback port, restartable on the same port and data.
-struct Server {
-    port: u16,
-    data: PathBuf,
-    child: Option<Child>,
-}
-
-impl Server {
-    fn start(data: &Path) -> Server {
-        std::fs::create_dir_all(data.join(BUCKET)).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut s = Server {
-            port,
-            data: data.to_path_buf(),
-            child: None,
-        };
-        s.restart();
-        s
-    }
-
-    fn restart(&mut self) {
-        assert!(self.child.is_none());
-        let child = Command::new(s3s_fs_binary())
-            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--access-key", KEY, "--secret-key", SECRET])
-            .arg(&self.data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn s3s-fs");
-        self.child = Some(child);
-        let t0 = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "s3s-fs did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGKILL, as a crashed store.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().unwrap();
-            c.wait().unwrap();
-        }
-    }
-
-    fn settings(&self, url: &str) -> S3Settings {
-        let mut s = S3Settings::from_url(url).unwrap();
-        s.endpoint = Some(format!("http://127.0.0.1:{}", self.port));
-        s.region = Some("us-east-1".into());
-        s.access_key_id = Some(KEY.into());
-        s.secret_access_key = Some(SECRET.into());
-        s.allow_http = true;
-        s
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 fn camera(id: &str, url: String) -> CameraConfig {
     CameraConfig {

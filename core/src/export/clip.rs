@@ -42,18 +42,15 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-use crate::filelock::FileHold;
 use crate::fmp4::{DamageSpan, DamageTracker, SampleInfo, VideoTrack, read_fragment_samples};
 
 use super::index::{
-    ListOptions, ScannedFile, candidates, read_gaps_file, reason_for, scan_file, segment_files,
-    show, tolerance,
+    ListOptions, ScannedFile, candidates, parse_gaps, reason_for, scan_file, show, tolerance,
 };
 use super::manifest::{
     MANIFEST_FORMAT, Manifest, ManifestDamage, ManifestGap, ManifestOutput, ManifestSource, Span,
@@ -64,6 +61,7 @@ use super::mp4_writer::{
     mdat_header_len, progressive_moov,
 };
 use super::progress::{Meter, Progress};
+use super::storage::{AsRoot, Segment};
 use super::{
     ExportError, Nanos, nanos_to_ntp, nanos_to_ticks, rfc3339, system_to_nanos, ticks_to_nanos,
 };
@@ -112,7 +110,7 @@ pub struct ExportSummary {
 
 struct Source {
     scanned: ScannedFile,
-    hold: FileHold,
+    seg: Segment,
     newest: bool,
     used: Option<Used>,
 }
@@ -160,9 +158,13 @@ struct Plan {
 
 /// Exports `[start, end)` of `camera` into `out` (and `out.manifest.json`).
 ///
-/// Errors are typed and name the file at fault; nothing is left at `out` on error.
-pub fn export(
-    root: &Path,
+/// `root` is a local recording root or (feature `s3`) an `s3://bucket/prefix` path or
+/// [`Storage`](super::Storage): objects are read with ranged GETs, and each manifest source
+/// also names the object's URL and ETag.
+///
+/// Errors are typed and name the file (or object) at fault; nothing is left at `out` on error.
+pub fn export<R: AsRoot + ?Sized>(
+    root: &R,
     camera: &str,
     start: SystemTime,
     end: SystemTime,
@@ -174,8 +176,8 @@ pub fn export(
 
 /// [`export`], calling `progress` as it hashes the sources and copies the samples (on this
 /// thread, about once per MiB read).
-pub fn export_with_progress(
-    root: &Path,
+pub fn export_with_progress<R: AsRoot + ?Sized>(
+    root: &R,
     camera: &str,
     start: SystemTime,
     end: SystemTime,
@@ -194,22 +196,22 @@ pub fn export_with_progress(
     if out.exists() {
         return Err(ExportError::OutputExists(out.to_path_buf()));
     }
-    let files = segment_files(root, camera)?;
-    let newest = files.last().map(|f| f.path.clone());
+    let storage = root.storage()?;
+    let files = storage.segment_files(camera, t1, t2)?;
+    // Only a local file can still be growing (an object is a closed segment).
+    let newest = files
+        .last()
+        .filter(|_| storage.is_local())
+        .map(|f| f.path.clone());
     let mut sources = Vec::new();
-    for f in candidates(&files, t1, t2) {
-        // Hold first, then read: retention cannot delete it under us from here on.
-        let hold = match FileHold::shared(&f.path) {
-            Ok(h) => h,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(ExportError::io(&f.path, e)),
-        };
-        // Deleted between listing and locking (retention won the race): not a source.
-        if hold.file().metadata().is_ok_and(|m| m.nlink() == 0) {
+    let cands = candidates(&files, t1, t2);
+    for f in &cands {
+        // Opened (a local file held) first, then read: retention cannot delete it under us
+        // from here on. Gone since the listing: not a source.
+        let Some(seg) = storage.open_segment(f)? else {
             continue;
-        }
-        let mut file: &File = hold.file();
-        let scanned = match scan_file(f, &mut file) {
+        };
+        let scanned = match scan_file(f, &mut seg.reader()) {
             Ok(s) => s,
             Err(e) => {
                 // Unreadable: fatal when its name says it covers part of the range, else
@@ -228,7 +230,7 @@ pub fn export_with_progress(
         sources.push(Source {
             newest: newest.as_ref() == Some(&f.path),
             scanned,
-            hold,
+            seg,
             used: None,
         });
     }
@@ -237,7 +239,8 @@ pub fn export_with_progress(
         start: rfc3339(start),
         end: rfc3339(end),
     };
-    let recorded_gaps = read_gaps_file(&root.join(camera));
+    let cand_files: Vec<_> = cands.into_iter().cloned().collect();
+    let recorded_gaps = parse_gaps(&storage.gaps_text(camera, &cand_files));
     let plan = plan(&mut sources, t1, t2, opts)?.ok_or_else(no_recording)?;
 
     // A damaged file the range runs past would silently cut the clip: refuse, naming it.
@@ -268,7 +271,9 @@ pub fn export_with_progress(
         // Growing: a recorder still holds the file's writer mark, or its tail is torn (a
         // crash, or a fragment being written). Such a file is hashed up to its last complete
         // fragment (that prefix never changes); a cleanly closed file as a whole.
-        let growing = crate::filelock::is_being_written(s.hold.file())
+        let growing = s
+            .seg
+            .being_written()
             .map_err(|e| ExportError::io(path, e))?
             || s.scanned.valid_len < s.scanned.file_len;
         let hashed = if growing {
@@ -276,8 +281,9 @@ pub fn export_with_progress(
         } else {
             s.scanned.file_len
         };
-        let sha =
-            hash_prefix(s.hold.file(), hashed, &meter).map_err(|e| ExportError::io(path, e))?;
+        let sha = hash_prefix(&mut s.seg.reader(), hashed, &meter)
+            .map_err(|e| ExportError::io(path, e))?;
+        let (url, etag) = s.seg.object().unzip();
         manifest_sources.push(ManifestSource {
             path: s.scanned.file.rel.clone(),
             size: s.scanned.file_len,
@@ -290,6 +296,9 @@ pub fn export_with_progress(
                 end: show(u.t_end),
             },
             samples: u.samples,
+            sha256_from: url.as_ref().map(|_| "computed-on-read".to_string()),
+            url,
+            etag: etag.flatten(),
         });
     }
 
@@ -300,10 +309,7 @@ pub fn export_with_progress(
         camwire_version: env!("CARGO_PKG_VERSION").to_string(),
         camera_id: camera.to_string(),
         created: jiff::Timestamp::now().to_string(),
-        root: std::fs::canonicalize(root)
-            .unwrap_or_else(|_| root.to_path_buf())
-            .to_string_lossy()
-            .into_owned(),
+        root: storage.describe(),
         requested: Span {
             start: rfc3339(start),
             end: rfc3339(end),
@@ -369,8 +375,7 @@ fn read_samples(src: &Source, frag: usize) -> Result<Vec<SampleInfo>, ExportErro
     let Some(fr) = src.scanned.frags.get(frag) else {
         return Err(ExportError::SourceChanged(src.scanned.file.path.clone()));
     };
-    let mut f: &File = src.hold.file();
-    read_fragment_samples(&mut f, &fr.info, &src.scanned.defaults)
+    read_fragment_samples(&mut src.seg.reader(), &fr.info, &src.scanned.defaults)
         .map_err(|e| ExportError::source(&src.scanned.file.path, e))
 }
 
@@ -615,9 +620,12 @@ fn finish_chunk(p: &mut Plan, chunk: Chunk) {
     }
 }
 
-/// SHA-256 of the first `len` bytes of `file` (fails if it is shorter), counted on `meter`.
-pub(crate) fn hash_prefix(file: &File, len: u64, meter: &Meter) -> io::Result<String> {
-    let mut f = file;
+/// SHA-256 of the first `len` bytes of `f` (fails if it is shorter), counted on `meter`.
+pub(crate) fn hash_prefix<R: Read + Seek + ?Sized>(
+    f: &mut R,
+    len: u64,
+    meter: &Meter,
+) -> io::Result<String> {
     f.seek(SeekFrom::Start(0))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; COPY_BUFFER];
@@ -750,6 +758,7 @@ fn write_body(
             return Err(changed());
         }
         // Copy runs of back-to-back samples with one seek each.
+        let mut f = src.seg.reader();
         let mut i = 0;
         while let Some(first) = fresh.get(i) {
             let mut len = u64::from(first.size);
@@ -761,7 +770,6 @@ fn write_body(
                 len += u64::from(s.size);
                 j += 1;
             }
-            let mut f: &File = src.hold.file();
             f.seek(SeekFrom::Start(first.offset))
                 .map_err(|e| ExportError::io(path, e))?;
             let mut left = len;

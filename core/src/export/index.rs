@@ -16,7 +16,6 @@
 //! pictures a decoder shows with concealment (from the first picture after a loss to the next
 //! intact keyframe; [`crate::fmp4::DamageSpan`]).
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -25,6 +24,7 @@ use crate::fmp4::{
     scan_fragments,
 };
 
+use super::storage::AsRoot;
 use super::{
     ExportError, Nanos, check_camera_id, nanos_to_system, ntp_to_nanos, rfc3339, rfc3339_nanos,
     system_to_nanos, ticks_to_nanos,
@@ -120,8 +120,14 @@ impl Listing {
     }
 }
 
-/// The camera ids under `root` (directories whose names are valid camera ids), sorted.
-pub fn cameras(root: &Path) -> Result<Vec<String>, ExportError> {
+/// The camera ids under `root` (directories whose names are valid camera ids; on S3 the
+/// prefix's "directories"), sorted.
+pub fn cameras<R: AsRoot + ?Sized>(root: &R) -> Result<Vec<String>, ExportError> {
+    root.storage()?.cameras()
+}
+
+/// [`cameras`] of a local root.
+pub(crate) fn local_cameras(root: &Path) -> Result<Vec<String>, ExportError> {
     let rd = std::fs::read_dir(root).map_err(|e| ExportError::io(root, e))?;
     let mut out = Vec::new();
     for e in rd.flatten() {
@@ -137,8 +143,8 @@ pub fn cameras(root: &Path) -> Result<Vec<String>, ExportError> {
 }
 
 /// [`ranges_with`] with default options.
-pub fn ranges(
-    root: &Path,
+pub fn ranges<R: AsRoot + ?Sized>(
+    root: &R,
     camera: &str,
     start: Option<SystemTime>,
     end: Option<SystemTime>,
@@ -150,8 +156,8 @@ pub fn ranges(
 /// contiguous files, with the gaps between them. Damaged files contribute their complete
 /// fragments (a warning is logged); unreadable ones are skipped with a warning, because a
 /// listing should show what can still be found.
-pub fn ranges_with(
-    root: &Path,
+pub fn ranges_with<R: AsRoot + ?Sized>(
+    root: &R,
     camera: &str,
     start: Option<SystemTime>,
     end: Option<SystemTime>,
@@ -165,7 +171,8 @@ pub fn ranges_with(
             end: end.map_or_else(|| "-".into(), rfc3339),
         });
     }
-    let files = segment_files(root, camera)?;
+    let storage = root.storage()?;
+    let files = storage.segment_files(camera, lo, hi)?;
     let mut pieces: Vec<Piece> = Vec::new();
     let mut damage: Vec<(Nanos, Nanos, u64, u64)> = Vec::new();
     let mut lost_packets = 0u64;
@@ -190,11 +197,12 @@ pub fn ranges_with(
         }
     };
     for f in span {
-        let scanned = match File::open(&f.path)
-            .map_err(|e| ExportError::io(&f.path, e))
-            .and_then(|mut r| scan_file(f, &mut r))
-        {
-            Ok(s) => s,
+        let scanned = match storage.open_segment(f).and_then(|seg| match seg {
+            Some(seg) => scan_file(f, &mut seg.reader()).map(Some),
+            None => Ok(None),
+        }) {
+            Ok(Some(s)) => s,
+            Ok(None) => continue,
             Err(e) => {
                 log::warn!("listing skips {}: {e}", f.path.display());
                 continue;
@@ -223,7 +231,7 @@ pub fn ranges_with(
         }));
     }
     let (all_ranges, all_gaps) = merge(&pieces, opts);
-    let recorded = read_gaps_file(&root.join(camera));
+    let recorded = parse_gaps(&storage.gaps_text(camera, span));
 
     let ranges = all_ranges
         .into_iter()
@@ -314,8 +322,11 @@ pub(crate) struct SegmentFile {
     pub name_start: Nanos,
 }
 
-/// The segment files of a camera, sorted by start time (then name).
-pub(crate) fn segment_files(root: &Path, camera: &str) -> Result<Vec<SegmentFile>, ExportError> {
+/// The segment files of a camera under a local root, sorted by start time (then name).
+pub(crate) fn local_segment_files(
+    root: &Path,
+    camera: &str,
+) -> Result<Vec<SegmentFile>, ExportError> {
     check_camera_id(camera)?;
     let cam_dir = root.join(camera);
     let days = match std::fs::read_dir(&cam_dir) {
@@ -359,7 +370,7 @@ pub(crate) fn segment_files(root: &Path, camera: &str) -> Result<Vec<SegmentFile
     Ok(out)
 }
 
-fn looks_like_day(s: &str) -> bool {
+pub(crate) fn looks_like_day(s: &str) -> bool {
     s.len() == 10
         && s.bytes().enumerate().all(|(i, b)| {
             if i == 4 || i == 7 {
@@ -406,7 +417,7 @@ pub(crate) fn parse_segment_name(name: &str) -> Option<Nanos> {
 
 /// How far before the window a file may start and still hold part of it, when its successor's
 /// name time is not a bound (clock steps); generous, since scanning an extra file is cheap.
-const NAME_SLACK: Nanos = 5_000_000_000;
+pub(crate) const NAME_SLACK: Nanos = 5_000_000_000;
 
 /// The files that may hold frames in `[lo, hi)`: a file covers at most from its name time to
 /// its successor's.
@@ -539,13 +550,10 @@ pub(crate) fn scan_file<R: std::io::Read + std::io::Seek + ?Sized>(
     })
 }
 
-/// Gaps the recorder wrote down: one JSON object per line with `start` and `end` (RFC 3339)
-/// and `reason`. Lines that do not parse are ignored: the file is advisory, the recordings
-/// themselves are the truth.
-pub(crate) fn read_gaps_file(cam_dir: &Path) -> Vec<(Nanos, Nanos, String)> {
-    let Ok(text) = std::fs::read_to_string(cam_dir.join("gaps.jsonl")) else {
-        return Vec::new();
-    };
+/// Gaps the recorder wrote down (`gaps.jsonl`): one JSON object per line with `start` and
+/// `end` (RFC 3339) and `reason`. Lines that do not parse are ignored: the file is advisory,
+/// the recordings themselves are the truth.
+pub(crate) fn parse_gaps(text: &str) -> Vec<(Nanos, Nanos, String)> {
     let mut out = Vec::new();
     for line in text.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {

@@ -122,6 +122,19 @@ pub struct ManifestSource {
     pub time_used: Span,
     /// Samples taken from this file.
     pub samples: u64,
+    /// For a source read from object storage: its URL, `s3://bucket/prefix/` + `path`.
+    /// Absent for a local file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// For an object: its ETag as the store returned it (quotes included), from the HEAD
+    /// every ranged GET of the export was pinned to (`If-Match`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// For an object: where `sha256` comes from. `computed-on-read`: camwire hashed the
+    /// object's bytes as the store returned them (the uploader had the store check the same
+    /// SHA-256 on PUT, `x-amz-checksum-sha256`, but the client reads no stored checksum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256_from: Option<String>,
 }
 
 /// The clip.

@@ -23,6 +23,9 @@ pub mod index;
 pub mod manifest;
 pub mod mp4_writer;
 pub mod progress;
+#[cfg(feature = "s3")]
+pub mod s3;
+pub mod storage;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -34,8 +37,12 @@ pub use clip::{ExportOptions, ExportSummary, OutputFormat, export, export_with_p
 pub use index::{Gap, ListOptions, Listing, TimeRange, cameras, ranges, ranges_with};
 pub use manifest::{MANIFEST_FORMAT, Manifest, manifest_path};
 pub use progress::Progress;
+#[cfg(feature = "s3")]
+pub use s3::{ReadStats, S3Root};
+pub use storage::{AsRoot, Storage};
 pub use verify::{
     FileStatus, SourceCheck, VerifyReport, verify, verify_with_progress, verify_with_root,
+    verify_with_storage,
 };
 
 /// Why listing, exporting or verifying failed. Nothing here panics on file contents: a
@@ -118,6 +125,10 @@ pub enum ExportError {
         /// What is wrong.
         reason: String,
     },
+    /// The object store refused or failed a request (feature `s3`): the object's or the
+    /// root's URL, what kind of failure, and the store's (redacted) answer.
+    #[error(transparent)]
+    Store(StoreError),
     /// Reading or writing a file failed.
     #[error("{path}: {error}")]
     Io {
@@ -128,8 +139,60 @@ pub enum ExportError {
     },
 }
 
+/// A failed request to an object store, naming the object (or root) by URL. Never carries
+/// credentials: the store's answer is redacted with
+/// [`S3Settings::redact`](crate::record::upload::S3Settings::redact).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{url}: {kind}: {detail}")]
+pub struct StoreError {
+    /// `s3://bucket/prefix/<camera>/<date>/<name>.mp4`, or the root's URL.
+    pub url: String,
+    /// What went wrong.
+    pub kind: StoreErrorKind,
+    /// The store's answer (redacted).
+    pub detail: String,
+}
+
+/// The kinds of [`StoreError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// The object is not there (deleted after it was listed or opened).
+    ObjectNotFound,
+    /// The bucket does not exist.
+    BucketNotFound,
+    /// Credentials missing, wrong or not allowed to read.
+    CredentialsRefused,
+    /// The object changed while it was being read (its ETag no longer matches).
+    Changed,
+    /// The store is unreachable or failing.
+    Unavailable,
+    /// The `s3://` URL or the client settings are not usable.
+    Settings,
+}
+
+impl std::fmt::Display for StoreErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StoreErrorKind::ObjectNotFound => "object not found",
+            StoreErrorKind::BucketNotFound => "bucket not found",
+            StoreErrorKind::CredentialsRefused => {
+                "credentials refused (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
+            }
+            StoreErrorKind::Changed => "object changed while being read",
+            StoreErrorKind::Unavailable => "store unreachable or failing",
+            StoreErrorKind::Settings => "bad S3 settings",
+        })
+    }
+}
+
 impl ExportError {
+    /// An I/O error on `path`; one that carries a [`StoreError`] (a failed GET under a
+    /// reader) becomes [`ExportError::Store`].
     pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
+        let error = match error.downcast::<StoreError>() {
+            Ok(store) => return ExportError::Store(store),
+            Err(e) => e,
+        };
         ExportError::Io {
             path: path.into(),
             error,
@@ -138,10 +201,7 @@ impl ExportError {
 
     pub(crate) fn source(path: impl Into<PathBuf>, error: Fmp4Error) -> Self {
         match error {
-            Fmp4Error::Io(e) => ExportError::Io {
-                path: path.into(),
-                error: e,
-            },
+            Fmp4Error::Io(e) => ExportError::io(path, e),
             error => ExportError::Source {
                 path: path.into(),
                 error,

@@ -4,6 +4,8 @@
 //! - the clip's size and SHA-256 (`output`);
 //! - each source still present: its size and the SHA-256 of the bytes the manifest hashed
 //!   (`sources`); a source that is gone (retention) is reported as missing, separately;
+//! - for a source read from object storage (manifest `url`/`etag`), the object is HEADed and
+//!   re-read with ranged GETs: size and SHA-256 as above, then its ETag;
 //! - the media hash (`media`): the SHA-256 of the clip's samples, read back through the
 //!   clip's own sample tables, and of the source samples in the manifest's byte ranges, must
 //!   both equal `media_sha256`. This ties the clip's pictures to the recordings, even if
@@ -11,11 +13,10 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::filelock::FileHold;
 use crate::fmp4::{
     FileBoxIter, MAX_MOOV_BYTES, find_path, read_body, read_fragment_samples,
     read_init_with_defaults, scan_fragments,
@@ -25,6 +26,7 @@ use super::ExportError;
 use super::clip::{COPY_BUFFER, hash_prefix};
 use super::manifest::{MANIFEST_FORMAT, Manifest, hex, manifest_path};
 use super::progress::{Meter, Progress};
+use super::storage::{OpenSourceError, Segment, Storage};
 
 /// How one file compares with the manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +49,16 @@ pub enum FileStatus {
         /// Hash now.
         actual: String,
     },
-    /// It could not be read (permissions, I/O error, a path escaping the root).
+    /// Size and SHA-256 match, but the object's ETag is not the one the manifest names
+    /// (the object was written again, e.g. copied or re-uploaded in parts).
+    ETagMismatch {
+        /// Manifest ETag.
+        expected: String,
+        /// ETag now.
+        actual: String,
+    },
+    /// It could not be read (permissions, I/O error, a store error, a path escaping the
+    /// root).
     Unreadable(String),
 }
 
@@ -67,6 +78,9 @@ impl FileStatus {
             FileStatus::HashMismatch { expected, actual } => {
                 format!("SHA-256 is {actual}, manifest says {expected}")
             }
+            FileStatus::ETagMismatch { expected, actual } => {
+                format!("ETag is {actual}, manifest says {expected} (bytes match)")
+            }
             FileStatus::Unreadable(why) => format!("unreadable: {why}"),
         }
     }
@@ -77,6 +91,9 @@ impl FileStatus {
 pub struct SourceCheck {
     /// Path relative to the root, as in the manifest.
     pub path: String,
+    /// Where it was looked for when that is not a local path: the object's URL
+    /// (`s3://bucket/prefix/<path>`).
+    pub location: Option<String>,
     /// Result.
     pub status: FileStatus,
 }
@@ -153,7 +170,8 @@ impl VerifyReport {
         }
         for s in &self.sources {
             if !matches!(s.status, FileStatus::Match | FileStatus::Missing) {
-                out.push(format!("source {}: {}", s.path, s.status.describe()));
+                let name = s.location.as_deref().unwrap_or(&s.path);
+                out.push(format!("source {name}: {}", s.status.describe()));
             }
         }
         match &self.media {
@@ -176,8 +194,9 @@ pub fn verify(clip: &Path) -> Result<VerifyReport, ExportError> {
     verify_with_root(clip, None)
 }
 
-/// [`verify`], looking for the sources under `root` instead (evidence moved elsewhere).
-/// Errors only when the manifest cannot be read; every file problem is in the report.
+/// [`verify`], looking for the sources under `root` instead (evidence moved elsewhere; an
+/// `s3://bucket/prefix` path under feature `s3`). Errors only when the manifest cannot be
+/// read or the root cannot be opened; every file problem is in the report.
 pub fn verify_with_root(clip: &Path, root: Option<&Path>) -> Result<VerifyReport, ExportError> {
     verify_with_progress(clip, root, &|_| {})
 }
@@ -187,6 +206,21 @@ pub fn verify_with_root(clip: &Path, root: Option<&Path>) -> Result<VerifyReport
 pub fn verify_with_progress(
     clip: &Path,
     root: Option<&Path>,
+    progress: &dyn Fn(Progress),
+) -> Result<VerifyReport, ExportError> {
+    let storage = match root {
+        Some(r) => Some(Storage::open(r)?),
+        None => None,
+    };
+    verify_with_storage(clip, storage.as_ref(), progress)
+}
+
+/// [`verify_with_progress`] with the sources' root given as a [`Storage`] (an S3 root with
+/// explicit settings, say); `None`: the manifest's `root` (an `s3://` root then takes its
+/// settings from the AWS variables).
+pub fn verify_with_storage(
+    clip: &Path,
+    root: Option<&Storage>,
     progress: &dyn Fn(Progress),
 ) -> Result<VerifyReport, ExportError> {
     let meter = Meter::new(progress);
@@ -200,7 +234,14 @@ pub fn verify_with_progress(
     if manifest.format != MANIFEST_FORMAT {
         return Err(bad(format!("unknown format {:?}", manifest.format)));
     }
-    let root = root.map_or_else(|| PathBuf::from(&manifest.root), Path::to_path_buf);
+    let opened;
+    let root = match root {
+        Some(r) => r,
+        None => {
+            opened = Storage::open(Path::new(&manifest.root))?;
+            &opened
+        }
+    };
     // At most: the clip twice (whole, then its samples), each source's hashed prefix, and
     // each source's used byte range.
     meter.start(
@@ -218,20 +259,23 @@ pub fn verify_with_progress(
     let mut sources = Vec::new();
     let mut holds = Vec::new();
     for s in &manifest.sources {
-        let status = match source_path(&root, &s.path) {
-            None => FileStatus::Unreadable("path leaves the root".into()),
-            Some(p) => match FileHold::shared(&p) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => FileStatus::Missing,
-                Err(e) => FileStatus::Unreadable(e.to_string()),
-                Ok(h) => {
-                    let st = check_source(h.file(), s, &meter);
-                    holds.push((p, h));
-                    st
-                }
-            },
+        let location = root.source_url(&s.path);
+        let status = match root.open_manifest_source(&s.path) {
+            Err(OpenSourceError::LeavesRoot) => {
+                FileStatus::Unreadable("path leaves the root".into())
+            }
+            Err(OpenSourceError::Failed(e)) => FileStatus::Unreadable(e.to_string()),
+            Ok(None) => FileStatus::Missing,
+            Ok(Some(seg)) => {
+                let st = check_source(&seg, s, &meter);
+                let name = location.clone().unwrap_or_else(|| s.path.clone());
+                holds.push((name, seg));
+                st
+            }
         };
         sources.push(SourceCheck {
             path: s.path.clone(),
+            location,
             status,
         });
     }
@@ -265,14 +309,6 @@ pub fn verify_with_progress(
     })
 }
 
-/// `root/rel`, unless `rel` could leave the root (absolute, `..`): a manifest is input too.
-fn source_path(root: &Path, rel: &str) -> Option<PathBuf> {
-    let rel = Path::new(rel);
-    rel.components()
-        .all(|c| matches!(c, Component::Normal(_)))
-        .then(|| root.join(rel))
-}
-
 fn check_whole(path: &Path, size: u64, sha: &str, meter: &Meter) -> FileStatus {
     let file = match File::open(path) {
         Ok(f) => f,
@@ -289,11 +325,16 @@ fn check_whole(path: &Path, size: u64, sha: &str, meter: &Meter) -> FileStatus {
             actual: len,
         };
     }
-    compare_hash(&file, size, sha, meter)
+    compare_hash(&mut &file, size, sha, meter)
 }
 
-fn compare_hash(file: &File, len: u64, sha: &str, meter: &Meter) -> FileStatus {
-    match hash_prefix(file, len, meter) {
+fn compare_hash<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    len: u64,
+    sha: &str,
+    meter: &Meter,
+) -> FileStatus {
+    match hash_prefix(r, len, meter) {
         Ok(h) if h == sha => FileStatus::Match,
         Ok(h) => FileStatus::HashMismatch {
             expected: sha.to_string(),
@@ -303,9 +344,9 @@ fn compare_hash(file: &File, len: u64, sha: &str, meter: &Meter) -> FileStatus {
     }
 }
 
-fn check_source(file: &File, s: &super::manifest::ManifestSource, meter: &Meter) -> FileStatus {
-    let len = match file.metadata() {
-        Ok(m) => m.len(),
+fn check_source(seg: &Segment, s: &super::manifest::ManifestSource, meter: &Meter) -> FileStatus {
+    let len = match seg.len() {
+        Ok(n) => n,
         Err(e) => return FileStatus::Unreadable(e.to_string()),
     };
     // A file being recorded at export time may have grown since; only its hashed prefix is
@@ -321,12 +362,23 @@ fn check_source(file: &File, s: &super::manifest::ManifestSource, meter: &Meter)
             actual: len,
         };
     }
-    compare_hash(file, s.hashed_bytes, &s.sha256, meter)
+    let status = compare_hash(&mut seg.reader(), s.hashed_bytes, &s.sha256, meter);
+    if !status.is_match() {
+        return status;
+    }
+    let etag_now = seg.object().and_then(|(_, e)| e);
+    match (&s.etag, etag_now) {
+        (Some(expected), Some(actual)) if *expected != actual => FileStatus::ETagMismatch {
+            expected: expected.clone(),
+            actual,
+        },
+        _ => status,
+    }
 }
 
 /// Streams `len` bytes at `offset` of `f` into `h`, counted on `meter`.
-fn hash_range(
-    f: &mut &File,
+fn hash_range<R: Read + Seek + ?Sized>(
+    f: &mut R,
     offset: u64,
     len: u64,
     h: &mut Sha256,
@@ -433,15 +485,15 @@ fn media_of_clip(clip: &Path, container: &str, meter: &Meter) -> Result<String, 
 
 /// SHA-256 of the samples inside each source's `bytes_used`, sources in manifest order.
 fn media_of_sources(
-    holds: &[(PathBuf, FileHold)],
+    holds: &[(String, Segment)],
     m: &Manifest,
     meter: &Meter,
 ) -> Result<String, String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; COPY_BUFFER];
-    for ((path, hold), s) in holds.iter().zip(&m.sources) {
-        let what = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-        let mut f: &File = hold.file();
+    for ((name, seg), s) in holds.iter().zip(&m.sources) {
+        let what = |e: &dyn std::fmt::Display| format!("{name}: {e}");
+        let mut f = seg.reader();
         let [lo, hi] = s.bytes_used;
         let (_, defaults) = read_init_with_defaults(&mut f).map_err(|e| what(&e))?;
         let scan = scan_fragments(&mut f).map_err(|e| what(&e))?;
