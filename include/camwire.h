@@ -347,6 +347,24 @@ typedef struct camwire_recorder_options {
   uint64_t retention_max_bytes_total;
   // How often retention runs, ms (default 60000).
   uint32_t retention_interval_ms;
+  // Ship each closed segment to `s3://bucket/prefix` (NULL: no upload). The S3 settings
+  // below override the standard AWS_* environment variables; NULL takes the variable.
+  const char *upload_url;
+  // S3 endpoint, e.g. `https://s3.example.net` (AWS_ENDPOINT_URL).
+  const char *s3_endpoint;
+  // Region (AWS_REGION; default us-east-1).
+  const char *s3_region;
+  // Access key id (AWS_ACCESS_KEY_ID). Never logged.
+  const char *s3_access_key_id;
+  // Secret key (AWS_SECRET_ACCESS_KEY). Never logged.
+  const char *s3_secret_access_key;
+  // Session token (AWS_SESSION_TOKEN). Never logged.
+  const char *s3_session_token;
+  // Plain http to the endpoint (a test server); otherwise AWS_ALLOW_HTTP decides.
+  bool s3_allow_http;
+  // Delete a local copy this many seconds after its recording ended, once the store
+  // confirmed it (0: keep; retention applies).
+  uint64_t local_retain_secs;
 } camwire_recorder_options;
 
 // RTP transport (`CAMWIRE_TRANSPORT_*`).
@@ -1101,8 +1119,14 @@ camwire_result camwire_recorder_options_init(struct camwire_recorder_options *op
 // created), with no camera yet. `options` may be NULL for defaults. Stop it with
 // `camwire_recorder_stop` (or free the context) so open files are finalized.
 //
-// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (incl. `struct_size`),
-// CAMWIRE_E_UNSUPPORTED (options this library does not know are set), CAMWIRE_E_IO,
+// With `upload_url` set, each closed segment is also shipped to S3-compatible storage
+// (create-only PUT carrying its SHA-256; a journal per camera so that a restart ships what
+// was missed); upload trouble shows as CAMWIRE_EVENT_ERROR events while recording goes on,
+// and `camwire_recorder_stop` waits up to 10 s for the backlog.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (incl. `struct_size`, an
+// `upload_url` that is not `s3://bucket[/prefix]`), CAMWIRE_E_UNSUPPORTED (options this
+// library does not know are set; `upload_url` without feature `s3`), CAMWIRE_E_IO,
 // CAMWIRE_E_CLOSED.
 camwire_result camwire_recorder_new2(const struct camwire_context *context,
                                      const char *root,

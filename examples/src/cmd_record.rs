@@ -293,10 +293,14 @@ pub async fn run(args: &RecordArgs) -> Result<(), String> {
         _ = all_stopped => {}
         _ = stopper => {}
     }
-    if let Some(u) = recorder.upload_status() {
+    // Shutdown closes the open segments, then gives the upload backlog (those included) up to
+    // UploadOptions::shutdown_drain to ship before it stops the uploader.
+    let (statuses, upload) = recorder.shutdown_with_upload_status().await;
+    if let Some(u) = upload {
         outln!(
-            "upload to {}: {} file(s), {} bytes still pending{}",
+            "upload to {}: {} file(s) shipped this run, {} file(s), {} bytes still pending{}",
             u.target,
+            u.cameras.values().map(|c| c.uploaded_files).sum::<u64>(),
             u.pending_files,
             u.pending_bytes,
             u.oldest_pending
@@ -305,7 +309,6 @@ pub async fn run(args: &RecordArgs) -> Result<(), String> {
                 .unwrap_or_default()
         );
     }
-    let statuses = recorder.shutdown().await;
     // The recorder (and with it the event sender) is gone: the collector ends.
     let (files, last_end) = collector.await.unwrap_or_default();
 

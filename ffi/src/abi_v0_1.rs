@@ -30,7 +30,13 @@ macro_rules! v0_1_struct {
         }
         impl From<$old> for $new {
             fn from(o: $old) -> Self {
-                $new { struct_size: std::mem::size_of::<$new>(), $($f: o.$f,)* }
+                // Fields appended since 0.1.0 keep their defaults.
+                #[allow(clippy::needless_update)]
+                $new {
+                    struct_size: std::mem::size_of::<$new>(),
+                    $($f: o.$f,)*
+                    ..<$new as crate::abi::Growable>::initial()
+                }
             }
         }
     };

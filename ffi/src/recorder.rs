@@ -4,6 +4,8 @@
 use crate::context::*;
 use crate::error::*;
 use crate::stream::{camwire_free_user_data, camwire_stream_options, source_options};
+#[cfg(feature = "s3")]
+use camwire_core::record::upload::{S3Settings, UploadOptions};
 use camwire_core::record::{
     CameraConfig, CameraState, CameraStatus, FsyncPolicy, Recorder, RecorderEvent,
     RecorderEventKind, RecorderOptions, RetentionLimits, RetentionPolicy, SegmentOptions,
@@ -49,6 +51,25 @@ pub struct camwire_recorder_options {
     pub retention_max_bytes_total: u64,
     /// How often retention runs, ms (default 60000).
     pub retention_interval_ms: u32,
+    // --- appended after the first growable layout: uploads (NULL/0 = not set) ---
+    /// Ship each closed segment to `s3://bucket/prefix` (NULL: no upload). The S3 settings
+    /// below override the standard AWS_* environment variables; NULL takes the variable.
+    pub upload_url: *const c_char,
+    /// S3 endpoint, e.g. `https://s3.example.net` (AWS_ENDPOINT_URL).
+    pub s3_endpoint: *const c_char,
+    /// Region (AWS_REGION; default us-east-1).
+    pub s3_region: *const c_char,
+    /// Access key id (AWS_ACCESS_KEY_ID). Never logged.
+    pub s3_access_key_id: *const c_char,
+    /// Secret key (AWS_SECRET_ACCESS_KEY). Never logged.
+    pub s3_secret_access_key: *const c_char,
+    /// Session token (AWS_SESSION_TOKEN). Never logged.
+    pub s3_session_token: *const c_char,
+    /// Plain http to the endpoint (a test server); otherwise AWS_ALLOW_HTTP decides.
+    pub s3_allow_http: bool,
+    /// Delete a local copy this many seconds after its recording ended, once the store
+    /// confirmed it (0: keep; retention applies).
+    pub local_retain_secs: u64,
 }
 
 crate::abi::growable!(
@@ -71,6 +92,14 @@ impl Default for camwire_recorder_options {
             retention_max_bytes_per_camera: 0,
             retention_max_bytes_total: 0,
             retention_interval_ms: 60_000,
+            upload_url: std::ptr::null(),
+            s3_endpoint: std::ptr::null(),
+            s3_region: std::ptr::null(),
+            s3_access_key_id: std::ptr::null(),
+            s3_secret_access_key: std::ptr::null(),
+            s3_session_token: std::ptr::null(),
+            s3_allow_http: false,
+            local_retain_secs: 0,
         }
     }
 }
@@ -314,8 +343,14 @@ fn opt_nonzero<T: PartialEq + Default>(v: T) -> Option<T> {
 /// created), with no camera yet. `options` may be NULL for defaults. Stop it with
 /// `camwire_recorder_stop` (or free the context) so open files are finalized.
 ///
-/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (incl. `struct_size`),
-/// CAMWIRE_E_UNSUPPORTED (options this library does not know are set), CAMWIRE_E_IO,
+/// With `upload_url` set, each closed segment is also shipped to S3-compatible storage
+/// (create-only PUT carrying its SHA-256; a journal per camera so that a restart ships what
+/// was missed); upload trouble shows as CAMWIRE_EVENT_ERROR events while recording goes on,
+/// and `camwire_recorder_stop` waits up to 10 s for the backlog.
+///
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (incl. `struct_size`, an
+/// `upload_url` that is not `s3://bucket[/prefix]`), CAMWIRE_E_UNSUPPORTED (options this
+/// library does not know are set; `upload_url` without feature `s3`), CAMWIRE_E_IO,
 /// CAMWIRE_E_CLOSED.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camwire_recorder_new2(
@@ -382,6 +417,18 @@ pub(crate) unsafe fn recorder_new(
         },
         ..RetentionPolicy::default()
     };
+    #[cfg(feature = "s3")]
+    {
+        // SAFETY: NULL or NUL-terminated strings per the C contract.
+        ropts.upload = unsafe { upload_options(&o) }?;
+    }
+    #[cfg(not(feature = "s3"))]
+    if !o.upload_url.is_null() {
+        return Err(Error::new(
+            CAMWIRE_E_UNSUPPORTED,
+            "upload_url: camwire was built without feature s3",
+        ));
+    }
     let rec = ctx.inner.enter(|| Recorder::start(ropts))?;
     let shared = Arc::new(RecorderShared {
         ctx: ctx.inner.clone(),
@@ -395,6 +442,51 @@ pub(crate) unsafe fn recorder_new(
     // SAFETY: checked non-NULL.
     unsafe { out_recorder.write(Box::into_raw(Box::new(camwire_recorder { shared }))) };
     Ok(())
+}
+
+/// The upload settings of `o`: the URL's bucket and prefix, the AWS_* variables, the
+/// options' own S3 fields over them.
+///
+/// # Safety
+/// The string fields are NULL or NUL-terminated.
+#[cfg(feature = "s3")]
+unsafe fn upload_options(o: &camwire_recorder_options) -> Result<Option<UploadOptions>> {
+    // SAFETY: per this function's contract.
+    let Some(url) = (unsafe { opt_cstr(o.upload_url, "upload_url") })? else {
+        return Ok(None);
+    };
+    let given = [
+        ("AWS_ENDPOINT_URL", o.s3_endpoint, "s3_endpoint"),
+        ("AWS_REGION", o.s3_region, "s3_region"),
+        ("AWS_ACCESS_KEY_ID", o.s3_access_key_id, "s3_access_key_id"),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            o.s3_secret_access_key,
+            "s3_secret_access_key",
+        ),
+        ("AWS_SESSION_TOKEN", o.s3_session_token, "s3_session_token"),
+    ]
+    .into_iter()
+    .map(|(var, p, what)| {
+        // SAFETY: per this function's contract.
+        Ok((var, unsafe { opt_cstr(p, what) }?.map(str::to_string)))
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let s3 = S3Settings::from_url(url)
+        .map_err(|e| Error::invalid(e.to_string()))?
+        .with_vars(|var| {
+            given
+                .iter()
+                .find(|(v, _)| *v == var)
+                .and_then(|(_, value)| value.clone())
+                .or_else(|| std::env::var(var).ok())
+        });
+    let mut u = UploadOptions::new(S3Settings {
+        allow_http: s3.allow_http || o.s3_allow_http,
+        ..s3
+    });
+    u.local_retain = opt_nonzero(o.local_retain_secs).map(Duration::from_secs);
+    Ok(Some(u))
 }
 
 /// Starts recording camera `id` (a directory name: no '/', '\\', ':', "." or "..", at most

@@ -5,10 +5,14 @@
 //! (tamper, motion and other injected into its first PullMessages answer) and a WS-Discovery
 //! responder (onvif-server, in this process), and,
 //! except for the C++ run, a GStreamer RTSP server (examples/tests/support/gst_rtsp_server.py)
-//! when GStreamer is installed (required under CI).
+//! when GStreamer is installed (required under CI). The C11 run also records with uploads to
+//! a real S3 server (s3s-fs).
 
+#[path = "../../core/tests/support/s3s_fs.rs"]
+mod s3s_fs;
 mod support;
 
+use s3s_fs::S3sFs;
 use std::process::Command;
 use support::*;
 
@@ -50,8 +54,15 @@ fn c11_static() {
     compile(&[test_source()], &exe, false, Link::Static, &[]);
     let peers = start_peers();
     let gst = start_gst(&dir);
+    // Uploads through the C options, to a real S3 server (this build only: one is enough).
+    let s3 = S3sFs::start(&dir.join("s3"), "AKCAMWIREC", "SKcamwire/c+secret");
+    let mut cmd = Command::new(&exe);
+    cmd.arg("--s3")
+        .arg(s3.endpoint())
+        .arg("--s3-data")
+        .arg(&s3.data);
     run(
-        Command::new(&exe),
+        cmd,
         &peers,
         gst.as_ref().map(|g| g.url.as_str()),
         "C11 static",

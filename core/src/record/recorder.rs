@@ -467,7 +467,24 @@ impl Recorder {
     }
 
     /// Stops every camera (open fragments written, files closed) and the retention task.
+    /// With uploads on, waits up to [`UploadOptions::shutdown_drain`](super::upload::UploadOptions::shutdown_drain)
+    /// for the backlog to drain first; see [`shutdown_with_upload_status`](Self::shutdown_with_upload_status)
+    /// for what was left.
     pub async fn shutdown(self) -> Vec<CameraStatus> {
+        self.stop_everything().await.0
+    }
+
+    /// [`shutdown`](Self::shutdown), also returning the upload backlog as it stood when the
+    /// uploader stopped (`None` without uploads): files still pending there are shipped at
+    /// the next start.
+    #[cfg(feature = "s3")]
+    pub async fn shutdown_with_upload_status(
+        self,
+    ) -> (Vec<CameraStatus>, Option<super::upload::UploadStatus>) {
+        self.stop_everything().await
+    }
+
+    async fn stop_everything(self) -> (Vec<CameraStatus>, FinalUpload) {
         let entries: Vec<(String, CameraEntry)> = lock(&self.cameras).drain().collect();
         for (_, e) in &entries {
             let _ = e.stop.send(true);
@@ -484,15 +501,36 @@ impl Recorder {
         if let Some(t) = task {
             let _ = t.await;
         }
-        // Uploads in flight are abandoned; the files stay queued on disk for the next start.
+        // The segments just closed are queued: give the backlog its drain time, then abandon
+        // what is in flight (the files stay queued on disk for the next start).
+        #[cfg(not(feature = "s3"))]
+        let upload = ();
+        #[cfg(feature = "s3")]
+        let mut upload = None;
         #[cfg(feature = "s3")]
         if let Some(u) = &self.shared.uploader {
+            let drain = self
+                .shared
+                .opts
+                .upload
+                .as_ref()
+                .map_or(Duration::ZERO, |o| o.shutdown_drain);
+            if !drain.is_zero() && !u.wait_idle(drain).await {
+                log::warn!("upload backlog not drained in {drain:?}: shipped at the next start");
+            }
             u.shutdown().await;
+            upload = Some(u.status());
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));
-        out
+        (out, upload)
     }
 }
+
+/// What [`Recorder::shutdown`] learns of the uploads: the backlog left (feature `s3`).
+#[cfg(feature = "s3")]
+type FinalUpload = Option<super::upload::UploadStatus>;
+#[cfg(not(feature = "s3"))]
+type FinalUpload = ();
 
 impl Drop for Recorder {
     fn drop(&mut self) {

@@ -261,6 +261,11 @@ pub struct UploadOptions {
     /// How often every camera directory is rescanned for missed files and local retention
     /// and `gaps.jsonl` are checked (default 60 s).
     pub rescan_interval: Duration,
+    /// How long [`Recorder::shutdown`](super::Recorder::shutdown) waits for the backlog
+    /// (including the segments the shutdown itself closes) to drain before abandoning the
+    /// uploads in flight (default 10 s; zero: no wait). Whatever is left is shipped at the
+    /// next start, from the journal, so this only decides how current the store is at exit.
+    pub shutdown_drain: Duration,
 }
 
 impl UploadOptions {
@@ -276,6 +281,7 @@ impl UploadOptions {
             request_timeout: Duration::from_secs(300),
             max_object_bytes: 5 << 30,
             rescan_interval: Duration::from_secs(60),
+            shutdown_drain: Duration::from_secs(10),
         }
     }
 }
