@@ -270,12 +270,16 @@ Examples:
   camwire ls --root /srv/rec
   camwire ls --root /srv/rec --camera gate --start 2025-11-23T00:00:00Z \\
              --end 2025-11-24T00:00:00Z --json
+  camwire ls --root s3://evidence/site-a --camera gate --start 2025-11-23T00:00:00Z
 
-Times T are RFC 3339 (2025-11-23T12:00:00Z, ...+02:00).";
+Times T are RFC 3339 (2025-11-23T12:00:00Z, ...+02:00).
+With --root s3://BUCKET/PREFIX the store comes from the variables record --upload uses:
+AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+and AWS_ALLOW_HTTP=true for an http:// endpoint.";
 
 #[derive(Debug, Args)]
 pub struct LsArgs {
-    /// Recording root
+    /// Recording root: a directory, or s3://BUCKET/PREFIX (objects the recorder uploaded)
     #[arg(long, value_name = "DIR")]
     pub root: PathBuf,
     /// Only this camera [default: every camera under the root]
@@ -298,12 +302,18 @@ Examples:
                  --end 2025-11-23T12:05:00Z --out gate.mp4
       writes gate.mp4 and gate.mp4.manifest.json; check them with `camwire verify gate.mp4`
 
+  camwire export --root s3://evidence/site-a --camera gate --start 2025-11-23T12:00:00Z \\
+                 --end 2025-11-23T12:05:00Z --out gate.mp4
+
 Times T are RFC 3339 (2025-11-23T12:00:00Z, ...+02:00). An existing output is never
-overwritten. A progress bar is drawn on a terminal (not with --quiet or when piped).";
+overwritten. A progress bar is drawn on a terminal (not with --quiet or when piped).
+With --root s3://BUCKET/PREFIX the store comes from the variables record --upload uses:
+AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+and AWS_ALLOW_HTTP=true for an http:// endpoint.";
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Recording root
+    /// Recording root: a directory, or s3://BUCKET/PREFIX (objects the recorder uploaded)
     #[arg(long, value_name = "DIR")]
     pub root: PathBuf,
     /// Camera id
@@ -327,17 +337,22 @@ const VERIFY_HELP: &str = "\
 Examples:
   camwire verify gate.mp4
   camwire verify /evidence/gate.mp4 --root /evidence/rec
+  camwire verify gate.mp4 --root s3://evidence/site-a
 
 Exit status: 0 when the clip, its media and every source still present match the
 manifest (sources deleted by retention are listed, not failed); 1 when something does
-not match (one MISMATCH line per file) or the manifest cannot be read; 2 usage error.";
+not match (one MISMATCH line per file) or the manifest cannot be read; 2 usage error.
+A manifest whose root is s3://... is checked against the objects (ranged GETs).
+With --root s3://BUCKET/PREFIX the store comes from the variables record --upload uses:
+AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+and AWS_ALLOW_HTTP=true for an http:// endpoint.";
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The exported clip (its manifest is CLIP.manifest.json)
     #[arg(value_name = "FILE.mp4")]
     pub clip: PathBuf,
-    /// Look for the sources under DIR instead of the manifest's root
+    /// Look for the sources under DIR (or s3://BUCKET/PREFIX) instead of the manifest's root
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
 }

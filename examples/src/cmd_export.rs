@@ -1,5 +1,9 @@
 //! `camwire ls`, `camwire export` and `camwire verify`: what was recorded, one clip out of it
 //! with a manifest, and re-checking that clip. Times are RFC 3339.
+//!
+//! `--root` is a directory or `s3://bucket/prefix`: the core opens either
+//! ([`camwire::export::Storage::open`]); an S3 root takes its endpoint, region and
+//! credentials from the standard AWS variables, as `record --upload` does.
 
 use crate::cli::{ExportArgs, LsArgs, VerifyArgs};
 use crate::progress::Bar;
@@ -16,7 +20,7 @@ fn time_opt(value: Option<&str>, name: &str) -> Result<Option<SystemTime>, Strin
     value.map(|v| time(v, name)).transpose()
 }
 
-/// `camwire ls --root DIR [--camera ID] [--start T --end T] [--json]`
+/// `camwire ls --root DIR|s3://BUCKET/PREFIX [--camera ID] [--start T --end T] [--json]`
 pub fn ls(args: &LsArgs) -> Result<(), String> {
     let root = &args.root;
     let (start, end) = (
@@ -88,7 +92,8 @@ fn print_gap(g: &export::Gap) {
     );
 }
 
-/// `camwire export --root DIR --camera ID --start T --end T --out FILE.mp4 [--fragmented]`
+/// `camwire export --root DIR|s3://BUCKET/PREFIX --camera ID --start T --end T --out FILE.mp4
+/// [--fragmented]`
 /// A progress bar is drawn on a terminal unless `quiet`.
 pub fn export_clip(args: &ExportArgs, quiet: bool) -> Result<(), String> {
     let root = &args.root;
@@ -127,7 +132,7 @@ pub fn export_clip(args: &ExportArgs, quiet: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// `camwire verify FILE.mp4 [--root DIR]`: Ok (exit 0) when everything matches; an error
+/// `camwire verify FILE.mp4 [--root DIR|s3://BUCKET/PREFIX]`: Ok (exit 0) when everything matches; an error
 /// (exit 1) naming what does not, after one `MISMATCH` line per file. A progress bar is
 /// drawn on a terminal unless `quiet`.
 pub fn verify(args: &VerifyArgs, quiet: bool) -> Result<(), String> {
