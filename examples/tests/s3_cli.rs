@@ -1,16 +1,14 @@
 //! `camwire ls`, `camwire export` and `camwire verify` with `--root s3://bucket/prefix`, as a
 //! user runs them: the store reached through the standard AWS variables, against a real S3
-//! server (s3s-fs on loopback, see core/tests/support/s3.rs). A recording of the simulated
-//! camera made with `camwire record`, shipped by camwire's uploader.
+//! server (s3s-fs on loopback, see core/tests/support/s3.rs). The simulated camera recorded
+//! and shipped with `camwire record --upload`.
 
 #[path = "../../core/tests/support/s3.rs"]
 mod s3_support;
 mod support;
 
-use camwire::record::upload::{UploadOptions, Uploader};
 use camwire::sim::{SimCamera, SimOptions};
 use s3_support::*;
-use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 use support::*;
@@ -40,21 +38,6 @@ fn ls_json(server: &Server, root: &str) -> serde_json::Value {
     serde_json::from_slice(&r.stdout).expect("json")
 }
 
-fn frames(clip: &Path) -> Vec<String> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(clip)
-        .args(["-map", "0:v:0", "-f", "framemd5", "-"])
-        .output()
-        .expect("ffmpeg");
-    assert_ok(&out, "ffmpeg framemd5");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_string()))
-        .collect()
-}
-
 #[test]
 fn ls_export_verify_with_an_s3_root() {
     let base = tmpdir("s3-cli");
@@ -64,33 +47,45 @@ fn ls_export_verify_with_an_s3_root() {
     let sim = rt
         .block_on(SimCamera::start(SimOptions::default()))
         .unwrap();
-    let r = camwire(&[
-        "record",
-        "--url",
-        &sim.rtsp_url(),
-        "--out",
-        roots,
-        "--camera-id",
-        "sim",
-        "--duration",
-        "12",
-        "--segment-secs",
-        "4",
-    ]);
-    assert_ok(&r, "camwire record");
-
     let server = Server::start(&base.join("s3"));
     let url = "s3://camwire/cli";
-    rt.block_on(async {
-        let up = Uploader::start(&root, UploadOptions::new(server.settings(url)), None).unwrap();
-        up.scan_camera(&root.join("sim"));
-        assert!(
-            up.wait_idle(Duration::from_secs(60)).await,
-            "{:?}",
-            up.status()
+    // Recorded and shipped by `camwire record --upload` (which drains its backlog at the end).
+    let r = camwire_env(
+        &server,
+        &[
+            "record",
+            "--camera-id",
+            "sim",
+            "--upload",
+            url,
+            "--segment-secs",
+            "4",
+            "--duration",
+            "12",
+            "--url",
+            &sim.rtsp_url(),
+            "--out",
+            roots,
+        ],
+    );
+    assert_ok(&r, "camwire record --upload");
+    let local_files = mp4_files(&root.join("sim"));
+    let shipped: Vec<_> = local_files
+        .iter()
+        .map(|f| {
+            let rel = f.strip_prefix(&root).unwrap().to_str().unwrap().to_string();
+            server.object_file(&format!("cli/{rel}"))
+        })
+        .collect();
+    assert!(local_files.len() >= 3, "{local_files:?}");
+    for (f, o) in local_files.iter().zip(&shipped) {
+        assert_eq!(
+            std::fs::read(o).ok(),
+            std::fs::read(f).ok(),
+            "{}",
+            o.display()
         );
-        up.shutdown().await;
-    });
+    }
 
     // ls: the same JSON from the bucket as from the disk.
     let local = ls_json(&server, roots);
@@ -128,7 +123,10 @@ fn ls_export_verify_with_an_s3_root() {
     };
     let lc = export(roots, "local.mp4");
     let sc = export(url, "s3.mp4");
-    let (fl, fs) = (frames(&lc), frames(&sc));
+    let (fl, fs) = (
+        framemd5(std::slice::from_ref(&lc)),
+        framemd5(std::slice::from_ref(&sc)),
+    );
     assert!(fs.len() >= 195, "{} frames", fs.len());
     assert_eq!(fs, fl, "framemd5 from s3:// equals the local export's");
     assert_eq!(std::fs::read(&sc).unwrap(), std::fs::read(&lc).unwrap());
