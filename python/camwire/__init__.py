@@ -14,7 +14,7 @@ Example::
 """
 
 from . import sim
-from ._types import Range
+from ._types import Range, StorageOptions
 from ._camwire import (
     AuthError,
     CamwireError,
@@ -69,6 +69,7 @@ __all__ = [
     "RecorderEvent",
     "RecorderEvents",
     "Stream",
+    "StorageOptions",
     "StreamInfo",
     "TimeoutError",
     "VerifyResult",

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self, SupportsIndex, final, overload
 
-from camwire._types import Range
+from camwire._types import Range, StorageOptions
 
 
 __version__: str
@@ -347,9 +347,13 @@ class Recorder:
         retain_gb: float | None = None,
         *,
         reconnect: bool = True,
+        upload: str | None = None,
+        storage: StorageOptions | None = None,
+        local_retain_hours: float | None = None,
     ) -> Self: ...
     @property
     def root(self) -> Path: ...
+    def upload_status(self) -> dict[str, Any] | None: ...
     def add_camera(
         self,
         id: str,

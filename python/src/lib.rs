@@ -18,6 +18,7 @@ mod record;
 mod records;
 mod runtime;
 mod sim;
+mod storage;
 mod stream;
 mod time;
 

@@ -7,6 +7,7 @@ use crate::runtime::{runtime, seconds, wait};
 use camwire::record::recorder::{
     CameraState, CameraStatus, Gap, Recorder, RecorderEvent, RecorderEventKind, RecorderOptions,
 };
+use camwire::record::upload::{UploadOptions, UploadStatus};
 use camwire::record::{CameraConfig, FsyncPolicy, RecordError, SegmentOptions};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -84,9 +85,41 @@ fn status_dict<'py>(py: Python<'py>, s: &CameraStatus) -> PyResult<Bound<'py, Py
     Ok(d)
 }
 
+fn upload_dict<'py>(py: Python<'py>, u: &UploadStatus) -> PyResult<Bound<'py, PyDict>> {
+    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
+    let d = PyDict::new(py);
+    d.set_item("target", &u.target)?;
+    d.set_item("pending_files", u.pending_files)?;
+    d.set_item("pending_bytes", u.pending_bytes)?;
+    d.set_item("oldest_pending", path(&u.oldest_pending))?;
+    let cams = PyDict::new(py);
+    for (id, c) in &u.cameras {
+        let cd = PyDict::new(py);
+        cd.set_item("pending_files", c.pending_files)?;
+        cd.set_item("pending_bytes", c.pending_bytes)?;
+        cd.set_item("oldest_pending", path(&c.oldest_pending))?;
+        cd.set_item("uploaded_files", c.uploaded_files)?;
+        cd.set_item("uploaded_bytes", c.uploaded_bytes)?;
+        cd.set_item("already_present", c.already_present)?;
+        cd.set_item("deleted_local", c.deleted_local)?;
+        cd.set_item("last_error", &c.last_error)?;
+        cams.set_item(id, cd)?;
+    }
+    d.set_item("cameras", cams)?;
+    Ok(d)
+}
+
 /// Records many cameras under `root` (`<root>/<camera-id>/<YYYY-MM-DD>/<UTC start>.mp4`),
 /// reconnecting with backoff, logging gaps, applying retention. Use it as a context manager:
 /// leaving the block writes every open fragment and closes every file.
+///
+/// With `upload="s3://bucket/prefix"` each closed segment is shipped to S3-compatible
+/// storage (create-only PUT with its SHA-256, crash-safe journal); endpoint, region and keys
+/// come from the AWS_* environment variables, overridden by `storage={"endpoint": ...,
+/// "region": ..., "access_key_id": ..., "secret_access_key": ..., "allow_http": True}`.
+/// `local_retain_hours` deletes a local copy that long after its recording ended, once the
+/// store confirmed it. Closing waits up to 10 s for the backlog; the rest ships at the next
+/// start.
 #[pyclass(frozen, name = "Recorder", module = "camwire._camwire")]
 pub struct PyRecorder {
     recorder: Mutex<Option<Arc<Recorder>>>,
@@ -121,7 +154,7 @@ async fn shutdown(mut rec: Arc<Recorder>) -> Vec<CameraStatus> {
 #[pymethods]
 impl PyRecorder {
     #[new]
-    #[pyo3(signature = (root, segment_secs=60, fragment_ms=1000, fsync="fragment", retain_days=None, retain_gb=None, *, reconnect=true))]
+    #[pyo3(signature = (root, segment_secs=60, fragment_ms=1000, fsync="fragment", retain_days=None, retain_gb=None, *, reconnect=true, upload=None, storage=None, local_retain_hours=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         root: PathBuf,
@@ -131,6 +164,9 @@ impl PyRecorder {
         retain_days: Option<f64>,
         retain_gb: Option<f64>,
         reconnect: bool,
+        upload: Option<String>,
+        storage: Option<&Bound<'_, PyDict>>,
+        local_retain_hours: Option<f64>,
     ) -> PyResult<Self> {
         if segment_secs == 0 || fragment_ms == 0 {
             return Err(errors::invalid_input(
@@ -153,6 +189,24 @@ impl PyRecorder {
                 return Err(errors::invalid_input("retain_gb must be positive"));
             }
             opts.retention.total.max_bytes = Some((g * GB) as u64);
+        }
+        match upload {
+            Some(url) => {
+                let mut u = UploadOptions::new(crate::storage::s3_settings(&url, storage)?);
+                if let Some(h) = local_retain_hours {
+                    u.local_retain =
+                        Some(Duration::try_from_secs_f64(h * 3600.0).map_err(|_| {
+                            errors::invalid_input("local_retain_hours must be from 0")
+                        })?);
+                }
+                opts.upload = Some(u);
+            }
+            None if storage.is_some() || local_retain_hours.is_some() => {
+                return Err(errors::invalid_input(
+                    "storage and local_retain_hours go with upload=\"s3://bucket/prefix\"",
+                ));
+            }
+            None => {}
         }
         let rec = {
             let _rt = runtime().enter();
@@ -229,6 +283,17 @@ impl PyRecorder {
             d.set_item(&s.id, status_dict(py, s)?)?;
         }
         Ok(d)
+    }
+
+    /// The upload backlog and counters, or `None` without `upload=`: `{target,
+    /// pending_files, pending_bytes, oldest_pending, cameras: {id: {pending_files,
+    /// pending_bytes, oldest_pending, uploaded_files, uploaded_bytes, already_present,
+    /// deleted_local, last_error}}}`.
+    fn upload_status<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.get()?
+            .upload_status()
+            .map(|u| upload_dict(py, &u))
+            .transpose()
     }
 
     /// Events from now on: connected, disconnected, gap, segment_closed, error, stopped.

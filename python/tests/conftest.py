@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import ctypes
+import os
+import shutil
 import socket
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -102,3 +107,40 @@ def _buffer_address(obj: object) -> int:
 def buffer_address() -> Callable[[object], int]:
     """The address of the memory an object exports through the buffer protocol (ctypes)."""
     return _buffer_address
+
+
+S3_KEY = "AKCAMWIREPY"
+S3_SECRET = "SKcamwire/python+secret"
+
+
+@pytest.fixture
+def s3s_fs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A real S3 server (s3s-fs, installed by .ci/run) on loopback with a bucket ``camwire``:
+    yields (endpoint URL, the directory it stores objects in, one file per object)."""
+    exe = os.environ.get("CAMWIRE_S3S_FS") or shutil.which("s3s-fs")
+    if exe is None:
+        exe = str(Path.home() / ".cargo" / "bin" / "s3s-fs")
+    data = tmp_path_factory.mktemp("s3")
+    (data / "camwire").mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [exe, "--host", "127.0.0.1", "--port", str(port),
+         "--access-key", S3_KEY, "--secret-key", S3_SECRET, str(data)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "s3s-fs did not start"
+                time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}", data
+    finally:
+        proc.kill()
+        proc.wait()
