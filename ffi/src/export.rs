@@ -60,7 +60,10 @@ crate::abi::growable!(camwire_gap, reason: *const c_char, unsafe { crate::abi::z
 
 /// Lists what camera `camera` has recorded under `root` between `start_us` and `end_us`
 /// (Unix us; CAMWIRE_TIME_MIN / CAMWIRE_TIME_MAX for open ends): continuous ranges and the
-/// gaps between them. Reads fragment headers only.
+/// gaps between them. Reads fragment headers only. `root` may be `s3://bucket/prefix`
+/// (segments a recorder uploaded; endpoint and keys from the AWS_* environment variables,
+/// feature `s3`): only the days the range needs are listed, fragment headers are read with
+/// ranged GETs.
 ///
 /// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (camera id, start >= end),
 /// CAMWIRE_E_NOT_FOUND (no such camera), CAMWIRE_E_IO.
@@ -246,6 +249,8 @@ fn rfc_us(s: &str) -> i64 {
 /// Exports camera `camera`'s recording under `root` from `start_us` to `end_us` (Unix us)
 /// into the new file `output` (never overwritten) with `output.manifest.json` beside it
 /// (hashes of the clip, its sources and its samples). Blocks on file I/O on this thread.
+/// From an `s3://bucket/prefix` root the samples are read with ranged GETs pinned to each
+/// object's ETag, and the manifest names each object's URL, ETag and SHA-256.
 ///
 /// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (id, start >= end, format),
 /// CAMWIRE_E_NOT_FOUND (camera or recording in the range), CAMWIRE_E_ALREADY_EXISTS
@@ -380,7 +385,8 @@ crate::abi::growable!(camwire_verify_view, problems: *const c_char, unsafe { cra
 
 /// Verifies the clip `clip` against `clip.manifest.json`: the clip's hash, each source
 /// still present under `root` (NULL = the root recorded in the manifest) and the media hash.
-/// CAMWIRE_OK means the check ran: read `ok` in the report. Blocks on file I/O.
+/// CAMWIRE_OK means the check ran: read `ok` in the report. Blocks on file I/O. Sources in
+/// S3 are re-read and re-hashed (settings from the AWS_* variables).
 ///
 /// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_VERIFY_FAILED (manifest missing or not a camwire
 /// manifest), CAMWIRE_E_IO.

@@ -60,7 +60,13 @@ fn c11_static() {
     cmd.arg("--s3")
         .arg(s3.endpoint())
         .arg("--s3-data")
-        .arg(&s3.data);
+        .arg(&s3.data)
+        // For the read side (camwire_list_ranges/export/verify of an s3:// root).
+        .env("AWS_ENDPOINT_URL", s3.endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKCAMWIREC")
+        .env("AWS_SECRET_ACCESS_KEY", "SKcamwire/c+secret")
+        .env("AWS_ALLOW_HTTP", "true");
     run(
         cmd,
         &peers,
