@@ -422,8 +422,10 @@ def ranges(
     camera: str,
     start: _TimeLike | None = None,
     end: _TimeLike | None = None,
+    *,
+    storage: StorageOptions | None = None,
 ) -> Listing: ...
-def cameras(root: _StrPath) -> list[str]: ...
+def cameras(root: _StrPath, *, storage: StorageOptions | None = None) -> list[str]: ...
 
 @final
 class ExportResult:
@@ -461,6 +463,8 @@ def export(
     end: _TimeLike,
     out: _StrPath,
     fragmented: bool = False,
+    *,
+    storage: StorageOptions | None = None,
 ) -> ExportResult: ...
 
 @final
@@ -479,7 +483,9 @@ class VerifyResult:
     def __eq__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
-def verify(path: _StrPath, root: _StrPath | None = None) -> VerifyResult: ...
+def verify(
+    path: _StrPath, root: _StrPath | None = None, *, storage: StorageOptions | None = None
+) -> VerifyResult: ...
 
 # --- simulated camera -----------------------------------------------------------------------
 

@@ -6,8 +6,8 @@ use crate::records::{self, Fields};
 use crate::time::{system_time, to_system_time};
 use camwire::export::{self, ExportError, ExportOptions, Manifest, OutputFormat};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PySlice, PyTuple};
-use std::path::PathBuf;
+use pyo3::types::{PyDict, PyList, PySlice, PyTuple};
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -186,18 +186,23 @@ impl Listing {
 /// The recorded ranges of `camera` under `root` between `start` and `end` (either open;
 /// datetimes, naive ones taken as UTC, Unix timestamps or ISO 8601 strings), merged across
 /// files, with the gaps between them.
+///
+/// `root` may be `s3://bucket/prefix` (segments the recorder uploaded); its settings come from
+/// the AWS_* variables, each overridable by `storage` (see `StorageOptions`).
 #[pyfunction]
-#[pyo3(signature = (root, camera, start=None, end=None))]
+#[pyo3(signature = (root, camera, start=None, end=None, *, storage=None))]
 fn ranges(
     py: Python<'_>,
     root: PathBuf,
     camera: String,
     start: Option<&Bound<'_, PyAny>>,
     end: Option<&Bound<'_, PyAny>>,
+    storage: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Listing> {
     let (start, end) = (opt_time(start)?, opt_time(end)?);
+    let root = crate::storage::root(&root, storage)?;
     let listing = py
-        .detach(|| export::ranges(&root, &camera, start, end))
+        .detach(|| export::ranges(&root?, &camera, start, end))
         .map_err(from_export)?;
     let rs = listing
         .ranges
@@ -226,10 +231,16 @@ fn ranges(
     })
 }
 
-/// The camera ids that have recordings under `root`.
+/// The camera ids that have recordings under `root` (a directory or `s3://bucket/prefix`).
 #[pyfunction]
-fn cameras(py: Python<'_>, root: PathBuf) -> PyResult<Vec<String>> {
-    py.detach(|| export::cameras(&root)).map_err(from_export)
+#[pyo3(signature = (root, *, storage=None))]
+fn cameras(
+    py: Python<'_>,
+    root: PathBuf,
+    storage: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Vec<String>> {
+    let root = crate::storage::root(&root, storage)?;
+    py.detach(|| export::cameras(&root?)).map_err(from_export)
 }
 
 /// What `export` wrote.
@@ -328,8 +339,11 @@ fn gaps_of(py: Python<'_>, m: &Manifest) -> PyResult<Vec<Py<RecordingGap>>> {
 /// Exports `[start, end)` of `camera` into `out` (a new file; never overwritten) with
 /// `out.manifest.json` beside it: progressive MP4 by default, fragmented MP4 (each fragment
 /// with its wall-clock) with `fragmented=True`.
+/// `root` may be `s3://bucket/prefix`: the clip is read with ranged GETs, and the manifest's
+/// sources name each object's URL, ETag and SHA-256.
 #[pyfunction(name = "export")]
-#[pyo3(signature = (root, camera, start, end, out, fragmented=false))]
+#[pyo3(signature = (root, camera, start, end, out, fragmented=false, *, storage=None))]
+#[allow(clippy::too_many_arguments)]
 fn export_clip(
     py: Python<'_>,
     root: PathBuf,
@@ -338,7 +352,9 @@ fn export_clip(
     end: &Bound<'_, PyAny>,
     out: PathBuf,
     fragmented: bool,
+    storage: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<ExportResult> {
+    let root = crate::storage::root(&root, storage)?;
     let (start, end) = (to_system_time(start)?, to_system_time(end)?);
     let opts = ExportOptions {
         format: if fragmented {
@@ -349,7 +365,7 @@ fn export_clip(
         ..ExportOptions::default()
     };
     let s = py
-        .detach(|| export::export(&root, &camera, start, end, &out, &opts))
+        .detach(|| export::export(&root?, &camera, start, end, &out, &opts))
         .map_err(from_export)?;
     let m = &s.manifest;
     Ok(ExportResult {
@@ -399,12 +415,30 @@ impl VerifyResult {
 
 /// Re-checks an exported clip against its manifest (`path` + `.manifest.json`): the clip's
 /// hash, each source's hash and the media hash. With `root`, sources are looked for there
-/// instead of the manifest's root (evidence moved elsewhere).
+/// instead of the manifest's root (evidence moved elsewhere). Sources in S3 are re-read and
+/// re-hashed (their ETag checked too); `storage` gives the S3 settings, for `root` or, without
+/// it, for the manifest's own `s3://` root.
 #[pyfunction]
-#[pyo3(signature = (path, root=None))]
-fn verify(py: Python<'_>, path: PathBuf, root: Option<PathBuf>) -> PyResult<VerifyResult> {
+#[pyo3(signature = (path, root=None, *, storage=None))]
+fn verify(
+    py: Python<'_>,
+    path: PathBuf,
+    root: Option<PathBuf>,
+    storage: Option<&Bound<'_, PyDict>>,
+) -> PyResult<VerifyResult> {
+    let root = match (root, storage) {
+        (Some(r), _) => Some(crate::storage::root(&r, storage)?),
+        (None, Some(_)) => {
+            let m = manifest_root(&path)?;
+            Some(crate::storage::root(Path::new(&m), storage)?)
+        }
+        (None, None) => None,
+    };
     let r = py
-        .detach(|| export::verify_with_root(&path, root.as_deref()))
+        .detach(|| {
+            let root = root.transpose()?;
+            export::verify_with_storage(&path, root.as_ref(), &|_| {})
+        })
         .map_err(from_export)?;
     Ok(VerifyResult {
         ok: r.ok(),
@@ -413,4 +447,13 @@ fn verify(py: Python<'_>, path: PathBuf, root: Option<PathBuf>) -> PyResult<Veri
         path: r.clip,
         manifest_path: r.manifest_path,
     })
+}
+
+/// The `root` a clip's manifest names.
+fn manifest_root(clip: &Path) -> PyResult<String> {
+    let mpath = export::manifest_path(clip);
+    let text = std::fs::read(&mpath).map_err(|e| errors::from_io("reading the manifest", e))?;
+    let m: Manifest = serde_json::from_slice(&text)
+        .map_err(|e| errors::invalid_input(format!("{}: {e}", mpath.display())))?;
+    Ok(m.root)
 }

@@ -1,11 +1,14 @@
 //! S3 settings from Python: an `s3://bucket/prefix` URL plus the standard AWS variables,
 //! each of which a `storage={...}` dict may override. The same shape for every call that
-//! takes an object-storage location (the recorder's `upload=` today).
+//! takes an object-storage location: the recorder's `upload=`, and the `root` of `ranges`,
+//! `cameras`, `export` and `verify`.
 
 use crate::errors;
+use camwire::export::{ExportError, Storage};
 use camwire::record::upload::S3Settings;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use std::path::Path;
 
 /// The `storage` keys and the AWS variable each one stands in for.
 const KEYS: [(&str, &str); 6] = [
@@ -57,4 +60,19 @@ pub(crate) fn s3_settings(url: &str, storage: Option<&Bound<'_, PyDict>>) -> PyR
     });
     s.virtual_hosted_style = virtual_hosted;
     Ok(s)
+}
+
+/// A recording root: `s3://bucket/prefix` (settings from the AWS variables and `storage`) or
+/// a local directory (`storage` refused there: it would be silently meaningless).
+pub(crate) fn root(
+    root: &Path,
+    storage: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Result<Storage, ExportError>> {
+    match (root.to_str().filter(|r| r.starts_with("s3://")), storage) {
+        (Some(url), Some(_)) => Ok(Storage::s3(s3_settings(url, storage)?)),
+        (None, Some(_)) => Err(errors::invalid_input(
+            "storage= goes with an s3://bucket/prefix root",
+        )),
+        (_, None) => Ok(Storage::open(root)),
+    }
 }
