@@ -72,6 +72,7 @@ pub mod h264;
 pub mod h265;
 pub mod onvif;
 pub mod record;
+pub mod replay;
 pub mod rtp;
 pub mod rtsp;
 #[cfg(feature = "sim")]

@@ -1,0 +1,1145 @@
+//! One replay download: T1..T2 of a recording, from its RTSP replay URI, into one MP4.
+//!
+//! The session: `DESCRIBE`, `SETUP` of the first H.264 stream (TCP interleaved, as the
+//! Streaming spec tells replay clients), then `PLAY` with `Require: onvif-replay`,
+//! `Range: clock=T1-T2`, `Rate-Control: no` and `Immediate: yes`. `Frames` is never sent
+//! (gst-rtsp-server answers 400 to `Frames: all`, and all frames is the default anyway).
+//! - 551 or 459 to that PLAY: [`ReplayError::NoProfileG`]. Without `Require`, such a device
+//!   would play live video or the recording's start: the wrong footage, silently.
+//! - Any other refusal while `Rate-Control: no` was asked: PLAY again with
+//!   `Rate-Control: yes` (real time), and the manifest says so.
+//!
+//! Times: each access unit's wall clock is the 0xABAC NTP time of its first packet that has
+//! one (the era nearest T1, see [`super::extension`]); an access unit without one is timed
+//! from RTP, relative to the last timed one (or to the PLAY answer's `Range: clock=` start,
+//! else T1). Flags are OR-ed over the packets of an access unit (GStreamer up to 1.22.10
+//! puts E and T on the first packet of the last access unit, later ones on the last).
+//!
+//! Cutting:
+//! - Start: devices start at the clean point at or before T1; frames from the last keyframe
+//!   at or before T1 are kept as pre-roll (hidden by the edit list), anything earlier is
+//!   dropped. The clip presents from the frame showing at T1.
+//! - End: the first access unit at or after T2 ends the download (devices may go on past
+//!   the range); so do the T flag (after its access unit), RTCP BYE, the connection closing,
+//!   and [`FetchOptions::idle_timeout`] of silence (servers stop sending at the end of the
+//!   footage and send nothing else).
+//! - Gaps: a D flag (after the first frame) or an E flag on the frame before, with a hole
+//!   in time, or a jump of at least [`FetchOptions::gap_threshold`] in either direction
+//!   (some cameras set no flag). The frame before a gap is held for its length, so clip time
+//!   follows wall-clock time, as in export.
+//!
+//! Output: sample bytes are spooled to a temporary file beside the output as they arrive
+//! (memory: the sample table, ~16 bytes a frame, plus the pre-roll GOP), then the
+//! progressive MP4 (`moov` first) is written by [`crate::export::mp4_writer`] and linked
+//! into place; an existing output is never overwritten.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use super::extension::ReplayExtension;
+use super::manifest::{FlagCounts, Origin, ReplayManifest};
+use crate::credentials::Credentials;
+use crate::export::index::show;
+use crate::export::manifest::{
+    MANIFEST_FORMAT, Manifest, ManifestGap, ManifestOutput, Span, hex, manifest_path,
+};
+use crate::export::mp4_writer::{
+    ChunkLayout, ClipSample, Edit, ftyp, mdat_header, mdat_header_len, progressive_moov,
+};
+use crate::export::{ExportError, Nanos, nanos_to_ticks, system_to_nanos, ticks_to_nanos};
+use crate::fmp4::VideoTrack;
+use crate::frame::{AccessUnit, ParameterSets};
+use crate::h264::AvcDecoderConfig;
+use crate::rtp::{DepacketizerOptions, H264Depacketizer, RtpPacket};
+use crate::rtsp::client::{
+    ClientError, ClientOptions, Packet, PlayOptions, PlayReply, Range, RtspClient, SetupTransport,
+};
+use crate::rtsp::rtcp::{RtcpEvent, parse_compound};
+use crate::rtsp::url::{CameraUrl, UrlError};
+
+/// Pre-roll bytes held in memory before T1 is reached; beyond this the held GOP is dropped
+/// and the clip starts at the next keyframe.
+const MAX_PREROLL_BYTES: usize = 64 << 20;
+/// Most samples in one `mdat` chunk (a chunk also ends before every keyframe).
+const CHUNK_SAMPLES: u32 = 250;
+
+/// How to fetch.
+#[derive(Clone)]
+pub struct FetchOptions {
+    /// Login for the device (credentials in the URL are used when this is `None`).
+    pub credentials: Option<Credentials>,
+    /// Ask `Rate-Control: no` first (default). False: real time from the start.
+    pub fast: bool,
+    /// Bound on each RTSP request's answer.
+    pub request_timeout: Duration,
+    /// Silence that ends the download once frames came (end of footage).
+    pub idle_timeout: Duration,
+    /// Silence after PLAY, before any frame, that means there is nothing to fetch.
+    pub first_frame_timeout: Duration,
+    /// A time jump at least this long is a gap even without a D or E flag.
+    pub gap_threshold: Duration,
+    /// `camera_id` of the manifest (default: the URI's host and port).
+    pub camera_id: Option<String>,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            credentials: None,
+            fast: true,
+            request_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(5),
+            first_frame_timeout: Duration::from_secs(15),
+            gap_threshold: Duration::from_secs(10),
+            camera_id: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for FetchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchOptions")
+            .field("credentials", &self.credentials.as_ref().map(|_| "***"))
+            .field("fast", &self.fast)
+            .field("request_timeout", &self.request_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("first_frame_timeout", &self.first_frame_timeout)
+            .field("gap_threshold", &self.gap_threshold)
+            .field("camera_id", &self.camera_id)
+            .finish()
+    }
+}
+
+/// What a fetch wrote.
+#[derive(Clone, Debug)]
+pub struct FetchSummary {
+    /// The clip.
+    pub output: PathBuf,
+    /// Its manifest (`output` + `.manifest.json`).
+    pub manifest_path: PathBuf,
+    /// The manifest's content.
+    pub manifest: ReplayManifest,
+}
+
+/// Why a fetch failed. Never holds credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The replay URI is not a usable `rtsp://` URL.
+    #[error("replay URI: {0}")]
+    Url(#[from] UrlError),
+    /// T1 is not before T2.
+    #[error("start {start} is not before end {end}")]
+    BadRange {
+        /// Requested start (RFC 3339).
+        start: String,
+        /// Requested end (RFC 3339).
+        end: String,
+    },
+    /// The device refused `Require: onvif-replay` (551) or the aggregate PLAY (459).
+    #[error(
+        "device cannot replay (no Profile G): PLAY with Require: onvif-replay answered {status}{}",
+        unsupported.as_deref().map(|u| format!(" (Unsupported: {u})")).unwrap_or_default()
+    )]
+    NoProfileG {
+        /// 551 or 459.
+        status: u16,
+        /// The `Unsupported` header of the answer.
+        unsupported: Option<String>,
+    },
+    /// Nothing to store between T1 and T2.
+    #[error("no recording between {start} and {end}: {detail}")]
+    NoRecording {
+        /// Requested start (RFC 3339).
+        start: String,
+        /// Requested end (RFC 3339).
+        end: String,
+        /// What the device did.
+        detail: String,
+    },
+    /// The presentation has no H.264 video stream.
+    #[error("the replay has no H.264 video stream (streams: {0})")]
+    NoH264(String),
+    /// The SPS/PPS changed inside the range: one MP4 track has one sample description.
+    #[error(
+        "the stream's parameter sets change at {at}: fetch {start}..{at} and {at}..{end} \
+         separately"
+    )]
+    ParameterSetsChanged {
+        /// Wall clock of the first frame with the new parameters (RFC 3339).
+        at: String,
+        /// Requested start (RFC 3339).
+        start: String,
+        /// Requested end (RFC 3339).
+        end: String,
+    },
+    /// The stream's SPS/PPS are unusable.
+    #[error("unusable SPS/PPS: {0}")]
+    BadParameters(String),
+    /// The RTSP session failed.
+    #[error("replay: {0}")]
+    Rtsp(#[from] ClientError),
+    /// Writing the clip or its manifest failed (or the output exists).
+    #[error(transparent)]
+    Output(#[from] ExportError),
+}
+
+/// Fetches `[start, end)` of the recording behind the replay URI `url` (`rtsp://`, with or
+/// without `user:password@`) into `out` and `out.manifest.json`.
+pub async fn fetch(
+    url: &str,
+    start: SystemTime,
+    end: SystemTime,
+    out: &Path,
+    opts: &FetchOptions,
+) -> Result<FetchSummary, ReplayError> {
+    let began = Instant::now();
+    let (t1, t2) = (system_to_nanos(start), system_to_nanos(end));
+    if t1 >= t2 {
+        return Err(ReplayError::BadRange {
+            start: show(t1),
+            end: show(t2),
+        });
+    }
+    if out.exists() {
+        return Err(ExportError::OutputExists(out.to_path_buf()).into());
+    }
+    let (url, url_creds) = CameraUrl::parse(url)?;
+    let copts = ClientOptions {
+        credentials: opts.credentials.clone().or(url_creds),
+        request_timeout: opts.request_timeout,
+        ..Default::default()
+    };
+    let mut client = RtspClient::connect(url.as_url().clone(), copts).await?;
+    let result = session(&mut client, &url, t1, t2, out, opts, began).await;
+    client.teardown().await;
+    result
+}
+
+/// PLAY options of a replay.
+fn replay_play(t1: Nanos, t2: Nanos, rate_control: bool) -> Result<PlayOptions, ReplayError> {
+    let ts = |n: Nanos| {
+        jiff::Timestamp::from_nanosecond(i128::from(n)).map_err(|_| ReplayError::BadRange {
+            start: show(t1),
+            end: show(t2),
+        })
+    };
+    Ok(PlayOptions {
+        range: Range::Clock {
+            start: ts(t1)?,
+            end: Some(ts(t2)?),
+        },
+        rate_control: Some(rate_control),
+        require: vec!["onvif-replay".to_string()],
+        immediate: true,
+        ..Default::default()
+    })
+}
+
+fn no_profile_g(e: ClientError) -> ReplayError {
+    match e {
+        ClientError::Unsupported {
+            status: status @ (551 | 459),
+            unsupported,
+            ..
+        } => ReplayError::NoProfileG {
+            status,
+            unsupported,
+        },
+        e => ReplayError::Rtsp(e),
+    }
+}
+
+async fn session(
+    client: &mut RtspClient,
+    url: &CameraUrl,
+    t1: Nanos,
+    t2: Nanos,
+    out: &Path,
+    opts: &FetchOptions,
+    began: Instant,
+) -> Result<FetchSummary, ReplayError> {
+    let (index, clock_rate, sprop) = {
+        let p = client.describe().await?;
+        let Some(i) = p.streams.iter().position(|s| s.section.is_h264()) else {
+            let names: Vec<_> = p
+                .streams
+                .iter()
+                .map(|s| format!("{}/{}", s.section.media, s.section.encoding))
+                .collect();
+            return Err(ReplayError::NoH264(names.join(", ")));
+        };
+        let s = &p.streams[i].section;
+        (
+            i,
+            s.clock_rate.max(1),
+            s.fmtp_param("sprop-parameter-sets").map(str::to_string),
+        )
+    };
+    client.setup(index, SetupTransport::Tcp).await?;
+
+    let mut refused = None;
+    let mut rate_control = !opts.fast;
+    let reply = match client.play(&replay_play(t1, t2, rate_control)?).await {
+        Ok(r) => r,
+        Err(
+            e @ ClientError::Unsupported {
+                status: 551 | 459, ..
+            },
+        ) => return Err(no_profile_g(e)),
+        Err(e) if !rate_control && e.status().is_some() => {
+            log::warn!("the device refused Rate-Control: no ({e}); fetching in real time");
+            refused = Some(e.to_string());
+            rate_control = true;
+            client
+                .play(&replay_play(t1, t2, true)?)
+                .await
+                .map_err(no_profile_g)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    let mut asm = Assembler::new(t1, t2, clock_rate, opts, out, &reply)?;
+    let depack_opts = DepacketizerOptions {
+        // Replay comes over TCP: nothing to reorder.
+        reorder_window: 0,
+        ..Default::default()
+    };
+    let mut depack = H264Depacketizer::new(depack_opts, sprop.as_deref());
+    // 0xABAC facts of the access units being built, by RTP timestamp, in arrival order.
+    let mut infos: std::collections::VecDeque<(u32, AuInfo)> = Default::default();
+    let mut any_frame = false;
+    let ended_by = 'recv: loop {
+        let wait = if any_frame {
+            opts.idle_timeout
+        } else {
+            opts.first_frame_timeout
+        };
+        let packet = match tokio::time::timeout(wait, client.next()).await {
+            Err(_) => break format!("no data for {} s", wait.as_secs_f64()),
+            Ok(r) => match r? {
+                None => break "connection closed".to_string(),
+                Some(p) => p,
+            },
+        };
+        let data = match packet {
+            Packet::Rtcp { data, .. } => {
+                if parse_compound(&data) == Some(RtcpEvent::Bye) {
+                    break "RTCP BYE".to_string();
+                }
+                continue;
+            }
+            Packet::Rtp { stream, data } if stream == index => data,
+            Packet::Rtp { .. } => continue,
+        };
+        let Ok((pkt, ext)) = RtpPacket::parse_with_extension(data) else {
+            asm.bad_packets += 1;
+            continue;
+        };
+        let x = ext.and_then(|e| ReplayExtension::from_header(&e).ok());
+        match infos.back_mut() {
+            Some((ts, info)) if *ts == pkt.timestamp => info.add(x),
+            _ => {
+                let mut info = AuInfo::default();
+                info.add(x);
+                infos.push_back((pkt.timestamp, info));
+                // Bounded: entries of access units the depacketizer dropped are popped
+                // below; a stream that never completes one must not grow this forever.
+                if infos.len() > 1024 {
+                    infos.pop_front();
+                }
+            }
+        }
+        if depack.push(pkt).is_err() {
+            // Counted in the depacketizer's stats; it resumes at the next IDR.
+        }
+        while let Some(au) = depack.pull() {
+            any_frame = true;
+            let info = take_info(&mut infos, au.timestamp);
+            let stop = asm.push(&au, info, depack.parameters())?;
+            depack.recycle(au);
+            if let Some(why) = stop {
+                break 'recv why;
+            }
+        }
+    };
+    if !asm.done {
+        while let Some(au) = depack.flush() {
+            let info = take_info(&mut infos, au.timestamp);
+            if asm.push(&au, info, depack.parameters())?.is_some() {
+                break;
+            }
+        }
+    }
+    asm.lost_packets = depack.stats().lost_packets;
+    asm.finish(&Ended {
+        url,
+        server: client.server(),
+        play_range: reply.range.clone(),
+        rate_control,
+        refused,
+        ended_by,
+        wall: began.elapsed(),
+    })
+}
+
+/// How the session went, for the manifest.
+struct Ended<'a> {
+    url: &'a CameraUrl,
+    server: Option<&'a str>,
+    play_range: Option<String>,
+    rate_control: bool,
+    refused: Option<String>,
+    ended_by: String,
+    wall: Duration,
+}
+
+/// The 0xABAC facts of one access unit (over all its packets).
+#[derive(Clone, Copy, Debug, Default)]
+struct AuInfo {
+    /// The first time any of its packets carried.
+    ntp: Option<u64>,
+    flags: u8,
+    reserved: bool,
+    cseq: Option<u8>,
+}
+
+impl AuInfo {
+    fn add(&mut self, x: Option<ReplayExtension>) {
+        if let Some(x) = x {
+            if self.ntp.is_none() && x.has_time() {
+                self.ntp = Some(x.ntp);
+            }
+            self.flags |= x.flags();
+            self.reserved |= x.reserved != 0;
+            self.cseq.get_or_insert(x.cseq);
+        }
+    }
+}
+
+/// The facts of the access unit with RTP timestamp `ts` (entries before it belonged to
+/// access units that were dropped).
+fn take_info(infos: &mut std::collections::VecDeque<(u32, AuInfo)>, ts: i64) -> AuInfo {
+    let ts = ts as u32;
+    while let Some((t, info)) = infos.pop_front() {
+        if t == ts {
+            return info;
+        }
+    }
+    AuInfo::default()
+}
+
+/// One access unit in AVC form, held before T1.
+struct Held {
+    bytes: Vec<u8>,
+    wall: Nanos,
+    rtp: i64,
+    sync: bool,
+    gap_before: Option<(Nanos, Nanos)>,
+}
+
+/// Turns timed access units into the spooled samples of the clip.
+struct Assembler {
+    t1: Nanos,
+    t2: Nanos,
+    clock_rate: u32,
+    gap_threshold: Nanos,
+    camera_id: Option<String>,
+    out: PathBuf,
+    spool_path: PathBuf,
+    spool: Option<BufWriter<File>>,
+    media: Sha256,
+    /// Time anchor for access units without 0xABAC: (wall, RTP) of the last timed one, or
+    /// of the PLAY answer's clock range start.
+    anchor: Option<(Nanos, Option<i64>)>,
+    /// The previous access unit kept (held or stored): wall, RTP, E flag.
+    prev: Option<(Nanos, i64, bool)>,
+    /// Nominal frame duration, nanoseconds (last plain step between frames).
+    nominal: Nanos,
+    held: Vec<Held>,
+    held_bytes: usize,
+    track: Option<(VideoTrack, ParameterSets)>,
+    samples: Vec<ClipSample>,
+    chunks: Vec<ChunkLayout>,
+    first_wall: Nanos,
+    last_wall: Nanos,
+    last_rtp: i64,
+    display: Option<(usize, Nanos)>,
+    gaps: Vec<(Nanos, Nanos)>,
+    avc: Vec<u8>,
+    received: u64,
+    with_ext: u64,
+    without_ext: u64,
+    not_stored: u64,
+    flags: FlagCounts,
+    bad_packets: u64,
+    lost_packets: u64,
+    done: bool,
+}
+
+impl Assembler {
+    fn new(
+        t1: Nanos,
+        t2: Nanos,
+        clock_rate: u32,
+        opts: &FetchOptions,
+        out: &Path,
+        reply: &PlayReply,
+    ) -> Result<Assembler, ReplayError> {
+        let anchor = reply.range.as_deref().and_then(clock_range_start).map(|w| {
+            (
+                w,
+                reply
+                    .rtp_info
+                    .first()
+                    .and_then(|i| i.rtptime)
+                    .map(i64::from),
+            )
+        });
+        let spool_path = sibling(out, "spool");
+        Ok(Assembler {
+            t1,
+            t2,
+            clock_rate,
+            gap_threshold: i64::try_from(opts.gap_threshold.as_nanos()).unwrap_or(i64::MAX),
+            camera_id: opts.camera_id.clone(),
+            out: out.to_path_buf(),
+            spool_path,
+            spool: None,
+            media: Sha256::new(),
+            anchor,
+            prev: None,
+            nominal: 40_000_000,
+            held: Vec::new(),
+            held_bytes: 0,
+            track: None,
+            samples: Vec::new(),
+            chunks: Vec::new(),
+            first_wall: 0,
+            last_wall: 0,
+            last_rtp: 0,
+            display: None,
+            gaps: Vec::new(),
+            avc: Vec::new(),
+            received: 0,
+            with_ext: 0,
+            without_ext: 0,
+            not_stored: 0,
+            flags: FlagCounts::default(),
+            bad_packets: 0,
+            lost_packets: 0,
+            done: false,
+        })
+    }
+
+    /// The wall clock of an access unit.
+    fn wall_of(&mut self, au: &AccessUnit, info: &AuInfo) -> Nanos {
+        let reference = self.anchor.map_or(self.t1, |a| a.0);
+        if let Some(ntp) = info.ntp {
+            self.with_ext += 1;
+            let w = super::extension::ntp_to_unix_nanos_near(ntp, reference);
+            self.anchor = Some((w, Some(au.timestamp)));
+            return w;
+        }
+        self.without_ext += 1;
+        match self.anchor {
+            Some((w, Some(rtp))) => {
+                // Signed 32-bit RTP difference: the anchor may be RTP-Info's 32-bit value.
+                let step = (au.timestamp as u32).wrapping_sub(rtp as u32) as i32;
+                w + ticks_to_nanos(i64::from(step), self.clock_rate)
+            }
+            Some((w, None)) => {
+                self.anchor = Some((w, Some(au.timestamp)));
+                w
+            }
+            None => {
+                self.anchor = Some((self.t1, Some(au.timestamp)));
+                self.t1
+            }
+        }
+    }
+
+    /// Takes one access unit; `Some(reason)` when the download should stop.
+    fn push(
+        &mut self,
+        au: &AccessUnit,
+        info: AuInfo,
+        params: Option<&ParameterSets>,
+    ) -> Result<Option<String>, ReplayError> {
+        if self.done {
+            return Ok(Some("done".into()));
+        }
+        self.received += 1;
+        let f = &mut self.flags;
+        f.clean_points += u64::from(info.flags & super::extension::FLAG_C != 0);
+        f.discontinuities += u64::from(info.flags & super::extension::FLAG_D != 0);
+        f.ends_of_section += u64::from(info.flags & super::extension::FLAG_E != 0);
+        f.terminal += u64::from(info.flags & super::extension::FLAG_T != 0);
+        f.reserved_bits += u64::from(info.reserved);
+        if let Some(c) = info.cseq
+            && f.cseqs.last() != Some(&c)
+            && f.cseqs.len() < 16
+        {
+            f.cseqs.push(c);
+        }
+        let wall = self.wall_of(au, &info);
+        let terminal = info.flags & super::extension::FLAG_T != 0;
+        if wall >= self.t2 {
+            self.not_stored += 1;
+            self.done = true;
+            return Ok(Some("end time reached".into()));
+        }
+        // A gap between the previous kept frame and this one?
+        let mut gap_before = None;
+        if let Some((pw, prtp, pe)) = self.prev {
+            let step = wall - pw;
+            let rtp_step = au.timestamp - prtp;
+            let flagged = info.flags & super::extension::FLAG_D != 0 || pe;
+            if (flagged && step > self.nominal + self.nominal / 2)
+                || step.abs() >= self.gap_threshold
+            {
+                if step > 0 {
+                    gap_before = Some((pw + self.nominal, wall));
+                }
+            } else if rtp_step > 0 {
+                self.nominal = ticks_to_nanos(rtp_step, self.clock_rate);
+            }
+        }
+        self.avc.clear();
+        au.write_avc(&mut self.avc);
+        let e = info.flags & super::extension::FLAG_E != 0;
+
+        if self.spool.is_none() {
+            // Before the clip starts: hold the GOP from the last keyframe at or before T1.
+            if au.keyframe && (wall <= self.t1 || self.held.is_empty()) {
+                self.not_stored += self.held.len() as u64;
+                self.held.clear();
+                self.held_bytes = 0;
+                gap_before = None;
+            }
+            if self.held.is_empty() && !au.keyframe {
+                self.not_stored += 1;
+                self.prev = None;
+                return Ok(terminal.then(|| "terminal flag (T)".into()));
+            }
+            self.held_bytes += self.avc.len();
+            self.held.push(Held {
+                bytes: std::mem::take(&mut self.avc),
+                wall,
+                rtp: au.timestamp,
+                sync: au.keyframe,
+                gap_before,
+            });
+            self.prev = Some((wall, au.timestamp, e));
+            if self.held_bytes > MAX_PREROLL_BYTES {
+                log::warn!("pre-roll above {MAX_PREROLL_BYTES} bytes: dropped");
+                self.not_stored += self.held.len() as u64;
+                self.held.clear();
+                self.held_bytes = 0;
+            }
+            if wall > self.t1 || terminal {
+                self.start(params, wall)?;
+            }
+            return Ok(terminal.then(|| "terminal flag (T)".into()));
+        }
+        if let (Some(ps), Some((_, have))) = (&au.new_parameters, &self.track)
+            && ps != have
+        {
+            return Err(ReplayError::ParameterSetsChanged {
+                at: show(wall),
+                start: show(self.t1),
+                end: show(self.t2),
+            });
+        }
+        let bytes = std::mem::take(&mut self.avc);
+        self.store(&bytes, wall, au.timestamp, au.keyframe, gap_before)?;
+        self.avc = bytes;
+        self.prev = Some((wall, au.timestamp, e));
+        if terminal {
+            self.done = true;
+            return Ok(Some("terminal flag (T)".into()));
+        }
+        Ok(None)
+    }
+
+    /// Opens the spool and stores the held pre-roll.
+    fn start(&mut self, params: Option<&ParameterSets>, at: Nanos) -> Result<(), ReplayError> {
+        let Some(ps) = params else {
+            return Err(ReplayError::BadParameters(format!(
+                "no SPS/PPS before the frame at {}",
+                show(at)
+            )));
+        };
+        let cfg = AvcDecoderConfig::from_parameter_sets(&ps.sps, &ps.pps)
+            .map_err(|e| ReplayError::BadParameters(e.to_string()))?;
+        let sps = cfg.sps_info();
+        self.track = Some((
+            VideoTrack {
+                width: sps.width(),
+                height: sps.height(),
+                timescale: self.clock_rate,
+                avcc: cfg.to_bytes(),
+            },
+            ps.clone(),
+        ));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .read(true)
+            .create_new(true)
+            .open(&self.spool_path)
+            .map_err(|e| ExportError::io(&self.spool_path, e))?;
+        self.spool = Some(BufWriter::with_capacity(256 << 10, file));
+        for h in std::mem::take(&mut self.held) {
+            self.store(&h.bytes, h.wall, h.rtp, h.sync, h.gap_before)?;
+        }
+        self.held_bytes = 0;
+        Ok(())
+    }
+
+    fn store(
+        &mut self,
+        bytes: &[u8],
+        wall: Nanos,
+        rtp: i64,
+        sync: bool,
+        gap_before: Option<(Nanos, Nanos)>,
+    ) -> Result<(), ReplayError> {
+        let Some(spool) = self.spool.as_mut() else {
+            return Ok(());
+        };
+        spool
+            .write_all(bytes)
+            .map_err(|e| ExportError::io(&self.spool_path, e))?;
+        self.media.update(bytes);
+        let size = u32::try_from(bytes.len()).map_err(|_| ExportError::TooLarge("frame"))?;
+        if let Some(prev) = self.samples.last_mut() {
+            let rtp_step = rtp - self.last_rtp;
+            let wall_step = wall - self.last_wall;
+            let ticks = if gap_before.is_some() || rtp_step <= 0 || rtp_step > i64::from(u32::MAX) {
+                nanos_to_ticks(wall_step, self.clock_rate)
+            } else {
+                rtp_step
+            };
+            prev.duration = u32::try_from(ticks.max(1)).unwrap_or(u32::MAX);
+        } else {
+            self.first_wall = wall;
+        }
+        if let Some(g) = gap_before {
+            self.gaps.push(g);
+        }
+        let n = self.samples.len();
+        // The frame showing at T1: the last one starting at or before it, else the first.
+        if wall <= self.t1 || self.display.is_none() {
+            self.display = Some((n, wall));
+        }
+        self.samples.push(ClipSample {
+            size,
+            duration: u32::try_from(nanos_to_ticks(self.nominal, self.clock_rate).max(1))
+                .unwrap_or(1),
+            sync,
+            cto: 0,
+        });
+        match self.chunks.last_mut() {
+            Some(c) if !sync && c.count < CHUNK_SAMPLES => {
+                c.count += 1;
+                c.bytes += u64::from(size);
+            }
+            _ => self.chunks.push(ChunkLayout {
+                count: 1,
+                bytes: u64::from(size),
+            }),
+        }
+        self.last_wall = wall;
+        self.last_rtp = rtp;
+        Ok(())
+    }
+
+    fn finish(mut self, how: &Ended<'_>) -> Result<FetchSummary, ReplayError> {
+        // Footage that ends before T1 still gives its last GOP (the frame showing at T1).
+        if self.spool.is_none() && !self.held.is_empty() {
+            let at = self.held.last().map_or(self.t1, |h| h.wall);
+            return Err(ReplayError::NoRecording {
+                start: show(self.t1),
+                end: show(self.t2),
+                detail: format!("the footage sent ends at {} (before the start)", show(at)),
+            });
+        }
+        let (Some(spool), Some((track, _)), Some((display_index, display_wall))) =
+            (self.spool.take(), self.track.take(), self.display)
+        else {
+            return Err(ReplayError::NoRecording {
+                start: show(self.t1),
+                end: show(self.t2),
+                detail: format!(
+                    "{} frames received, none to store ({})",
+                    self.received, how.ended_by
+                ),
+            });
+        };
+        let spool_file = spool
+            .into_inner()
+            .map_err(|e| ExportError::io(&self.spool_path, e.into_error()))?;
+        let result = self.write(spool_file, &track, display_index, display_wall, how);
+        let _ = std::fs::remove_file(&self.spool_path);
+        result
+    }
+
+    fn write(
+        &mut self,
+        mut spool: File,
+        track: &VideoTrack,
+        display_index: usize,
+        display_wall: Nanos,
+        how: &Ended<'_>,
+    ) -> Result<FetchSummary, ReplayError> {
+        let ts = self.clock_rate;
+        let last_dur = self.samples.last().map_or(0, |s| i64::from(s.duration));
+        let end_wall = self.t2.min(self.last_wall + ticks_to_nanos(last_dur, ts));
+        let media_time: u64 = self
+            .samples
+            .get(..display_index)
+            .unwrap_or_default()
+            .iter()
+            .map(|s| u64::from(s.duration))
+            .sum();
+        let edit = Edit {
+            media_time,
+            duration: u64::try_from(nanos_to_ticks(end_wall - display_wall, ts).max(0))
+                .unwrap_or(0),
+        };
+        let payload: u64 = self.chunks.iter().map(|c| c.bytes).sum();
+        let mut head = Vec::new();
+        ftyp(&mut head, false);
+        let mdat_len = mdat_header_len(payload);
+        let probe = progressive_moov(track, &self.samples, &self.chunks, edit, 0, false);
+        let mut start = head.len() as u64 + probe.len() as u64 + mdat_len;
+        let co64 = start.saturating_add(payload) > u64::from(u32::MAX);
+        if co64 {
+            let probe = progressive_moov(track, &self.samples, &self.chunks, edit, 0, true);
+            start = head.len() as u64 + probe.len() as u64 + mdat_len;
+        }
+        head.extend_from_slice(&progressive_moov(
+            track,
+            &self.samples,
+            &self.chunks,
+            edit,
+            start,
+            co64,
+        ));
+        mdat_header(&mut head, payload);
+
+        let tmp = sibling(&self.out, "part");
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |e| ExportError::io(&p, e)
+        };
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        let written = (|| -> Result<(u64, String), ExportError> {
+            let mut w = BufWriter::with_capacity(256 << 10, file);
+            let mut hash = Sha256::new();
+            w.write_all(&head).map_err(io(&tmp))?;
+            hash.update(&head);
+            let mut size = head.len() as u64;
+            use std::io::Seek;
+            spool
+                .seek(std::io::SeekFrom::Start(0))
+                .map_err(io(&self.spool_path))?;
+            let mut buf = vec![0u8; 256 << 10];
+            loop {
+                let n = spool.read(&mut buf).map_err(io(&self.spool_path))?;
+                if n == 0 {
+                    break;
+                }
+                let b = buf.get(..n).unwrap_or_default();
+                w.write_all(b).map_err(io(&tmp))?;
+                hash.update(b);
+                size += n as u64;
+            }
+            if size != start + payload {
+                return Err(ExportError::TooLarge("internal: spool size differs"));
+            }
+            let f = w
+                .into_inner()
+                .map_err(|e| ExportError::io(&tmp, e.into_error()))?;
+            f.sync_all().map_err(io(&tmp))?;
+            Ok((size, hex(&hash.finalize())))
+        })()
+        .and_then(|r| {
+            place(&tmp, &self.out)?;
+            Ok(r)
+        });
+        let _ = std::fs::remove_file(&tmp);
+        let (size, sha) = written?;
+
+        let media_sha = hex(&std::mem::take(&mut self.media).finalize());
+        let gaps: Vec<ManifestGap> = self
+            .gaps
+            .iter()
+            .map(|&(s, e)| ManifestGap {
+                start: show(s),
+                end: show(e),
+                duration_secs: (e - s) as f64 / 1e9,
+                reason: Some("no footage on the device".into()),
+            })
+            .collect();
+        let requested = Span {
+            start: show(self.t1),
+            end: show(self.t2),
+        };
+        let actual = Span {
+            start: show(display_wall),
+            end: show(end_wall),
+        };
+        let media_secs =
+            (self.last_wall + ticks_to_nanos(last_dur, ts) - self.first_wall) as f64 / 1e9;
+        let wall_secs = how.wall.as_secs_f64();
+        let camera_id = self
+            .camera_id
+            .clone()
+            .unwrap_or_else(|| how.url.host_port());
+        let times_from = match (self.with_ext, self.without_ext) {
+            (_, 0) => "0xabac",
+            (0, _) => "rtp",
+            _ => "0xabac+rtp",
+        };
+        let manifest = ReplayManifest {
+            export: Manifest {
+                format: MANIFEST_FORMAT.to_string(),
+                camwire_version: env!("CARGO_PKG_VERSION").to_string(),
+                camera_id,
+                created: jiff::Timestamp::now().to_string(),
+                root: String::new(),
+                requested: requested.clone(),
+                actual: actual.clone(),
+                preroll_start: show(self.first_wall),
+                last_frame: show(self.last_wall),
+                frames: (self.samples.len() - display_index) as u64,
+                samples: self.samples.len() as u64,
+                gaps: gaps.clone(),
+                sources: Vec::new(),
+                output: ManifestOutput {
+                    file: self
+                        .out
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    container: "progressive".into(),
+                    size,
+                    sha256: sha,
+                },
+                media_sha256: media_sha,
+                lost_packets: self.lost_packets,
+                damaged: Vec::new(),
+            },
+            origin: Origin {
+                kind: "onvif-replay".into(),
+                uri: how.url.to_string(),
+                server: how.server.map(str::to_string),
+                requested,
+                actual,
+                play_range: how.play_range.clone(),
+                gaps,
+                rate_control: if how.rate_control { "yes" } else { "no" }.into(),
+                rate_control_refused: how.refused.clone(),
+                times_from: times_from.into(),
+                frames_with_extension: self.with_ext,
+                frames_without_extension: self.without_ext,
+                flags: std::mem::take(&mut self.flags),
+                frames_not_stored: self.not_stored,
+                ended_by: how.ended_by.clone(),
+                download_wall_secs: wall_secs,
+                media_secs,
+                speed: if wall_secs > 0.0 {
+                    media_secs / wall_secs
+                } else {
+                    0.0
+                },
+            },
+        };
+        let mpath = manifest_path(&self.out);
+        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Manifest {
+            path: mpath.clone(),
+            reason: e.to_string(),
+        })?;
+        // Beside the clip, replacing a stale manifest of an earlier clip by that name.
+        let mtmp = sibling(&mpath, "part");
+        let r = File::create(&mtmp)
+            .and_then(|mut f| f.write_all(&json).and_then(|()| f.sync_all()))
+            .and_then(|()| std::fs::rename(&mtmp, &mpath));
+        if let Err(e) = r {
+            let _ = std::fs::remove_file(&mtmp);
+            return Err(ExportError::io(&mpath, e).into());
+        }
+        Ok(FetchSummary {
+            output: self.out.clone(),
+            manifest_path: mpath,
+            manifest,
+        })
+    }
+}
+
+/// `.NAME.TAG-PID` beside `path`: a hidden temporary name in the same directory.
+fn sibling(path: &Path, tag: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "clip.mp4".into());
+    path.with_file_name(format!(".{name}.{tag}-{}", std::process::id()))
+}
+
+/// Moves the finished `tmp` to `dest`, never replacing an existing `dest`: the name is
+/// claimed with `create_new` first (so a file that appeared meanwhile is refused), then
+/// `tmp` is renamed over the empty claim.
+fn place(tmp: &Path, dest: &Path) -> Result<(), ExportError> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(dest)
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(ExportError::OutputExists(dest.to_path_buf()));
+        }
+        Err(e) => return Err(ExportError::io(dest, e)),
+        Ok(_) => {}
+    }
+    std::fs::rename(tmp, dest).map_err(|e| {
+        let _ = std::fs::remove_file(dest);
+        ExportError::io(dest, e)
+    })
+}
+
+impl Drop for Assembler {
+    fn drop(&mut self) {
+        if self.spool.take().is_some() {
+            let _ = std::fs::remove_file(&self.spool_path);
+        }
+    }
+}
+
+/// The start of a `clock=` range (`clock=20261125T100030Z-…`, fractions allowed), Unix
+/// nanoseconds.
+pub fn clock_range_start(range: &str) -> Option<Nanos> {
+    let v = range.trim().strip_prefix("clock=")?;
+    let start = v.split('-').next()?.trim();
+    parse_clock_time(start)
+}
+
+/// `YYYYMMDDThhmmss[.fraction]Z` (the RTSP `utc-time`) as Unix nanoseconds.
+pub fn parse_clock_time(s: &str) -> Option<Nanos> {
+    let s = s.strip_suffix('Z')?;
+    let (whole, frac) = match s.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (s, ""),
+    };
+    if whole.len() != 15
+        || whole.as_bytes().get(8) != Some(&b'T')
+        || frac.len() > 9
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i16> {
+        let t = whole.get(r)?;
+        if !t.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    };
+    let dt = jiff::civil::DateTime::new(
+        num(0..4)?,
+        i8::try_from(num(4..6)?).ok()?,
+        i8::try_from(num(6..8)?).ok()?,
+        i8::try_from(num(9..11)?).ok()?,
+        i8::try_from(num(11..13)?).ok()?,
+        i8::try_from(num(13..15)?).ok()?,
+        0,
+    )
+    .ok()?;
+    let ts = dt.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
+    let mut ns: i64 = 0;
+    for (i, b) in frac.bytes().enumerate() {
+        ns += i64::from(b - b'0') * 10i64.pow(8 - i as u32);
+    }
+    i64::try_from(ts.as_nanosecond()).ok()?.checked_add(ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_times_parse_and_bad_ones_do_not() {
+        let t = parse_clock_time("20261125T100030Z").expect("t");
+        assert_eq!(t, 1_795_600_830 * 1_000_000_000);
+        assert_eq!(
+            parse_clock_time("20261125T100030.25Z"),
+            Some(t + 250_000_000)
+        );
+        assert_eq!(
+            clock_range_start("clock=20261125T100030Z-20261125T100130Z"),
+            Some(t)
+        );
+        for bad in [
+            "",
+            "Z",
+            "20261125T100030",
+            "20261325T100030Z",
+            "2026112XT100030Z",
+            "20261125T100030.1234567890Z",
+            "20261125 100030Z",
+            "20261125T10003Z",
+        ] {
+            assert_eq!(parse_clock_time(bad), None, "{bad:?}");
+        }
+        assert_eq!(clock_range_start("npt=0-"), None);
+    }
+
+    #[test]
+    fn replay_play_sends_the_profile_g_headers_and_no_frames() {
+        let t1 = 1_795_600_830 * 1_000_000_000;
+        let p = replay_play(t1, t1 + 60_000_000_000, false).expect("play");
+        assert_eq!(p.require, ["onvif-replay"]);
+        assert_eq!(p.rate_control, Some(false));
+        assert!(p.immediate);
+        assert!(p.headers.is_empty(), "no Frames or other header");
+        assert!(matches!(p.range, Range::Clock { end: Some(_), .. }));
+    }
+
+    #[test]
+    fn refusals_551_and_459_mean_no_profile_g() {
+        for status in [551, 459] {
+            let e = no_profile_g(ClientError::Unsupported {
+                method: "PLAY".into(),
+                status,
+                unsupported: Some("onvif-replay".into()),
+            });
+            assert!(matches!(e, ReplayError::NoProfileG { .. }), "{e}");
+            assert!(
+                e.to_string()
+                    .contains("device cannot replay (no Profile G)")
+            );
+        }
+        let e = no_profile_g(ClientError::Status {
+            method: "PLAY".into(),
+            status: 400,
+            reason: "Bad Request".into(),
+        });
+        assert!(matches!(e, ReplayError::Rtsp(_)));
+    }
+
+    #[test]
+    fn debug_of_options_hides_the_password() {
+        let o = FetchOptions {
+            credentials: Some(Credentials::new("admin", "s3cret-pw")),
+            ..Default::default()
+        };
+        assert!(!format!("{o:?}").contains("s3cret-pw"));
+    }
+}

@@ -1,0 +1,23 @@
+//! Footage off the device: ONVIF Profile G replay over RTSP into one MP4 with a manifest.
+//!
+//! - [`extension`]: the 0xABAC RTP header extension (NTP time of each frame, C/E/D/T flags,
+//!   CSeq), with the 2036 NTP era placed by a reference time.
+//! - [`fetch`](mod@fetch): one download: `PLAY` with `Require: onvif-replay`,
+//!   `Range: clock=T1-T2`, `Rate-Control: no` (falling back to `yes` when the device refuses
+//!   it) and `Immediate: yes`, never `Frames`; frames timed by 0xABAC; cut to T1..T2 by us
+//!   (devices ignore the end of the range); written as a progressive MP4 by the export
+//!   writer ([`crate::export::mp4_writer`]).
+//! - [`manifest`]: the export manifest plus an `origin` block saying where the footage came
+//!   from and how it was fetched.
+//!
+//! Not here yet (issue 13): Search (FindRecordings, FindEvents), GetReplayUri discovery,
+//! back-fill into a recording root, vendor playback URLs, audio tracks, `verify` of a fetched
+//! clip (it has no on-disk sources), Python and C surfaces.
+
+pub mod extension;
+pub mod fetch;
+pub mod manifest;
+
+pub use extension::{ExtensionError, ONVIF_REPLAY_PROFILE, ReplayExtension};
+pub use fetch::{FetchOptions, FetchSummary, ReplayError, fetch};
+pub use manifest::{Origin, ReplayManifest};

@@ -1,0 +1,338 @@
+//! Issue 13's replay acceptance against GStreamer's ONVIF RTSP server (gst-rtsp-server 1.22:
+//! `RTSPOnvifServer`, an `RTSPOnvifMediaFactory` with replay support, `rtponviftimestamp`;
+//! `core/tests/support/gst_onvif_server.py`) serving a 120 s recording dated
+//! 2026-11-25T10:00:00Z..10:02:00Z, one frame every 40 ms, a keyframe every second.
+//!
+//! - 60 s from the middle with `Rate-Control: no`: the clip's decoded frames are exactly the
+//!   source's frames of that window (ffmpeg framemd5, edit list applied), its first shown
+//!   frame is T1 within one frame, and it arrives far faster than real time.
+//! - A device that plays on past T2 is cut at T2 by the client.
+//! - A start between keyframes: the pre-roll from the keyframe before it is stored and
+//!   hidden by the edit list; the frames shown start at the frame showing at T1.
+//! - `Rate-Control: yes`: real time.
+//! - A plain mount (no replay support) answers 551: the typed "no Profile G" error.
+//! - Credentials given in the URL appear nowhere in the manifest.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+mod export_support;
+
+use camwire::replay::{FetchOptions, ReplayError, ReplayManifest, fetch};
+use export_support::{assert_decodes_cleanly, framemd5, tmpdir};
+
+const FPS: u64 = 25;
+/// Seconds of recording.
+const CLIP_SECS: u64 = 120;
+/// 2026-11-25T10:00:00Z: the recording's first frame.
+const ARCHIVE_START: u64 = 1_795_600_800;
+
+/// Archive time `secs` seconds after its start.
+fn at(secs: f64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(ARCHIVE_START) + Duration::from_secs_f64(secs)
+}
+
+/// The recording: testsrc2 320x240 25 fps, keyframe every second, no B-frames (one x264
+/// thread: bit-identical on every run), as MP4 (the frames' reference) and as Annex B with
+/// AUDs (what the server reads), cached in the target dir.
+fn recording() -> (PathBuf, PathBuf) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("clips");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mp4 = dir.join("testsrc2-320x240-120s-gop25-t1.mp4");
+    let h264 = dir.join("testsrc2-320x240-120s-gop25-t1.aud.h264");
+    if !mp4.exists() {
+        let part = dir.join(format!("replay120.{}.part.mp4", std::process::id()));
+        let out = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg("testsrc2=size=320x240:rate=25")
+            .args(["-t", &CLIP_SECS.to_string(), "-c:v", "libx264", "-threads"])
+            .args(["1", "-preset", "veryfast", "-bf", "0", "-g", "25"])
+            .args([
+                "-keyint_min",
+                "25",
+                "-sc_threshold",
+                "0",
+                "-pix_fmt",
+                "yuv420p",
+            ])
+            .args(["-b:v", "300k"])
+            .arg(&part)
+            .output()
+            .expect("run ffmpeg");
+        assert!(out.status.success(), "ffmpeg encoding the clip: {out:?}");
+        std::fs::rename(&part, &mp4).unwrap();
+    }
+    if !h264.exists() {
+        let part = dir.join(format!("replay120.{}.part.h264", std::process::id()));
+        let out = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-i"])
+            .arg(&mp4)
+            .args([
+                "-c",
+                "copy",
+                "-bsf:v",
+                "h264_mp4toannexb,h264_metadata=aud=insert",
+            ])
+            .args(["-f", "h264"])
+            .arg(&part)
+            .output()
+            .expect("run ffmpeg");
+        assert!(out.status.success(), "ffmpeg to Annex B: {out:?}");
+        std::fs::rename(&part, &h264).unwrap();
+    }
+    (mp4, h264)
+}
+
+/// The recording's decoded frames (MD5 each).
+fn source_frames() -> Vec<String> {
+    let frames = framemd5(&recording().0, &[]);
+    assert_eq!(frames.len() as u64, CLIP_SECS * FPS);
+    frames
+}
+
+/// The ONVIF server in a child process: its replay mount and its plain mount.
+struct OnvifServer {
+    child: Child,
+    replay: String,
+    plain: String,
+}
+
+impl OnvifServer {
+    fn start(extra: &[&str]) -> OnvifServer {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/gst_onvif_server.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(recording().1)
+            .args(["--start", "2026-11-25T10:00:00Z", "--fps", "25"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect(
+                "start the GStreamer ONVIF server (python3-gst-1.0, gir1.2-gst-rtsp-server-1.0)",
+            );
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let mut parts = line
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("server did not start: {line:?}"))
+            .split_whitespace();
+        let replay = parts.next().unwrap().to_string();
+        let plain = parts.next().unwrap().to_string();
+        OnvifServer {
+            child,
+            replay,
+            plain,
+        }
+    }
+}
+
+impl Drop for OnvifServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nanos(t: &str) -> i128 {
+    t.parse::<jiff::Timestamp>().unwrap().as_nanosecond()
+}
+
+/// The manifest as written next to the clip.
+fn manifest_on_disk(clip: &Path) -> (String, ReplayManifest) {
+    let text = std::fs::read_to_string(camwire::export::manifest_path(clip)).unwrap();
+    let m = serde_json::from_str(&text).unwrap();
+    (text, m)
+}
+
+/// Fetches `[t1, t2)` (seconds into the archive) and checks the clip against the source:
+/// the frames shown are exactly frames `first..last` of the recording.
+async fn fetch_window(
+    name: &str,
+    t1: f64,
+    t2: f64,
+    first: usize,
+    last: usize,
+    opts: FetchOptions,
+    server_args: &[&str],
+) -> ReplayManifest {
+    let source = source_frames();
+    let server = OnvifServer::start(server_args);
+    let dir = tmpdir(&format!("replay-gst-{name}"));
+    let out = dir.join("clip.mp4");
+    let url = server
+        .replay
+        .replace("rtsp://", "rtsp://investigator:pw-s3cret@");
+    let summary = fetch(&url, at(t1), at(t2), &out, &opts)
+        .await
+        .unwrap_or_else(|e| panic!("fetch {name}: {e}"));
+    assert_decodes_cleanly(&out);
+    let got = framemd5(&out, &[]);
+    let (text, m) = manifest_on_disk(&out);
+    // (Floats may differ in the last bit after the JSON round trip.)
+    assert_eq!(m.export, summary.manifest.export);
+    assert_eq!(m.origin.flags, summary.manifest.origin.flags);
+    let o = &m.origin;
+    eprintln!(
+        "{name}: {} frames shown, {} stored; Rate-Control: {}; media {:.2} s in {:.3} s wall \
+         ({:.1}x real time); PLAY answered Range {:?}; times from {}; flags {:?}; ended by {}; \
+         {} frames not stored; actual {}..{}",
+        m.export.frames,
+        m.export.samples,
+        o.rate_control,
+        o.media_secs,
+        o.download_wall_secs,
+        o.speed,
+        o.play_range,
+        o.times_from,
+        o.flags,
+        o.ended_by,
+        o.frames_not_stored,
+        m.export.actual.start,
+        m.export.actual.end,
+    );
+    assert_eq!(got.len(), last - first, "frames shown");
+    let diff = got
+        .iter()
+        .zip(&source[first..last])
+        .position(|(a, b)| a != b);
+    assert_eq!(diff, None, "decoded frames differ from the source's");
+    assert_eq!(m.export.frames as usize, last - first);
+    // The first shown frame's wall clock is T1 within one frame.
+    let want = nanos(&jiff::Timestamp::try_from(at(t1)).unwrap().to_string());
+    let shown = nanos(&m.export.actual.start);
+    assert!(
+        (shown - want).abs() < 40_000_000,
+        "first shown frame at {} for T1 {}",
+        m.export.actual.start,
+        jiff::Timestamp::try_from(at(t1)).unwrap()
+    );
+    assert_eq!(o.times_from, "0xabac");
+    assert_eq!(o.frames_without_extension, 0);
+    assert!(
+        o.gaps.is_empty() && m.export.gaps.is_empty(),
+        "{:?}",
+        o.gaps
+    );
+    // The first frame after the seek has D; keyframes have C.
+    assert!(o.flags.discontinuities >= 1, "{:?}", o.flags);
+    assert!(
+        o.flags.clean_points >= m.export.samples / FPS,
+        "{:?}",
+        o.flags
+    );
+    // Credentials never reach the manifest.
+    assert!(!text.contains("pw-s3cret") && !text.contains("investigator"));
+    assert_eq!(o.uri, server.replay);
+    assert!(m.export.sources.is_empty());
+    m
+}
+
+#[tokio::test]
+async fn fetch_60s_from_the_middle_is_frame_exact_and_faster_than_real_time() {
+    // 10:00:30 .. 10:01:30: frames 750..2250.
+    let m = fetch_window("60s", 30.0, 90.0, 750, 2250, FetchOptions::default(), &[]).await;
+    let o = &m.origin;
+    assert_eq!(o.rate_control, "no");
+    assert_eq!(o.rate_control_refused, None);
+    // T1 is a keyframe: no pre-roll.
+    assert_eq!(m.export.samples, m.export.frames);
+    assert!(
+        o.download_wall_secs * 4.0 <= o.media_secs,
+        "{:.3} s wall for {:.2} s media",
+        o.download_wall_secs,
+        o.media_secs
+    );
+    assert!((o.media_secs - 60.0).abs() < 0.05, "{}", o.media_secs);
+}
+
+#[tokio::test]
+async fn a_start_between_keyframes_keeps_the_preroll_hidden() {
+    // 10:00:30.52 (frame 763; the keyframe before it is 750) .. 10:00:40.52 (frame 1013).
+    let m = fetch_window(
+        "preroll",
+        30.52,
+        40.52,
+        763,
+        1013,
+        FetchOptions::default(),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        m.export.samples,
+        m.export.frames + 13,
+        "pre-roll from frame 750"
+    );
+    assert_eq!(m.export.preroll_start, "2026-11-25T10:00:30Z");
+}
+
+/// Cameras ignore the end of the Range (Hikvision): the fetch stops at T2 itself.
+#[tokio::test]
+async fn a_device_playing_past_the_end_is_cut_at_t2() {
+    // 10:01:00 .. 10:01:05: frames 1500..1625.
+    let m = fetch_window(
+        "pastend",
+        60.0,
+        65.0,
+        1500,
+        1625,
+        FetchOptions::default(),
+        &["--ignore-end"],
+    )
+    .await;
+    assert_eq!(m.origin.ended_by, "end time reached");
+    assert_eq!(m.origin.flags.terminal, 0, "the device never said it ended");
+    assert_eq!(m.export.actual.end, "2026-11-25T10:01:05Z");
+}
+
+#[tokio::test]
+async fn rate_control_yes_plays_in_real_time() {
+    // 10:01:00 .. 10:01:03: frames 1500..1575.
+    let opts = FetchOptions {
+        fast: false,
+        ..Default::default()
+    };
+    let m = fetch_window("realtime", 60.0, 63.0, 1500, 1575, opts, &[]).await;
+    assert_eq!(m.origin.rate_control, "yes");
+    assert!(
+        m.origin.download_wall_secs >= 2.5,
+        "{} s",
+        m.origin.download_wall_secs
+    );
+}
+
+#[tokio::test]
+async fn a_mount_without_replay_support_is_no_profile_g() {
+    let server = OnvifServer::start(&[]);
+    let dir = tmpdir("replay-gst-551");
+    let out = dir.join("clip.mp4");
+    let err = fetch(
+        &server.plain,
+        at(30.0),
+        at(40.0),
+        &out,
+        &FetchOptions::default(),
+    )
+    .await
+    .expect_err("a plain mount cannot replay");
+    eprintln!("plain mount: {err}");
+    assert!(
+        matches!(err, ReplayError::NoProfileG { status: 551, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("device cannot replay (no Profile G)")
+    );
+    assert!(!out.exists());
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "nothing left behind"
+    );
+}

@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""GStreamer's ONVIF RTSP server (gst-rtsp-server 1.22: RTSPOnvifServer, an
+RTSPOnvifMediaFactory with replay support, rtponviftimestamp) serving an H.264 file as a
+recording dated to a real day: the Profile G replay peer of camwire's tests.
+
+Usage: gst_onvif_server.py FILE.h264 --start 2026-11-25T10:00:00Z [--fps 25] [--port N]
+                           [--ignore-end]
+
+FILE.h264 is Annex B with an access unit delimiter before every access unit
+(`ffmpeg -i F.mp4 -c copy -bsf:v h264_mp4toannexb,h264_metadata=aud=insert -f h264 F.h264`),
+B-frame free. Access unit i is the frame recorded at START + i / FPS.
+
+Mounts, printed on stdout as "READY <replay-url> <plain-url>" once the server listens:
+- /recording/1: an ONVIF media factory with replay support. `PLAY` with
+  `Require: onvif-replay`, `Range: clock=T1-T2` and `Rate-Control: no|yes` seeks to the
+  keyframe at or before T1; rtponviftimestamp writes the 0xABAC extension (NTP = the frame's
+  wall clock, C on keyframes, D after the seek, E and T on the last frame).
+- /live: a plain media factory over the same file: it answers
+  `551 Option not supported` to a request carrying `Require: onvif-replay`.
+
+How the seek reaches the file (gst-rtsp-server 1.22, rtsp-media.c): a `clock=` range becomes
+nanoseconds since 1900, and the pipeline is seeked there. So the source below lives on a
+1900-based timeline: the PTS of access unit i is (START - 1900) + i / FPS, and with
+`ntp-offset=0` rtponviftimestamp's NTP time is exactly that. Seeks start at the keyframe at
+or before the asked time.
+"""
+import argparse
+import calendar
+import sys
+import time
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstBase", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, GObject, Gst, GstBase, GstRtspServer  # noqa: E402
+
+Gst.init(None)
+
+NTP_UNIX = 2_208_988_800
+CAPS = "video/x-h264,stream-format=byte-stream,alignment=au"
+
+
+def split_access_units(data: bytes):
+    """(bytes, keyframe) per access unit, cut at each AUD (NAL type 9)."""
+    starts = []
+    i = data.find(b"\x00\x00\x01")
+    while i >= 0:
+        if i + 3 < len(data) and data[i + 3] & 0x1F == 9:
+            starts.append(i - 1 if i > 0 and data[i - 1] == 0 else i)
+        i = data.find(b"\x00\x00\x01", i + 3)
+    aus = []
+    for n, s in enumerate(starts):
+        e = starts[n + 1] if n + 1 < len(starts) else len(data)
+        au = data[s:e]
+        key = False
+        j = au.find(b"\x00\x00\x01")
+        while j >= 0:
+            if j + 3 < len(au) and au[j + 3] & 0x1F == 5:
+                key = True
+                break
+            j = au.find(b"\x00\x00\x01", j + 3)
+        aus.append((au, key))
+    return aus
+
+
+class ArchiveSrc(GstBase.BaseSrc):
+    """Pushes one access unit per buffer on the 1900-based timeline; seekable in time."""
+
+    __gstmetadata__ = ("camwire archive source", "Source/Video", "test archive", "camwire")
+    __gsttemplates__ = (
+        Gst.PadTemplate.new(
+            "src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, Gst.Caps.from_string(CAPS)
+        ),
+    )
+
+    def __init__(self, archive):
+        super().__init__()
+        self.aus = archive.aus
+        self.epoch = archive.epoch
+        self.frame = archive.frame
+        self.ignore_end = archive.ignore_end
+        self.index = 0
+        self.stop = None
+        self.set_format(Gst.Format.TIME)
+        self.set_live(False)
+
+    def snap(self, t):
+        """Index of the keyframe at or before time t (ns since 1900)."""
+        i = max(0, min(len(self.aus) - 1, (t - self.epoch) // self.frame))
+        while i > 0 and not self.aus[i][1]:
+            i -= 1
+        return i
+
+    def do_is_seekable(self):
+        return True
+
+    def do_event(self, event):
+        # A seek starts at the keyframe at or before its start (KEY_UNIT, as devices do):
+        # the seek itself is rewritten, because buffers before the segment start make
+        # rtponviftimestamp 1.22.0 fail ("Failed to get stream time"), and a segment
+        # changed in do_prepare_seek_segment does not reach the C side from Python.
+        if event.type == Gst.EventType.SEEK:
+            rate, fmt, flags, start_type, start, stop_type, stop = event.parse_seek()
+            if fmt == Gst.Format.TIME and start_type == Gst.SeekType.SET and start >= 0:
+                start = self.epoch + self.snap(start) * self.frame
+                if self.ignore_end:
+                    stop_type, stop = Gst.SeekType.NONE, -1
+                event = Gst.Event.new_seek(rate, fmt, flags, start_type, start, stop_type, stop)
+        return GstBase.BaseSrc.do_event(self, event)
+
+    def do_do_seek(self, segment):
+        start = segment.start
+        self.index = self.snap(start) if start >= self.epoch else 0
+        self.stop = segment.stop if segment.stop not in (None, -1, Gst.CLOCK_TIME_NONE) else None
+        return True
+
+    def do_create(self, offset, length, _buf):
+        if self.index >= len(self.aus):
+            return (Gst.FlowReturn.EOS, None)
+        pts = self.epoch + self.index * self.frame
+        if self.stop is not None and pts >= self.stop:
+            return (Gst.FlowReturn.EOS, None)
+        data, key = self.aus[self.index]
+        buf = Gst.Buffer.new_wrapped(data)
+        buf.pts = pts
+        buf.dts = pts
+        buf.duration = self.frame
+        if not key:
+            buf.set_flags(Gst.BufferFlags.DELTA_UNIT)
+        self.index += 1
+        return (Gst.FlowReturn.OK, buf)
+
+
+GObject.type_register(ArchiveSrc)
+
+
+class Archive:
+    """The recording: access units, the first one's time (ns since 1900), frame length."""
+
+    def __init__(self, aus, epoch, frame, ignore_end):
+        self.aus = aus
+        self.epoch = epoch
+        self.frame = frame
+        self.ignore_end = ignore_end
+
+
+class ArchiveFactory(GstRtspServer.RTSPOnvifMediaFactory):
+    def __init__(self, archive):
+        super().__init__()
+        self.archive = archive
+
+    def do_create_element(self, url):
+        outer = Gst.Bin.new(None)
+        pay0 = Gst.Bin.new("pay0")
+        src = ArchiveSrc(self.archive)
+        parse = Gst.ElementFactory.make("h264parse")
+        pay = Gst.ElementFactory.make("rtph264pay")
+        pay.set_property("pt", 96)
+        pay.set_property("config-interval", -1)
+        ts = Gst.ElementFactory.make("rtponviftimestamp")
+        ts.set_property("ntp-offset", 0)
+        ts.set_property("set-e-bit", True)
+        ts.set_property("set-t-bit", True)
+        for e in (src, parse, pay, ts):
+            pay0.add(e)
+        src.link(parse)
+        parse.link(pay)
+        pay.link(ts)
+        pay0.add_pad(Gst.GhostPad.new("src", ts.get_static_pad("src")))
+        outer.add(pay0)
+        return outer
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("file")
+    ap.add_argument("--start", required=True, help="UTC start, e.g. 2026-11-25T10:00:00Z")
+    ap.add_argument("--fps", type=int, default=25)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument(
+        "--ignore-end",
+        action="store_true",
+        help="play on past the end of the Range, as some cameras do (Hikvision)",
+    )
+    a = ap.parse_args()
+    with open(a.file, "rb") as f:
+        aus = split_access_units(f.read())
+    if not aus or not aus[0][1]:
+        print("ERROR no access units, or the first is not a keyframe", flush=True)
+        return 1
+    unix = calendar.timegm(time.strptime(a.start, "%Y-%m-%dT%H:%M:%SZ"))
+    epoch_ns = (unix + NTP_UNIX) * 1_000_000_000
+    frame_ns = 1_000_000_000 // a.fps
+
+    server = GstRtspServer.RTSPOnvifServer()
+    server.set_address("127.0.0.1")
+    server.set_service(str(a.port))
+    mounts = server.get_mount_points()
+    replay = ArchiveFactory(Archive(aus, epoch_ns, frame_ns, a.ignore_end))
+    replay.set_replay_support(True)
+    replay.set_media_gtype(GstRtspServer.RTSPOnvifMedia.__gtype__)
+    mounts.add_factory("/recording/1", replay)
+    plain = GstRtspServer.RTSPMediaFactory()
+    loc = a.file.replace("\\", "\\\\").replace('"', '\\"')
+    plain.set_launch(f'( filesrc location="{loc}" ! h264parse ! rtph264pay name=pay0 pt=96 )')
+    mounts.add_factory("/live", plain)
+    if server.attach(None) == 0:
+        print("ERROR cannot attach server", flush=True)
+        return 1
+    port = server.get_bound_port()
+    print(
+        f"READY rtsp://127.0.0.1:{port}/recording/1 rtsp://127.0.0.1:{port}/live",
+        flush=True,
+    )
+    GLib.MainLoop().run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
