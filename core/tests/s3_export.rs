@@ -27,7 +27,6 @@ use camwire::export::{
     ExportError, ExportOptions, FileStatus, Storage, StoreErrorKind, cameras, export,
     export_with_progress, ranges, rfc3339, verify_with_storage,
 };
-use camwire::record::upload::{UploadOptions, Uploader};
 use export_support::*;
 use s3_support::*;
 
@@ -70,40 +69,11 @@ fn fixture(name: &str) -> Fixture {
     record(&local, "night", at(day(3.0)), 250, 10);
 
     let server = Server::start(&base.join("s3"));
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let st = rt.block_on(async {
-        let mut o = UploadOptions::new(server.settings(URL));
-        o.retry_initial = Duration::from_millis(200);
-        let up = Uploader::start(&local, o, None).unwrap();
-        for c in ["cam", "night"] {
-            up.scan_camera(&local.join(c));
-        }
-        assert!(
-            up.wait_idle(Duration::from_secs(60)).await,
-            "{:?}",
-            up.status()
-        );
-        // The gaps objects go up after the segments: wait for cam's.
-        let gaps = server.object_file("site/cam/2025-11-23/gaps.jsonl");
-        for _ in 0..100 {
-            if gaps.exists() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let st = up.status();
-        up.shutdown().await;
-        st
-    });
+    let gaps = server.object_file("site/cam/2025-11-23/gaps.jsonl");
+    let st = ship(&local, server.settings(URL), &["cam", "night"], &[gaps]);
     let files = mp4_files(&local).len() as u64;
     let shipped: u64 = st.cameras.values().map(|c| c.uploaded_files).sum();
     assert_eq!(shipped, files, "{st:?}");
-    assert!(
-        server
-            .object_file("site/cam/2025-11-23/gaps.jsonl")
-            .exists(),
-        "gaps.jsonl shipped"
-    );
     let s3 = Storage::s3(server.settings(URL)).unwrap();
     Fixture {
         base,
@@ -212,13 +182,11 @@ fn ls_export_and_verify_from_s3_equal_the_local_root() {
          bytes, camera's objects {cam_bytes} bytes, bucket {bucket} bytes",
         mb.output.size
     );
-    // Fragment headers: each candidate scanned once, each used moof read twice (plan and
-    // copy), one 4 KiB GET each.
-    assert!(
-        got <= used + mb.output.size + 512 * 1024,
-        "{got} bytes read"
-    );
-    assert!(got < bucket / 2, "{got} of the bucket's {bucket} bytes");
+    // Beyond the used objects (hashed) and the clip's samples (copied): fragment headers
+    // (each candidate scanned once, each used moof read in the plan, 4 KiB GETs) and at most
+    // one prefetched window per used object that the copy did not need.
+    assert!(got <= used + mb.output.size + (1 << 20), "{got} bytes read");
+    assert!(got < bucket, "{got} of the bucket's {bucket} bytes");
 
     // Verify re-reads the objects; the S3 clip also verifies against the local copy.
     let r = verify_with_storage(&b.output, Some(s3), &|_| {}).unwrap();

@@ -50,7 +50,7 @@ use sha2::{Digest, Sha256};
 use crate::fmp4::{DamageSpan, DamageTracker, SampleInfo, VideoTrack, read_fragment_samples};
 
 use super::index::{
-    ListOptions, ScannedFile, candidates, parse_gaps, reason_for, scan_file, show, tolerance,
+    ListOptions, ScannedFile, candidates, open_and_scan, parse_gaps, reason_for, show, tolerance,
 };
 use super::manifest::{
     MANIFEST_FORMAT, Manifest, ManifestDamage, ManifestGap, ManifestOutput, ManifestSource, Span,
@@ -61,7 +61,7 @@ use super::mp4_writer::{
     mdat_header_len, progressive_moov,
 };
 use super::progress::{Meter, Progress};
-use super::storage::{AsRoot, Segment};
+use super::storage::{AsRoot, Segment, SegmentReader};
 use super::{
     ExportError, Nanos, nanos_to_ntp, nanos_to_ticks, rfc3339, system_to_nanos, ticks_to_nanos,
 };
@@ -205,13 +205,13 @@ pub fn export_with_progress<R: AsRoot + ?Sized>(
         .map(|f| f.path.clone());
     let mut sources = Vec::new();
     let cands = candidates(&files, t1, t2);
-    for f in &cands {
-        // Opened (a local file held) first, then read: retention cannot delete it under us
-        // from here on. Gone since the listing: not a source.
-        let Some(seg) = storage.open_segment(f)? else {
+    // Opened (a local file held) first, then read: retention cannot delete it under us from
+    // here on. Gone since the listing: not a source.
+    for (f, opened) in cands.iter().zip(open_and_scan(&storage, &cands)) {
+        let Some((seg, scanned)) = opened? else {
             continue;
         };
-        let scanned = match scan_file(f, &mut seg.reader()) {
+        let scanned = match scanned {
             Ok(s) => s,
             Err(e) => {
                 // Unreadable: fatal when its name says it covers part of the range, else
@@ -372,10 +372,20 @@ pub fn export_with_progress<R: AsRoot + ?Sized>(
 }
 
 fn read_samples(src: &Source, frag: usize) -> Result<Vec<SampleInfo>, ExportError> {
+    read_samples_with(src, frag, &mut src.seg.reader())
+}
+
+/// [`read_samples`] through `r` (a reader of `src` kept across fragments: from object
+/// storage, its read-ahead then covers the next fragment's `moof` and samples).
+fn read_samples_with(
+    src: &Source,
+    frag: usize,
+    r: &mut SegmentReader<'_>,
+) -> Result<Vec<SampleInfo>, ExportError> {
     let Some(fr) = src.scanned.frags.get(frag) else {
         return Err(ExportError::SourceChanged(src.scanned.file.path.clone()));
     };
-    read_fragment_samples(&mut src.seg.reader(), &fr.info, &src.scanned.defaults)
+    read_fragment_samples(r, &fr.info, &src.scanned.defaults)
         .map_err(|e| ExportError::source(&src.scanned.file.path, e))
 }
 
@@ -727,6 +737,8 @@ fn write_body(
         mdat_header(&mut head, payload);
     }
     w.write_all(&head).map_err(io_err)?;
+    // One reader per source, kept while its chunks follow each other.
+    let mut reader: Option<(usize, SegmentReader<'_>)> = None;
     for (n, c) in p.chunks.iter().enumerate() {
         let planned = p
             .samples
@@ -749,7 +761,11 @@ fn write_body(
         };
         let path = &src.scanned.file.path;
         let changed = || ExportError::SourceChanged(path.clone());
-        let fresh = read_samples(src, c.frag)?;
+        let f = match &mut reader {
+            Some((i, r)) if *i == c.src => r,
+            slot => &mut slot.insert((c.src, src.seg.reader())).1,
+        };
+        let fresh = read_samples_with(src, c.frag, f)?;
         let fresh = fresh
             .get(c.first..c.first + c.layout.count as usize)
             .ok_or_else(changed)?;
@@ -758,7 +774,6 @@ fn write_body(
             return Err(changed());
         }
         // Copy runs of back-to-back samples with one seek each.
-        let mut f = src.seg.reader();
         let mut i = 0;
         while let Some(first) = fresh.get(i) {
             let mut len = u64::from(first.size);

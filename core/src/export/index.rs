@@ -24,7 +24,7 @@ use crate::fmp4::{
     scan_fragments,
 };
 
-use super::storage::AsRoot;
+use super::storage::{AsRoot, Segment, Storage};
 use super::{
     ExportError, Nanos, check_camera_id, nanos_to_system, ntp_to_nanos, rfc3339, rfc3339_nanos,
     system_to_nanos, ticks_to_nanos,
@@ -196,11 +196,9 @@ pub fn ranges_with<R: AsRoot + ?Sized>(
                 .unwrap_or_default()
         }
     };
-    for f in span {
-        let scanned = match storage.open_segment(f).and_then(|seg| match seg {
-            Some(seg) => scan_file(f, &mut seg.reader()).map(Some),
-            None => Ok(None),
-        }) {
+    let span_refs: Vec<&SegmentFile> = span.iter().collect();
+    for (f, opened) in span.iter().zip(open_and_scan(&storage, &span_refs)) {
+        let scanned = match opened.and_then(|o| o.map(|(_, s)| s).transpose()) {
             Ok(Some(s)) => s,
             Ok(None) => continue,
             Err(e) => {
@@ -497,6 +495,55 @@ impl ScannedFile {
         (wall(d.start), wall(d.end))
     }
 }
+
+/// What [`open_and_scan`] found for one file: `None` when it is gone; the scan's own result.
+pub(crate) type Opened = Option<(Segment, Result<ScannedFile, ExportError>)>;
+
+/// Opens and scans `files`, results in their order. On object storage, where each file costs
+/// a few round trips, up to [`PARALLEL_SCANS`] at once; locally one after the other.
+pub(crate) fn open_and_scan(
+    storage: &Storage,
+    files: &[&SegmentFile],
+) -> Vec<Result<Opened, ExportError>> {
+    let one = |f: &SegmentFile| -> Result<Opened, ExportError> {
+        Ok(storage.open_segment(f)?.map(|seg| {
+            let scanned = scan_file(f, &mut seg.reader());
+            (seg, scanned)
+        }))
+    };
+    let workers = PARALLEL_SCANS.min(files.len());
+    if storage.is_local() || workers <= 1 {
+        return files.iter().map(|f| one(f)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<Result<Opened, ExportError>>>> =
+        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|sc| {
+        for _ in 0..workers {
+            sc.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let (Some(f), Some(slot)) = (files.get(i), slots.get(i)) else {
+                        break;
+                    };
+                    let r = one(f);
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or(Ok(None))
+        })
+        .collect()
+}
+
+/// Files scanned at once from object storage.
+pub(crate) const PARALLEL_SCANS: usize = 8;
 
 /// Reads the init segment and the fragment headers of one file.
 pub(crate) fn scan_file<R: std::io::Read + std::io::Seek + ?Sized>(

@@ -5,9 +5,10 @@
 //! the one being prefetched), whatever the object's size. A read that jumps fetches what it
 //! asks for, at least [`MIN_WINDOW`] (a box header while scanning brings the `prft` and
 //! `moof` after it along; a run of samples is fetched exactly). A read that continues where
-//! the previous window ended doubles the window (up to [`MAX_WINDOW`]) and starts fetching the
-//! next one in the background, so a sequential pass (hashing an object) has one GET in
-//! flight while the previous one is consumed.
+//! the previous window ended, or skips less than a window ahead (a `moof` between two runs of
+//! samples), doubles the window (up to [`MAX_WINDOW`]) and starts fetching the next one in
+//! the background, so a streaming pass (hashing an object, copying its samples) has one GET
+//! in flight while the previous one is consumed.
 //!
 //! The blocking API of [`crate::export`] drives the async client on a small runtime of its
 //! own (two threads, started on first use), from any thread, inside a tokio runtime or not.
@@ -442,7 +443,8 @@ pub(crate) struct Cursor<'a> {
     buf: Bytes,
     buf_start: u64,
     window: u64,
-    prefetch: Option<(u64, tokio::task::JoinHandle<io::Result<Bytes>>)>,
+    /// A window being fetched: start, length, the GET.
+    prefetch: Option<(u64, u64, tokio::task::JoinHandle<io::Result<Bytes>>)>,
 }
 
 impl Cursor<'_> {
@@ -453,35 +455,42 @@ impl Cursor<'_> {
     /// Makes the window hold `self.pos`, for a read of `want` bytes.
     fn fill(&mut self, want: u64) -> io::Result<()> {
         let size = self.obj.size;
-        let sequential = !self.buf.is_empty() && self.pos == self.buf_end();
+        // Streaming: this read starts where the last window ended, or skips less than a
+        // window ahead (the next fragment's samples after its `moof`).
+        let sequential = !self.buf.is_empty()
+            && self.pos >= self.buf_end()
+            && self.pos - self.buf_end() <= self.window;
         self.window = if sequential {
             (self.window * 2).max(want).min(MAX_WINDOW)
         } else {
             want.clamp(MIN_WINDOW, MAX_WINDOW)
         };
-        let data = match self.prefetch.take() {
-            Some((start, h)) if start == self.pos => block_on(h)?.map_err(io::Error::other)??,
+        let (start, data) = match self.prefetch.take() {
+            // The prefetched window holds this position: take it.
+            Some((start, len, h)) if start <= self.pos && self.pos < start + len => {
+                (start, block_on(h)?.map_err(io::Error::other)??)
+            }
             other => {
-                if let Some((_, h)) = other {
+                if let Some((_, _, h)) = other {
                     h.abort();
                 }
                 let end = self.pos.saturating_add(self.window).min(size);
-                block_on(self.obj.fetch(self.pos..end))??
+                (self.pos, block_on(self.obj.fetch(self.pos..end))??)
             }
         };
-        if data.is_empty() {
+        if start + (data.len() as u64) <= self.pos {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!("{}: no bytes at {}", self.obj.url, self.pos),
             ));
         }
-        self.buf_start = self.pos;
+        self.buf_start = start;
         self.buf = data;
         let next = self.buf_end();
         if sequential && next < size {
             let end = next.saturating_add(self.window).min(size);
             let rt = runtime()?;
-            self.prefetch = Some((next, rt.spawn(self.obj.fetch(next..end))));
+            self.prefetch = Some((next, end - next, rt.spawn(self.obj.fetch(next..end))));
         }
         Ok(())
     }
@@ -523,7 +532,7 @@ impl Seek for Cursor<'_> {
 
 impl Drop for Cursor<'_> {
     fn drop(&mut self) {
-        if let Some((_, h)) = self.prefetch.take() {
+        if let Some((_, _, h)) = self.prefetch.take() {
             h.abort();
         }
     }

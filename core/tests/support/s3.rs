@@ -7,7 +7,7 @@
 //! Included with `#[path = "support/s3.rs"] mod s3_support;` by the tests that need it.
 #![allow(dead_code)]
 
-use camwire::record::upload::S3Settings;
+use camwire::record::upload::{S3Settings, UploadOptions, UploadStatus, Uploader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -123,6 +123,52 @@ impl Server {
     pub fn object_file(&self, key: &str) -> PathBuf {
         self.data.join(BUCKET).join(key)
     }
+}
+
+/// Ships every segment of `cams` under `root` with camwire's uploader and returns once the
+/// store has confirmed them all and every file of `also` (e.g. [`Server::object_file`] of a
+/// `gaps.jsonl` object) exists. Polls the status rather than trusting `wait_idle` alone.
+pub fn ship(root: &Path, s3: S3Settings, cams: &[&str], also: &[PathBuf]) -> UploadStatus {
+    fn count(dir: &Path) -> u64 {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        rd.flatten()
+            .map(|e| {
+                let p = e.path();
+                if p.is_dir() {
+                    count(&p)
+                } else {
+                    u64::from(p.extension().is_some_and(|x| x == "mp4"))
+                }
+            })
+            .sum()
+    }
+    let want: u64 = cams.iter().map(|c| count(&root.join(c))).sum();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut o = UploadOptions::new(s3);
+        o.retry_initial = Duration::from_millis(200);
+        o.rescan_interval = Duration::from_secs(1);
+        let up = Uploader::start(root, o, None).unwrap();
+        for c in cams {
+            up.scan_camera(&root.join(c));
+        }
+        let t0 = Instant::now();
+        loop {
+            let st = up.status();
+            let done: u64 = st.cameras.values().map(|c| c.uploaded_files).sum();
+            if done == want && also.iter().all(|f| f.exists()) {
+                up.shutdown().await;
+                return st;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(120),
+                "{done} of {want} shipped: {st:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
 }
 
 impl Drop for Server {
