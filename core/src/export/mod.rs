@@ -17,6 +17,10 @@
 //! - [`verify`](mod@verify): re-computing the manifest's hashes ([`verify()`], [`VerifyReport`]).
 //! - [`progress`]: how far an export or verify is, for [`export_with_progress`] and
 //!   [`verify_with_progress`].
+//! - [`storage`]: where recordings are read from, a local root or (feature `s3`) an
+//!   `s3://bucket/prefix` of uploaded segments ([`Storage`]); every function here takes
+//!   either, and the rest of the module does not know which.
+//! - `s3` (feature `s3`): listing by the uploader's key layout and ranged, ETag-pinned reads.
 
 pub mod clip;
 pub mod index;
@@ -141,7 +145,7 @@ pub enum ExportError {
 
 /// A failed request to an object store, naming the object (or root) by URL. Never carries
 /// credentials: the store's answer is redacted with
-/// [`S3Settings::redact`](crate::record::upload::S3Settings::redact).
+/// `S3Settings::redact` (`crate::record::upload`, feature `s3`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{url}: {kind}: {detail}")]
 pub struct StoreError {

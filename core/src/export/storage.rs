@@ -1,8 +1,8 @@
 //! Where recordings are read from: a local recording root, or (feature `s3`) the objects the
-//! uploader shipped to an S3 bucket prefix ([`crate::record::upload`]).
+//! uploader shipped to an S3 bucket prefix (`crate::record::upload`).
 //!
 //! Listing, export and verify run the same code over both: a [`Storage`] finds the segment
-//! files of a camera and opens one as a [`Segment`], whose reader is `Read + Seek`. The fMP4
+//! files of a camera and opens one as a `Segment`, whose reader is `Read + Seek`. The fMP4
 //! scanner, the export planner and copier and the verifier only ever see that reader.
 //!
 //! - Local: files under `<root>/<camera>/<date>/`, held with a shared lock while read (see
@@ -12,10 +12,10 @@
 //!   nearest day on each side, whose files may run into the range) are listed. Each object is
 //!   read with ranged GETs pinned to the ETag its HEAD returned (`If-Match`), so an object
 //!   replaced during an export is an error, never a mix of two versions. See
-//!   [`s3`](mod@super::s3) for the read-ahead that bounds memory.
+//!   `export::s3` for the read-ahead that bounds memory.
 //!
 //! A root given as a path whose text starts with `s3://` is an S3 root with settings from the
-//! standard AWS variables ([`crate::record::upload::S3Settings::from_env`]); without feature
+//! standard AWS variables (`S3Settings::from_env` in `crate::record::upload`); without feature
 //! `s3` it is a local path, as it always was.
 
 use std::borrow::Cow;
