@@ -35,13 +35,11 @@ fn at(secs: f64) -> SystemTime {
 }
 
 /// The recording: testsrc2 320x240 25 fps, keyframe every second, no B-frames (one x264
-/// thread: bit-identical on every run), as MP4 (the frames' reference) and as Annex B with
-/// AUDs (what the server reads), cached in the target dir.
-fn recording() -> (PathBuf, PathBuf) {
+/// thread: bit-identical on every run), cached in the target dir. The server reads it too.
+fn recording() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("clips");
     std::fs::create_dir_all(&dir).unwrap();
     let mp4 = dir.join("testsrc2-320x240-120s-gop25-t1.mp4");
-    let h264 = dir.join("testsrc2-320x240-120s-gop25-t1.aud.h264");
     if !mp4.exists() {
         let part = dir.join(format!("replay120.{}.part.mp4", std::process::id()));
         let out = Command::new("ffmpeg")
@@ -64,30 +62,12 @@ fn recording() -> (PathBuf, PathBuf) {
         assert!(out.status.success(), "ffmpeg encoding the clip: {out:?}");
         std::fs::rename(&part, &mp4).unwrap();
     }
-    if !h264.exists() {
-        let part = dir.join(format!("replay120.{}.part.h264", std::process::id()));
-        let out = Command::new("ffmpeg")
-            .args(["-v", "error", "-y", "-i"])
-            .arg(&mp4)
-            .args([
-                "-c",
-                "copy",
-                "-bsf:v",
-                "h264_mp4toannexb,h264_metadata=aud=insert",
-            ])
-            .args(["-f", "h264"])
-            .arg(&part)
-            .output()
-            .expect("run ffmpeg");
-        assert!(out.status.success(), "ffmpeg to Annex B: {out:?}");
-        std::fs::rename(&part, &h264).unwrap();
-    }
-    (mp4, h264)
+    mp4
 }
 
 /// The recording's decoded frames (MD5 each).
 fn source_frames() -> Vec<String> {
-    let frames = framemd5(&recording().0, &[]);
+    let frames = framemd5(&recording(), &[]);
     assert_eq!(frames.len() as u64, CLIP_SECS * FPS);
     frames
 }
@@ -105,7 +85,7 @@ impl OnvifServer {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/gst_onvif_server.py");
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
-            .arg(recording().1)
+            .arg(recording())
             .args(["--start", "2026-11-25T10:00:00Z", "--fps", "25"])
             .args(extra)
             .stdout(Stdio::piped())

@@ -73,6 +73,9 @@ pub enum Command {
     /// Check a clip and its sources against its manifest (exit 1 on a mismatch)
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
+    /// Footage off the device (ONVIF Profile G replay) into one MP4 with a manifest
+    #[command(after_help = crate::cmd_fetch::FETCH_HELP)]
+    Fetch(crate::cmd_fetch::FetchArgs),
     /// Find ONVIF cameras by WS-Discovery (multicast, or unicast with --host)
     #[command(after_help = DISCOVER_HELP)]
     Discover(DiscoverArgs),

@@ -14,6 +14,7 @@ mod cli;
 mod cmd_capture;
 mod cmd_demo;
 mod cmd_export;
+mod cmd_fetch;
 mod cmd_onvif;
 mod cmd_probe;
 mod cmd_record;
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
             Command::Ls(a) => cmd_export::ls(a),
             Command::Export(a) => cmd_export::export_clip(a, quiet),
             Command::Verify(a) => cmd_export::verify(a, quiet),
+            Command::Fetch(a) => cmd_fetch::run(a).await,
             Command::Discover(a) => cmd_onvif::discover(a).await,
             Command::Onvif(a) => cmd_onvif::info(a).await,
             Command::Snapshot(a) => cmd_onvif::snapshot(a).await,

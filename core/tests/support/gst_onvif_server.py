@@ -3,12 +3,12 @@
 RTSPOnvifMediaFactory with replay support, rtponviftimestamp) serving an H.264 file as a
 recording dated to a real day: the Profile G replay peer of camwire's tests.
 
-Usage: gst_onvif_server.py FILE.h264 --start 2026-11-25T10:00:00Z [--fps 25] [--port N]
+Usage: gst_onvif_server.py FILE --start 2026-11-25T10:00:00Z [--fps 25] [--port N]
                            [--ignore-end]
 
-FILE.h264 is Annex B with an access unit delimiter before every access unit
-(`ffmpeg -i F.mp4 -c copy -bsf:v h264_mp4toannexb,h264_metadata=aud=insert -f h264 F.h264`),
-B-frame free. Access unit i is the frame recorded at START + i / FPS.
+FILE is an MP4 with one H.264 track (converted here with ffmpeg to Annex B with an access
+unit delimiter before every access unit) or such an Annex B file already (.h264), B-frame
+free. Access unit i is the frame recorded at START + i / FPS.
 
 Mounts, printed on stdout as "READY <replay-url> <plain-url>" once the server listens:
 - /recording/1: an ONVIF media factory with replay support. `PLAY` with
@@ -26,6 +26,7 @@ or before the asked time.
 """
 import argparse
 import calendar
+import subprocess
 import sys
 import time
 
@@ -185,8 +186,17 @@ def main() -> int:
         help="play on past the end of the Range, as some cameras do (Hikvision)",
     )
     a = ap.parse_args()
-    with open(a.file, "rb") as f:
-        aus = split_access_units(f.read())
+    if a.file.endswith(".h264"):
+        with open(a.file, "rb") as f:
+            data = f.read()
+    else:
+        data = subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", a.file, "-c", "copy", "-bsf:v",
+             "h264_mp4toannexb,h264_metadata=aud=insert", "-f", "h264", "-"],
+            check=True,
+            stdout=subprocess.PIPE,
+        ).stdout
+    aus = split_access_units(data)
     if not aus or not aus[0][1]:
         print("ERROR no access units, or the first is not a keyframe", flush=True)
         return 1
@@ -204,7 +214,10 @@ def main() -> int:
     mounts.add_factory("/recording/1", replay)
     plain = GstRtspServer.RTSPMediaFactory()
     loc = a.file.replace("\\", "\\\\").replace('"', '\\"')
-    plain.set_launch(f'( filesrc location="{loc}" ! h264parse ! rtph264pay name=pay0 pt=96 )')
+    demux = "" if a.file.endswith(".h264") else "qtdemux ! "
+    plain.set_launch(
+        f'( filesrc location="{loc}" ! {demux}h264parse ! rtph264pay name=pay0 pt=96 )'
+    )
     mounts.add_factory("/live", plain)
     if server.attach(None) == 0:
         print("ERROR cannot attach server", flush=True)

@@ -1,0 +1,106 @@
+//! `camwire fetch`: footage off the device (ONVIF Profile G replay) into one MP4 with a
+//! manifest, through [`camwire::replay::fetch`].
+
+use camwire::credentials::Credentials;
+use camwire::export;
+use camwire::replay::{self, FetchOptions};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// Shown after `camwire fetch --help`.
+pub const FETCH_HELP: &str = "\
+Examples:
+  camwire fetch --url rtsp://10.0.0.5/onvif-media/record/play.amp?onvifreplayid=REC1 \\
+                --user admin --password PW --start 2025-11-23T12:00:00Z \\
+                --end 2025-11-23T12:05:00Z --out gate.mp4
+      writes gate.mp4 and gate.mp4.manifest.json (with an origin block: the replay URI,
+      requested and actual times, gaps, the rate-control mode, the download time)
+
+--url is the recording's replay URI (ONVIF GetReplayUri). The device is asked for
+T1..T2 with Require: onvif-replay, Range: clock=T1-T2 and Rate-Control: no (as fast as
+it can send; real time if it refuses, or with --real-time). Frame times come from the
+ONVIF RTP header extension. The clip starts at the frame showing at T1 (the keyframe
+before it is kept, hidden by an edit list) and ends at T2, whatever the device sends.
+A device without Profile G (551 or 459) is an error, never live video instead.
+Times T are RFC 3339. An existing output is never overwritten.";
+
+/// `camwire fetch` options.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// The recording's RTSP replay URI (credentials in it are taken out, never printed)
+    #[arg(long, value_name = "RTSP")]
+    pub url: String,
+    /// First instant to fetch (T1): the clip shows the frame on screen at T1 first
+    #[arg(long, value_name = "T")]
+    pub start: String,
+    /// End of what to fetch (T2), whatever the device goes on sending
+    #[arg(long, value_name = "T")]
+    pub end: String,
+    /// The MP4 to write (never overwritten); its manifest goes to FILE.mp4.manifest.json
+    #[arg(long, value_name = "FILE.mp4")]
+    pub out: PathBuf,
+    /// Device account (or in the URL: rtsp://user:pass@host/...)
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// The account's password (never printed, logged or written to the manifest)
+    #[arg(long, value_name = "PASSWORD")]
+    pub password: Option<String>,
+    /// Ask for real-time playback (Rate-Control: yes) instead of as fast as possible
+    #[arg(long)]
+    pub real_time: bool,
+}
+
+fn time(value: &str, name: &str) -> Result<SystemTime, String> {
+    export::parse_rfc3339(value).map_err(|e| format!("--{name}: {e}"))
+}
+
+/// Runs `camwire fetch`.
+pub async fn run(args: &FetchArgs) -> Result<(), String> {
+    let start = time(&args.start, "start")?;
+    let end = time(&args.end, "end")?;
+    let credentials = match (&args.user, &args.password) {
+        (None, None) => None,
+        (user, password) => Some(Credentials::new(
+            user.clone().unwrap_or_default(),
+            password.clone().unwrap_or_default(),
+        )),
+    };
+    let opts = FetchOptions {
+        credentials,
+        fast: !args.real_time,
+        ..Default::default()
+    };
+    let s = replay::fetch(&args.url, start, end, &args.out, &opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    let m = &s.manifest.export;
+    let o = &s.manifest.origin;
+    outln!(
+        "fetched {} .. {} ({} frames, {} bytes) to {}",
+        m.actual.start,
+        m.actual.end,
+        m.frames,
+        m.output.size,
+        args.out.display()
+    );
+    outln!(
+        "Rate-Control: {}{}; {:.1} s of media in {:.2} s ({:.1}x real time); times from {}; \
+         ended by {}",
+        o.rate_control,
+        o.rate_control_refused
+            .as_deref()
+            .map(|r| format!(" (no was refused: {r})"))
+            .unwrap_or_default(),
+        o.media_secs,
+        o.download_wall_secs,
+        o.speed,
+        o.times_from,
+        o.ended_by
+    );
+    for g in &o.gaps {
+        outln!("gap {} .. {} ({:.1} s)", g.start, g.end, g.duration_secs);
+    }
+    outln!("manifest: {}", s.manifest_path.display());
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! `camwire fetch` against GStreamer's ONVIF RTSP server with replay support
+//! (`core/tests/support/gst_onvif_server.py`, gst-rtsp-server 1.22) serving a 20 s
+//! recording dated 2026-11-25T10:00:00Z (25 fps, a keyframe every 2 s).
+//!
+//! - 10:00:05..10:00:15 with `--user/--password`: the clip's decoded frames are the source's
+//!   frames 125..375 (the pre-roll from the keyframe at 10:00:04 hidden by the edit list),
+//!   the manifest's origin says `Rate-Control: no`, and the password is printed nowhere.
+//! - The plain mount (no replay support, 551): exit 1 with "device cannot replay (no
+//!   Profile G)", and no output file.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use support::{assert_decodes_cleanly, assert_ok, camwire, clip, framemd5, tmpdir};
+
+/// The ONVIF server over `clip`.
+struct Server {
+    child: Child,
+    replay: String,
+    plain: String,
+}
+
+fn start_server(mp4: &Path) -> Server {
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/support/gst_onvif_server.py");
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(mp4)
+        .args(["--start", "2026-11-25T10:00:00Z"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the GStreamer ONVIF server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read READY");
+    let urls: Vec<String> = line
+        .strip_prefix("READY ")
+        .unwrap_or_else(|| panic!("server did not start: {line:?}"))
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    Server {
+        child,
+        replay: urls[0].clone(),
+        plain: urls[1].clone(),
+    }
+}
+
+/// `camwire fetch` of 10:00:05..10:00:15 from `url` into `out`, plus `extra` options.
+fn fetch(url: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["fetch", "--url", url, "--start", "2026-11-25T10:00:05Z"];
+    args.extend(["--end", "2026-11-25T10:00:15Z"]);
+    args.extend(["--out", out.to_str().expect("utf-8 path")]);
+    args.extend(extra);
+    camwire(&args)
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn fetch_writes_the_window_and_its_manifest() {
+    let mp4 = clip(320, 240, 20, 300);
+    let source = framemd5(std::slice::from_ref(&mp4));
+    let dir = tmpdir("fetch-cli");
+    let server = start_server(&mp4);
+    let out: PathBuf = dir.join("gate.mp4");
+    let o = fetch(
+        &server.replay,
+        &out,
+        &["--user", "investigator", "--password", "pw-n0t-printed"],
+    );
+    assert_ok(&o, "camwire fetch");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    eprintln!("{stdout}{stderr}");
+    assert!(stdout.contains("fetched 2026-11-25T10:00:05Z .. 2026-11-25T10:00:15Z (250 frames"));
+    assert!(stdout.contains("Rate-Control: no;"), "{stdout}");
+    assert_decodes_cleanly(&out);
+    let got = framemd5(std::slice::from_ref(&out));
+    assert_eq!(got.len(), 250);
+    assert!(
+        got == source[125..375],
+        "decoded frames differ from the source's"
+    );
+    let manifest = std::fs::read_to_string(dir.join("gate.mp4.manifest.json")).expect("manifest");
+    let m: serde_json::Value = serde_json::from_str(&manifest).expect("json");
+    assert_eq!(m["origin"]["rate_control"], "no");
+    assert_eq!(m["origin"]["uri"], server.replay.as_str());
+    assert_eq!(m["preroll_start"], "2026-11-25T10:00:04Z");
+    assert_eq!(m["samples"], 275);
+    for text in [&*stdout, &*stderr, &manifest] {
+        assert!(!text.contains("pw-n0t-printed"));
+    }
+}
+
+#[test]
+fn fetch_from_a_device_without_profile_g_fails_with_the_reason() {
+    let mp4 = clip(320, 240, 20, 300);
+    let dir = tmpdir("fetch-cli-551");
+    let server = start_server(&mp4);
+    let out = dir.join("live.mp4");
+    let o = fetch(&server.plain, &out, &[]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("device cannot replay (no Profile G)") && stderr.contains("551"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
