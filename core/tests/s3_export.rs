@@ -219,6 +219,8 @@ fn ls_export_and_verify_from_s3_equal_the_local_root() {
         days.contains(&"2025-11-23") && days.contains(&"2025-11-24"),
         "{days:?}"
     );
+    drop(fx.server);
+    let _ = std::fs::remove_dir_all(&fx.base);
 }
 
 #[test]
@@ -297,6 +299,8 @@ fn damaged_and_missing_objects_are_named() {
     // The local copy is intact: the same clip verifies against it.
     let r = verify_with_storage(&clip, Some(&Storage::Local(fx.local.clone())), &|_| {}).unwrap();
     assert!(r.ok(), "{:?}", r.problems());
+    drop(fx.server);
+    let _ = std::fs::remove_dir_all(&fx.base);
 }
 
 #[test]
@@ -342,4 +346,6 @@ fn wrong_credentials_and_missing_bucket_are_typed_and_redacted() {
     )
     .unwrap_err();
     assert!(matches!(e, ExportError::InvalidCameraId { .. }), "{e:?}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&base);
 }

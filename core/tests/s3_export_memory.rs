@@ -78,4 +78,6 @@ fn s3_export_peak_heap_is_flat_in_clip_length() {
         25 * 570,
         "every frame of 9.5 minutes"
     );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&base);
 }

@@ -176,4 +176,6 @@ fn ls_export_verify_with_an_s3_root() {
         "{e}"
     );
     rt.block_on(sim.shutdown());
+    drop(server);
+    let _ = std::fs::remove_dir_all(&base);
 }
