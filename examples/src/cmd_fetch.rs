@@ -3,6 +3,7 @@
 
 use camwire::credentials::Credentials;
 use camwire::export;
+use camwire::onvif::OnvifDevice;
 use camwire::replay::{self, FetchOptions};
 use clap::Args;
 use std::path::PathBuf;
@@ -17,6 +18,11 @@ Examples:
       writes gate.mp4 and gate.mp4.manifest.json (with an origin block: the replay URI,
       requested and actual times, gaps, the rate-control mode, the download time)
 
+  camwire fetch --xaddr 10.0.0.5 --recording RecordingToken_1 --user admin --password PW \\
+                --start 2025-11-23T12:00:00Z --end 2025-11-23T12:05:00Z --out gate.mp4
+      asks the device's Replay service for the recording's URI (GetReplayUri) first; the
+      manifest then also names the device, the recording and the device's clock offset
+
 --url is the recording's replay URI (ONVIF GetReplayUri). The device is asked for
 T1..T2 with Require: onvif-replay, Range: clock=T1-T2 and Rate-Control: no (as fast as
 it can send; real time if it refuses, or with --real-time). Frame times come from the
@@ -29,8 +35,19 @@ Times T are RFC 3339. An existing output is never overwritten.";
 #[derive(Debug, Args)]
 pub struct FetchArgs {
     /// The recording's RTSP replay URI (credentials in it are taken out, never printed)
-    #[arg(long, value_name = "RTSP")]
-    pub url: String,
+    #[arg(
+        long,
+        value_name = "RTSP",
+        required_unless_present = "xaddr",
+        conflicts_with = "xaddr"
+    )]
+    pub url: Option<String>,
+    /// ONVIF device address instead of --url: its Replay service gives the URI (GetReplayUri)
+    #[arg(long, value_name = "X", requires = "recording")]
+    pub xaddr: Option<String>,
+    /// Recording token on the device (with --xaddr)
+    #[arg(long, value_name = "TOKEN", requires = "xaddr")]
+    pub recording: Option<String>,
     /// First instant to fetch (T1): the clip shows the frame on screen at T1 first
     #[arg(long, value_name = "T")]
     pub start: String,
@@ -71,9 +88,17 @@ pub async fn run(args: &FetchArgs) -> Result<(), String> {
         fast: !args.real_time,
         ..Default::default()
     };
-    let s = replay::fetch(&args.url, start, end, &args.out, &opts)
-        .await
-        .map_err(|e| e.to_string())?;
+    let s = match (&args.url, &args.xaddr, &args.recording) {
+        (Some(url), _, _) => replay::fetch(url, start, end, &args.out, &opts).await,
+        (None, Some(xaddr), Some(token)) => {
+            let dev = OnvifDevice::connect(xaddr, opts.credentials.clone(), Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            replay::fetch_recording(&dev, token, start, end, &args.out, &opts).await
+        }
+        _ => return Err("give --url RTSP, or --xaddr X with --recording TOKEN".into()),
+    }
+    .map_err(|e| e.to_string())?;
     let m = &s.manifest.export;
     let o = &s.manifest.origin;
     outln!(
@@ -100,6 +125,16 @@ pub async fn run(args: &FetchArgs) -> Result<(), String> {
     );
     for g in &o.gaps {
         outln!("gap {} .. {} ({:.1} s)", g.start, g.end, g.duration_secs);
+    }
+    if let Some(d) = &o.device {
+        outln!(
+            "device: {} {} (firmware {}), recording {}, clock offset {:+.3} s",
+            d.manufacturer,
+            d.model,
+            d.firmware_version,
+            d.recording_token,
+            d.clock_offset_secs
+        );
     }
     outln!("manifest: {}", s.manifest_path.display());
     Ok(())

@@ -7,6 +7,9 @@
 //!   the manifest's origin says `Rate-Control: no`, and the password is printed nowhere.
 //! - The plain mount (no replay support, 551): exit 1 with "device cannot replay (no
 //!   Profile G)", and no output file.
+//! - `--xaddr --recording`: the URI comes from GetReplayUri of the server's SOAP template
+//!   device (clock one hour ahead); the manifest names the device, the recording and the
+//!   +3600 s clock offset. An unknown recording token is the device's NoRecording fault.
 
 mod support;
 
@@ -16,20 +19,23 @@ use std::process::{Child, Command, Stdio};
 
 use support::{assert_decodes_cleanly, assert_ok, camwire, clip, framemd5, tmpdir};
 
-/// The ONVIF server over `clip`.
+/// The ONVIF server over `clip`: its RTSP replay and plain mounts and its SOAP template
+/// device (`xaddr`).
 struct Server {
     child: Child,
     replay: String,
     plain: String,
+    xaddr: String,
 }
 
-fn start_server(mp4: &Path) -> Server {
+fn start_server(mp4: &Path, extra: &[&str]) -> Server {
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/support/gst_onvif_server.py");
     let mut child = Command::new("/usr/bin/python3")
         .arg(script)
         .arg(mp4)
         .args(["--start", "2026-11-25T10:00:00Z"])
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the GStreamer ONVIF server");
@@ -47,12 +53,20 @@ fn start_server(mp4: &Path) -> Server {
         child,
         replay: urls[0].clone(),
         plain: urls[1].clone(),
+        xaddr: urls[2].clone(),
     }
 }
 
-/// `camwire fetch` of 10:00:05..10:00:15 from `url` into `out`, plus `extra` options.
-fn fetch(url: &str, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["fetch", "--url", url, "--start", "2026-11-25T10:00:05Z"];
+/// `camwire fetch` of 10:00:05..10:00:15 from `source` (`--url RTSP` or `--xaddr X`) into
+/// `out`, plus `extra` options.
+fn fetch(source: [&str; 2], out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "fetch",
+        source[0],
+        source[1],
+        "--start",
+        "2026-11-25T10:00:05Z",
+    ];
     args.extend(["--end", "2026-11-25T10:00:15Z"]);
     args.extend(["--out", out.to_str().expect("utf-8 path")]);
     args.extend(extra);
@@ -71,10 +85,10 @@ fn fetch_writes_the_window_and_its_manifest() {
     let mp4 = clip(320, 240, 20, 300);
     let source = framemd5(std::slice::from_ref(&mp4));
     let dir = tmpdir("fetch-cli");
-    let server = start_server(&mp4);
+    let server = start_server(&mp4, &[]);
     let out: PathBuf = dir.join("gate.mp4");
     let o = fetch(
-        &server.replay,
+        ["--url", &server.replay],
         &out,
         &["--user", "investigator", "--password", "pw-n0t-printed"],
     );
@@ -106,9 +120,9 @@ fn fetch_writes_the_window_and_its_manifest() {
 fn fetch_from_a_device_without_profile_g_fails_with_the_reason() {
     let mp4 = clip(320, 240, 20, 300);
     let dir = tmpdir("fetch-cli-551");
-    let server = start_server(&mp4);
+    let server = start_server(&mp4, &[]);
     let out = dir.join("live.mp4");
-    let o = fetch(&server.plain, &out, &[]);
+    let o = fetch(["--url", &server.plain], &out, &[]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(
@@ -116,4 +130,47 @@ fn fetch_from_a_device_without_profile_g_fails_with_the_reason() {
         "{stderr}"
     );
     assert!(!out.exists());
+}
+
+#[test]
+fn fetch_by_xaddr_asks_the_replay_service_and_names_the_device() {
+    let mp4 = clip(320, 240, 20, 300);
+    let source = framemd5(std::slice::from_ref(&mp4));
+    let dir = tmpdir("fetch-cli-xaddr");
+    let server = start_server(&mp4, &["--clock-offset", "3600"]);
+    let out = dir.join("rec.mp4");
+    let login = ["--user", "investigator", "--password", "pw-n0t-printed"];
+    let mut extra = vec!["--recording", "RecordingToken_1"];
+    extra.extend(login);
+    let o = fetch(["--xaddr", &server.xaddr], &out, &extra);
+    assert_ok(&o, "camwire fetch --xaddr");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    eprintln!("{stdout}");
+    assert!(
+        stdout.contains(
+            "device: GStreamer gst-rtsp-server ONVIF replay peer (firmware 1.22), recording \
+             RecordingToken_1, clock offset +3"
+        ),
+        "{stdout}"
+    );
+    assert!(framemd5(std::slice::from_ref(&out)) == source[125..375]);
+    let manifest = std::fs::read_to_string(dir.join("rec.mp4.manifest.json")).expect("manifest");
+    assert!(!manifest.contains("pw-n0t-printed"));
+    let m: serde_json::Value = serde_json::from_str(&manifest).expect("json");
+    let d = &m["origin"]["device"];
+    assert_eq!(d["serial_number"], "CW-TEST-0001");
+    assert_eq!(d["recording_token"], "RecordingToken_1");
+    assert_eq!(d["xaddr"], server.xaddr.as_str());
+    let offset = d["clock_offset_secs"].as_f64().expect("offset");
+    assert!((offset - 3600.0).abs() < 3.0, "{offset}");
+    assert_eq!(m["origin"]["uri"], server.replay.as_str());
+
+    let mut extra = vec!["--recording", "RecordingToken_9"];
+    extra.extend(login);
+    let o = fetch(["--xaddr", &server.xaddr], &dir.join("none.mp4"), &extra);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("NoRecording"), "{stderr}");
+    assert!(!stderr.contains("pw-n0t-printed"));
+    assert!(!dir.join("none.mp4").exists());
 }

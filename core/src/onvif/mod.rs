@@ -31,6 +31,7 @@ pub mod events;
 pub mod http;
 pub mod media;
 pub mod ptz;
+pub mod replay;
 pub mod soap;
 pub mod tls;
 pub mod xml;

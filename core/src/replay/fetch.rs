@@ -41,7 +41,7 @@ use std::time::{Duration, Instant, SystemTime};
 use sha2::{Digest, Sha256};
 
 use super::extension::ReplayExtension;
-use super::manifest::{FlagCounts, Origin, ReplayManifest};
+use super::manifest::{DeviceOrigin, FlagCounts, Origin, ReplayManifest};
 use crate::credentials::Credentials;
 use crate::export::index::show;
 use crate::export::manifest::{
@@ -84,6 +84,9 @@ pub struct FetchOptions {
     pub gap_threshold: Duration,
     /// `camera_id` of the manifest (default: the URI's host and port).
     pub camera_id: Option<String>,
+    /// The device the URI came from, for the manifest's origin ([`super::fetch_recording`]
+    /// fills it in).
+    pub device: Option<DeviceOrigin>,
 }
 
 impl Default for FetchOptions {
@@ -96,6 +99,7 @@ impl Default for FetchOptions {
             first_frame_timeout: Duration::from_secs(15),
             gap_threshold: Duration::from_secs(10),
             camera_id: None,
+            device: None,
         }
     }
 }
@@ -110,6 +114,7 @@ impl std::fmt::Debug for FetchOptions {
             .field("first_frame_timeout", &self.first_frame_timeout)
             .field("gap_threshold", &self.gap_threshold)
             .field("camera_id", &self.camera_id)
+            .field("device", &self.device)
             .finish()
     }
 }
@@ -185,6 +190,9 @@ pub enum ReplayError {
     /// Writing the clip or its manifest failed (or the output exists).
     #[error(transparent)]
     Output(#[from] ExportError),
+    /// The ONVIF side (GetServices, GetReplayUri) failed.
+    #[error("ONVIF: {0}")]
+    Onvif(#[from] crate::onvif::Error),
 }
 
 /// Fetches `[start, end)` of the recording behind the replay URI `url` (`rtsp://`, with or
@@ -448,6 +456,7 @@ struct Assembler {
     clock_rate: u32,
     gap_threshold: Nanos,
     camera_id: Option<String>,
+    device: Option<DeviceOrigin>,
     out: PathBuf,
     spool_path: PathBuf,
     spool: Option<BufWriter<File>>,
@@ -506,6 +515,7 @@ impl Assembler {
             clock_rate,
             gap_threshold: i64::try_from(opts.gap_threshold.as_nanos()).unwrap_or(i64::MAX),
             camera_id: opts.camera_id.clone(),
+            device: opts.device.clone(),
             out: out.to_path_buf(),
             spool_path,
             spool: None,
@@ -961,6 +971,7 @@ impl Assembler {
                 } else {
                     0.0
                 },
+                device: self.device.clone(),
             },
         };
         let mpath = manifest_path(&self.out);

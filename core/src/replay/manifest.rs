@@ -63,6 +63,29 @@ pub struct Origin {
     pub media_secs: f64,
     /// `media_secs / download_wall_secs`.
     pub speed: f64,
+    /// The ONVIF device the replay URI came from (absent when fetched from a bare URI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceOrigin>,
+}
+
+/// The ONVIF device side of a fetch: who made the footage and how its clock stood.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceOrigin {
+    /// The device service address, credentials removed.
+    pub xaddr: String,
+    /// GetDeviceInformation (empty strings when the device refused it).
+    pub manufacturer: String,
+    /// Model.
+    pub model: String,
+    /// Firmware version.
+    pub firmware_version: String,
+    /// Serial number.
+    pub serial_number: String,
+    /// The recording the footage was fetched from.
+    pub recording_token: String,
+    /// The device clock minus ours when the download started (GetSystemDateAndTime),
+    /// seconds: a device whose "UTC" is off shows here.
+    pub clock_offset_secs: f64,
 }
 
 /// Counts of the 0xABAC flags.

@@ -9,15 +9,19 @@
 //!   writer ([`crate::export::mp4_writer`]).
 //! - [`manifest`]: the export manifest plus an `origin` block saying where the footage came
 //!   from and how it was fetched.
+//! - [`device`]: from an ONVIF device and a recording token: GetReplayUri
+//!   ([`crate::onvif::replay`]), then [`fetch()`], the device named in the manifest.
 //!
-//! Not here yet (issue 13): Search (FindRecordings, FindEvents), GetReplayUri discovery,
-//! back-fill into a recording root, vendor playback URLs, audio tracks, `verify` of a fetched
+//! Not here yet (issue 13): Search (FindRecordings, FindEvents), the GetCapabilities
+//! fallback for the Replay address, back-fill into a recording root, vendor playback URLs, audio tracks, `verify` of a fetched
 //! clip (it has no on-disk sources), Python and C surfaces.
 
+pub mod device;
 pub mod extension;
 pub mod fetch;
 pub mod manifest;
 
+pub use device::fetch_recording;
 pub use extension::{ExtensionError, ONVIF_REPLAY_PROFILE, ReplayExtension};
 pub use fetch::{FetchOptions, FetchSummary, ReplayError, fetch};
-pub use manifest::{Origin, ReplayManifest};
+pub use manifest::{DeviceOrigin, Origin, ReplayManifest};

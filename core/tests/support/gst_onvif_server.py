@@ -10,13 +10,21 @@ FILE is an MP4 with one H.264 track (converted here with ffmpeg to Annex B with 
 unit delimiter before every access unit) or such an Annex B file already (.h264), B-frame
 free. Access unit i is the frame recorded at START + i / FPS.
 
-Mounts, printed on stdout as "READY <replay-url> <plain-url>" once the server listens:
+Printed on stdout once everything listens: "READY <replay-url> <plain-url> <device-xaddr>".
+
+RTSP mounts:
 - /recording/1: an ONVIF media factory with replay support. `PLAY` with
   `Require: onvif-replay`, `Range: clock=T1-T2` and `Rate-Control: no|yes` seeks to the
   keyframe at or before T1; rtponviftimestamp writes the 0xABAC extension (NTP = the frame's
   wall clock, C on keyframes, D after the seek, E and T on the last frame).
 - /live: a plain media factory over the same file: it answers
   `551 Option not supported` to a request carrying `Require: onvif-replay`.
+
+The device address is our own minimal SOAP template responder (Python's http.server, not a
+real device; no authentication): GetSystemDateAndTime (our clock, optionally shifted by
+--clock-offset seconds), GetServices (device, media, replay), GetDeviceInformation, and
+GetReplayUri, which answers the replay mount for RecordingToken_1 and the fault
+ter:InvalidArgVal/ter:NoRecording (HTTP 400) for any other token.
 
 How the seek reaches the file (gst-rtsp-server 1.22, rtsp-media.c): a `clock=` range becomes
 nanoseconds since 1900, and the pipeline is seeked there. So the source below lives on a
@@ -26,8 +34,11 @@ or before the asked time.
 """
 import argparse
 import calendar
+import datetime
+import http.server
 import subprocess
 import sys
+import threading
 import time
 
 import gi
@@ -174,6 +185,94 @@ class ArchiveFactory(GstRtspServer.RTSPOnvifMediaFactory):
         return outer
 
 
+ENVELOPE = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" '
+    'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
+    'xmlns:trp="http://www.onvif.org/ver10/replay/wsdl" '
+    'xmlns:tt="http://www.onvif.org/ver10/schema" '
+    'xmlns:ter="http://www.onvif.org/ver10/error"><env:Body>{}</env:Body></env:Envelope>'
+)
+
+
+def soap_handler(device_xaddr, replay_uri, clock_offset):
+    """An http.server handler answering the four operations fetch --xaddr needs."""
+
+    def service(ns, path, major):
+        return (
+            f"<tds:Service><tds:Namespace>{ns}</tds:Namespace>"
+            f"<tds:XAddr>{device_xaddr.rsplit('/onvif/', 1)[0]}/onvif/{path}</tds:XAddr>"
+            f"<tds:Version><tt:Major>{major}</tt:Major><tt:Minor>0</tt:Minor></tds:Version>"
+            "</tds:Service>"
+        )
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+            status = 200
+            if "GetSystemDateAndTime" in body:
+                now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
+                    seconds=clock_offset
+                )
+                answer = (
+                    "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
+                    "<tt:DateTimeType>NTP</tt:DateTimeType><tt:UTCDateTime>"
+                    f"<tt:Date><tt:Year>{now.year}</tt:Year><tt:Month>{now.month}</tt:Month>"
+                    f"<tt:Day>{now.day}</tt:Day></tt:Date><tt:Time><tt:Hour>{now.hour}</tt:Hour>"
+                    f"<tt:Minute>{now.minute}</tt:Minute><tt:Second>{now.second}</tt:Second>"
+                    "</tt:Time></tt:UTCDateTime></tds:SystemDateAndTime>"
+                    "</tds:GetSystemDateAndTimeResponse>"
+                )
+            elif "GetServices" in body:
+                answer = (
+                    "<tds:GetServicesResponse>"
+                    + service("http://www.onvif.org/ver10/device/wsdl", "device_service", 2)
+                    + service("http://www.onvif.org/ver10/media/wsdl", "media_service", 2)
+                    + service("http://www.onvif.org/ver10/replay/wsdl", "replay_service", 2)
+                    + "</tds:GetServicesResponse>"
+                )
+            elif "GetDeviceInformation" in body:
+                answer = (
+                    "<tds:GetDeviceInformationResponse>"
+                    "<tds:Manufacturer>GStreamer</tds:Manufacturer>"
+                    "<tds:Model>gst-rtsp-server ONVIF replay peer</tds:Model>"
+                    "<tds:FirmwareVersion>1.22</tds:FirmwareVersion>"
+                    "<tds:SerialNumber>CW-TEST-0001</tds:SerialNumber>"
+                    "<tds:HardwareId>python</tds:HardwareId>"
+                    "</tds:GetDeviceInformationResponse>"
+                )
+            elif "GetReplayUri" in body and "RecordingToken_1<" in body:
+                answer = f"<trp:GetReplayUriResponse><trp:Uri>{replay_uri}</trp:Uri></trp:GetReplayUriResponse>"
+            elif "GetReplayUri" in body:
+                status = 400
+                answer = (
+                    "<env:Fault><env:Code><env:Value>env:Sender</env:Value><env:Subcode>"
+                    "<env:Value>ter:InvalidArgVal</env:Value><env:Subcode>"
+                    "<env:Value>ter:NoRecording</env:Value></env:Subcode></env:Subcode>"
+                    "</env:Code><env:Reason><env:Text xml:lang=\"en\">No such recording"
+                    "</env:Text></env:Reason></env:Fault>"
+                )
+            else:
+                status = 400
+                answer = (
+                    "<env:Fault><env:Code><env:Value>env:Receiver</env:Value><env:Subcode>"
+                    "<env:Value>ter:ActionNotSupported</env:Value></env:Subcode></env:Code>"
+                    "<env:Reason><env:Text xml:lang=\"en\">Not implemented</env:Text>"
+                    "</env:Reason></env:Fault>"
+                )
+            data = ENVELOPE.format(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/soap+xml; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("file")
@@ -184,6 +283,12 @@ def main() -> int:
         "--ignore-end",
         action="store_true",
         help="play on past the end of the Range, as some cameras do (Hikvision)",
+    )
+    ap.add_argument(
+        "--clock-offset",
+        type=float,
+        default=0.0,
+        help="seconds the SOAP side's GetSystemDateAndTime is ahead of the real clock",
     )
     a = ap.parse_args()
     if a.file.endswith(".h264"):
@@ -223,10 +328,12 @@ def main() -> int:
         print("ERROR cannot attach server", flush=True)
         return 1
     port = server.get_bound_port()
-    print(
-        f"READY rtsp://127.0.0.1:{port}/recording/1 rtsp://127.0.0.1:{port}/live",
-        flush=True,
-    )
+    replay_uri = f"rtsp://127.0.0.1:{port}/recording/1"
+    soap = http.server.ThreadingHTTPServer(("127.0.0.1", 0), None)
+    xaddr = f"http://127.0.0.1:{soap.server_address[1]}/onvif/device_service"
+    soap.RequestHandlerClass = soap_handler(xaddr, replay_uri, a.clock_offset)
+    threading.Thread(target=soap.serve_forever, daemon=True).start()
+    print(f"READY {replay_uri} rtsp://127.0.0.1:{port}/live {xaddr}", flush=True)
     GLib.MainLoop().run()
     return 0
 

@@ -1,0 +1,46 @@
+//! Fetching a recording of an ONVIF device: the Replay service's GetReplayUri, then
+//! [`fetch`], with the device (GetDeviceInformation), the recording token and the device's
+//! clock offset in the manifest's `origin.device`.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use super::fetch::{FetchOptions, FetchSummary, ReplayError, fetch};
+use super::manifest::DeviceOrigin;
+use crate::onvif::OnvifDevice;
+
+/// Fetches `[start, end)` of recording `recording_token` of `dev` into `out`. The RTSP
+/// login is `opts.credentials` (usually the ONVIF one). A device without a Replay service
+/// is [`ReplayError::Onvif`] saying so; one whose RTSP server refuses replay is
+/// [`ReplayError::NoProfileG`].
+pub async fn fetch_recording(
+    dev: &OnvifDevice,
+    recording_token: &str,
+    start: SystemTime,
+    end: SystemTime,
+    out: &Path,
+    opts: &FetchOptions,
+) -> Result<FetchSummary, ReplayError> {
+    let uri = dev.replay_uri(recording_token).await?;
+    let info = match dev.device_information().await {
+        Ok(i) => i,
+        Err(e) => {
+            log::warn!("GetDeviceInformation failed ({e}); the manifest names no model");
+            Default::default()
+        }
+    };
+    let device = DeviceOrigin {
+        xaddr: dev.xaddr().to_string(),
+        manufacturer: info.manufacturer,
+        model: info.model,
+        firmware_version: info.firmware_version,
+        serial_number: info.serial_number,
+        recording_token: recording_token.to_string(),
+        clock_offset_secs: dev.clock_offset().as_secs_f64(),
+    };
+    let opts = FetchOptions {
+        device: Some(device),
+        ..opts.clone()
+    };
+    fetch(&uri, start, end, out, &opts).await
+}
