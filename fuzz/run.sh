@@ -15,7 +15,7 @@ set -euo pipefail
 SECS="${1:-30}"
 cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1
-ALL="rtp_h264 h264_params fmp4_reader onvif_xml sdp capture rtsp rtp_h265 h265_params aac_au_headers"
+ALL="rtp_h264 h264_params fmp4_reader onvif_xml sdp capture rtsp rtp_h265 h265_params aac_au_headers onvif_replay_ext"
 TARGETS="${TARGETS:-$ALL}"
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then

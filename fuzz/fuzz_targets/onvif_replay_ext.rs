@@ -1,0 +1,48 @@
+//! ONVIF replay's 0xABAC RTP header extension: a whole RTP packet through
+//! `RtpPacket::parse_with_extension` and `ReplayExtension::from_header`, the raw extension
+//! words through `ReplayExtension::parse`, NTP era placement with a reference taken from the
+//! input, and the RTSP `clock=` times of PLAY answers.
+#![no_main]
+
+use bytes::Bytes;
+use camwire::replay::extension::{ReplayExtension, ntp_to_unix_nanos_near, unix_nanos_to_ntp};
+use camwire::replay::fetch::{clock_range_start, parse_clock_time};
+use camwire::rtp::RtpPacket;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok((_, Some(ext))) = RtpPacket::parse_with_extension(Bytes::copy_from_slice(data)) {
+        if let Ok(x) = ReplayExtension::from_header(&ext) {
+            assert_eq!(ext.profile, 0xabac);
+            assert!(ext.data.len() >= 12);
+            assert_eq!(x.jpeg_extension, ext.data.len() > 12);
+            assert_eq!(x.flags() & 0x0f, 0);
+            assert!(x.reserved <= 0x0f);
+        }
+    }
+    if let [a, b, rest @ ..] = data {
+        let profile = u16::from_be_bytes([*a, *b]);
+        if let Ok(x) = ReplayExtension::parse(profile, rest) {
+            // The time, placed near a reference from the input, is within half an NTP era
+            // (68 years) of it, unless it saturated.
+            let reference = rest
+                .get(12..20)
+                .and_then(|r| <[u8; 8]>::try_from(r).ok())
+                .map_or(0, i64::from_be_bytes)
+                >> 2;
+            if let Some(t) = x.unix_nanos_near(reference) {
+                let half_era = (1i128 << 31) * 1_000_000_000 + 1_000_000_000;
+                if t != i64::MIN && t != i64::MAX {
+                    assert!((i128::from(t) - i128::from(reference)).abs() <= half_era);
+                    // Writing it back gives the same seconds and fraction (rounded).
+                    let back = unix_nanos_to_ntp(t);
+                    assert_eq!(ntp_to_unix_nanos_near(back, reference), t);
+                }
+            }
+        }
+    }
+    if let Ok(s) = std::str::from_utf8(data) {
+        let _ = parse_clock_time(s);
+        let _ = clock_range_start(s);
+    }
+});
