@@ -344,6 +344,9 @@ struct CamState {
     /// Confirmed relative paths (from the journal and this run).
     confirmed: HashSet<String>,
     journal_loaded: bool,
+    /// Journal lines of confirmed uploads not written yet (the disk was full, say): retried
+    /// before each new line and at each housekeeping pass, in order.
+    unjournaled: Vec<JournalLine>,
     /// Per-day gaps objects: day -> SHA-256 of what was uploaded.
     gaps_sent: HashMap<String, [u8; 32]>,
 }
@@ -542,13 +545,29 @@ fn read_journal(cam_dir: &Path) -> HashSet<String> {
     out
 }
 
-fn append_journal(cam_dir: &Path, line: &JournalLine) -> std::io::Result<()> {
-    let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
-    text.push('\n');
+/// Appends `lines` with one write and `fdatasync`. When the journal does not end with a
+/// newline (a write torn by a crash or a full disk), a newline goes first, so that the torn
+/// line stays alone (and is skipped when read) instead of spoiling the first new one.
+fn append_journal(cam_dir: &Path, lines: &[JournalLine]) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt as _;
     let mut f = std::fs::OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .open(cam_dir.join(JOURNAL_FILE))?;
+    let len = f.metadata()?.len();
+    let mut last = [b'\n'];
+    if len > 0 {
+        f.read_exact_at(&mut last, len - 1)?;
+    }
+    let mut text = String::new();
+    if last[0] != b'\n' {
+        text.push('\n');
+    }
+    for line in lines {
+        text.push_str(&serde_json::to_string(line).map_err(std::io::Error::other)?);
+        text.push('\n');
+    }
     f.write_all(text.as_bytes())?;
     f.sync_data()
 }
@@ -828,18 +847,6 @@ impl Inner {
             }
         };
         let cam_dir = path.parent().and_then(Path::parent).unwrap_or(&self.root);
-        if let Err(e) = append_journal(
-            cam_dir,
-            &JournalLine {
-                file: rel.to_string(),
-                bytes,
-                sha256: hex(sha),
-                etag,
-            },
-        ) {
-            // The object is there; the next start reads it back instead.
-            log::warn!("{camera}: upload journal: {e}");
-        }
         {
             let mut st = lock(&self.state);
             st.pending.remove(path); // drops the hold
@@ -852,8 +859,38 @@ impl Inner {
             }
             c.last_error = None;
             c.last_event = None;
+            c.unjournaled.push(JournalLine {
+                file: rel.to_string(),
+                bytes,
+                sha256: hex(sha),
+                etag,
+            });
         }
+        // Local retention first: on a full disk the deletion is what makes room for the
+        // journal line. A crash in between loses nothing: the object is in the bucket and
+        // the file is no longer here to be shipped again.
         self.retain_local(path, camera);
+        self.flush_journal(cam_dir, camera);
+    }
+
+    /// Writes the camera's pending journal lines; on failure they stay pending (the object
+    /// is in the bucket either way: were we to crash now, the next start would read it back
+    /// instead of uploading it again).
+    fn flush_journal(&self, cam_dir: &Path, camera: &str) {
+        let lines = match lock(&self.state).cams.get_mut(camera) {
+            Some(c) if !c.unjournaled.is_empty() => std::mem::take(&mut c.unjournaled),
+            _ => return,
+        };
+        if let Err(e) = append_journal(cam_dir, &lines) {
+            log::warn!(
+                "{camera}: upload journal ({} line(s) kept to retry): {e}",
+                lines.len()
+            );
+            let mut st = lock(&self.state);
+            let c = st.cams.entry(camera.to_string()).or_default();
+            let newer = std::mem::replace(&mut c.unjournaled, lines);
+            c.unjournaled.extend(newer);
+        }
     }
 
     /// Deletes a confirmed local copy when `local_retain` says so.
@@ -897,6 +934,7 @@ impl Inner {
                 }
             }
         }
+        self.flush_journal(cam_dir, camera);
         self.upload_gaps(cam_dir, camera).await;
     }
 
@@ -1213,29 +1251,42 @@ mod tests {
         }
     }
 
+    fn line(file: &str) -> JournalLine {
+        JournalLine {
+            file: file.into(),
+            bytes: 3,
+            sha256: "00".into(),
+            etag: None,
+        }
+    }
+
     #[test]
-    fn journal_skips_torn_lines() {
+    fn journal_skips_torn_lines_and_never_glues_a_new_line_onto_one() {
         let dir = std::env::temp_dir().join(format!("camwire-upj-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let _ = std::fs::remove_file(dir.join(JOURNAL_FILE));
-        append_journal(
-            &dir,
-            &JournalLine {
-                file: "2026-01-01/20260101T000000.000Z.mp4".into(),
-                bytes: 3,
-                sha256: "00".into(),
-                etag: None,
-            },
-        )
-        .expect("append");
+        append_journal(&dir, &[line("2026-01-01/20260101T000000.000Z.mp4")]).expect("append");
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(dir.join(JOURNAL_FILE))
             .expect("open");
+        // A write torn by a crash or a full disk.
         f.write_all(b"{\"file\":\"2026-01-01/torn").expect("torn");
         let set = read_journal(&dir);
         assert_eq!(set.len(), 1);
         assert!(set.contains("2026-01-01/20260101T000000.000Z.mp4"));
+        // The lines written after it (two at once: a retried one and a new one) are whole.
+        append_journal(
+            &dir,
+            &[
+                line("2026-01-01/20260101T000002.000Z.mp4"),
+                line("2026-01-01/20260101T000004.000Z.mp4"),
+            ],
+        )
+        .expect("append");
+        let set = read_journal(&dir);
+        assert_eq!(set.len(), 3, "{set:?}");
+        assert!(set.contains("2026-01-01/20260101T000002.000Z.mp4"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
