@@ -7,6 +7,8 @@
 //!   source's frames of that window (ffmpeg framemd5, edit list applied), its first shown
 //!   frame is T1 within one frame, and it arrives far faster than real time.
 //! - A device that plays on past T2 is cut at T2 by the client.
+//! - A 12 s hole in the recording, with the D flag after it or without: one gap in the
+//!   manifest, the frame before it held, every frame still there.
 //! - A start between keyframes: the pre-roll from the keyframe before it is stored and
 //!   hidden by the edit list; the frames shown start at the frame showing at T1.
 //! - `Rate-Control: yes`: real time.
@@ -130,7 +132,8 @@ fn manifest_on_disk(clip: &Path) -> (String, ReplayManifest) {
 }
 
 /// Fetches `[t1, t2)` (seconds into the archive) and checks the clip against the source:
-/// the frames shown are exactly frames `first..last` of the recording.
+/// the frames shown are exactly frames `first..last` of the recording (a `--gap` of the
+/// server shifts the times of the frames after it, not their order).
 async fn fetch_window(
     name: &str,
     t1: f64,
@@ -193,11 +196,10 @@ async fn fetch_window(
     );
     assert_eq!(o.times_from, "0xabac");
     assert_eq!(o.frames_without_extension, 0);
-    assert!(
-        o.gaps.is_empty() && m.export.gaps.is_empty(),
-        "{:?}",
-        o.gaps
-    );
+    assert_eq!(o.gaps, m.export.gaps);
+    if !server_args.contains(&"--gap") {
+        assert!(o.gaps.is_empty(), "{:?}", o.gaps);
+    }
     // The first frame after the seek has D; keyframes have C.
     assert!(o.flags.discontinuities >= 1, "{:?}", o.flags);
     assert!(
@@ -249,6 +251,44 @@ async fn a_start_between_keyframes_keeps_the_preroll_hidden() {
         "pre-roll from frame 750"
     );
     assert_eq!(m.export.preroll_start, "2026-11-25T10:00:30Z");
+}
+
+/// A 12 s hole in the recording at 10:00:40 (frame 1000 is shown at 10:00:52), its first
+/// frame after flagged D: 10:00:30..10:01:00 holds frames 750..1000 and 1000..1200, the
+/// frame at 10:00:39.96 held over the hole, and the manifest lists 10:00:40..10:00:52.
+async fn gap(server_gap: &str, d_flags: u64) {
+    let m = fetch_window(
+        &format!("gap-{}", server_gap.replace(':', "-")),
+        30.0,
+        60.0,
+        750,
+        1200,
+        FetchOptions::default(),
+        &["--gap", server_gap],
+    )
+    .await;
+    let g = &m.export.gaps;
+    assert_eq!(g.len(), 1, "{g:?}");
+    assert_eq!(
+        (g[0].start.as_str(), g[0].end.as_str()),
+        ("2026-11-25T10:00:40Z", "2026-11-25T10:00:52Z")
+    );
+    assert!((g[0].duration_secs - 12.0).abs() < 1e-9);
+    assert_eq!(m.export.actual.end, "2026-11-25T10:01:00Z");
+    assert_eq!(m.export.last_frame, "2026-11-25T10:00:59.96Z");
+    // D after PLAY, and after the hole when the server flags it.
+    assert_eq!(m.origin.flags.discontinuities, d_flags);
+}
+
+#[tokio::test]
+async fn a_gap_flagged_d_is_held_and_listed() {
+    gap("40:12", 2).await;
+}
+
+/// Some cameras set no flag: a jump of 10 s or more is a gap all the same.
+#[tokio::test]
+async fn a_gap_without_d_is_found_by_the_time_jump() {
+    gap("40:12:nod", 1).await;
 }
 
 /// Cameras ignore the end of the Range (Hikvision): the fetch stops at T2 itself.

@@ -4,7 +4,7 @@ RTSPOnvifMediaFactory with replay support, rtponviftimestamp) serving an H.264 f
 recording dated to a real day: the Profile G replay peer of camwire's tests.
 
 Usage: gst_onvif_server.py FILE --start 2026-11-25T10:00:00Z [--fps 25] [--port N]
-                           [--ignore-end]
+                           [--ignore-end] [--gap AT:LEN[:nod]] [--clock-offset S]
 
 FILE is an MP4 with one H.264 track (converted here with ffmpeg to Annex B with an access
 unit delimiter before every access unit) or such an Annex B file already (.h264), B-frame
@@ -89,18 +89,18 @@ class ArchiveSrc(GstBase.BaseSrc):
 
     def __init__(self, archive):
         super().__init__()
+        self.archive = archive
         self.aus = archive.aus
-        self.epoch = archive.epoch
-        self.frame = archive.frame
         self.ignore_end = archive.ignore_end
         self.index = 0
+        self.first = True
         self.stop = None
         self.set_format(Gst.Format.TIME)
         self.set_live(False)
 
     def snap(self, t):
         """Index of the keyframe at or before time t (ns since 1900)."""
-        i = max(0, min(len(self.aus) - 1, (t - self.epoch) // self.frame))
+        i = self.archive.index_at(t)
         while i > 0 and not self.aus[i][1]:
             i -= 1
         return i
@@ -116,7 +116,7 @@ class ArchiveSrc(GstBase.BaseSrc):
         if event.type == Gst.EventType.SEEK:
             rate, fmt, flags, start_type, start, stop_type, stop = event.parse_seek()
             if fmt == Gst.Format.TIME and start_type == Gst.SeekType.SET and start >= 0:
-                start = self.epoch + self.snap(start) * self.frame
+                start = self.archive.time_of(self.snap(start))
                 if self.ignore_end:
                     stop_type, stop = Gst.SeekType.NONE, -1
                 event = Gst.Event.new_seek(rate, fmt, flags, start_type, start, stop_type, stop)
@@ -124,23 +124,28 @@ class ArchiveSrc(GstBase.BaseSrc):
 
     def do_do_seek(self, segment):
         start = segment.start
-        self.index = self.snap(start) if start >= self.epoch else 0
+        self.index = self.snap(start) if start >= self.archive.epoch else 0
+        self.first = True
         self.stop = segment.stop if segment.stop not in (None, -1, Gst.CLOCK_TIME_NONE) else None
         return True
 
     def do_create(self, offset, length, _buf):
         if self.index >= len(self.aus):
             return (Gst.FlowReturn.EOS, None)
-        pts = self.epoch + self.index * self.frame
+        pts = self.archive.time_of(self.index)
         if self.stop is not None and pts >= self.stop:
             return (Gst.FlowReturn.EOS, None)
         data, key = self.aus[self.index]
         buf = Gst.Buffer.new_wrapped(data)
         buf.pts = pts
         buf.dts = pts
-        buf.duration = self.frame
+        buf.duration = self.archive.frame
         if not key:
             buf.set_flags(Gst.BufferFlags.DELTA_UNIT)
+        if self.index == self.archive.gap_index and self.archive.gap_d and not self.first:
+            # rtponviftimestamp sets D on a DISCONT buffer.
+            buf.set_flags(Gst.BufferFlags.DISCONT)
+        self.first = False
         self.index += 1
         return (Gst.FlowReturn.OK, buf)
 
@@ -149,13 +154,27 @@ GObject.type_register(ArchiveSrc)
 
 
 class Archive:
-    """The recording: access units, the first one's time (ns since 1900), frame length."""
+    """The recording: access units, the first one's time (ns since 1900), frame length, and
+    an optional hole: from access unit `gap_index` on, times are `gap_ns` later."""
 
-    def __init__(self, aus, epoch, frame, ignore_end):
+    def __init__(self, aus, epoch, frame, ignore_end, gap=None):
         self.aus = aus
         self.epoch = epoch
         self.frame = frame
         self.ignore_end = ignore_end
+        self.gap_index, self.gap_ns, self.gap_d = gap if gap else (len(aus), 0, False)
+
+    def time_of(self, i):
+        return self.epoch + i * self.frame + (self.gap_ns if i >= self.gap_index else 0)
+
+    def index_at(self, t):
+        """The access unit showing at t; a time inside the hole gives the first one after."""
+        rel = t - self.epoch
+        if rel >= self.gap_index * self.frame + self.gap_ns:
+            rel -= self.gap_ns
+        elif rel >= self.gap_index * self.frame:
+            return self.gap_index
+        return max(0, min(len(self.aus) - 1, rel // self.frame))
 
 
 class ArchiveFactory(GstRtspServer.RTSPOnvifMediaFactory):
@@ -285,6 +304,12 @@ def main() -> int:
         help="play on past the end of the Range, as some cameras do (Hikvision)",
     )
     ap.add_argument(
+        "--gap",
+        metavar="AT:LEN[:nod]",
+        help="a hole of LEN s in the recording at AT s (the first frame after it carries D, "
+        "unless :nod is given)",
+    )
+    ap.add_argument(
         "--clock-offset",
         type=float,
         default=0.0,
@@ -313,7 +338,11 @@ def main() -> int:
     server.set_address("127.0.0.1")
     server.set_service(str(a.port))
     mounts = server.get_mount_points()
-    replay = ArchiveFactory(Archive(aus, epoch_ns, frame_ns, a.ignore_end))
+    gap = None
+    if a.gap:
+        at, length, *flag = a.gap.split(":")
+        gap = (round(float(at) * a.fps), int(float(length) * 1e9), flag != ["nod"])
+    replay = ArchiveFactory(Archive(aus, epoch_ns, frame_ns, a.ignore_end, gap))
     replay.set_replay_support(True)
     replay.set_media_gtype(GstRtspServer.RTSPOnvifMedia.__gtype__)
     mounts.add_factory("/recording/1", replay)
