@@ -5,6 +5,8 @@
 //! - 10:00:05..10:00:15 with `--user/--password`: the clip's decoded frames are the source's
 //!   frames 125..375 (the pre-roll from the keyframe at 10:00:04 hidden by the edit list),
 //!   the manifest's origin says `Rate-Control: no`, and the password is printed nowhere.
+//! - `camwire verify` passes on the fetched clip (output and media hashes, no sources) and
+//!   fails once one byte of its media is flipped.
 //! - The plain mount (no replay support, 551): exit 1 with "device cannot replay (no
 //!   Profile G)", and no output file.
 //! - `--xaddr --recording`: the URI comes from GetReplayUri of the server's SOAP template
@@ -114,6 +116,22 @@ fn fetch_writes_the_window_and_its_manifest() {
     for text in [&*stdout, &*stderr, &manifest] {
         assert!(!text.contains("pw-n0t-printed"));
     }
+
+    // `verify` checks a fetched clip by its output and media hashes (it has no sources).
+    let o = camwire(&["verify", out.to_str().expect("utf-8 path")]);
+    assert_ok(&o, "camwire verify of the fetched clip");
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.starts_with("OK "), "{said}");
+    // One flipped byte in the middle of the media fails it.
+    let mut bytes = std::fs::read(&out).expect("read clip");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&out, &bytes).expect("write clip");
+    let o = camwire(&["verify", out.to_str().expect("utf-8 path")]);
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{said}");
+    assert!(said.contains("MISMATCH clip"), "{said}");
+    assert!(said.contains("MISMATCH media of the clip"), "{said}");
 }
 
 #[test]

@@ -288,6 +288,9 @@ pub fn verify_with_storage(
             actual: h,
         },
         Ok(_) if holds.len() < manifest.sources.len() => MediaStatus::ClipOnly,
+        // A clip fetched from a device (`crate::replay`) has no source files: its media hash
+        // is checked against the clip alone.
+        Ok(_) if manifest.sources.is_empty() => MediaStatus::ClipOnly,
         Ok(_) => match media_of_sources(&holds, &manifest, &meter) {
             Err(e) => MediaStatus::NotChecked(format!("sources: {e}")),
             Ok(h) if h != manifest.media_sha256 => MediaStatus::Mismatch {
