@@ -10,8 +10,7 @@ use camwire::record::{
     CameraConfig, CameraState, Recorder, RecorderEventKind, RecorderOptions, SegmentOptions,
 };
 use camwire::sim::{SimCamera, SimOptions};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -22,14 +21,6 @@ fn plays_cleanly(f: &Path) {
     let scan = scan_fragments(&mut file).unwrap();
     assert!(!scan.is_torn(), "{}: torn", f.display());
     assert!(!scan.fragments.is_empty(), "{}: no fragment", f.display());
-}
-
-struct Mount(PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
 }
 
 fn config(id: &str, url: String) -> CameraConfig {
@@ -46,31 +37,13 @@ fn config(id: &str, url: String) -> CameraConfig {
     }
 }
 
-async fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_disk_pauses_one_camera_and_resumes_without_corruption() {
     let root = tmp("recorder-diskfull");
     let small = root.join("small");
-    std::fs::create_dir_all(&small).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"])
-        .arg(&small)
-        .output();
-    if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
-        println!("NOTE: cannot mount a tmpfs ({mounted:?}); disk-full test skipped");
+    let Some(_mount) = Tmpfs::mount(&small, "3m") else {
         return;
-    }
-    let _mount = Mount(small.clone());
+    };
     // Leave ~250 kB free: about 7 s of the sim's stream.
     let ballast = small.join("ballast.bin");
     let free = 250_000u64;

@@ -18,29 +18,9 @@ use camwire::sim::{SimCamera, SimOptions};
 use s3_support::*;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 use support::*;
-
-struct Mount(PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
-async fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
-}
 
 fn segments(dir: &Path) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
@@ -63,16 +43,9 @@ fn segments(dir: &Path) -> BTreeSet<String> {
 async fn disk_full_during_a_backlog_pauses_then_drains_and_resumes_losing_nothing() {
     let base = tmp("s3-diskfull");
     let root = base.join("rec");
-    std::fs::create_dir_all(&root).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=768k", "tmpfs"])
-        .arg(&root)
-        .output();
-    if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
-        println!("NOTE: cannot mount a tmpfs ({mounted:?}); test skipped");
+    let Some(_mount) = Tmpfs::mount(&root, "768k") else {
         return;
-    }
-    let _mount = Mount(root.clone());
+    };
     let mut server = Server::start(&base.join("s3"));
     server.kill(); // down from the start: everything closed is backlog
     let sim = SimCamera::start(SimOptions::default()).await.unwrap();

@@ -80,3 +80,42 @@ pub fn decoded_frames(f: &Path) -> usize {
         .filter(|l| !l.starts_with('#'))
         .count()
 }
+
+/// A tmpfs mounted on a directory for the test's life (a small disk to fill).
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (`mount -o size=`, e.g. `3m`) on `dir`; `None` (after a
+    /// note) where mounting is not possible (not root): the caller skips its test.
+    pub fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output();
+        if out.as_ref().is_ok_and(|o| o.status.success()) {
+            Some(Tmpfs(dir.to_path_buf()))
+        } else {
+            println!("NOTE: cannot mount a tmpfs ({out:?}); test skipped");
+            None
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Polls `f` every 100 ms until it holds (true) or `limit` passes (false).
+pub async fn wait_for(limit: std::time::Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = std::time::Instant::now();
+    while t.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}

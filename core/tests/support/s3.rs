@@ -8,88 +8,37 @@
 #![allow(dead_code)]
 
 use camwire::record::upload::{S3Settings, UploadOptions, UploadStatus, Uploader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const KEY: &str = "AKCAMWIRETEST";
 pub const SECRET: &str = "SKcamwire/test+secret";
-pub const BUCKET: &str = "camwire";
 
-pub fn s3s_fs_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("CAMWIRE_S3S_FS") {
-        return p.into();
+/// The process itself (std only, shared with the ffi and CLI tests).
+#[path = "s3s_fs.rs"]
+mod launcher;
+pub use launcher::{BUCKET, S3sFs};
+
+/// An [`S3sFs`] with this file's test keys, and what core's tests ask of it.
+pub struct Server(S3sFs);
+
+impl std::ops::Deref for Server {
+    type Target = S3sFs;
+    fn deref(&self) -> &S3sFs {
+        &self.0
     }
-    let mut tried = Vec::new();
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
-    if let Some(h) = cargo_home {
-        tried.push(h.join("bin/s3s-fs"));
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        tried.extend(std::env::split_paths(&path).map(|d| d.join("s3s-fs")));
-    }
-    tried.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| {
-        panic!(
-            "s3s-fs not found (tried {tried:?}): cargo install s3s-fs --version 0.14.1 --locked --features binary"
-        )
-    })
 }
 
-/// One s3s-fs process on a fixed loopback port, restartable on the same port and data.
-pub struct Server {
-    pub port: u16,
-    pub data: PathBuf,
-    child: Option<Child>,
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut S3sFs {
+        &mut self.0
+    }
 }
 
 impl Server {
     /// Starts s3s-fs over `data`, with bucket [`BUCKET`] created.
     pub fn start(data: &Path) -> Server {
-        std::fs::create_dir_all(data.join(BUCKET)).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut s = Server {
-            port,
-            data: data.to_path_buf(),
-            child: None,
-        };
-        s.restart();
-        s
-    }
-
-    pub fn restart(&mut self) {
-        assert!(self.child.is_none());
-        let child = Command::new(s3s_fs_binary())
-            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--access-key", KEY, "--secret-key", SECRET])
-            .arg(&self.data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn s3s-fs");
-        self.child = Some(child);
-        let t0 = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "s3s-fs did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGKILL, as a crashed store.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().unwrap();
-            c.wait().unwrap();
-        }
+        Server(S3sFs::start(data, KEY, SECRET))
     }
 
     /// Settings for `url` (`s3://bucket/prefix`) on this server, with the test credentials.
@@ -101,11 +50,6 @@ impl Server {
         s.secret_access_key = Some(SECRET.into());
         s.allow_http = true;
         s
-    }
-
-    /// `http://127.0.0.1:<port>`.
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
     }
 
     /// The standard AWS variables that reach this server (for a child process).
@@ -169,10 +113,4 @@ pub fn ship(root: &Path, s3: S3Settings, cams: &[&str], also: &[PathBuf]) -> Upl
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }

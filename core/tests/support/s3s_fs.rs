@@ -10,22 +10,27 @@ use std::time::{Duration, Instant};
 /// The bucket every test uses (created at start).
 pub const BUCKET: &str = "camwire";
 
-/// The s3s-fs binary: `$CAMWIRE_S3S_FS`, else `$CARGO_HOME/bin`, else `~/.cargo/bin`.
+/// The s3s-fs binary: `$CAMWIRE_S3S_FS`, else `$CARGO_HOME/bin` (or `~/.cargo/bin`), else
+/// `PATH`.
 pub fn s3s_fs_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("CAMWIRE_S3S_FS") {
         return p.into();
     }
-    let home = std::env::var_os("CARGO_HOME")
+    let mut tried = Vec::new();
+    let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
-        .expect("HOME");
-    let p = home.join("bin/s3s-fs");
-    assert!(
-        p.exists(),
-        "s3s-fs not found at {}: cargo install s3s-fs --version 0.14.1 --locked --features binary",
-        p.display()
-    );
-    p
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    if let Some(h) = cargo_home {
+        tried.push(h.join("bin/s3s-fs"));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        tried.extend(std::env::split_paths(&path).map(|d| d.join("s3s-fs")));
+    }
+    tried.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| {
+        panic!(
+            "s3s-fs not found (tried {tried:?}): cargo install s3s-fs --version 0.14.1 --locked --features binary"
+        )
+    })
 }
 
 /// One s3s-fs process, restartable on the same port and data.
