@@ -112,7 +112,9 @@ struct Source {
     scanned: ScannedFile,
     seg: Segment,
     newest: bool,
-    used: Option<Used>,
+    /// What the plan takes from it (a `Cell`: the plan reads through the sources while it
+    /// records this).
+    used: std::cell::Cell<Option<Used>>,
 }
 
 #[derive(Clone, Copy)]
@@ -231,7 +233,7 @@ pub fn export_with_progress<R: AsRoot + ?Sized>(
             newest: newest.as_ref() == Some(&f.path),
             scanned,
             seg,
-            used: None,
+            used: std::cell::Cell::new(None),
         });
     }
     let no_recording = || ExportError::NoRecording {
@@ -241,12 +243,12 @@ pub fn export_with_progress<R: AsRoot + ?Sized>(
     };
     let cand_files: Vec<_> = cands.into_iter().cloned().collect();
     let recorded_gaps = parse_gaps(&storage.gaps_text(camera, &cand_files));
-    let plan = plan(&mut sources, t1, t2, opts)?.ok_or_else(no_recording)?;
+    let plan = plan(&sources, t1, t2, opts)?.ok_or_else(no_recording)?;
 
     // A damaged file the range runs past would silently cut the clip: refuse, naming it.
     for s in &mut sources {
         let last_end = s.scanned.frags.last().map_or(i64::MIN, |f| f.end);
-        if s.used.is_some()
+        if s.used.get().is_some()
             && !s.newest
             && t2 > last_end
             && let Some(e) = s.scanned.tail_error.take()
@@ -259,14 +261,14 @@ pub fn export_with_progress<R: AsRoot + ?Sized>(
     meter.start(
         sources
             .iter()
-            .filter(|s| s.used.is_some())
+            .filter(|s| s.used.get().is_some())
             .map(|s| s.scanned.file_len)
             .chain(plan.chunks.iter().map(|c| c.layout.bytes))
             .sum(),
     );
     let mut manifest_sources = Vec::new();
     for s in &sources {
-        let Some(u) = s.used else { continue };
+        let Some(u) = s.used.get() else { continue };
         let path = &s.scanned.file.path;
         // Growing: a recorder still holds the file's writer mark, or its tail is torn (a
         // crash, or a fragment being written). Such a file is hashed up to its last complete
@@ -391,7 +393,7 @@ fn read_samples_with(
 
 /// First pass: which samples go into the clip. `None` when nothing was recorded in range.
 fn plan(
-    sources: &mut [Source],
+    sources: &[Source],
     t1: Nanos,
     t2: Nanos,
     opts: &ExportOptions,
@@ -477,6 +479,8 @@ fn plan(
     let mut display_dts: u64 = 0;
     let mut last_dts: u64 = 0; // output decode time of the last sample stored
     let mut prev_end: Option<(Nanos, Nanos)> = None; // (wall end, frame interval)
+    // One streaming reader, for the source being read (sources follow each other).
+    let mut reader: Option<(usize, SegmentReader<'_>)> = None;
     'frags: for g in start_g..order.len() {
         let Some(&(si, fi)) = order.get(g) else { break };
         let Some(src) = sources.get(si) else { break };
@@ -489,7 +493,13 @@ fn plan(
         let samples = if g == k {
             k_samples.clone()
         } else {
-            read_samples(src, fi)?
+            // From object storage the fragments in range then come in a few large GETs
+            // instead of one per `moof`.
+            let r = match &mut reader {
+                Some((i, r)) if *i == si => r,
+                slot => &mut slot.insert((si, src.seg.streaming_reader())).1,
+            };
+            read_samples_with(src, fi, r)?
         };
         let first = if g == start_g { start_i } else { 0 };
         let same_params = src.scanned.track.avcc == p.track.avcc
@@ -503,14 +513,12 @@ fn plan(
             out_dts: out_time,
             wall: 0,
         };
-        let mut used = src.used;
+        let mut used = src.used.get();
         for (i, s) in samples.iter().enumerate().skip(first) {
             let w = fr.wall(s.decode_time, ts);
             if w >= t2 {
                 finish_chunk(&mut p, chunk);
-                if let Some(s) = sources.get_mut(si) {
-                    s.used = used;
-                }
+                src.used.set(used);
                 break 'frags;
             }
             if waiting_for_sync {
@@ -587,9 +595,7 @@ fn plan(
             u.samples += 1;
         }
         finish_chunk(&mut p, chunk);
-        if let Some(s) = sources.get_mut(si) {
-            s.used = used;
-        }
+        src.used.set(used);
     }
     if p.samples.is_empty() || p.display_index == usize::MAX {
         return Ok(None);
@@ -763,7 +769,7 @@ fn write_body(
         let changed = || ExportError::SourceChanged(path.clone());
         let f = match &mut reader {
             Some((i, r)) if *i == c.src => r,
-            slot => &mut slot.insert((c.src, src.seg.reader())).1,
+            slot => &mut slot.insert((c.src, src.seg.streaming_reader())).1,
         };
         let fresh = read_samples_with(src, c.frag, f)?;
         let fresh = fresh

@@ -8,7 +8,11 @@
 //! the previous window ended, or skips less than a window ahead (a `moof` between two runs of
 //! samples), doubles the window (up to [`MAX_WINDOW`]) and starts fetching the next one in
 //! the background, so a streaming pass (hashing an object, copying its samples) has one GET
-//! in flight while the previous one is consumed.
+//! in flight while the previous one is consumed. The export's plan and copy read with a
+//! forward-pass cursor, where skips of up to [`MAX_WINDOW`] count as streaming too: the
+//! `moof`s of consecutive fragments then come in a few large GETs (reading the samples
+//! between them) instead of one round trip each. Listing keeps the plain cursor: it reads
+//! fragment headers only.
 //!
 //! The blocking API of [`crate::export`] drives the async client on a small runtime of its
 //! own (two threads, started on first use), from any thread, inside a tokio runtime or not.
@@ -403,7 +407,16 @@ impl Object {
             buf_start: 0,
             window: MIN_WINDOW,
             prefetch: None,
+            forward_pass: false,
         }
+    }
+
+    /// A cursor for a forward pass: any skip ahead of less than [`MAX_WINDOW`] counts as
+    /// streaming (see the module docs).
+    pub(crate) fn streaming_cursor(&self) -> Cursor<'_> {
+        let mut c = self.cursor();
+        c.forward_pass = true;
+        c
     }
 
     /// The future of one ranged GET, pinned to the HEAD's ETag.
@@ -445,6 +458,8 @@ pub(crate) struct Cursor<'a> {
     window: u64,
     /// A window being fetched: start, length, the GET.
     prefetch: Option<(u64, u64, tokio::task::JoinHandle<io::Result<Bytes>>)>,
+    /// A forward pass: skips up to [`MAX_WINDOW`] ahead still grow the window.
+    forward_pass: bool,
 }
 
 impl Cursor<'_> {
@@ -457,9 +472,13 @@ impl Cursor<'_> {
         let size = self.obj.size;
         // Streaming: this read starts where the last window ended, or skips less than a
         // window ahead (the next fragment's samples after its `moof`).
-        let sequential = !self.buf.is_empty()
-            && self.pos >= self.buf_end()
-            && self.pos - self.buf_end() <= self.window;
+        let skip = if self.forward_pass {
+            MAX_WINDOW
+        } else {
+            self.window
+        };
+        let sequential =
+            !self.buf.is_empty() && self.pos >= self.buf_end() && self.pos - self.buf_end() <= skip;
         self.window = if sequential {
             (self.window * 2).max(want).min(MAX_WINDOW)
         } else {

@@ -235,6 +235,17 @@ impl Segment {
         }
     }
 
+    /// A reader for a pass that walks forward through the file (the export's plan and copy):
+    /// on object storage, forward skips of up to a window keep its read-ahead growing, so
+    /// consecutive fragments come in large GETs rather than one per `moof`.
+    pub(crate) fn streaming_reader(&self) -> SegmentReader<'_> {
+        match self {
+            Segment::Local(h) => SegmentReader::Local(h.file()),
+            #[cfg(feature = "s3")]
+            Segment::S3(o) => SegmentReader::S3(o.streaming_cursor()),
+        }
+    }
+
     /// Size now (a local file may grow; an object's size is the one its HEAD said).
     pub(crate) fn len(&self) -> io::Result<u64> {
         match self {
