@@ -76,6 +76,9 @@ pub enum Command {
     /// Footage off the device (ONVIF Profile G replay) into one MP4 with a manifest
     #[command(after_help = crate::cmd_fetch::FETCH_HELP)]
     Fetch(crate::cmd_fetch::FetchArgs),
+    /// Recordings on an ONVIF Profile G device (Recording Search), with tracks and times
+    #[command(after_help = crate::cmd_recordings::RECORDINGS_HELP)]
+    Recordings(crate::cmd_recordings::RecordingsArgs),
     /// Find ONVIF cameras by WS-Discovery (multicast, or unicast with --host)
     #[command(after_help = DISCOVER_HELP)]
     Discover(DiscoverArgs),

@@ -15,6 +15,7 @@ mod cmd_capture;
 mod cmd_demo;
 mod cmd_export;
 mod cmd_fetch;
+mod cmd_recordings;
 mod cmd_onvif;
 mod cmd_probe;
 mod cmd_record;
@@ -65,6 +66,7 @@ fn main() -> ExitCode {
             Command::Export(a) => cmd_export::export_clip(a, quiet),
             Command::Verify(a) => cmd_export::verify(a, quiet),
             Command::Fetch(a) => cmd_fetch::run(a).await,
+            Command::Recordings(a) => cmd_recordings::run(a).await,
             Command::Discover(a) => cmd_onvif::discover(a).await,
             Command::Onvif(a) => cmd_onvif::info(a).await,
             Command::Snapshot(a) => cmd_onvif::snapshot(a).await,

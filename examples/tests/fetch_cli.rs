@@ -12,6 +12,9 @@
 //! - `--xaddr --recording`: the URI comes from GetReplayUri of the server's SOAP template
 //!   device (clock one hour ahead); the manifest names the device, the recording and the
 //!   +3600 s clock offset. An unknown recording token is the device's NoRecording fault.
+//! - `camwire recordings --xaddr --json`: one search session (FindRecordings, a Searching
+//!   page with no results, then Completed with RecordingToken_1 spanning the archive,
+//!   EndSearch sent), the recording's times and video track listed.
 
 mod support;
 
@@ -191,4 +194,47 @@ fn fetch_by_xaddr_asks_the_replay_service_and_names_the_device() {
     assert!(stderr.contains("NoRecording"), "{stderr}");
     assert!(!stderr.contains("pw-n0t-printed"));
     assert!(!dir.join("none.mp4").exists());
+}
+
+#[test]
+fn recordings_pages_the_search_to_completed_and_ends_it() {
+    let mp4 = clip(320, 240, 20, 300);
+    let dir = tmpdir("recordings-cli");
+    let log = dir.join("soap.log");
+    let server = start_server(&mp4, &["--soap-log", log.to_str().expect("utf-8 path")]);
+    let o = camwire(&["recordings", "--xaddr", &server.xaddr, "--json"]);
+    assert_ok(&o, "camwire recordings");
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let recs = doc["recordings"].as_array().expect("recordings");
+    assert_eq!(recs.len(), 1, "{doc}");
+    let r = &recs[0];
+    assert_eq!(r["token"], "RecordingToken_1");
+    assert_eq!(r["earliest"], "2026-11-25T10:00:00Z");
+    assert_eq!(r["latest"], "2026-11-25T10:00:20Z");
+    assert_eq!(r["suspect_time"], false);
+    assert_eq!(r["tracks"][0]["type"], "Video");
+    let ops = std::fs::read_to_string(&log).expect("soap log");
+    let search: Vec<&str> = ops
+        .lines()
+        .filter(|l| l.contains("Recording") || l.contains("Search"))
+        .collect();
+    assert_eq!(
+        search,
+        [
+            "FindRecordings",
+            "GetRecordingSearchResults",
+            "GetRecordingSearchResults",
+            "EndSearch"
+        ],
+        "{ops}"
+    );
+    // The plain listing names the token fetch takes.
+    let o = camwire(&["recordings", "--xaddr", &server.xaddr]);
+    assert_ok(&o, "camwire recordings");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("1 recordings on "), "{text}");
+    assert!(
+        text.contains("RecordingToken_1  2026-11-25T10:00:00Z .. 2026-11-25T10:00:20Z  Stopped"),
+        "{text}"
+    );
 }

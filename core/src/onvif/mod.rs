@@ -32,6 +32,7 @@ pub mod http;
 pub mod media;
 pub mod ptz;
 pub mod replay;
+pub mod search;
 pub mod soap;
 pub mod tls;
 pub mod xml;

@@ -83,14 +83,16 @@ impl OnvifDevice {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::onvif::XmlLimits;
     use crate::onvif::soap::parse_response;
 
-    fn body(xml: &str) -> Result<Element> {
+    /// The element inside the SOAP Body of `xml` (or its fault), as a device answer with
+    /// HTTP 200; shared with the search tests.
+    pub(crate) fn body(xml: &str) -> Result<Element> {
         parse_response(
-            "http://cam/onvif/replay_service",
+            "http://cam/onvif/service",
             200,
             xml.as_bytes(),
             &XmlLimits::default(),

@@ -22,9 +22,12 @@ RTSP mounts:
 
 The device address is our own minimal SOAP template responder (Python's http.server, not a
 real device; no authentication): GetSystemDateAndTime (our clock, optionally shifted by
---clock-offset seconds), GetServices (device, media, replay), GetDeviceInformation, and
+--clock-offset seconds), GetServices (device, media, replay, search), GetDeviceInformation,
 GetReplayUri, which answers the replay mount for RecordingToken_1 and the fault
-ter:InvalidArgVal/ter:NoRecording (HTTP 400) for any other token.
+ter:InvalidArgVal/ter:NoRecording (HTTP 400) for any other token, and a search session:
+FindRecordings, GetRecordingSearchResults (a Searching page with no results, then
+RecordingToken_1 spanning the archive, Completed) and EndSearch. --soap-log FILE gets one
+line per operation served.
 
 How the seek reaches the file (gst-rtsp-server 1.22, rtsp-media.c): a `clock=` range becomes
 nanoseconds since 1900, and the pipeline is seeked there. So the source below lives on a
@@ -214,8 +217,14 @@ ENVELOPE = (
 )
 
 
-def soap_handler(device_xaddr, replay_uri, clock_offset):
-    """An http.server handler answering the four operations fetch --xaddr needs."""
+def soap_handler(device_xaddr, replay_uri, clock_offset, recording_span, log_path):
+    """An http.server handler answering what fetch --xaddr and recordings need."""
+    pages = {"n": 0}
+
+    def log(op):
+        if log_path:
+            with open(log_path, "a") as f:
+                f.write(op + "\n")
 
     def service(ns, path, major):
         return (
@@ -232,6 +241,13 @@ def soap_handler(device_xaddr, replay_uri, clock_offset):
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
             status = 200
+            for op in (
+                "GetSystemDateAndTime", "GetServices", "GetDeviceInformation", "GetReplayUri",
+                "FindRecordings", "GetRecordingSearchResults", "EndSearch",
+            ):
+                if op in body:
+                    log(op)
+                    break
             if "GetSystemDateAndTime" in body:
                 now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
                     seconds=clock_offset
@@ -251,6 +267,7 @@ def soap_handler(device_xaddr, replay_uri, clock_offset):
                     + service("http://www.onvif.org/ver10/device/wsdl", "device_service", 2)
                     + service("http://www.onvif.org/ver10/media/wsdl", "media_service", 2)
                     + service("http://www.onvif.org/ver10/replay/wsdl", "replay_service", 2)
+                    + service("http://www.onvif.org/ver10/search/wsdl", "search_service", 2)
                     + "</tds:GetServicesResponse>"
                 )
             elif "GetDeviceInformation" in body:
@@ -262,6 +279,43 @@ def soap_handler(device_xaddr, replay_uri, clock_offset):
                     "<tds:SerialNumber>CW-TEST-0001</tds:SerialNumber>"
                     "<tds:HardwareId>python</tds:HardwareId>"
                     "</tds:GetDeviceInformationResponse>"
+                )
+            elif "FindRecordings" in body:
+                pages["n"] = 0
+                answer = (
+                    '<tse:FindRecordingsResponse xmlns:tse="http://www.onvif.org/ver10/search/wsdl">'
+                    "<tse:SearchToken>SearchToken_1</tse:SearchToken></tse:FindRecordingsResponse>"
+                )
+            elif "GetRecordingSearchResults" in body:
+                # First a Searching page with nothing in it, then the recording, Completed.
+                pages["n"] += 1
+                found = ""
+                state = "Searching"
+                if pages["n"] > 1:
+                    state = "Completed"
+                    start, end = recording_span
+                    found = (
+                        "<tt:RecordingInformation><tt:RecordingToken>RecordingToken_1"
+                        "</tt:RecordingToken><tt:Source><tt:SourceId>VideoSource_1</tt:SourceId>"
+                        "<tt:Name>gst archive</tt:Name><tt:Location>loopback</tt:Location>"
+                        "<tt:Description/><tt:Address/></tt:Source>"
+                        f"<tt:EarliestRecording>{start}</tt:EarliestRecording>"
+                        f"<tt:LatestRecording>{end}</tt:LatestRecording><tt:Content/>"
+                        "<tt:Track><tt:TrackToken>VIDEO001</tt:TrackToken>"
+                        "<tt:TrackType>Video</tt:TrackType><tt:Description/>"
+                        f"<tt:DataFrom>{start}</tt:DataFrom><tt:DataTo>{end}</tt:DataTo>"
+                        "</tt:Track><tt:RecordingStatus>Stopped</tt:RecordingStatus>"
+                        "</tt:RecordingInformation>"
+                    )
+                answer = (
+                    '<tse:GetRecordingSearchResultsResponse xmlns:tse="http://www.onvif.org/ver10/search/wsdl">'
+                    f"<tse:ResultList><tt:SearchState>{state}</tt:SearchState>{found}"
+                    "</tse:ResultList></tse:GetRecordingSearchResultsResponse>"
+                )
+            elif "EndSearch" in body:
+                answer = (
+                    '<tse:EndSearchResponse xmlns:tse="http://www.onvif.org/ver10/search/wsdl">'
+                    "<tse:Endpoint>2026-11-25T10:02:00Z</tse:Endpoint></tse:EndSearchResponse>"
                 )
             elif "GetReplayUri" in body and "RecordingToken_1<" in body:
                 answer = f"<trp:GetReplayUriResponse><trp:Uri>{replay_uri}</trp:Uri></trp:GetReplayUriResponse>"
@@ -309,6 +363,7 @@ def main() -> int:
         help="a hole of LEN s in the recording at AT s (the first frame after it carries D, "
         "unless :nod is given)",
     )
+    ap.add_argument("--soap-log", help="append the name of each SOAP operation served to this file")
     ap.add_argument(
         "--clock-offset",
         type=float,
@@ -360,7 +415,11 @@ def main() -> int:
     replay_uri = f"rtsp://127.0.0.1:{port}/recording/1"
     soap = http.server.ThreadingHTTPServer(("127.0.0.1", 0), None)
     xaddr = f"http://127.0.0.1:{soap.server_address[1]}/onvif/device_service"
-    soap.RequestHandlerClass = soap_handler(xaddr, replay_uri, a.clock_offset)
+    span_end = unix + (len(aus) * frame_ns + (gap[1] if gap else 0)) // 1_000_000_000
+    span = tuple(
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) for t in (unix, span_end)
+    )
+    soap.RequestHandlerClass = soap_handler(xaddr, replay_uri, a.clock_offset, span, a.soap_log)
     threading.Thread(target=soap.serve_forever, daemon=True).start()
     print(f"READY {replay_uri} rtsp://127.0.0.1:{port}/live {xaddr}", flush=True)
     GLib.MainLoop().run()

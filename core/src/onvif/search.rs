@@ -1,0 +1,392 @@
+//! The Recording Search service (Profile G, `http://www.onvif.org/ver10/search/wsdl`): which
+//! recordings a device holds, with their tracks and time spans.
+//!
+//! [`OnvifDevice::recordings`] runs one search session: FindRecordings (empty scope: field
+//! clients ask for everything and filter themselves, since some NVRs ignore filters), then
+//! GetRecordingSearchResults until `SearchState` is `Completed` (a `Searching` page may
+//! hold no results at all), then EndSearch, which is always sent (its fault is ignored: a
+//! completed session may already be gone). The paging is bounded in pages and time.
+//!
+//! Field rules: times are read as RFC 3339 (devices must answer UTC with `Z`; a time
+//! without an offset is taken as UTC and flagged); a recording whose earliest time is before
+//! 2000 (`1970-01-01T00:03:15Z` is real device output: recorded before NTP sync) is flagged
+//! [`RecordingInformation::suspect_time`], never dropped.
+
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+use super::device::OnvifDevice;
+use super::error::{Error, Result};
+use super::xml::{Element, escape};
+
+/// The Recording Search namespace (also the prefix of its SOAP actions).
+pub use super::replay::SEARCH_NS;
+
+/// Most GetRecordingSearchResults pages of one session.
+const MAX_PAGES: usize = 200;
+/// Longest one search session may page.
+const MAX_SEARCH_TIME: Duration = Duration::from_secs(120);
+/// Unix seconds of 2000-01-01: earlier recording times are flagged.
+const SANE_SINCE: i64 = 946_684_800;
+
+/// `SearchState` of a results page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchState {
+    /// More results may come.
+    Searching,
+    /// The last page: the session has ended.
+    Completed,
+    /// `Queued` (deprecated), `Unknown` or anything else: keep asking.
+    Other,
+}
+
+/// One track of a recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Track {
+    /// Track token.
+    pub token: String,
+    /// `Video`, `Audio`, `Metadata` or `Extended`.
+    pub kind: String,
+    /// Description.
+    pub description: String,
+    /// First data of the track.
+    pub data_from: Option<Timestamp>,
+    /// Last data of the track.
+    pub data_to: Option<Timestamp>,
+}
+
+/// `RecordingInformation` (GetRecordingInformation, GetRecordingSearchResults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingInformation {
+    /// Recording token (what GetReplayUri takes).
+    pub token: String,
+    /// `Source/SourceId`.
+    pub source_id: String,
+    /// `Source/Name`.
+    pub source_name: String,
+    /// `Source/Location`.
+    pub location: String,
+    /// `Source/Description`.
+    pub description: String,
+    /// `EarliestRecording`.
+    pub earliest: Option<Timestamp>,
+    /// `LatestRecording`.
+    pub latest: Option<Timestamp>,
+    /// `Content`.
+    pub content: String,
+    /// Tracks.
+    pub tracks: Vec<Track>,
+    /// `RecordingStatus` (Initiated, Recording, Stopped, Removing, Removed, Unknown).
+    pub status: String,
+    /// Some time of the recording was before 2000 or had no UTC offset: the device clock
+    /// was probably not set when it recorded (or its "UTC" is local time).
+    pub suspect_time: bool,
+}
+
+/// A time as the device wrote it: RFC 3339; without an offset, read as UTC and flagged.
+fn parse_time(s: &str, suspect: &mut bool) -> Option<Timestamp> {
+    let s = s.trim();
+    let t = match s.parse::<Timestamp>() {
+        Ok(t) => t,
+        Err(_) => {
+            let dt = s.parse::<jiff::civil::DateTime>().ok()?;
+            *suspect = true;
+            dt.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp()
+        }
+    };
+    if t.as_second() < SANE_SINCE {
+        *suspect = true;
+    }
+    Some(t)
+}
+
+/// Parses one `RecordingInformation` element; `None` without a token.
+pub fn parse_recording_information(el: &Element) -> Option<RecordingInformation> {
+    let token = el.text_at(&["RecordingToken"])?.to_string();
+    let text = |path: &[&str]| el.text_at(path).unwrap_or_default().to_string();
+    let mut suspect = false;
+    let mut time = |path: &[&str]| el.text_at(path).and_then(|t| parse_time(t, &mut suspect));
+    let earliest = time(&["EarliestRecording"]);
+    let latest = time(&["LatestRecording"]);
+    let tracks = el
+        .children_named("Track")
+        .filter_map(|t| {
+            Some(Track {
+                token: t.text_at(&["TrackToken"])?.to_string(),
+                kind: t.text_at(&["TrackType"]).unwrap_or_default().to_string(),
+                description: t.text_at(&["Description"]).unwrap_or_default().to_string(),
+                data_from: t
+                    .text_at(&["DataFrom"])
+                    .and_then(|x| parse_time(x, &mut suspect)),
+                data_to: t
+                    .text_at(&["DataTo"])
+                    .and_then(|x| parse_time(x, &mut suspect)),
+            })
+        })
+        .collect();
+    Some(RecordingInformation {
+        token,
+        source_id: text(&["Source", "SourceId"]),
+        source_name: text(&["Source", "Name"]),
+        location: text(&["Source", "Location"]),
+        description: text(&["Source", "Description"]),
+        earliest,
+        latest,
+        content: text(&["Content"]),
+        tracks,
+        status: text(&["RecordingStatus"]),
+        suspect_time: suspect,
+    })
+}
+
+/// The `SearchToken` of a FindRecordings (or FindEvents) answer.
+pub fn parse_search_token(resp: &Element) -> Option<&str> {
+    resp.find("SearchToken")
+        .map(Element::trimmed)
+        .filter(|t| !t.is_empty())
+}
+
+/// A GetRecordingSearchResults answer: its state and the recordings on this page.
+pub fn parse_recording_search_results(resp: &Element) -> (SearchState, Vec<RecordingInformation>) {
+    let list = resp.find("ResultList");
+    let state = match list.and_then(|l| l.text_at(&["SearchState"])) {
+        Some("Completed") => SearchState::Completed,
+        Some("Searching") => SearchState::Searching,
+        _ => SearchState::Other,
+    };
+    let recordings = list
+        .map(|l| {
+            l.children_named("RecordingInformation")
+                .filter_map(parse_recording_information)
+                .collect()
+        })
+        .unwrap_or_default();
+    (state, recordings)
+}
+
+fn search_body(op: &str, inner: &str) -> String {
+    format!(
+        "<tse:{op} xmlns:tse=\"{SEARCH_NS}\" xmlns:tt=\"http://www.onvif.org/ver10/schema\">\
+         {inner}</tse:{op}>"
+    )
+}
+
+impl OnvifDevice {
+    /// The Recording Search service's address from GetServices.
+    pub fn search_service(&self) -> Option<&url::Url> {
+        self.service_by_namespace(SEARCH_NS)
+    }
+
+    async fn search_call(&self, op: &str, inner: &str) -> Result<Element> {
+        let target = self.xaddr().as_str();
+        let Some(endpoint) = self.search_service().cloned() else {
+            return Err(Error::protocol(
+                target,
+                "the device lists no Recording Search service (no Profile G)",
+            ));
+        };
+        self.transport
+            .call(
+                &endpoint,
+                &format!("{SEARCH_NS}/{op}"),
+                &search_body(op, inner),
+                "",
+            )
+            .await
+    }
+
+    /// Every recording the device lists (one FindRecordings session, paged to the end).
+    pub async fn recordings(&self) -> Result<Vec<RecordingInformation>> {
+        let target = self.xaddr().to_string();
+        let r = self
+            .search_call(
+                "FindRecordings",
+                "<tse:Scope/><tse:KeepAliveTime>PT60S</tse:KeepAliveTime>",
+            )
+            .await?;
+        let token = parse_search_token(&r)
+            .ok_or_else(|| Error::protocol(&target, "FindRecordings answer without SearchToken"))?
+            .to_string();
+        let t = escape(&token);
+        let started = Instant::now();
+        let mut all: Vec<RecordingInformation> = Vec::new();
+        let mut outcome = Ok(());
+        for page in 0.. {
+            if page >= MAX_PAGES || started.elapsed() > MAX_SEARCH_TIME {
+                outcome = Err(Error::protocol(
+                    &target,
+                    format!(
+                        "recording search not Completed after {page} pages in {:?}",
+                        started.elapsed()
+                    ),
+                ));
+                break;
+            }
+            let inner = format!(
+                "<tse:SearchToken>{t}</tse:SearchToken><tse:MinResults>1</tse:MinResults>\
+                 <tse:MaxResults>100</tse:MaxResults><tse:WaitTime>PT5S</tse:WaitTime>"
+            );
+            match self.search_call("GetRecordingSearchResults", &inner).await {
+                Ok(r) => {
+                    let (state, found) = parse_recording_search_results(&r);
+                    for rec in found {
+                        // Results are never repeated by the spec; some devices do anyway.
+                        if !all.iter().any(|a| a.token == rec.token) {
+                            all.push(rec);
+                        }
+                    }
+                    if state == SearchState::Completed {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
+        // Always end the session; a completed one may already be gone (fault ignored).
+        if let Err(e) = self
+            .search_call(
+                "EndSearch",
+                &format!("<tse:SearchToken>{t}</tse:SearchToken>"),
+            )
+            .await
+        {
+            log::debug!("EndSearch: {e}");
+        }
+        outcome.map(|()| all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onvif::replay::tests::body;
+
+    /// Shaped like a gSOAP device's answer: 1970 dates (recorded before NTP sync), three
+    /// tracks, default namespaces on some elements and prefixes on others.
+    const GSOAP_LIKE_COMPLETED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope"
+ xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:tse="http://www.onvif.org/ver10/search/wsdl">
+<SOAP-ENV:Body><tse:GetRecordingSearchResultsResponse><tse:ResultList>
+<tt:SearchState>Completed</tt:SearchState>
+<tt:RecordingInformation>
+ <tt:RecordingToken>OnvifRecordingToken_1</tt:RecordingToken>
+ <tt:Source><tt:SourceId>VideoSourceToken_1</tt:SourceId><tt:Name>CH1</tt:Name>
+  <tt:Location>gate</tt:Location><tt:Description>SD card</tt:Description>
+  <tt:Address>rtsp://0.0.0.0/</tt:Address></tt:Source>
+ <tt:EarliestRecording>1970-01-01T00:03:15Z</tt:EarliestRecording>
+ <tt:LatestRecording>2026-11-25T11:59:59Z</tt:LatestRecording>
+ <tt:Content>continuous</tt:Content>
+ <tt:Track><tt:TrackToken>VIDEO001</tt:TrackToken><tt:TrackType>Video</tt:TrackType>
+  <tt:Description>video</tt:Description><tt:DataFrom>1970-01-01T00:03:15Z</tt:DataFrom>
+  <tt:DataTo>2026-11-25T11:59:59Z</tt:DataTo></tt:Track>
+ <tt:Track><tt:TrackToken>AUDIO001</tt:TrackToken><tt:TrackType>Audio</tt:TrackType>
+  <tt:Description/></tt:Track>
+ <tt:Track><tt:TrackToken>META001</tt:TrackToken><tt:TrackType>Metadata</tt:TrackType></tt:Track>
+ <tt:RecordingStatus>Recording</tt:RecordingStatus>
+</tt:RecordingInformation>
+</tse:ResultList></tse:GetRecordingSearchResultsResponse></SOAP-ENV:Body></SOAP-ENV:Envelope>"#;
+
+    /// A `Searching` page with no results (devices send these while they look).
+    const SEARCHING_EMPTY: &str = r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body>
+<GetRecordingSearchResultsResponse xmlns="http://www.onvif.org/ver10/search/wsdl">
+<ResultList><SearchState xmlns="http://www.onvif.org/ver10/schema">Searching</SearchState></ResultList>
+</GetRecordingSearchResultsResponse></e:Body></e:Envelope>"#;
+
+    /// Shaped like an Axis answer to GetRecordingInformation... inside search results, with
+    /// a time that has no offset (read as UTC, flagged).
+    const AXIS_LIKE_LOCAL_TIME: &str = r#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"
+ xmlns:tse="http://www.onvif.org/ver10/search/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema"><env:Body>
+<tse:GetRecordingSearchResultsResponse><tse:ResultList><tt:SearchState>Completed</tt:SearchState>
+<tt:RecordingInformation><tt:RecordingToken>SD_DISK_20261125_100000_67086B52</tt:RecordingToken>
+<tt:Source><tt:SourceId>0</tt:SourceId><tt:Name>Camera 1</tt:Name><tt:Location/><tt:Description/><tt:Address/></tt:Source>
+<tt:EarliestRecording>2026-11-25T10:00:00</tt:EarliestRecording><tt:LatestRecording>2026-11-25T10:02:00.5Z</tt:LatestRecording>
+<tt:Content/><tt:Track><tt:TrackToken>Video</tt:TrackToken><tt:TrackType>Video</tt:TrackType><tt:Description/>
+<tt:DataFrom>2026-11-25T10:00:00Z</tt:DataFrom><tt:DataTo>2026-11-25T10:02:00.5Z</tt:DataTo></tt:Track>
+<tt:RecordingStatus>Stopped</tt:RecordingStatus></tt:RecordingInformation>
+<tt:RecordingInformation><tt:Source/></tt:RecordingInformation>
+</tse:ResultList></tse:GetRecordingSearchResultsResponse></env:Body></env:Envelope>"#;
+
+    #[test]
+    fn gsoap_like_recording_from_1970_is_kept_and_flagged() {
+        let r = body(GSOAP_LIKE_COMPLETED).expect("answer");
+        let (state, recs) = parse_recording_search_results(&r);
+        assert_eq!(state, SearchState::Completed);
+        assert_eq!(recs.len(), 1);
+        let rec = &recs[0];
+        assert_eq!(rec.token, "OnvifRecordingToken_1");
+        assert_eq!(rec.source_id, "VideoSourceToken_1");
+        assert_eq!(rec.location, "gate");
+        assert_eq!(rec.earliest.map(|t| t.as_second()), Some(195));
+        assert_eq!(
+            rec.latest.map(|t| t.to_string()).as_deref(),
+            Some("2026-11-25T11:59:59Z")
+        );
+        assert!(rec.suspect_time, "a 1970 start is flagged");
+        assert_eq!(rec.status, "Recording");
+        let kinds: Vec<_> = rec.tracks.iter().map(|t| t.kind.as_str()).collect();
+        assert_eq!(kinds, ["Video", "Audio", "Metadata"]);
+        assert_eq!(rec.tracks[1].data_from, None);
+    }
+
+    #[test]
+    fn searching_page_with_no_results_is_not_the_end() {
+        let r = body(SEARCHING_EMPTY).expect("answer");
+        assert_eq!(
+            parse_recording_search_results(&r),
+            (SearchState::Searching, vec![])
+        );
+    }
+
+    #[test]
+    fn axis_like_time_without_offset_is_utc_and_flagged_and_tokenless_entries_skipped() {
+        let r = body(AXIS_LIKE_LOCAL_TIME).expect("answer");
+        let (state, recs) = parse_recording_search_results(&r);
+        assert_eq!(state, SearchState::Completed);
+        assert_eq!(recs.len(), 1, "the entry without a token is skipped");
+        let rec = &recs[0];
+        assert_eq!(
+            rec.earliest.map(|t| t.to_string()).as_deref(),
+            Some("2026-11-25T10:00:00Z")
+        );
+        assert_eq!(
+            rec.latest.map(|t| t.to_string()).as_deref(),
+            Some("2026-11-25T10:02:00.5Z")
+        );
+        assert!(rec.suspect_time);
+        assert_eq!(rec.tracks[0].token, "Video");
+    }
+
+    #[test]
+    fn search_token_and_a_fault_with_http_200() {
+        let r = body(r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><tse:FindRecordingsResponse xmlns:tse="http://www.onvif.org/ver10/search/wsdl"><tse:SearchToken> SearchToken_7 </tse:SearchToken></tse:FindRecordingsResponse></e:Body></e:Envelope>"#).expect("answer");
+        assert_eq!(parse_search_token(&r), Some("SearchToken_7"));
+        let fault = body(
+            r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:ter="http://www.onvif.org/ver10/error"><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>ter:InvalidArgVal</s:Value><s:Subcode><s:Value>ter:InvalidToken</s:Value></s:Subcode></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en">Unknown search token</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>"#,
+        );
+        assert!(fault.is_err());
+        let empty = body(r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><FindRecordingsResponse/></e:Body></e:Envelope>"#).expect("answer");
+        assert_eq!(parse_search_token(&empty), None);
+        // A page with no ResultList at all: keep asking, nothing found.
+        assert_eq!(
+            parse_recording_search_results(&empty),
+            (SearchState::Other, vec![])
+        );
+    }
+
+    #[test]
+    fn bad_times_are_none_never_a_panic() {
+        let mut s = false;
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "99999-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_time(bad, &mut s), None, "{bad}");
+        }
+    }
+}
