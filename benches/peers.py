@@ -33,14 +33,18 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 REL = os.path.join(TARGET, "release")
 GST_SERVER = os.path.join(ROOT, "examples", "tests", "support", "gst_rtsp_server.py")
 FPS = 25
-ALL = ["raw", "raw-each", "retina-raw", "retina-demuxed", "camwire", "camwire-nofsync", "ffmpeg",
-       "gstreamer"]
+ALL = ["raw", "raw-each", "retina-raw", "retina-demuxed", "camwire", "camwire-nocoalesce",
+       "camwire-coalesce", "camwire-nofsync", "ffmpeg", "gstreamer"]
+# Read coalescing of camwire's RTSP client for the camwire-coalesce recorder (--coalesce-ms).
+COALESCE_MS = 40
 LABELS = {
     "raw": "raw floor (RTSP handshake, socket bytes to a file, 256 KiB writes)",
     "raw-each": "raw floor, one write per read (naive)",
     "retina-raw": "retina transport alone (payloads to a file)",
     "retina-demuxed": "retina demuxed(), frames to a file (no MP4)",
-    "camwire": "camwire record (fMP4, default fdatasync per fragment)",
+    "camwire": "camwire record (fMP4, default fdatasync per fragment, default coalescing)",
+    "camwire-nocoalesce": "camwire record, no read coalescing (CAMWIRE_RTSP_COALESCE_MS=0)",
+    "camwire-coalesce": "camwire record, read coalescing (CAMWIRE_RTSP_COALESCE_MS={ms})",
     "camwire-nofsync": "camwire record --fsync never",
     "ffmpeg": "ffmpeg -c copy, fragmented MP4",
     "gstreamer": "GStreamer rtspsrc ! ... ! mp4mux fragmented",
@@ -143,7 +147,13 @@ def run_recorder(kind, url, n, secs, out):
             cmd += ["--fsync", "never"]
         for _ in range(n):
             cmd += ["--url", url]
-        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        env = dict(os.environ)
+        if kind == "camwire-nocoalesce":
+            env["CAMWIRE_RTSP_COALESCE_MS"] = "0"
+        elif kind == "camwire-coalesce":
+            env["CAMWIRE_RTSP_COALESCE_MS"] = str(COALESCE_MS)
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      env=env))
     elif kind in ("raw", "raw-each"):
         # No parsing means no BYE either: it stops at the duration.
         cmd = [os.path.join(REL, "raw-floor"), "--duration", str(secs + 2), "--out", out]
@@ -199,7 +209,7 @@ def run_recorder(kind, url, n, secs, out):
             err = stderr if isinstance(stderr, str) else stderr.decode(errors="replace")
             log(f"  {kind}: exit {p.returncode}: {err.strip()[-300:]}")
     # Frames per stream.
-    if kind in ("camwire", "camwire-nofsync", "ffmpeg", "gstreamer"):
+    if kind.startswith("camwire") or kind in ("ffmpeg", "gstreamer"):
         frames = []
         if kind.startswith("camwire"):
             for d in sorted(glob.glob(os.path.join(out, "cam*"))):
@@ -215,11 +225,16 @@ def run_recorder(kind, url, n, secs, out):
     return cpu, rss, frames, len(procs)
 
 
+def label(kind):
+    return LABELS[kind].format(ms=COALESCE_MS)
+
+
 def fmt_mb(kb):
     return f"{kb / 1024:.1f}"
 
 
 def main():
+    global COALESCE_MS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", default="1,16", help="stream counts, comma-separated (default 1,16)")
     ap.add_argument("--secs", type=int, default=60, help="seconds per run (default 60)")
@@ -228,7 +243,10 @@ def main():
     ap.add_argument("--source", choices=["gst", "sim"], default="gst")
     ap.add_argument("--kbps", type=int, default=4000)
     ap.add_argument("--keep", action="store_true", help="keep the recordings")
+    ap.add_argument("--coalesce-ms", type=int, default=COALESCE_MS,
+                    help=f"read coalescing of camwire-coalesce (default {COALESCE_MS})")
     a = ap.parse_args()
+    COALESCE_MS = a.coalesce_ms
     ns = [int(x) for x in a.n.split(",")]
     kinds = [k for k in a.recorders.split(",") if k]
     for k in kinds:
@@ -295,7 +313,7 @@ def main():
             ratio = f"{cpu / floor:.2f}" if floor else "-"
             worst = min(r[3] for r in rs)
             srv = statistics.median(r[5] for r in rs)
-            print(f"| {n} | {LABELS[kind]} | {cpu:.3f} [{runs}] | {ratio} | {fmt_mb(rss)} "
+            print(f"| {n} | {label(kind)} | {cpu:.3f} [{runs}] | {ratio} | {fmt_mb(rss)} "
                   f"| {worst} / {sent} | {srv:.1f} |")
     # Memory per added stream for single-process recorders.
     if len(ns) > 1:
@@ -306,7 +324,7 @@ def main():
                 continue
             a_ = statistics.median(r[2] for r in results[(lo, kind)])
             b_ = statistics.median(r[2] for r in results[(hi, kind)])
-            print(f"- {LABELS[kind]}: {fmt_mb(a_)} MB → {fmt_mb(b_)} MB, "
+            print(f"- {label(kind)}: {fmt_mb(a_)} MB → {fmt_mb(b_)} MB, "
                   f"{(b_ - a_) / 1024 / (hi - lo):.2f} MB per added stream")
 
 

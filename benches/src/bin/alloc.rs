@@ -8,8 +8,9 @@
 //!   stream), frames written to `io::sink()`.
 //!
 //! `alloc --live URL --secs S`: the whole live path, `record_camera` against a running server
-//! (retina's RTSP transport included), everything the process allocates during the recording
-//! per payload byte written.
+//! (camwire's own RTSP client included), everything the process allocates during the
+//! recording per payload byte written; and the steady state: what it allocates after the
+//! first 5 s (connection, first slabs and fragment buffers) per byte the file grew meanwhile.
 
 use bytes::Bytes;
 use camwire::record::{CameraConfig, FsyncPolicy, Ingest, Naming, SegmentOptions, record_camera};
@@ -130,26 +131,56 @@ fn live(url: &str, secs: f64, tmp: &Path) -> Result<(), String> {
         },
         depacketizer: Default::default(),
     };
+    const WARM: f64 = 5.0;
     let before = counters();
-    let rep = rt.block_on(async {
+    let (rep, warm) = rt.block_on(async {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(record_camera(cfg, root.clone(), stop_rx));
-        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+        let warm_for = WARM.min(secs / 2.0);
+        tokio::time::sleep(Duration::from_secs_f64(warm_for)).await;
+        let warm = (counters(), dir_bytes(&root));
+        tokio::time::sleep(Duration::from_secs_f64(secs - warm_for)).await;
+        let end = (counters(), dir_bytes(&root));
         let _ = stop_tx.send(true);
-        task.await
+        (task.await, (warm, end))
     });
     let rep = rep.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
     // Payload written: the file bytes less the fMP4 boxes and 4-byte prefixes (within 1 %).
     let payload = rep.segments.bytes;
     row(
         "live",
-        "camwire record_camera (retina transport included)",
+        "camwire record_camera, whole process",
         payload,
         rep.segments.frames,
         before,
     );
+    let (((b0, c0), f0), ((b1, c1), f1)) = warm;
+    let grown = f1.saturating_sub(f0);
+    // Frames in the window, from the whole run's frame rate.
+    let frames = (rep.segments.frames as f64 * (secs - WARM.min(secs / 2.0)) / secs) as u64;
+    println!(
+        "| live | same, steady state (after {:.0} s; per byte the file grew) | {grown} | {} | {:.4} | {:.1} |",
+        WARM.min(secs / 2.0),
+        b1 - b0,
+        (b1 - b0) as f64 / grown.max(1) as f64,
+        (c1 - c0) as f64 / frames.max(1) as f64
+    );
     let _ = std::fs::remove_dir_all(&root);
     Ok(())
+}
+
+/// Bytes of every file under `dir`.
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            Ok(_) => e.metadata().map(|m| m.len()).unwrap_or(0),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 fn main() -> Result<(), String> {

@@ -115,7 +115,7 @@ pub async fn record_camera(
     mut stop: watch::Receiver<bool>,
 ) -> Result<CameraReport, RecordError> {
     validate_camera_id(&cfg.id)?;
-    let connect = Source::connect(&cfg.url, cfg.source.clone());
+    let connect = Source::connect(&cfg.url, cfg.source.clone().for_recording());
     let mut source = tokio::select! {
         s = connect => s?,
         _ = stop.wait_for(|s| *s) => return Ok(CameraReport {

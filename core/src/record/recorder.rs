@@ -997,7 +997,7 @@ async fn camera_task(
             break;
         }
         cam.set_state(CameraState::Connecting);
-        let connect = Source::connect(&cam.cfg.url, cam.cfg.source.clone());
+        let connect = Source::connect(&cam.cfg.url, cam.cfg.source.clone().for_recording());
         let result = tokio::select! {
             biased;
             _ = stop.wait_for(|s| *s) => break,

@@ -29,6 +29,9 @@ use url::Url;
 pub const MAX_REDIRECTS: usize = 3;
 /// Size of one receive slab.
 const SLAB: usize = 256 * 1024;
+/// With read coalescing, the kernel wakes us once this much is queued (`SO_RCVLOWAT`), or
+/// when the coalescing delay is over, whichever comes first; each read has this much room.
+const COALESCE_LOWAT: usize = 64 * 1024;
 /// Largest UDP datagram read.
 const MAX_DATAGRAM: usize = 65_536;
 /// Frames queued while a response is awaited before the connection is given up.
@@ -47,8 +50,10 @@ pub struct ClientOptions {
     pub request_timeout: Duration,
     /// Bound on the TEARDOWN answer at close.
     pub teardown_timeout: Duration,
-    /// Read coalescing: after a read that left no complete frame, wait this long before the
-    /// next read so more packets arrive per syscall (0: read as soon as readable).
+    /// Read coalescing: once the socket is drained, wait this long before the next read so
+    /// that many packets arrive per wakeup and syscall (0: read as soon as readable; TCP only).
+    /// It pays only when longer than the camera's write bursts (one per frame, 40 ms at
+    /// 25 fps): see benches/README.md.
     /// Arrival times (the jitter of our receiver reports) are taken per read, so they then
     /// include up to this delay.
     pub coalesce: Duration,
@@ -75,10 +80,22 @@ impl Default for ClientOptions {
             user_agent: concat!("camwire/", env!("CARGO_PKG_VERSION")).to_string(),
             request_timeout: Duration::from_secs(10),
             teardown_timeout: Duration::from_secs(2),
-            coalesce: Duration::ZERO,
+            coalesce: coalesce_override().unwrap_or(Duration::ZERO),
             cname: "camwire".to_string(),
         }
     }
+}
+
+/// Environment override of the default read coalescing ([`ClientOptions::coalesce`], and
+/// the recording default of [`super::SourceOptions::read_coalesce`]), in milliseconds, for
+/// benchmarks and field tuning: `CAMWIRE_RTSP_COALESCE_MS=0 camwire record ...`. Values above
+/// 1000 are capped at 1000; anything unparsable is ignored. Explicit options win over it.
+pub const COALESCE_ENV: &str = "CAMWIRE_RTSP_COALESCE_MS";
+
+/// The coalescing [`COALESCE_ENV`] asks for, if it is set.
+pub fn coalesce_override() -> Option<Duration> {
+    let ms: u64 = std::env::var(COALESCE_ENV).ok()?.trim().parse().ok()?;
+    Some(Duration::from_millis(ms.min(1000)))
 }
 
 /// Why a request or the session failed. Never holds credentials.
@@ -397,17 +414,23 @@ struct RecvBuf {
 }
 
 impl RecvBuf {
+    /// An empty buffer: the first slab is allocated by the first [`Self::make_room`] (a TCP
+    /// session never allocates its unused UDP buffer).
     fn new() -> RecvBuf {
         RecvBuf {
-            cur: BytesMut::with_capacity(SLAB),
+            cur: BytesMut::new(),
             spare: Vec::new(),
-            allocated: 1,
+            allocated: 0,
         }
     }
 
-    /// Makes room for at least `want` more bytes, moving the unparsed tail (less than one
-    /// frame) to a recycled or new slab when the current one is full.
+    /// Makes room for at least `want` more bytes, and for the rest of the interleaved frame
+    /// the buffer ends with, moving that unparsed tail (less than one frame) to a recycled or
+    /// new slab when the current one is full. (The framer never grows the buffer itself: a
+    /// `BytesMut::reserve` on a slab that frames still share would allocate a fresh buffer
+    /// and lose the slab to recycling.)
     fn make_room(&mut self, want: usize) {
+        let want = want.max(partial_frame_rest(&self.cur));
         if self.cur.capacity() - self.cur.len() >= want {
             return;
         }
@@ -431,9 +454,20 @@ impl RecvBuf {
         next.extend_from_slice(&self.cur);
         let mut old = std::mem::replace(&mut self.cur, next);
         old.clear();
-        if self.spare.len() < 64 {
+        if old.capacity() > 0 && self.spare.len() < 64 {
             self.spare.push(old);
         }
+    }
+}
+
+/// Bytes still missing of the interleaved frame that `buf` starts with (0 when it does not
+/// start with one's complete header).
+fn partial_frame_rest(buf: &[u8]) -> usize {
+    match buf {
+        [b'$', _, hi, lo, ..] => {
+            (4 + usize::from(u16::from_be_bytes([*hi, *lo]))).saturating_sub(buf.len())
+        }
+        _ => 0,
     }
 }
 
@@ -466,6 +500,10 @@ pub struct RtspClient {
     /// When the last TCP read returned: the arrival time of every frame it completed (one
     /// clock read per syscall, not per packet), for the jitter of our receiver reports.
     read_at: std::time::Instant,
+    /// `SO_RCVLOWAT` was set for read coalescing.
+    lowat_set: bool,
+    /// When a coalesced read is due even below the low-water mark.
+    coalesce_due: Pin<Box<Sleep>>,
 }
 
 impl std::fmt::Debug for RtspClient {
@@ -576,6 +614,8 @@ impl RtspClient {
             udp_queue: VecDeque::new(),
             udp_buf: RecvBuf::new(),
             read_at: std::time::Instant::now(),
+            lowat_set: false,
+            coalesce_due: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
             opts,
         })
     }
@@ -644,6 +684,11 @@ impl RtspClient {
     ) -> Result<Response, ClientError> {
         let step = method_step(method);
         let deadline = Instant::now() + self.opts.request_timeout;
+        if self.lowat_set {
+            // An answer is small: readable at its first byte again (next() re-arms).
+            self.lowat_set = false;
+            set_rcvlowat(&self.tcp, 1);
+        }
         loop {
             let req = self.write_request(method, uri, extra);
             let cseq = self.cseq;
@@ -1085,14 +1130,30 @@ impl RtspClient {
             self.check_framing()?;
             enum Wake {
                 Tcp(usize),
+                CoalesceDue,
                 Udp,
                 Keepalive,
                 Report,
             }
-            if !udp && !self.opts.coalesce.is_zero() {
-                tokio::time::sleep(self.opts.coalesce).await;
+            // Read coalescing (TCP): the socket becomes readable only once COALESCE_LOWAT
+            // bytes are queued (the kernel does not wake us per packet), and the coalescing
+            // delay bounds the wait for slower streams. Without SO_RCVLOWAT, a plain sleep
+            // would still see epoll return on every camera write.
+            let coalescing = !udp && !self.opts.coalesce.is_zero();
+            if coalescing && !self.lowat_set {
+                self.lowat_set = true;
+                if !set_rcvlowat(&self.tcp, COALESCE_LOWAT) {
+                    log::debug!("SO_RCVLOWAT refused: coalescing by timer only");
+                }
+                self.coalesce_due
+                    .as_mut()
+                    .reset(Instant::now() + self.opts.coalesce);
             }
-            self.buf.make_room(16 * 1024);
+            self.buf.make_room(if coalescing {
+                COALESCE_LOWAT
+            } else {
+                16 * 1024
+            });
             let wake = {
                 let tcp = &mut self.tcp;
                 let buf = &mut self.buf.cur;
@@ -1101,9 +1162,11 @@ impl RtspClient {
                 let udp_buf = &mut self.udp_buf;
                 let keepalive = self.keepalive.as_mut();
                 let rr = self.rr.as_mut();
+                let due = self.coalesce_due.as_mut();
                 tokio::select! {
                     biased;
                     r = tcp.read_buf(buf) => Wake::Tcp(r.map_err(io_err("read"))?),
+                    () = due, if coalescing => Wake::CoalesceDue,
                     r = drain_udp(setup, udp_buf, udp_queue), if udp => { r?; Wake::Udp }
                     () = keepalive => Wake::Keepalive,
                     () = rr => Wake::Report,
@@ -1114,7 +1177,30 @@ impl RtspClient {
                     self.closed = true;
                     return Ok(None);
                 }
-                Wake::Tcp(_) => self.read_at = std::time::Instant::now(),
+                Wake::Tcp(_) => {
+                    self.read_at = std::time::Instant::now();
+                    if coalescing {
+                        self.coalesce_due
+                            .as_mut()
+                            .reset(Instant::now() + self.opts.coalesce);
+                    }
+                }
+                Wake::CoalesceDue => {
+                    // Whatever is queued, below the low-water mark. (Not `try_read_buf`: it
+                    // reads only when tokio saw readiness, which the low-water mark hides.)
+                    match recv_queued(&self.tcp, &mut self.buf.cur) {
+                        Ok(0) => {
+                            self.closed = true;
+                            return Ok(None);
+                        }
+                        Ok(_) => self.read_at = std::time::Instant::now(),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(io_err("read")(e)),
+                    }
+                    self.coalesce_due
+                        .as_mut()
+                        .reset(Instant::now() + self.opts.coalesce);
+                }
                 Wake::Udp => {}
                 Wake::Keepalive => self.send_keepalive().await?,
                 Wake::Report => self.send_reports().await?,
@@ -1186,6 +1272,41 @@ async fn drain_udp(
         }
     })
     .await
+}
+
+/// Sets `SO_RCVLOWAT`: readiness (epoll) only once `bytes` are queued. Linux only; false
+/// when refused or elsewhere.
+fn set_rcvlowat(tcp: &TcpStream, bytes: usize) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd as _;
+        let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        // SAFETY: a live socket descriptor, and a c_int option value of the size passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                tcp.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVLOWAT,
+                (&raw const v).cast::<libc::c_void>(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        rc == 0
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (tcp, bytes);
+        false
+    }
+}
+
+/// One non-blocking `recv` into `buf`'s spare capacity, whatever tokio's readiness says.
+fn recv_queued(tcp: &TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+    let len = buf.len();
+    let n = socket2::SockRef::from(tcp).recv(buf.spare_capacity_mut())?;
+    // SAFETY: `recv` initialised the first `n` bytes of the spare capacity.
+    unsafe { buf.set_len(len + n) };
+    Ok(n)
 }
 
 /// Counts an RTP packet of a stream for its receiver reports (header fields read in place).

@@ -16,5 +16,6 @@ mod session;
 pub mod url;
 
 pub use session::{
-    RawPacket, RtspError, Source, SourceEvent, SourceOptions, Transport, rtcp_event,
+    RECORDING_READ_COALESCE, RawPacket, RtspError, Source, SourceEvent, SourceOptions, Transport,
+    rtcp_event,
 };

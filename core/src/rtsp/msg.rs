@@ -173,7 +173,8 @@ impl Framer {
                     continue;
                 }
                 if buf.len() < 4 + len {
-                    buf.reserve(4 + len - buf.len());
+                    // No `reserve` here: the reader sizes its buffer (a reserve on a buffer
+                    // that emitted frames still share allocates a new one).
                     return Ok(None);
                 }
                 // When the next byte is already here it must start something: a frame whose

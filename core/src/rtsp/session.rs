@@ -57,6 +57,27 @@ pub struct SourceOptions {
     pub request_timeout: Duration,
     /// The session fails when no packet at all arrives for this long.
     pub idle_timeout: Duration,
+    /// Read coalescing over TCP ([`ClientOptions::coalesce`]): `None` takes the default of
+    /// the use, 0 for live streams, [`RECORDING_READ_COALESCE`] for recordings (see
+    /// [`Self::for_recording`]), unless `CAMWIRE_RTSP_COALESCE_MS` says otherwise.
+    pub read_coalesce: Option<Duration>,
+}
+
+/// Read coalescing of recordings: one wakeup and read per 250 ms instead of one per camera
+/// write burst (a frame). Recordings write a fragment per second, so nothing waits on it;
+/// the kernel holds the 250 ms (125 KB at 4 Mbit/s). Measured in benches/README.md.
+pub const RECORDING_READ_COALESCE: Duration = Duration::from_millis(250);
+
+impl SourceOptions {
+    /// These options for a recording: an unset [`Self::read_coalesce`] becomes
+    /// `CAMWIRE_RTSP_COALESCE_MS` if set, else [`RECORDING_READ_COALESCE`].
+    pub fn for_recording(mut self) -> Self {
+        self.read_coalesce = self
+            .read_coalesce
+            .or_else(super::client::coalesce_override)
+            .or(Some(RECORDING_READ_COALESCE));
+        self
+    }
 }
 
 impl Default for SourceOptions {
@@ -68,6 +89,7 @@ impl Default for SourceOptions {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(10),
+            read_coalesce: None,
         }
     }
 }
@@ -253,6 +275,10 @@ impl Source {
             request_timeout: opts.request_timeout.max(opts.connect_timeout)
                 + Duration::from_secs(1),
             ..ClientOptions::default()
+        };
+        let copts = ClientOptions {
+            coalesce: opts.read_coalesce.unwrap_or(copts.coalesce),
+            ..copts
         };
         let described = async {
             let mut client = RtspClient::connect(url.as_url().clone(), copts).await?;
