@@ -12,6 +12,7 @@
 //! - A start between keyframes: the pre-roll from the keyframe before it is stored and
 //!   hidden by the edit list; the frames shown start at the frame showing at T1.
 //! - `Rate-Control: yes`: real time.
+//! - A range after the recording's end: the typed "no recording between T1 and T2" error.
 //! - A plain mount (no replay support) answers 551: the typed "no Profile G" error.
 //! - Credentials given in the URL appear nowhere in the manifest.
 
@@ -323,6 +324,37 @@ async fn rate_control_yes_plays_in_real_time() {
         m.origin.download_wall_secs >= 2.5,
         "{} s",
         m.origin.download_wall_secs
+    );
+}
+
+/// A range after the end of the recording: the device sends its last GOP (before T1) and
+/// T; nothing to show, so no clip and the typed error.
+#[tokio::test]
+async fn a_range_after_the_recording_is_no_recording() {
+    let server = OnvifServer::start(&[]);
+    let dir = tmpdir("replay-gst-after");
+    let out = dir.join("clip.mp4");
+    let err = fetch(
+        &server.replay,
+        at(300.0),
+        at(310.0),
+        &out,
+        &FetchOptions::default(),
+    )
+    .await
+    .expect_err("nothing recorded then");
+    eprintln!("after the end: {err}");
+    assert!(matches!(err, ReplayError::NoRecording { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("no recording between 2026-11-25T10:05:00Z and 2026-11-25T10:05:10Z"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "nothing left behind"
     );
 }
 

@@ -194,6 +194,34 @@ fn fetch_by_xaddr_asks_the_replay_service_and_names_the_device() {
     assert!(stderr.contains("NoRecording"), "{stderr}");
     assert!(!stderr.contains("pw-n0t-printed"));
     assert!(!dir.join("none.mp4").exists());
+
+    // A range after the recording: the error says what the recording holds.
+    let mut args = vec![
+        "fetch",
+        "--xaddr",
+        &server.xaddr,
+        "--recording",
+        "RecordingToken_1",
+    ];
+    args.extend([
+        "--start",
+        "2026-11-25T10:05:00Z",
+        "--end",
+        "2026-11-25T10:05:10Z",
+    ]);
+    let late = dir.join("late.mp4");
+    args.extend(["--out", late.to_str().expect("utf-8 path")]);
+    let o = camwire(&args);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no recording between 2026-11-25T10:05:00Z and 2026-11-25T10:05:10Z")
+            && stderr.contains(
+                "recording RecordingToken_1 holds 2026-11-25T10:00:00Z .. 2026-11-25T10:00:20Z"
+            ),
+        "{stderr}"
+    );
+    assert!(!late.exists());
 }
 
 #[test]

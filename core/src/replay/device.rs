@@ -1,6 +1,7 @@
 //! Fetching a recording of an ONVIF device: the Replay service's GetReplayUri, then
 //! [`fetch`], with the device (GetDeviceInformation), the recording token and the device's
-//! clock offset in the manifest's `origin.device`.
+//! clock offset in the manifest's `origin.device`. When the range holds nothing, the error
+//! names what the recording does hold (Recording Search).
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -42,5 +43,35 @@ pub async fn fetch_recording(
         device: Some(device),
         ..opts.clone()
     };
-    fetch(&uri, start, end, out, &opts).await
+    match fetch(&uri, start, end, out, &opts).await {
+        // Say what the device does hold (Recording Search, when it has one).
+        Err(ReplayError::NoRecording { start, end, detail }) => {
+            let held = match dev.recordings().await {
+                Ok(recs) => recs
+                    .iter()
+                    .find(|r| r.token == recording_token)
+                    .map(|r| {
+                        let show = |t: Option<jiff::Timestamp>| {
+                            t.map_or("?".to_string(), |t| t.to_string())
+                        };
+                        format!(
+                            "; recording {recording_token} holds {} .. {}",
+                            show(r.earliest),
+                            show(r.latest)
+                        )
+                    })
+                    .unwrap_or_default(),
+                Err(e) => {
+                    log::debug!("recording search after an empty fetch: {e}");
+                    String::new()
+                }
+            };
+            Err(ReplayError::NoRecording {
+                start,
+                end,
+                detail: format!("{detail}{held}"),
+            })
+        }
+        r => r,
+    }
 }

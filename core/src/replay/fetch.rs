@@ -650,7 +650,8 @@ impl Assembler {
                 self.held.clear();
                 self.held_bytes = 0;
             }
-            if wall > self.t1 || terminal {
+            // Footage that ends (T) before T1 gives nothing to show: no recording.
+            if wall > self.t1 || (terminal && wall + self.nominal > self.t1) {
                 self.start(params, wall)?;
             }
             return Ok(terminal.then(|| "terminal flag (T)".into()));
