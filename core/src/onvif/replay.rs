@@ -1,6 +1,6 @@
 //! The Replay service (Profile G, `http://www.onvif.org/ver10/replay/wsdl`): where it lives
 //! (GetServices) and GetReplayUri, the RTSP URI of one recording that
-//! [`crate::replay::fetch`] downloads from.
+//! [`crate::replay::fetch()`] downloads from.
 //!
 //! GetReplayUri keeps the WSDL element order (StreamSetup first, then RecordingToken) and
 //! asks for RTP-Unicast over RTSP (interleaved TCP), as the Streaming spec tells replay
