@@ -66,6 +66,9 @@ pub struct FetchArgs {
     /// Ask for real-time playback (Rate-Control: yes) instead of as fast as possible
     #[arg(long)]
     pub real_time: bool,
+    /// Fragmented MP4 (a moof per GOP, each with its wall clock) instead of progressive
+    #[arg(long)]
+    pub fragmented: bool,
 }
 
 fn time(value: &str, name: &str) -> Result<SystemTime, String> {
@@ -86,6 +89,11 @@ pub async fn run(args: &FetchArgs) -> Result<(), String> {
     let opts = FetchOptions {
         credentials,
         fast: !args.real_time,
+        format: if args.fragmented {
+            export::OutputFormat::Fragmented
+        } else {
+            export::OutputFormat::Progressive
+        },
         ..Default::default()
     };
     let s = match (&args.url, &args.xaddr, &args.recording) {

@@ -48,9 +48,12 @@ use crate::export::manifest::{
     MANIFEST_FORMAT, Manifest, ManifestGap, ManifestOutput, Span, hex, manifest_path,
 };
 use crate::export::mp4_writer::{
-    ChunkLayout, ClipSample, Edit, ftyp, mdat_header, mdat_header_len, progressive_moov,
+    ChunkLayout, ClipSample, Edit, fragment_header, fragmented_moov, ftyp, mdat_header,
+    mdat_header_len, progressive_moov,
 };
-use crate::export::{ExportError, Nanos, nanos_to_ticks, system_to_nanos, ticks_to_nanos};
+use crate::export::{
+    ExportError, Nanos, OutputFormat, nanos_to_ntp, nanos_to_ticks, system_to_nanos, ticks_to_nanos,
+};
 use crate::fmp4::VideoTrack;
 use crate::frame::{AccessUnit, ParameterSets};
 use crate::h264::AvcDecoderConfig;
@@ -87,6 +90,9 @@ pub struct FetchOptions {
     /// The device the URI came from, for the manifest's origin ([`super::fetch_recording`]
     /// fills it in).
     pub device: Option<DeviceOrigin>,
+    /// Progressive (moov first, default) or fragmented (one `prft`/`moof`/`mdat` per GOP of
+    /// at most 250 frames), as export writes them.
+    pub format: OutputFormat,
 }
 
 impl Default for FetchOptions {
@@ -100,6 +106,7 @@ impl Default for FetchOptions {
             gap_threshold: Duration::from_secs(10),
             camera_id: None,
             device: None,
+            format: OutputFormat::Progressive,
         }
     }
 }
@@ -115,6 +122,7 @@ impl std::fmt::Debug for FetchOptions {
             .field("gap_threshold", &self.gap_threshold)
             .field("camera_id", &self.camera_id)
             .field("device", &self.device)
+            .field("format", &self.format)
             .finish()
     }
 }
@@ -449,6 +457,14 @@ struct Held {
     gap_before: Option<(Nanos, Nanos)>,
 }
 
+/// One piece of the output file.
+enum Piece {
+    /// Bytes built here (ftyp, moov, fragment headers).
+    Head(Vec<u8>),
+    /// The next this many bytes of the spool.
+    Spool(u64),
+}
+
 /// Turns timed access units into the spooled samples of the clip.
 struct Assembler {
     t1: Nanos,
@@ -473,6 +489,9 @@ struct Assembler {
     track: Option<(VideoTrack, ParameterSets)>,
     samples: Vec<ClipSample>,
     chunks: Vec<ChunkLayout>,
+    /// Wall clock of each chunk's first sample (the `prft` of a fragmented clip).
+    chunk_walls: Vec<Nanos>,
+    fragmented: bool,
     first_wall: Nanos,
     last_wall: Nanos,
     last_rtp: i64,
@@ -528,6 +547,8 @@ impl Assembler {
             track: None,
             samples: Vec::new(),
             chunks: Vec::new(),
+            chunk_walls: Vec::new(),
+            fragmented: opts.format == OutputFormat::Fragmented,
             first_wall: 0,
             last_wall: 0,
             last_rtp: 0,
@@ -758,10 +779,13 @@ impl Assembler {
                 c.count += 1;
                 c.bytes += u64::from(size);
             }
-            _ => self.chunks.push(ChunkLayout {
-                count: 1,
-                bytes: u64::from(size),
-            }),
+            _ => {
+                self.chunks.push(ChunkLayout {
+                    count: 1,
+                    bytes: u64::from(size),
+                });
+                self.chunk_walls.push(wall);
+            }
         }
         self.last_wall = wall;
         self.last_rtp = rtp;
@@ -822,25 +846,49 @@ impl Assembler {
                 .unwrap_or(0),
         };
         let payload: u64 = self.chunks.iter().map(|c| c.bytes).sum();
+        // The file as pieces in order: headers built here, runs of spooled sample bytes.
+        let mut pieces: Vec<Piece> = Vec::new();
         let mut head = Vec::new();
-        ftyp(&mut head, false);
-        let mdat_len = mdat_header_len(payload);
-        let probe = progressive_moov(track, &self.samples, &self.chunks, edit, 0, false);
-        let mut start = head.len() as u64 + probe.len() as u64 + mdat_len;
-        let co64 = start.saturating_add(payload) > u64::from(u32::MAX);
-        if co64 {
-            let probe = progressive_moov(track, &self.samples, &self.chunks, edit, 0, true);
-            start = head.len() as u64 + probe.len() as u64 + mdat_len;
+        ftyp(&mut head, self.fragmented);
+        if self.fragmented {
+            let media_duration = self.samples.iter().map(|s| u64::from(s.duration)).sum();
+            head.extend_from_slice(&fragmented_moov(track, edit, media_duration));
+            pieces.push(Piece::Head(head));
+            let (mut first, mut dts) = (0usize, 0u64);
+            for (n, (c, &wall)) in self.chunks.iter().zip(&self.chunk_walls).enumerate() {
+                let samples = self
+                    .samples
+                    .get(first..first + c.count as usize)
+                    .unwrap_or_default();
+                let mut h = Vec::new();
+                let seq = u32::try_from(n + 1).unwrap_or(u32::MAX);
+                fragment_header(&mut h, seq, dts, samples, Some(nanos_to_ntp(wall)));
+                pieces.push(Piece::Head(h));
+                pieces.push(Piece::Spool(c.bytes));
+                first += c.count as usize;
+                dts += samples.iter().map(|s| u64::from(s.duration)).sum::<u64>();
+            }
+        } else {
+            let mdat_len = mdat_header_len(payload);
+            let probe = progressive_moov(track, &self.samples, &self.chunks, edit, 0, false);
+            let mut start = head.len() as u64 + probe.len() as u64 + mdat_len;
+            let co64 = start.saturating_add(payload) > u64::from(u32::MAX);
+            if co64 {
+                let probe = progressive_moov(track, &self.samples, &self.chunks, edit, 0, true);
+                start = head.len() as u64 + probe.len() as u64 + mdat_len;
+            }
+            head.extend_from_slice(&progressive_moov(
+                track,
+                &self.samples,
+                &self.chunks,
+                edit,
+                start,
+                co64,
+            ));
+            mdat_header(&mut head, payload);
+            pieces.push(Piece::Head(head));
+            pieces.push(Piece::Spool(payload));
         }
-        head.extend_from_slice(&progressive_moov(
-            track,
-            &self.samples,
-            &self.chunks,
-            edit,
-            start,
-            co64,
-        ));
-        mdat_header(&mut head, payload);
 
         let tmp = sibling(&self.out, "part");
         let io = |p: &Path| {
@@ -855,26 +903,32 @@ impl Assembler {
         let written = (|| -> Result<(u64, String), ExportError> {
             let mut w = BufWriter::with_capacity(256 << 10, file);
             let mut hash = Sha256::new();
-            w.write_all(&head).map_err(io(&tmp))?;
-            hash.update(&head);
-            let mut size = head.len() as u64;
+            let mut size = 0u64;
             use std::io::Seek;
             spool
                 .seek(std::io::SeekFrom::Start(0))
                 .map_err(io(&self.spool_path))?;
             let mut buf = vec![0u8; 256 << 10];
-            loop {
-                let n = spool.read(&mut buf).map_err(io(&self.spool_path))?;
-                if n == 0 {
-                    break;
+            for piece in &pieces {
+                match piece {
+                    Piece::Head(h) => {
+                        w.write_all(h).map_err(io(&tmp))?;
+                        hash.update(h);
+                        size += h.len() as u64;
+                    }
+                    &Piece::Spool(n) => {
+                        let mut left = n;
+                        while left > 0 {
+                            let n = usize::try_from(left.min(buf.len() as u64)).unwrap_or(0);
+                            let b = buf.get_mut(..n).unwrap_or_default();
+                            spool.read_exact(b).map_err(io(&self.spool_path))?;
+                            w.write_all(b).map_err(io(&tmp))?;
+                            hash.update(&*b);
+                            size += n as u64;
+                            left -= n as u64;
+                        }
+                    }
                 }
-                let b = buf.get(..n).unwrap_or_default();
-                w.write_all(b).map_err(io(&tmp))?;
-                hash.update(b);
-                size += n as u64;
-            }
-            if size != start + payload {
-                return Err(ExportError::TooLarge("internal: spool size differs"));
             }
             let f = w
                 .into_inner()
@@ -941,7 +995,12 @@ impl Assembler {
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default(),
-                    container: "progressive".into(),
+                    container: if self.fragmented {
+                        "fragmented"
+                    } else {
+                        "progressive"
+                    }
+                    .into(),
                     size,
                     sha256: sha,
                 },
