@@ -34,7 +34,13 @@ fn camera(id: &str, url: String) -> CameraConfig {
         url,
         source: Default::default(),
         segment: SegmentOptions {
-            segment_secs: 2,
+            // The soak run is the acceptance as written: 10 s segments, 60 s each of
+            // recording, store outage and recovery; CI keeps it short.
+            segment_secs: if std::env::var_os("CAMWIRE_SOAK").is_some() {
+                10
+            } else {
+                2
+            },
             fragment_ms: 500,
             ..Default::default()
         },
