@@ -12,7 +12,8 @@
 //!   manifest, the frame before it held, every frame still there.
 //! - A start between keyframes: the pre-roll from the keyframe before it is stored and
 //!   hidden by the edit list; the frames shown start at the frame showing at T1.
-//! - `Rate-Control: yes`: real time.
+//! - `Rate-Control: yes`: real time; a device refusing `Rate-Control: no` (451) is asked
+//!   again with `yes`, and the manifest records the refusal.
 //! - A range after the recording's end: the typed "no recording between T1 and T2" error.
 //! - A plain mount (no replay support) answers 551: the typed "no Profile G" error.
 //! - Credentials given in the URL appear nowhere in the manifest.
@@ -331,6 +332,28 @@ async fn a_device_playing_past_the_end_is_cut_at_t2() {
     assert_eq!(m.origin.ended_by, "end time reached");
     assert_eq!(m.origin.flags.terminal, 0, "the device never said it ended");
     assert_eq!(m.export.actual.end, "2026-11-25T10:01:05Z");
+}
+
+/// A device that refuses `Rate-Control: no` (451): PLAY again with `yes`, in real time, and
+/// the manifest says why.
+#[tokio::test]
+async fn a_refused_rate_control_no_falls_back_to_real_time_and_says_so() {
+    // 10:01:10 .. 10:01:12: frames 1750..1800.
+    let m = fetch_window(
+        "refused",
+        70.0,
+        72.0,
+        1750,
+        1800,
+        FetchOptions::default(),
+        &["--refuse-rate-control-no"],
+    )
+    .await;
+    let o = &m.origin;
+    assert_eq!(o.rate_control, "yes");
+    let why = o.rate_control_refused.as_deref().expect("the refusal");
+    assert!(why.contains("451"), "{why}");
+    assert!(o.download_wall_secs >= 1.5, "{} s", o.download_wall_secs);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ recording dated to a real day: the Profile G replay peer of camwire's tests.
 
 Usage: gst_onvif_server.py FILE --start 2026-11-25T10:00:00Z [--fps 25] [--port N]
                            [--ignore-end] [--gap AT:LEN[:nod]] [--clock-offset S]
+                           [--refuse-rate-control-no] [--soap-log FILE]
 
 FILE is an MP4 with one H.264 track (converted here with ffmpeg to Annex B with an access
 unit delimiter before every access unit) or such an Annex B file already (.h264), B-frame
@@ -48,8 +49,9 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstBase", "1.0")
+gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, GObject, Gst, GstBase, GstRtspServer  # noqa: E402
+from gi.repository import GLib, GObject, Gst, GstBase, GstRtsp, GstRtspServer  # noqa: E402
 
 Gst.init(None)
 
@@ -363,6 +365,12 @@ def main() -> int:
         help="a hole of LEN s in the recording at AT s (the first frame after it carries D, "
         "unless :nod is given)",
     )
+    ap.add_argument(
+        "--refuse-rate-control-no",
+        action="store_true",
+        help="answer 451 Parameter Not Understood to a PLAY with Rate-Control: no, as devices "
+        "that only replay in real time do",
+    )
     ap.add_argument("--soap-log", help="append the name of each SOAP operation served to this file")
     ap.add_argument(
         "--clock-offset",
@@ -408,6 +416,17 @@ def main() -> int:
         f'( filesrc location="{loc}" ! {demux}h264parse ! rtph264pay name=pay0 pt=96 )'
     )
     mounts.add_factory("/live", plain)
+    if a.refuse_rate_control_no:
+
+        def on_pre_play(_client, ctx):
+            res, value = ctx.request.get_header(GstRtsp.RTSPHeaderField.RATE_CONTROL, 0)
+            if res == GstRtsp.RTSPResult.OK and value.strip().lower() == "no":
+                return GstRtsp.RTSPStatusCode.PARAMETER_NOT_UNDERSTOOD
+            return GstRtsp.RTSPStatusCode.OK
+
+        server.connect(
+            "client-connected", lambda _s, client: client.connect("pre-play-request", on_pre_play)
+        )
     if server.attach(None) == 0:
         print("ERROR cannot attach server", flush=True)
         return 1
