@@ -156,6 +156,14 @@ async fn three_cameras_ship_every_segment_once_through_a_store_outage() {
     let st = rec.upload_status().unwrap();
     rec.shutdown().await;
     let errors = errors.await.unwrap();
+    // The outage is reported, once a minute per camera and kind, not once per file retried.
+    for id in cams {
+        let n = errors.iter().filter(|(c, _)| c == id).count() as u64;
+        assert!(
+            (1..=2 + outage / 30).contains(&n),
+            "{id}: {n} error events in a {outage} s outage"
+        );
+    }
 
     let local = local_segments(&root);
     let store = server

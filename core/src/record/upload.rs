@@ -339,7 +339,7 @@ struct CamState {
     already_present: u64,
     deleted_local: u64,
     last_error: Option<String>,
-    /// Last error event sent: text and when.
+    /// Last error event sent: its kind ([`error_kind`]) and when.
     last_event: Option<(String, Instant)>,
     /// Confirmed relative paths (from the journal and this run).
     confirmed: HashSet<String>,
@@ -598,18 +598,21 @@ impl Inner {
         }
     }
 
-    /// Records an error for a camera; an event when it is new or a minute old.
+    /// Records an error for a camera; an event when its kind is new or the last event of
+    /// that kind is a minute old. The kind leaves out the object and the request details,
+    /// so a store outage with a backlog of 100 files is one event a minute, not 100.
     fn camera_error(&self, camera: &str, message: String) {
+        let kind = error_kind(&message).to_string();
         let send = {
             let mut st = lock(&self.state);
             let c = st.cams.entry(camera.to_string()).or_default();
             c.last_error = Some(message.clone());
             let due = match &c.last_event {
-                Some((m, at)) => *m != message || at.elapsed() >= Duration::from_secs(60),
+                Some((k, at)) => *k != kind || at.elapsed() >= Duration::from_secs(60),
                 None => true,
             };
             if due {
-                c.last_event = Some((message.clone(), Instant::now()));
+                c.last_event = Some((kind, Instant::now()));
             }
             due
         };
@@ -1008,6 +1011,18 @@ impl Inner {
     }
 }
 
+/// What [`describe`]'s text says went wrong (`credentials refused (...)`, `bucket not found`,
+/// `store unreachable or failing`, ...), without the object and the details; other texts
+/// are their own kind.
+fn error_kind(message: &str) -> &str {
+    message
+        .strip_prefix("upload to s3://")
+        .and_then(|m| m.split_once(": "))
+        .map_or(message, |(_, rest)| {
+            rest.split_once(": ").map_or(rest, |(k, _)| k)
+        })
+}
+
 /// A clear, redacted text for a failed request.
 fn describe(key: &ObjPath, s3: &S3Settings, e: &object_store::Error) -> String {
     let detail = s3.redact(&e.to_string());
@@ -1249,6 +1264,19 @@ mod tests {
             let d = inner.retry_delay(f).as_secs_f64();
             assert!(d >= lo && d <= hi, "failure {f}: {d}");
         }
+    }
+
+    #[test]
+    fn error_events_are_kept_apart_by_kind_not_by_object() {
+        let a = "upload to s3://b/p/cam/2026-01-01/a.mp4: store unreachable or failing: \
+                 error sending request in 1.2ms; local file kept, retrying";
+        let b = "upload to s3://b/p/cam/2026-01-01/b.mp4: store unreachable or failing: \
+                 error sending request in 3.4ms; local file kept, retrying";
+        let c = "upload to s3://b/p/cam/2026-01-01/b.mp4: bucket not found: NoSuchBucket";
+        assert_eq!(error_kind(a), "store unreachable or failing");
+        assert_eq!(error_kind(a), error_kind(b));
+        assert_eq!(error_kind(c), "bucket not found");
+        assert_eq!(error_kind("something else"), "something else");
     }
 
     fn line(file: &str) -> JournalLine {
