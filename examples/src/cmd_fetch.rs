@@ -143,6 +143,9 @@ pub async fn run(args: &FetchArgs) -> Result<(), String> {
             d.recording_token,
             d.clock_offset_secs
         );
+        if let Some(w) = &d.clock_warning {
+            outln!("warning: {w}");
+        }
     }
     outln!("manifest: {}", s.manifest_path.display());
     Ok(())

@@ -184,6 +184,17 @@ fn fetch_by_xaddr_asks_the_replay_service_and_names_the_device() {
     assert_eq!(d["xaddr"], server.xaddr.as_str());
     let offset = d["clock_offset_secs"].as_f64().expect("offset");
     assert!((offset - 3600.0).abs() < 3.0, "{offset}");
+    // A whole hour off: the device's UTC is probably local time, and the output says so.
+    assert!(
+        d["clock_warning"]
+            .as_str()
+            .is_some_and(|w| w.contains("+1 h")),
+        "{d}"
+    );
+    assert!(
+        stdout.contains("warning: the device clock is +"),
+        "{stdout}"
+    );
     assert_eq!(m["origin"]["uri"], server.replay.as_str());
 
     let mut extra = vec!["--recording", "RecordingToken_9"];

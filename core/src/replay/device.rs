@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use super::fetch::{FetchOptions, FetchSummary, ReplayError, fetch};
-use super::manifest::DeviceOrigin;
+use super::manifest::{DeviceOrigin, clock_warning};
 use crate::onvif::OnvifDevice;
 
 /// Fetches `[start, end)` of recording `recording_token` of `dev` into `out`. The RTSP
@@ -38,7 +38,11 @@ pub async fn fetch_recording(
         serial_number: info.serial_number,
         recording_token: recording_token.to_string(),
         clock_offset_secs: dev.clock_offset().as_secs_f64(),
+        clock_warning: clock_warning(dev.clock_offset().as_secs_f64()),
     };
+    if let Some(w) = &device.clock_warning {
+        log::warn!("{}: {w}", device.xaddr);
+    }
     let opts = FetchOptions {
         device: Some(device),
         ..opts.clone()
@@ -73,5 +77,19 @@ pub async fn fetch_recording(
             })
         }
         r => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clock_warning;
+
+    #[test]
+    fn whole_hours_off_utc_are_flagged_as_local_time() {
+        assert!(clock_warning(3599.5).is_some_and(|w| w.contains("+1 h")));
+        assert!(clock_warning(-7.0 * 3600.0 + 30.0).is_some_and(|w| w.contains("-7 h")));
+        for fine in [0.0, 2.5, -30.0, 1800.0, 3600.0 + 600.0, f64::NAN] {
+            assert_eq!(clock_warning(fine), None, "{fine}");
+        }
     }
 }

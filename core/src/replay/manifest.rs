@@ -86,6 +86,23 @@ pub struct DeviceOrigin {
     /// The device clock minus ours when the download started (GetSystemDateAndTime),
     /// seconds: a device whose "UTC" is off shows here.
     pub clock_offset_secs: f64,
+    /// Set when the offset is a whole number of hours (±2 min) of at least one hour: the
+    /// device's "UTC" is probably its local time, and so may be the footage's times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_warning: Option<String>,
+}
+
+/// The warning of [`DeviceOrigin::clock_warning`] for a device clock `offset_secs` ahead of
+/// ours (negative: behind).
+pub fn clock_warning(offset_secs: f64) -> Option<String> {
+    let hours = (offset_secs / 3600.0).round();
+    if hours.abs() < 1.0 || (offset_secs - hours * 3600.0).abs() > 120.0 || !hours.is_finite() {
+        return None;
+    }
+    Some(format!(
+        "the device clock is {offset_secs:+.0} s ({hours:+.0} h) off UTC: its UTC is probably \
+         local time, and so may be the recording's times"
+    ))
 }
 
 /// Counts of the 0xABAC flags.
