@@ -1,12 +1,19 @@
 //! ONVIF replay's 0xABAC RTP header extension: a whole RTP packet through
 //! `RtpPacket::parse_with_extension` and `ReplayExtension::from_header`, the raw extension
 //! words through `ReplayExtension::parse`, NTP era placement with a reference taken from the
-//! input, and the RTSP `clock=` times of PLAY answers.
+//! input, and the RTSP `clock=` times of PLAY answers; and Profile G's SOAP answers: the
+//! input as a SOAP response through the Recording Search and Replay parsers.
 #![no_main]
 
 use bytes::Bytes;
 use camwire::replay::extension::{ReplayExtension, ntp_to_unix_nanos_near, unix_nanos_to_ntp};
 use camwire::replay::fetch::{clock_range_start, parse_clock_time};
+use camwire::onvif::XmlLimits;
+use camwire::onvif::replay::parse_replay_uri;
+use camwire::onvif::search::{
+    parse_recording_information, parse_recording_search_results, parse_search_token,
+};
+use camwire::onvif::soap::parse_response;
 use camwire::rtp::RtpPacket;
 use libfuzzer_sys::fuzz_target;
 
@@ -44,5 +51,18 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = parse_clock_time(s);
         let _ = clock_range_start(s);
+    }
+    if let Ok(el) = parse_response("http://fuzz/", 200, data, &XmlLimits::default()) {
+        let (_, recs) = parse_recording_search_results(&el);
+        for r in &recs {
+            assert!(!r.token.is_empty());
+        }
+        let _ = parse_recording_information(&el);
+        if let Some(t) = parse_search_token(&el) {
+            assert!(!t.is_empty() && t == t.trim());
+        }
+        if let Some(u) = parse_replay_uri(&el) {
+            assert!(!u.is_empty() && u == u.trim());
+        }
     }
 });
