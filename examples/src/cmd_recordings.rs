@@ -3,7 +3,7 @@
 
 use camwire::credentials::Credentials;
 use camwire::onvif::OnvifDevice;
-use camwire::onvif::search::RecordingInformation;
+use camwire::onvif::search::{RecordingInformation, Span, present_ranges};
 use clap::Args;
 use serde_json::{Value, json};
 
@@ -12,6 +12,9 @@ pub const RECORDINGS_HELP: &str = "\
 Examples:
   camwire recordings --xaddr 10.0.0.5 --user admin --password PW
   camwire recordings --xaddr http://10.0.0.5/onvif/device_service --json
+  camwire recordings --xaddr 10.0.0.5 --start 2025-11-23T00:00:00Z --end 2025-11-24T00:00:00Z
+      also lists, per recording, the ranges with data and the gaps between them
+      (FindEvents on RecordingHistory/Track/State)
 
 Lists every recording the device's Recording Search service returns (the device is asked
 for all of them: some NVRs ignore search filters), each with its token (what
@@ -31,7 +34,13 @@ pub struct RecordingsArgs {
     /// The account's password (never printed)
     #[arg(long, value_name = "PASSWORD")]
     pub password: Option<String>,
-    /// Print one JSON document (recordings[] with tracks[])
+    /// With --end: also list the ranges with data and the gaps from T on (FindEvents)
+    #[arg(long, value_name = "T", requires = "end")]
+    pub start: Option<String>,
+    /// End of the window for ranges and gaps
+    #[arg(long, value_name = "T", requires = "start")]
+    pub end: Option<String>,
+    /// Print one JSON document (recordings[] with tracks[], and ranges[]/gaps[] with --start)
     #[arg(long)]
     pub json: bool,
 }
@@ -72,10 +81,48 @@ pub async fn run(args: &RecordingsArgs) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let recs = dev.recordings().await.map_err(|e| e.to_string())?;
+    let window = match (&args.start, &args.end) {
+        (Some(s), Some(e)) => {
+            let t = |v: &str, n: &str| {
+                v.parse::<jiff::Timestamp>()
+                    .map_err(|e| format!("--{n}: not an RFC 3339 time {v:?}: {e}"))
+            };
+            Some((t(s, "start")?, t(e, "end")?))
+        }
+        _ => None,
+    };
+    // Ranges with data and gaps per recording, inside the window (FindEvents).
+    let mut spans: Vec<(Vec<Span>, Vec<Span>)> = Vec::new();
+    if let Some((start, end)) = window {
+        for r in &recs {
+            let events = dev
+                .data_presence(&r.token, start, end)
+                .await
+                .map_err(|e| e.to_string())?;
+            spans.push(present_ranges(&events, start, end));
+        }
+    }
+    let span_json = |v: &[Span]| -> Vec<Value> {
+        v.iter()
+            .map(|(a, b)| json!({"start": a.to_string(), "end": b.to_string()}))
+            .collect()
+    };
     if args.json {
+        let list: Vec<Value> = recs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut v = recording_json(r);
+                if let Some((ranges, gaps)) = spans.get(i) {
+                    v["ranges"] = Value::Array(span_json(ranges));
+                    v["gaps"] = Value::Array(span_json(gaps));
+                }
+                v
+            })
+            .collect();
         let doc = json!({
             "device": dev.xaddr().as_str(),
-            "recordings": recs.iter().map(recording_json).collect::<Vec<_>>(),
+            "recordings": list,
         });
         outln!(
             "{}",
@@ -84,7 +131,7 @@ pub async fn run(args: &RecordingsArgs) -> Result<(), String> {
         return Ok(());
     }
     outln!("{} recordings on {}", recs.len(), dev.xaddr());
-    for r in &recs {
+    for (i, r) in recs.iter().enumerate() {
         let show = |t: Option<jiff::Timestamp>| t.map_or("?".to_string(), |t| t.to_string());
         outln!(
             "{}  {} .. {}  {}{}  source {} {:?}",
@@ -108,6 +155,14 @@ pub async fn run(args: &RecordingsArgs) -> Result<(), String> {
                 show(t.data_from),
                 show(t.data_to)
             );
+        }
+        if let Some((ranges, gaps)) = spans.get(i) {
+            for (a, b) in ranges {
+                outln!("  data {a} .. {b}");
+            }
+            for (a, b) in gaps {
+                outln!("  gap  {a} .. {b}");
+            }
         }
     }
     Ok(())

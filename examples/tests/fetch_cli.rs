@@ -14,7 +14,8 @@
 //!   +3600 s clock offset. An unknown recording token is the device's NoRecording fault.
 //! - `camwire recordings --xaddr --json`: one search session (FindRecordings, a Searching
 //!   page with no results, then Completed with RecordingToken_1 spanning the archive,
-//!   EndSearch sent), the recording's times and video track listed.
+//!   EndSearch sent), the recording's times and video track listed; with --start/--end over
+//!   an archive with a 12 s hole, the ranges with data and the gap (FindEvents).
 
 mod support;
 
@@ -275,5 +276,61 @@ fn recordings_pages_the_search_to_completed_and_ends_it() {
     assert!(
         text.contains("RecordingToken_1  2026-11-25T10:00:00Z .. 2026-11-25T10:00:20Z  Stopped"),
         "{text}"
+    );
+}
+
+#[test]
+fn recordings_with_a_window_lists_ranges_and_the_gap() {
+    let mp4 = clip(320, 240, 20, 300);
+    let dir = tmpdir("recordings-cli-gap");
+    let log = dir.join("soap.log");
+    let args = [
+        "--gap",
+        "4:12",
+        "--soap-log",
+        log.to_str().expect("utf-8 path"),
+    ];
+    let server = start_server(&mp4, &args);
+    let o = camwire(&[
+        "recordings",
+        "--xaddr",
+        &server.xaddr,
+        "--start",
+        "2026-11-25T09:59:00Z",
+        "--end",
+        "2026-11-25T10:01:00Z",
+        "--json",
+    ]);
+    assert_ok(&o, "camwire recordings --start --end");
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let r = &doc["recordings"][0];
+    assert_eq!(r["latest"], "2026-11-25T10:00:32Z", "{doc}");
+    let span = |v: &serde_json::Value| (v["start"].clone(), v["end"].clone());
+    let ranges: Vec<_> = r["ranges"]
+        .as_array()
+        .expect("ranges")
+        .iter()
+        .map(span)
+        .collect();
+    let gaps: Vec<_> = r["gaps"]
+        .as_array()
+        .expect("gaps")
+        .iter()
+        .map(span)
+        .collect();
+    let s = |a: &str, b: &str| (serde_json::json!(a), serde_json::json!(b));
+    assert_eq!(
+        ranges,
+        [
+            s("2026-11-25T10:00:00Z", "2026-11-25T10:00:04Z"),
+            s("2026-11-25T10:00:16Z", "2026-11-25T10:00:32Z")
+        ],
+        "{doc}"
+    );
+    assert_eq!(gaps, [s("2026-11-25T10:00:04Z", "2026-11-25T10:00:16Z")]);
+    let ops = std::fs::read_to_string(&log).expect("soap log");
+    assert!(
+        ops.contains("FindEvents\nGetEventSearchResults\nEndSearch\n"),
+        "{ops}"
     );
 }

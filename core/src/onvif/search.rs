@@ -196,28 +196,32 @@ impl OnvifDevice {
             .await
     }
 
-    /// Every recording the device lists (one FindRecordings session, paged to the end).
-    pub async fn recordings(&self) -> Result<Vec<RecordingInformation>> {
+    /// One search session: `find_op` with `find_inner`, then `results_op` pages (parsed by
+    /// `parse`) until Completed, bounded; EndSearch always.
+    async fn search_session<T>(
+        &self,
+        find_op: &str,
+        find_inner: &str,
+        results_op: &str,
+        parse: fn(&Element) -> (SearchState, Vec<T>),
+    ) -> Result<Vec<T>> {
         let target = self.xaddr().to_string();
-        let r = self
-            .search_call(
-                "FindRecordings",
-                "<tse:Scope/><tse:KeepAliveTime>PT60S</tse:KeepAliveTime>",
-            )
-            .await?;
+        let r = self.search_call(find_op, find_inner).await?;
         let token = parse_search_token(&r)
-            .ok_or_else(|| Error::protocol(&target, "FindRecordings answer without SearchToken"))?
+            .ok_or_else(|| {
+                Error::protocol(&target, format!("{find_op} answer without SearchToken"))
+            })?
             .to_string();
         let t = escape(&token);
         let started = Instant::now();
-        let mut all: Vec<RecordingInformation> = Vec::new();
+        let mut all: Vec<T> = Vec::new();
         let mut outcome = Ok(());
         for page in 0.. {
             if page >= MAX_PAGES || started.elapsed() > MAX_SEARCH_TIME {
                 outcome = Err(Error::protocol(
                     &target,
                     format!(
-                        "recording search not Completed after {page} pages in {:?}",
+                        "{find_op} search not Completed after {page} pages in {:?}",
                         started.elapsed()
                     ),
                 ));
@@ -227,15 +231,10 @@ impl OnvifDevice {
                 "<tse:SearchToken>{t}</tse:SearchToken><tse:MinResults>1</tse:MinResults>\
                  <tse:MaxResults>100</tse:MaxResults><tse:WaitTime>PT5S</tse:WaitTime>"
             );
-            match self.search_call("GetRecordingSearchResults", &inner).await {
+            match self.search_call(results_op, &inner).await {
                 Ok(r) => {
-                    let (state, found) = parse_recording_search_results(&r);
-                    for rec in found {
-                        // Results are never repeated by the spec; some devices do anyway.
-                        if !all.iter().any(|a| a.token == rec.token) {
-                            all.push(rec);
-                        }
-                    }
+                    let (state, found) = parse(&r);
+                    all.extend(found);
                     if state == SearchState::Completed {
                         break;
                     }
@@ -258,6 +257,161 @@ impl OnvifDevice {
         }
         outcome.map(|()| all)
     }
+
+    /// Every recording the device lists (one FindRecordings session, paged to the end).
+    pub async fn recordings(&self) -> Result<Vec<RecordingInformation>> {
+        let found = self
+            .search_session(
+                "FindRecordings",
+                "<tse:Scope/><tse:KeepAliveTime>PT60S</tse:KeepAliveTime>",
+                "GetRecordingSearchResults",
+                parse_recording_search_results,
+            )
+            .await?;
+        // Results are never repeated by the spec; some devices do anyway.
+        let mut all: Vec<RecordingInformation> = Vec::new();
+        for rec in found {
+            if !all.iter().any(|a| a.token == rec.token) {
+                all.push(rec);
+            }
+        }
+        Ok(all)
+    }
+
+    /// The `RecordingHistory/Track/State` events (IsDataPresent) of `recording` between
+    /// `start` and `end` (FindEvents with IncludeStartState, paged to the end), in time
+    /// order; [`present_ranges`] turns them into ranges and gaps.
+    pub async fn data_presence(
+        &self,
+        recording: &str,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<Vec<DataPresence>> {
+        let inner = format!(
+            "<tse:StartPoint>{start}</tse:StartPoint><tse:EndPoint>{end}</tse:EndPoint>\
+             <tse:Scope><tt:IncludedRecordings>{}</tt:IncludedRecordings></tse:Scope>\
+             <tse:SearchFilter><wsnt:TopicExpression \
+             xmlns:wsnt=\"http://docs.oasis-open.org/wsn/b-2\" \
+             xmlns:tns1=\"http://www.onvif.org/ver10/topics\" \
+             Dialect=\"http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet\">\
+             tns1:RecordingHistory/Track/State</wsnt:TopicExpression></tse:SearchFilter>\
+             <tse:IncludeStartState>true</tse:IncludeStartState>\
+             <tse:KeepAliveTime>PT60S</tse:KeepAliveTime>",
+            escape(recording)
+        );
+        let mut events = self
+            .search_session(
+                "FindEvents",
+                &inner,
+                "GetEventSearchResults",
+                parse_event_search_results,
+            )
+            .await?;
+        events.retain(|e| e.recording == recording);
+        events.sort_by_key(|e| e.time);
+        Ok(events)
+    }
+}
+
+/// A time span: (from, to).
+pub type Span = (Timestamp, Timestamp);
+
+/// One `RecordingHistory/Track/State` event: data present (or not) on a track from `time`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataPresence {
+    /// Recording token.
+    pub recording: String,
+    /// Track token.
+    pub track: String,
+    /// When the state took effect.
+    pub time: Timestamp,
+    /// `IsDataPresent`.
+    pub present: bool,
+    /// `StartStateEvent`: the state at the search's start point, not a change.
+    pub start_state: bool,
+}
+
+/// A GetEventSearchResults answer: its state and the data-presence events in it (other
+/// events are skipped).
+pub fn parse_event_search_results(resp: &Element) -> (SearchState, Vec<DataPresence>) {
+    let list = resp.find("ResultList");
+    let state = match list.and_then(|l| l.text_at(&["SearchState"])) {
+        Some("Completed") => SearchState::Completed,
+        Some("Searching") => SearchState::Searching,
+        _ => SearchState::Other,
+    };
+    let mut out = Vec::new();
+    for r in list.iter().flat_map(|l| l.children_named("Result")) {
+        let topic_ok = r
+            .find("Topic")
+            .is_none_or(|t| t.trimmed().ends_with("RecordingHistory/Track/State"));
+        let mut items = Vec::new();
+        if let Some(data) = r.find("Data") {
+            data.find_all("SimpleItem", &mut items);
+        }
+        let present = items
+            .iter()
+            .find(|i| i.attr("Name") == Some("IsDataPresent"))
+            .and_then(|i| i.attr("Value"))
+            .map(|v| v.trim().eq_ignore_ascii_case("true"));
+        let mut suspect = false;
+        let (Some(present), true, Some(recording), Some(time)) = (
+            present,
+            topic_ok,
+            r.text_at(&["RecordingToken"]),
+            r.text_at(&["Time"])
+                .and_then(|t| parse_time(t, &mut suspect)),
+        ) else {
+            continue;
+        };
+        out.push(DataPresence {
+            recording: recording.to_string(),
+            track: r.text_at(&["TrackToken"]).unwrap_or_default().to_string(),
+            time,
+            present,
+            start_state: r
+                .text_at(&["StartStateEvent"])
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        });
+    }
+    (state, out)
+}
+
+/// Ranges with data and the gaps between them inside `[start, end]`, from time-ordered
+/// events of one track (the first video track's events when several tracks report). Before
+/// the first event the state is unknown: a first "not present" means data was there from
+/// `start`.
+pub fn present_ranges(
+    events: &[DataPresence],
+    start: Timestamp,
+    end: Timestamp,
+) -> (Vec<Span>, Vec<Span>) {
+    let track = events.first().map(|e| e.track.as_str()).unwrap_or_default();
+    let mut ranges: Vec<Span> = Vec::new();
+    let mut open: Option<Timestamp> = None;
+    let mut known = false;
+    for e in events.iter().filter(|e| e.track == track) {
+        let t = e.time.clamp(start, end);
+        match (e.present, open) {
+            (true, None) => open = Some(t),
+            (false, Some(from)) => {
+                if t > from {
+                    ranges.push((from, t));
+                }
+                open = None;
+            }
+            (false, None) if !known && t > start => ranges.push((start, t)),
+            _ => {}
+        }
+        known = true;
+    }
+    if let Some(from) = open
+        && end > from
+    {
+        ranges.push((from, end));
+    }
+    let gaps = ranges.windows(2).map(|w| (w[0].1, w[1].0)).collect();
+    (ranges, gaps)
 }
 
 #[cfg(test)]
@@ -374,6 +528,91 @@ mod tests {
         assert_eq!(
             parse_recording_search_results(&empty),
             (SearchState::Other, vec![])
+        );
+    }
+
+    /// FindEvents results shaped like a device's: the start state (present), the hole
+    /// (not present, then present again), an event of another topic, a result without time.
+    const EVENTS: &str = r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"
+ xmlns:tse="http://www.onvif.org/ver10/search/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema"
+ xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2"><e:Body><tse:GetEventSearchResultsResponse>
+<tse:ResultList><tt:SearchState>Completed</tt:SearchState>
+<tt:Result><tt:RecordingToken>Rec1</tt:RecordingToken><tt:TrackToken>VIDEO001</tt:TrackToken>
+<tt:Time>2026-11-25T10:00:40Z</tt:Time><tt:Event><wsnt:Topic>tns1:RecordingHistory/Track/State</wsnt:Topic>
+<wsnt:Message><tt:Message UtcTime="2026-11-25T10:00:40Z"><tt:Source/><tt:Data>
+<tt:SimpleItem Name="IsDataPresent" Value="false"/></tt:Data></tt:Message></wsnt:Message></tt:Event>
+<tt:StartStateEvent>false</tt:StartStateEvent></tt:Result>
+<tt:Result><tt:RecordingToken>Rec1</tt:RecordingToken><tt:TrackToken>VIDEO001</tt:TrackToken>
+<tt:Time>2026-11-25T10:00:00Z</tt:Time><tt:Event><wsnt:Topic>tns1:RecordingHistory/Track/State</wsnt:Topic>
+<wsnt:Message><tt:Message><tt:Data><tt:SimpleItem Name="IsDataPresent" Value="true"/></tt:Data>
+</tt:Message></wsnt:Message></tt:Event><tt:StartStateEvent>true</tt:StartStateEvent></tt:Result>
+<tt:Result><tt:RecordingToken>Rec1</tt:RecordingToken><tt:TrackToken>VIDEO001</tt:TrackToken>
+<tt:Time>2026-11-25T10:00:52Z</tt:Time><tt:Event><wsnt:Topic>tns1:RecordingHistory/Track/State</wsnt:Topic>
+<wsnt:Message><tt:Message><tt:Data><tt:SimpleItem Name="IsDataPresent" Value="true"/></tt:Data>
+</tt:Message></wsnt:Message></tt:Event><tt:StartStateEvent>false</tt:StartStateEvent></tt:Result>
+<tt:Result><tt:RecordingToken>Rec1</tt:RecordingToken><tt:Time>2026-11-25T10:00:45Z</tt:Time>
+<tt:Event><wsnt:Topic>tns1:RecordingHistory/Recording/State</wsnt:Topic><wsnt:Message><tt:Message>
+<tt:Data><tt:SimpleItem Name="IsRecording" Value="false"/></tt:Data></tt:Message></wsnt:Message></tt:Event></tt:Result>
+<tt:Result><tt:RecordingToken>Rec1</tt:RecordingToken><tt:Event><wsnt:Message><tt:Message><tt:Data>
+<tt:SimpleItem Name="IsDataPresent" Value="true"/></tt:Data></tt:Message></wsnt:Message></tt:Event></tt:Result>
+</tse:ResultList></tse:GetEventSearchResultsResponse></e:Body></e:Envelope>"#;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().expect("time")
+    }
+
+    #[test]
+    fn data_presence_events_become_ranges_and_gaps() {
+        let r = body(EVENTS).expect("answer");
+        let (state, mut ev) = parse_event_search_results(&r);
+        assert_eq!(state, SearchState::Completed);
+        assert_eq!(ev.len(), 3, "{ev:?}");
+        ev.sort_by_key(|e| e.time);
+        assert!(ev[0].present && ev[0].start_state);
+        assert!(!ev[1].present);
+        let (ranges, gaps) =
+            present_ranges(&ev, ts("2026-11-25T09:59:00Z"), ts("2026-11-25T10:01:00Z"));
+        assert_eq!(
+            ranges,
+            [
+                (ts("2026-11-25T10:00:00Z"), ts("2026-11-25T10:00:40Z")),
+                (ts("2026-11-25T10:00:52Z"), ts("2026-11-25T10:01:00Z"))
+            ]
+        );
+        assert_eq!(
+            gaps,
+            [(ts("2026-11-25T10:00:40Z"), ts("2026-11-25T10:00:52Z"))]
+        );
+    }
+
+    #[test]
+    fn a_first_not_present_means_data_from_the_start() {
+        let e = |t: &str, present| DataPresence {
+            recording: "R".into(),
+            track: "V".into(),
+            time: ts(t),
+            present,
+            start_state: false,
+        };
+        let (ranges, gaps) = present_ranges(
+            &[
+                e("2026-11-25T10:00:10Z", false),
+                e("2026-11-25T10:00:20Z", true),
+            ],
+            ts("2026-11-25T10:00:00Z"),
+            ts("2026-11-25T10:00:30Z"),
+        );
+        assert_eq!(
+            ranges,
+            [
+                (ts("2026-11-25T10:00:00Z"), ts("2026-11-25T10:00:10Z")),
+                (ts("2026-11-25T10:00:20Z"), ts("2026-11-25T10:00:30Z"))
+            ]
+        );
+        assert_eq!(gaps.len(), 1);
+        assert_eq!(
+            present_ranges(&[], ts("2026-11-25T10:00:00Z"), ts("2026-11-25T10:00:30Z")),
+            (vec![], vec![])
         );
     }
 

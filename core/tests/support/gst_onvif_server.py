@@ -27,7 +27,9 @@ real device; no authentication): GetSystemDateAndTime (our clock, optionally shi
 GetReplayUri, which answers the replay mount for RecordingToken_1 and the fault
 ter:InvalidArgVal/ter:NoRecording (HTTP 400) for any other token, and a search session:
 FindRecordings, GetRecordingSearchResults (a Searching page with no results, then
-RecordingToken_1 spanning the archive, Completed) and EndSearch. --soap-log FILE gets one
+RecordingToken_1 spanning the archive, Completed), FindEvents and GetEventSearchResults
+(RecordingHistory/Track/State: present from the start, not present over a --gap, not
+present after the end) and EndSearch. --soap-log FILE gets one
 line per operation served.
 
 How the seek reaches the file (gst-rtsp-server 1.22, rtsp-media.c): a `clock=` range becomes
@@ -219,7 +221,7 @@ ENVELOPE = (
 )
 
 
-def soap_handler(device_xaddr, replay_uri, clock_offset, recording_span, log_path):
+def soap_handler(device_xaddr, replay_uri, clock_offset, recording_span, hole, log_path):
     """An http.server handler answering what fetch --xaddr and recordings need."""
     pages = {"n": 0}
 
@@ -245,7 +247,8 @@ def soap_handler(device_xaddr, replay_uri, clock_offset, recording_span, log_pat
             status = 200
             for op in (
                 "GetSystemDateAndTime", "GetServices", "GetDeviceInformation", "GetReplayUri",
-                "FindRecordings", "GetRecordingSearchResults", "EndSearch",
+                "FindRecordings", "GetRecordingSearchResults", "FindEvents",
+                "GetEventSearchResults", "EndSearch",
             ):
                 if op in body:
                     log(op)
@@ -313,6 +316,38 @@ def soap_handler(device_xaddr, replay_uri, clock_offset, recording_span, log_pat
                     '<tse:GetRecordingSearchResultsResponse xmlns:tse="http://www.onvif.org/ver10/search/wsdl">'
                     f"<tse:ResultList><tt:SearchState>{state}</tt:SearchState>{found}"
                     "</tse:ResultList></tse:GetRecordingSearchResultsResponse>"
+                )
+            elif "FindEvents" in body:
+                answer = (
+                    '<tse:FindEventsResponse xmlns:tse="http://www.onvif.org/ver10/search/wsdl">'
+                    "<tse:SearchToken>SearchToken_2</tse:SearchToken></tse:FindEventsResponse>"
+                )
+            elif "GetEventSearchResults" in body:
+                # RecordingHistory/Track/State: present from the start (the start state), not
+                # present over the hole, and not present after the end.
+                start, end = recording_span
+                changes = [(start, "true", "true")]
+                if hole:
+                    changes += [(hole[0], "false", "false"), (hole[1], "true", "false")]
+                changes.append((end, "false", "false"))
+                results = "".join(
+                    "<tt:Result><tt:RecordingToken>RecordingToken_1</tt:RecordingToken>"
+                    f"<tt:TrackToken>VIDEO001</tt:TrackToken><tt:Time>{t}</tt:Time><tt:Event>"
+                    '<wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/'
+                    'ConcreteSet">tns1:RecordingHistory/Track/State</wsnt:Topic><wsnt:Message>'
+                    f'<tt:Message UtcTime="{t}"><tt:Source>'
+                    '<tt:SimpleItem Name="RecordingToken" Value="RecordingToken_1"/>'
+                    '<tt:SimpleItem Name="Track" Value="VIDEO001"/></tt:Source><tt:Data>'
+                    f'<tt:SimpleItem Name="IsDataPresent" Value="{v}"/></tt:Data></tt:Message>'
+                    f"</wsnt:Message></tt:Event><tt:StartStateEvent>{st}</tt:StartStateEvent>"
+                    "</tt:Result>"
+                    for t, v, st in changes
+                )
+                answer = (
+                    '<tse:GetEventSearchResultsResponse xmlns:tse="http://www.onvif.org/ver10/search/wsdl" '
+                    'xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2"><tse:ResultList>'
+                    f"<tt:SearchState>Completed</tt:SearchState>{results}</tse:ResultList>"
+                    "</tse:GetEventSearchResultsResponse>"
                 )
             elif "EndSearch" in body:
                 answer = (
@@ -438,7 +473,16 @@ def main() -> int:
     span = tuple(
         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) for t in (unix, span_end)
     )
-    soap.RequestHandlerClass = soap_handler(xaddr, replay_uri, a.clock_offset, span, a.soap_log)
+    hole = None
+    if gap:
+        at = unix + gap[0] * frame_ns // 1_000_000_000
+        hole = tuple(
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+            for t in (at, at + gap[1] // 1_000_000_000)
+        )
+    soap.RequestHandlerClass = soap_handler(
+        xaddr, replay_uri, a.clock_offset, span, hole, a.soap_log
+    )
     threading.Thread(target=soap.serve_forever, daemon=True).start()
     print(f"READY {replay_uri} rtsp://127.0.0.1:{port}/live {xaddr}", flush=True)
     GLib.MainLoop().run()
