@@ -87,7 +87,11 @@ pub async fn run(args: &RecordingsArgs) -> Result<(), String> {
                 v.parse::<jiff::Timestamp>()
                     .map_err(|e| format!("--{n}: not an RFC 3339 time {v:?}: {e}"))
             };
-            Some((t(s, "start")?, t(e, "end")?))
+            let (start, end) = (t(s, "start")?, t(e, "end")?);
+            if start >= end {
+                return Err(format!("--start {start} is not before --end {end}"));
+            }
+            Some((start, end))
         }
         _ => None,
     };

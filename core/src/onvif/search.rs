@@ -386,6 +386,9 @@ pub fn present_ranges(
     start: Timestamp,
     end: Timestamp,
 ) -> (Vec<Span>, Vec<Span>) {
+    if start > end {
+        return (Vec::new(), Vec::new());
+    }
     let track = events.first().map(|e| e.track.as_str()).unwrap_or_default();
     let mut ranges: Vec<Span> = Vec::new();
     let mut open: Option<Timestamp> = None;
@@ -612,6 +615,15 @@ mod tests {
         assert_eq!(gaps.len(), 1);
         assert_eq!(
             present_ranges(&[], ts("2026-11-25T10:00:00Z"), ts("2026-11-25T10:00:30Z")),
+            (vec![], vec![])
+        );
+        // A reversed window is empty, not a panic.
+        assert_eq!(
+            present_ranges(
+                &[e("2026-11-25T10:00:10Z", true)],
+                ts("2026-11-25T10:00:30Z"),
+                ts("2026-11-25T10:00:00Z")
+            ),
             (vec![], vec![])
         );
     }
