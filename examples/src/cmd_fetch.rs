@@ -43,9 +43,10 @@ pub struct FetchArgs {
     )]
     pub url: Option<String>,
     /// ONVIF device address instead of --url: its Replay service gives the URI (GetReplayUri)
-    #[arg(long, value_name = "X", requires = "recording")]
+    #[arg(long, value_name = "X")]
     pub xaddr: Option<String>,
-    /// Recording token on the device (with --xaddr)
+    /// Recording token on the device (with --xaddr; may be left out when the device holds
+    /// exactly one recording that covers the range)
     #[arg(long, value_name = "TOKEN", requires = "xaddr")]
     pub recording: Option<String>,
     /// First instant to fetch (T1): the clip shows the frame on screen at T1 first
@@ -75,6 +76,39 @@ fn time(value: &str, name: &str) -> Result<SystemTime, String> {
     export::parse_rfc3339(value).map_err(|e| format!("--{name}: {e}"))
 }
 
+/// The one recording of `dev` (Recording Search) whose span overlaps `[start, end)`, when
+/// there is exactly one; an error listing the candidates otherwise.
+async fn only_recording(
+    dev: &OnvifDevice,
+    start: SystemTime,
+    end: SystemTime,
+) -> Result<String, String> {
+    let recs = dev.recordings().await.map_err(|e| e.to_string())?;
+    let (start, end) = (
+        jiff::Timestamp::try_from(start).map_err(|e| e.to_string())?,
+        jiff::Timestamp::try_from(end).map_err(|e| e.to_string())?,
+    );
+    // Unknown ends count as overlapping: the device did not say.
+    let covering: Vec<&str> = recs
+        .iter()
+        .filter(|r| r.earliest.is_none_or(|e| e < end) && r.latest.is_none_or(|l| l > start))
+        .map(|r| r.token.as_str())
+        .collect();
+    match covering.as_slice() {
+        [one] => Ok((*one).to_string()),
+        [] => Err(format!(
+            "no recording on the device covers {start} .. {end} ({} recordings; see camwire \
+             recordings)",
+            recs.len()
+        )),
+        many => Err(format!(
+            "{} recordings cover {start} .. {end}: choose one with --recording ({})",
+            many.len(),
+            many.join(", ")
+        )),
+    }
+}
+
 /// Runs `camwire fetch`.
 pub async fn run(args: &FetchArgs) -> Result<(), String> {
     let start = time(&args.start, "start")?;
@@ -96,15 +130,19 @@ pub async fn run(args: &FetchArgs) -> Result<(), String> {
         },
         ..Default::default()
     };
-    let s = match (&args.url, &args.xaddr, &args.recording) {
-        (Some(url), _, _) => replay::fetch(url, start, end, &args.out, &opts).await,
-        (None, Some(xaddr), Some(token)) => {
+    let s = match (&args.url, &args.xaddr) {
+        (Some(url), _) => replay::fetch(url, start, end, &args.out, &opts).await,
+        (None, Some(xaddr)) => {
             let dev = OnvifDevice::connect(xaddr, opts.credentials.clone(), Default::default())
                 .await
                 .map_err(|e| e.to_string())?;
-            replay::fetch_recording(&dev, token, start, end, &args.out, &opts).await
+            let token = match &args.recording {
+                Some(t) => t.clone(),
+                None => only_recording(&dev, start, end).await?,
+            };
+            replay::fetch_recording(&dev, &token, start, end, &args.out, &opts).await
         }
-        _ => return Err("give --url RTSP, or --xaddr X with --recording TOKEN".into()),
+        _ => return Err("give --url RTSP, or --xaddr X [--recording TOKEN]".into()),
     }
     .map_err(|e| e.to_string())?;
     let m = &s.manifest.export;

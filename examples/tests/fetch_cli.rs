@@ -12,6 +12,7 @@
 //! - `--xaddr --recording`: the URI comes from GetReplayUri of the server's SOAP template
 //!   device (clock one hour ahead); the manifest names the device, the recording and the
 //!   +3600 s clock offset. An unknown recording token is the device's NoRecording fault.
+//!   Without --recording, the one recording covering the range (Recording Search) is used.
 //! - `camwire recordings --xaddr --json`: one search session (FindRecordings, a Searching
 //!   page with no results, then Completed with RecordingToken_1 spanning the archive,
 //!   EndSearch sent), the recording's times and video track listed; with --start/--end over
@@ -206,6 +207,12 @@ fn fetch_by_xaddr_asks_the_replay_service_and_names_the_device() {
     assert!(stderr.contains("NoRecording"), "{stderr}");
     assert!(!stderr.contains("pw-n0t-printed"));
     assert!(!dir.join("none.mp4").exists());
+
+    // Without --recording: the device's only recording covering the range is taken.
+    let only = dir.join("only.mp4");
+    let o = fetch(["--xaddr", &server.xaddr], &only, &[]);
+    assert_ok(&o, "camwire fetch --xaddr without --recording");
+    assert!(framemd5(std::slice::from_ref(&only)) == source[125..375]);
 
     // A range after the recording: the error says what the recording holds.
     let mut args = vec![
