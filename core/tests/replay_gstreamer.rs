@@ -220,7 +220,23 @@ async fn fetch_window(
 #[tokio::test]
 async fn fetch_60s_from_the_middle_is_frame_exact_and_faster_than_real_time() {
     // 10:00:30 .. 10:01:30: frames 750..2250.
-    let m = fetch_window("60s", 30.0, 90.0, 750, 2250, FetchOptions::default(), &[]).await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let opts = FetchOptions {
+        progress: Some(std::sync::Arc::new(move |p| log.lock().unwrap().push(p))),
+        ..Default::default()
+    };
+    let m = fetch_window("60s", 30.0, 90.0, 750, 2250, opts, &[]).await;
+    // Progress: media done never goes back, and the last report is the whole window.
+    let seen = seen.lock().unwrap();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].media_done_secs <= w[1].media_done_secs)
+    );
+    let last = seen.last().unwrap();
+    assert_eq!((last.frames, last.media_total_secs), (1500, 60.0));
+    assert!((last.media_done_secs - 59.96).abs() < 1e-6, "{last:?}");
     let o = &m.origin;
     assert_eq!(o.rate_control, "no");
     assert_eq!(o.rate_control_refused, None);

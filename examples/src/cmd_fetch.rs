@@ -109,8 +109,9 @@ async fn only_recording(
     }
 }
 
-/// Runs `camwire fetch`.
-pub async fn run(args: &FetchArgs) -> Result<(), String> {
+/// Runs `camwire fetch`; on a terminal (and not `quiet`) a progress line on stderr shows
+/// the media time done and the speed as a multiple of real time.
+pub async fn run(args: &FetchArgs, quiet: bool) -> Result<(), String> {
     let start = time(&args.start, "start")?;
     let end = time(&args.end, "end")?;
     let credentials = match (&args.user, &args.password) {
@@ -128,6 +129,16 @@ pub async fn run(args: &FetchArgs) -> Result<(), String> {
         } else {
             export::OutputFormat::Progressive
         },
+        progress: (!quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+            std::sync::Arc::new(|p: replay::FetchProgress| {
+                eprint!(
+                    "\rfetching {:.1} / {:.1} s of media ({:.1}x real time)   ",
+                    p.media_done_secs,
+                    p.media_total_secs,
+                    p.media_done_secs / p.wall_secs.max(1e-3)
+                );
+            }) as std::sync::Arc<dyn Fn(replay::FetchProgress) + Send + Sync>
+        }),
         ..Default::default()
     };
     let s = match (&args.url, &args.xaddr) {
@@ -145,6 +156,9 @@ pub async fn run(args: &FetchArgs) -> Result<(), String> {
         _ => return Err("give --url RTSP, or --xaddr X [--recording TOKEN]".into()),
     }
     .map_err(|e| e.to_string())?;
+    if opts.progress.is_some() {
+        eprintln!();
+    }
     let m = &s.manifest.export;
     let o = &s.manifest.origin;
     outln!(

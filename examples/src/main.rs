@@ -65,7 +65,7 @@ fn main() -> ExitCode {
             Command::Ls(a) => cmd_export::ls(a),
             Command::Export(a) => cmd_export::export_clip(a, quiet),
             Command::Verify(a) => cmd_export::verify(a, quiet),
-            Command::Fetch(a) => cmd_fetch::run(a).await,
+            Command::Fetch(a) => cmd_fetch::run(a, quiet).await,
             Command::Recordings(a) => cmd_recordings::run(a).await,
             Command::Discover(a) => cmd_onvif::discover(a).await,
             Command::Onvif(a) => cmd_onvif::info(a).await,

@@ -36,6 +36,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
@@ -93,6 +94,22 @@ pub struct FetchOptions {
     /// Progressive (moov first, default) or fragmented (one `prft`/`moof`/`mdat` per GOP of
     /// at most 250 frames), as export writes them.
     pub format: OutputFormat,
+    /// Called as frames are stored (at most every 200 ms, and once at the end), on the
+    /// fetching task: keep it short.
+    pub progress: Option<Arc<dyn Fn(FetchProgress) + Send + Sync>>,
+}
+
+/// How far a fetch is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FetchProgress {
+    /// Media stored past T1 (the last stored frame's wall clock minus T1), seconds.
+    pub media_done_secs: f64,
+    /// T2 − T1, seconds.
+    pub media_total_secs: f64,
+    /// Since the fetch started, seconds.
+    pub wall_secs: f64,
+    /// Frames stored (pre-roll included).
+    pub frames: u64,
 }
 
 impl Default for FetchOptions {
@@ -107,6 +124,7 @@ impl Default for FetchOptions {
             camera_id: None,
             device: None,
             format: OutputFormat::Progressive,
+            progress: None,
         }
     }
 }
@@ -123,6 +141,7 @@ impl std::fmt::Debug for FetchOptions {
             .field("camera_id", &self.camera_id)
             .field("device", &self.device)
             .field("format", &self.format)
+            .field("progress", &self.progress.as_ref().map(|_| "callback"))
             .finish()
     }
 }
@@ -319,6 +338,7 @@ async fn session(
     };
 
     let mut asm = Assembler::new(t1, t2, clock_rate, opts, out, &reply)?;
+    asm.began = began;
     let depack_opts = DepacketizerOptions {
         // Replay comes over TCP: nothing to reorder.
         reorder_window: 0,
@@ -467,6 +487,9 @@ enum Piece {
 
 /// Turns timed access units into the spooled samples of the clip.
 struct Assembler {
+    progress: Option<Arc<dyn Fn(FetchProgress) + Send + Sync>>,
+    began: Instant,
+    reported: Instant,
     t1: Nanos,
     t2: Nanos,
     clock_rate: u32,
@@ -529,6 +552,9 @@ impl Assembler {
         });
         let spool_path = sibling(out, "spool");
         Ok(Assembler {
+            progress: opts.progress.clone(),
+            began: Instant::now(),
+            reported: Instant::now(),
             t1,
             t2,
             clock_rate,
@@ -789,10 +815,28 @@ impl Assembler {
         }
         self.last_wall = wall;
         self.last_rtp = rtp;
+        if self.reported.elapsed() >= Duration::from_millis(200) {
+            self.report();
+        }
         Ok(())
     }
 
+    fn report(&mut self) {
+        self.reported = Instant::now();
+        if let Some(p) = &self.progress {
+            p(FetchProgress {
+                media_done_secs: ((self.last_wall - self.t1).max(0)) as f64 / 1e9,
+                media_total_secs: (self.t2 - self.t1) as f64 / 1e9,
+                wall_secs: self.began.elapsed().as_secs_f64(),
+                frames: self.samples.len() as u64,
+            });
+        }
+    }
+
     fn finish(mut self, how: &Ended<'_>) -> Result<FetchSummary, ReplayError> {
+        if !self.samples.is_empty() {
+            self.report();
+        }
         // Footage that ends before T1 still gives its last GOP (the frame showing at T1).
         if self.spool.is_none() && !self.held.is_empty() {
             let at = self.held.last().map_or(self.t1, |h| h.wall);

@@ -23,5 +23,5 @@ pub mod manifest;
 
 pub use device::fetch_recording;
 pub use extension::{ExtensionError, ONVIF_REPLAY_PROFILE, ReplayExtension};
-pub use fetch::{FetchOptions, FetchSummary, ReplayError, fetch};
+pub use fetch::{FetchOptions, FetchProgress, FetchSummary, ReplayError, fetch};
 pub use manifest::{DeviceOrigin, Origin, ReplayManifest};
