@@ -5,16 +5,19 @@
 //! - [`fetch`](mod@fetch): one download: `PLAY` with `Require: onvif-replay`,
 //!   `Range: clock=T1-T2`, `Rate-Control: no` (falling back to `yes` when the device refuses
 //!   it) and `Immediate: yes`, never `Frames`; frames timed by 0xABAC; cut to T1..T2 by us
-//!   (devices ignore the end of the range); written as a progressive MP4 by the export
-//!   writer ([`crate::export::mp4_writer`]).
+//!   (devices ignore the end of the range); written as a progressive (or fragmented) MP4 by
+//!   the export writer ([`crate::export::mp4_writer`]); `verify` checks it by its output and
+//!   media hashes.
 //! - [`manifest`]: the export manifest plus an `origin` block saying where the footage came
 //!   from and how it was fetched.
 //! - [`device`]: from an ONVIF device and a recording token: GetReplayUri
 //!   ([`crate::onvif::replay`]), then [`fetch()`], the device named in the manifest.
+//!   Recording Search (recordings, data-presence ranges and gaps) is [`crate::onvif::search`].
 //!
-//! Not here yet (issue 13): Search (FindRecordings, FindEvents), the GetCapabilities
-//! fallback for the Replay address, back-fill into a recording root, vendor playback URLs, audio tracks, `verify` of a fetched
-//! clip (it has no on-disk sources), Python and C surfaces.
+//! Not here yet (issue 13): the GetCapabilities fallback for the Replay/Search addresses,
+//! GetMediaAttributes, back-fill into a recording root, vendor playback URLs (Hikvision,
+//! Dahua, Uniview), audio tracks and H.265, fetching across a parameter-set change, Python and
+//! C surfaces, the sim's Profile G face.
 
 pub mod device;
 pub mod extension;
