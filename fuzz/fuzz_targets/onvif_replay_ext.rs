@@ -11,7 +11,8 @@ use camwire::replay::fetch::{clock_range_start, parse_clock_time};
 use camwire::onvif::XmlLimits;
 use camwire::onvif::replay::parse_replay_uri;
 use camwire::onvif::search::{
-    parse_recording_information, parse_recording_search_results, parse_search_token,
+    parse_event_search_results, parse_recording_information, parse_recording_search_results,
+    parse_search_token, present_ranges,
 };
 use camwire::onvif::soap::parse_response;
 use camwire::rtp::RtpPacket;
@@ -58,6 +59,15 @@ fuzz_target!(|data: &[u8]| {
             assert!(!r.token.is_empty());
         }
         let _ = parse_recording_information(&el);
+        let (_, mut events) = parse_event_search_results(&el);
+        events.sort_by_key(|e| e.time);
+        if let (Some(first), Some(last)) = (events.first(), events.last()) {
+            let (ranges, gaps) = present_ranges(&events, first.time, last.time);
+            // Ranges are non-empty, in order and apart; gaps lie between them.
+            assert!(ranges.iter().all(|r| r.0 < r.1));
+            assert!(ranges.windows(2).all(|w| w[0].1 <= w[1].0));
+            assert_eq!(gaps.len(), ranges.len().saturating_sub(1));
+        }
         if let Some(t) = parse_search_token(&el) {
             assert!(!t.is_empty() && t == t.trim());
         }
