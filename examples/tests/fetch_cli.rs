@@ -13,6 +13,8 @@
 //!   device (clock one hour ahead); the manifest names the device, the recording and the
 //!   +3600 s clock offset. An unknown recording token is the device's NoRecording fault.
 //!   Without --recording, the one recording covering the range (Recording Search) is used.
+//! - Older firmware without GetServices: the Search and Replay addresses come from
+//!   GetCapabilities' Extension, and recordings and fetch --xaddr work the same.
 //! - `camwire recordings --xaddr --json`: one search session (FindRecordings, a Searching
 //!   page with no results, then Completed with RecordingToken_1 spanning the archive,
 //!   EndSearch sent), the recording's times and video track listed; with --start/--end over
@@ -340,4 +342,33 @@ fn recordings_with_a_window_lists_ranges_and_the_gap() {
         ops.contains("FindEvents\nGetEventSearchResults\nEndSearch\n"),
         "{ops}"
     );
+}
+
+#[test]
+fn firmware_without_get_services_is_found_through_get_capabilities() {
+    let mp4 = clip(320, 240, 20, 300);
+    let source = framemd5(std::slice::from_ref(&mp4));
+    let dir = tmpdir("fetch-cli-caps");
+    let log = dir.join("soap.log");
+    let args = [
+        "--no-get-services",
+        "--soap-log",
+        log.to_str().expect("utf-8 path"),
+    ];
+    let server = start_server(&mp4, &args);
+    let o = camwire(&["recordings", "--xaddr", &server.xaddr, "--json"]);
+    assert_ok(&o, "camwire recordings (GetCapabilities only)");
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(doc["recordings"][0]["token"], "RecordingToken_1", "{doc}");
+    let out = dir.join("caps.mp4");
+    let o = fetch(
+        ["--xaddr", &server.xaddr],
+        &out,
+        &["--recording", "RecordingToken_1"],
+    );
+    assert_ok(&o, "camwire fetch --xaddr (GetCapabilities only)");
+    assert!(framemd5(std::slice::from_ref(&out)) == source[125..375]);
+    let ops = std::fs::read_to_string(&log).expect("soap log");
+    assert!(ops.contains("GetServices\nGetCapabilities\n"), "{ops}");
+    assert!(ops.contains("GetReplayUri"), "{ops}");
 }

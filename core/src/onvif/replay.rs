@@ -42,9 +42,53 @@ pub fn parse_replay_uri(resp: &Element) -> Option<&str> {
         .filter(|u| !u.is_empty())
 }
 
+/// `Capabilities/Extension/<name>/XAddr` of a GetCapabilities answer (`Replay`, `Search`
+/// or `Recording`): where firmware without GetServices says its Profile G services live.
+pub fn parse_capability_extension_xaddr<'a>(resp: &'a Element, name: &str) -> Option<&'a str> {
+    resp.child("Capabilities")
+        .unwrap_or(resp)
+        .path(&["Extension", name, "XAddr"])
+        .map(Element::trimmed)
+        .filter(|x| !x.is_empty())
+}
+
 impl OnvifDevice {
+    /// The address of the Profile G service `namespace` ([`REPLAY_NS`], [`SEARCH_NS`],
+    /// [`RECORDING_NS`]): from GetServices; when GetServices did not work (older firmware),
+    /// from GetCapabilities' `Extension`. Host-rewritten.
+    pub async fn profile_g_service(&self, namespace: &str) -> Result<Url> {
+        if let Some(u) = self.service_by_namespace(namespace) {
+            return Ok(u.clone());
+        }
+        let name = match namespace {
+            REPLAY_NS => "Replay",
+            SEARCH_NS => "Search",
+            _ => "Recording",
+        };
+        let target = self.xaddr().as_str();
+        let missing = || {
+            Error::protocol(
+                target,
+                format!("the device lists no {name} service (no Profile G)"),
+            )
+        };
+        if !self.services.all.is_empty() {
+            return Err(missing());
+        }
+        let r = self
+            .call_device(
+                "GetCapabilities",
+                r#"<tds:GetCapabilities xmlns:tds="http://www.onvif.org/ver10/device/wsdl"><tds:Category>All</tds:Category></tds:GetCapabilities>"#,
+            )
+            .await?;
+        parse_capability_extension_xaddr(&r, name)
+            .and_then(|x| self.rewriter().service(x))
+            .ok_or_else(missing)
+    }
+
     /// The Replay service's address from GetServices (host-rewritten); `None` when the
-    /// device lists none (no Profile G, or firmware that only answers GetCapabilities).
+    /// device lists none (no Profile G, or firmware that only answers GetCapabilities: see
+    /// [`Self::profile_g_service`]).
     pub fn replay_service(&self) -> Option<&Url> {
         self.service_by_namespace(REPLAY_NS)
     }
@@ -61,12 +105,7 @@ impl OnvifDevice {
     /// GetReplayUri for `recording_token`: the RTSP URI to replay it from (host-rewritten).
     pub async fn replay_uri(&self, recording_token: &str) -> Result<String> {
         let target = self.xaddr().as_str();
-        let Some(endpoint) = self.replay_service().cloned() else {
-            return Err(Error::protocol(
-                target,
-                "the device lists no Replay service (no Profile G)",
-            ));
-        };
+        let endpoint = self.profile_g_service(REPLAY_NS).await?;
         let r = self
             .transport
             .call(
@@ -169,6 +208,31 @@ pub(crate) mod tests {
             let r = body(xml).expect("answer");
             assert_eq!(parse_replay_uri(&r), None, "{xml}");
         }
+    }
+
+    #[test]
+    fn legacy_capabilities_name_the_profile_g_services() {
+        let r = body(
+            r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body>
+<tds:GetCapabilitiesResponse xmlns:tds="http://www.onvif.org/ver10/device/wsdl"
+ xmlns:tt="http://www.onvif.org/ver10/schema"><tds:Capabilities>
+<tt:Media><tt:XAddr>http://10.0.0.5/onvif/Media</tt:XAddr></tt:Media>
+<tt:Extension><tt:Recording><tt:XAddr>http://10.0.0.5/onvif/Recording</tt:XAddr></tt:Recording>
+<tt:Search><tt:XAddr> http://10.0.0.5/onvif/SearchRecording </tt:XAddr><tt:MetadataSearch>false</tt:MetadataSearch></tt:Search>
+<tt:Replay><tt:XAddr>http://10.0.0.5/onvif/Replay</tt:XAddr></tt:Replay></tt:Extension>
+</tds:Capabilities></tds:GetCapabilitiesResponse></e:Body></e:Envelope>"#,
+        )
+        .expect("answer");
+        assert_eq!(
+            parse_capability_extension_xaddr(&r, "Replay"),
+            Some("http://10.0.0.5/onvif/Replay")
+        );
+        assert_eq!(
+            parse_capability_extension_xaddr(&r, "Search"),
+            Some("http://10.0.0.5/onvif/SearchRecording")
+        );
+        assert_eq!(parse_capability_extension_xaddr(&r, "Media"), None);
+        assert_eq!(parse_capability_extension_xaddr(&r, "Nothing"), None);
     }
 
     #[test]

@@ -179,13 +179,7 @@ impl OnvifDevice {
     }
 
     async fn search_call(&self, op: &str, inner: &str) -> Result<Element> {
-        let target = self.xaddr().as_str();
-        let Some(endpoint) = self.search_service().cloned() else {
-            return Err(Error::protocol(
-                target,
-                "the device lists no Recording Search service (no Profile G)",
-            ));
-        };
+        let endpoint = self.profile_g_service(SEARCH_NS).await?;
         self.transport
             .call(
                 &endpoint,

@@ -5,7 +5,7 @@ recording dated to a real day: the Profile G replay peer of camwire's tests.
 
 Usage: gst_onvif_server.py FILE --start 2026-11-25T10:00:00Z [--fps 25] [--port N]
                            [--ignore-end] [--gap AT:LEN[:nod]] [--clock-offset S]
-                           [--refuse-rate-control-no] [--soap-log FILE]
+                           [--refuse-rate-control-no] [--soap-log FILE] [--no-get-services]
 
 FILE is an MP4 with one H.264 track (converted here with ffmpeg to Annex B with an access
 unit delimiter before every access unit) or such an Annex B file already (.h264), B-frame
@@ -29,7 +29,8 @@ ter:InvalidArgVal/ter:NoRecording (HTTP 400) for any other token, and a search s
 FindRecordings, GetRecordingSearchResults (a Searching page with no results, then
 RecordingToken_1 spanning the archive, Completed), FindEvents and GetEventSearchResults
 (RecordingHistory/Track/State: present from the start, not present over a --gap, not
-present after the end) and EndSearch. --soap-log FILE gets one
+present after the end) and EndSearch. With --no-get-services, GetServices is a fault and the
+Search and Replay addresses come only from GetCapabilities' Extension, as on older firmware. --soap-log FILE gets one
 line per operation served.
 
 How the seek reaches the file (gst-rtsp-server 1.22, rtsp-media.c): a `clock=` range becomes
@@ -221,7 +222,9 @@ ENVELOPE = (
 )
 
 
-def soap_handler(device_xaddr, replay_uri, clock_offset, recording_span, hole, log_path):
+def soap_handler(
+    device_xaddr, replay_uri, clock_offset, recording_span, hole, log_path, no_get_services
+):
     """An http.server handler answering what fetch --xaddr and recordings need."""
     pages = {"n": 0}
 
@@ -246,7 +249,8 @@ def soap_handler(device_xaddr, replay_uri, clock_offset, recording_span, hole, l
             body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
             status = 200
             for op in (
-                "GetSystemDateAndTime", "GetServices", "GetDeviceInformation", "GetReplayUri",
+                "GetSystemDateAndTime", "GetServices", "GetCapabilities", "GetDeviceInformation",
+                "GetReplayUri",
                 "FindRecordings", "GetRecordingSearchResults", "FindEvents",
                 "GetEventSearchResults", "EndSearch",
             ):
@@ -265,6 +269,26 @@ def soap_handler(device_xaddr, replay_uri, clock_offset, recording_span, hole, l
                     f"<tt:Minute>{now.minute}</tt:Minute><tt:Second>{now.second}</tt:Second>"
                     "</tt:Time></tt:UTCDateTime></tds:SystemDateAndTime>"
                     "</tds:GetSystemDateAndTimeResponse>"
+                )
+            elif "GetCapabilities" in body:
+                base = device_xaddr.rsplit("/onvif/", 1)[0]
+                answer = (
+                    "<tds:GetCapabilitiesResponse><tds:Capabilities>"
+                    f"<tt:Device><tt:XAddr>{device_xaddr}</tt:XAddr></tt:Device>"
+                    f"<tt:Media><tt:XAddr>{base}/onvif/media_service</tt:XAddr></tt:Media>"
+                    "<tt:Extension>"
+                    f"<tt:Search><tt:XAddr>{base}/onvif/search_service</tt:XAddr>"
+                    "<tt:MetadataSearch>false</tt:MetadataSearch></tt:Search>"
+                    f"<tt:Replay><tt:XAddr>{base}/onvif/replay_service</tt:XAddr></tt:Replay>"
+                    "</tt:Extension></tds:Capabilities></tds:GetCapabilitiesResponse>"
+                )
+            elif "GetServices" in body and no_get_services:
+                status = 400
+                answer = (
+                    "<env:Fault><env:Code><env:Value>env:Receiver</env:Value><env:Subcode>"
+                    "<env:Value>ter:ActionNotSupported</env:Value></env:Subcode></env:Code>"
+                    "<env:Reason><env:Text xml:lang=\"en\">GetServices not supported</env:Text>"
+                    "</env:Reason></env:Fault>"
                 )
             elif "GetServices" in body:
                 answer = (
@@ -406,6 +430,11 @@ def main() -> int:
         help="answer 451 Parameter Not Understood to a PLAY with Rate-Control: no, as devices "
         "that only replay in real time do",
     )
+    ap.add_argument(
+        "--no-get-services",
+        action="store_true",
+        help="fault GetServices (older firmware): services only through GetCapabilities",
+    )
     ap.add_argument("--soap-log", help="append the name of each SOAP operation served to this file")
     ap.add_argument(
         "--clock-offset",
@@ -481,7 +510,7 @@ def main() -> int:
             for t in (at, at + gap[1] // 1_000_000_000)
         )
     soap.RequestHandlerClass = soap_handler(
-        xaddr, replay_uri, a.clock_offset, span, hole, a.soap_log
+        xaddr, replay_uri, a.clock_offset, span, hole, a.soap_log, a.no_get_services
     )
     threading.Thread(target=soap.serve_forever, daemon=True).start()
     print(f"READY {replay_uri} rtsp://127.0.0.1:{port}/live {xaddr}", flush=True)
