@@ -357,6 +357,8 @@ struct State {
     cams: HashMap<String, CamState>,
     /// Camera directories to scan (after recovery: no file is being written).
     scan: Vec<PathBuf>,
+    /// Directories taken from `scan` whose walk has not finished queueing yet: not idle.
+    scanning: usize,
     /// Known camera directories (rescanned periodically).
     known: HashSet<PathBuf>,
 }
@@ -430,6 +432,7 @@ impl Uploader {
                 pending: BTreeMap::new(),
                 cams: HashMap::new(),
                 scan: Vec::new(),
+                scanning: 0,
                 known: HashSet::new(),
             }),
             wake: Notify::new(),
@@ -480,7 +483,7 @@ impl Uploader {
             let idle = self.inner.idle.notified();
             {
                 let st = lock(&self.inner.state);
-                if st.pending.is_empty() && st.scan.is_empty() {
+                if st.pending.is_empty() && st.scan.is_empty() && st.scanning == 0 {
                     return true;
                 }
             }
@@ -1058,8 +1061,13 @@ async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
             break;
         }
         // Scans asked for (off the runtime threads: directory walks and locks).
-        let scans: Vec<PathBuf> = std::mem::take(&mut lock(&inner.state).scan);
+        let scans: Vec<PathBuf> = {
+            let mut st = lock(&inner.state);
+            st.scanning += st.scan.len();
+            std::mem::take(&mut st.scan)
+        };
         if !scans.is_empty() {
+            let n = scans.len();
             let i = inner.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 for d in scans {
@@ -1067,6 +1075,7 @@ async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
                 }
             })
             .await;
+            lock(&inner.state).scanning -= n;
         }
         if Instant::now() >= next_rescan {
             next_rescan = Instant::now() + inner.opts.rescan_interval;
@@ -1138,7 +1147,7 @@ async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
                     i.wake.notify_one();
                 });
             }
-            if st.pending.is_empty() && st.scan.is_empty() {
+            if st.pending.is_empty() && st.scan.is_empty() && st.scanning == 0 {
                 inner.idle.notify_waiters();
             }
         }
@@ -1252,6 +1261,7 @@ mod tests {
                 pending: BTreeMap::new(),
                 cams: HashMap::new(),
                 scan: Vec::new(),
+                scanning: 0,
                 known: HashSet::new(),
             }),
             wake: Notify::new(),
