@@ -18,6 +18,11 @@ Examples:
       writes gate.mp4 and gate.mp4.manifest.json (with an origin block: the replay URI,
       requested and actual times, gaps, the rate-control mode, the download time)
 
+  camwire fetch --url rtsp://10.0.0.5/replay/REC1 --start 2025-11-23T12:00:00Z \\
+                --end 2025-11-23T12:05:00Z --into /srv/rec --camera gate
+      back-fills the recorder's root: ordinary segments of camera gate that ls and export
+      see, the span noted in gaps.jsonl as 'backfilled from device'
+
   camwire fetch --xaddr 10.0.0.5 --recording RecordingToken_1 --user admin --password PW \\
                 --start 2025-11-23T12:00:00Z --end 2025-11-23T12:05:00Z --out gate.mp4
       asks the device's Replay service for the recording's URI (GetReplayUri) first; the
@@ -56,8 +61,20 @@ pub struct FetchArgs {
     #[arg(long, value_name = "T")]
     pub end: String,
     /// The MP4 to write (never overwritten); its manifest goes to FILE.mp4.manifest.json
-    #[arg(long, value_name = "FILE.mp4")]
-    pub out: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE.mp4",
+        required_unless_present = "into",
+        conflicts_with = "into"
+    )]
+    pub out: Option<PathBuf>,
+    /// Back-fill instead: write the footage as recorder segments under this recording root
+    /// (with --camera), where ls and export see it; gaps.jsonl records it
+    #[arg(long, value_name = "ROOT", requires = "camera")]
+    pub into: Option<PathBuf>,
+    /// Camera id to back-fill (with --into)
+    #[arg(long, value_name = "ID", requires = "into")]
+    pub camera: Option<String>,
     /// Device account (or in the URL: rtsp://user:pass@host/...)
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
@@ -74,6 +91,25 @@ pub struct FetchArgs {
 
 fn time(value: &str, name: &str) -> Result<SystemTime, String> {
     export::parse_rfc3339(value).map_err(|e| format!("--{name}: {e}"))
+}
+
+/// The device at `xaddr` and the recording to fetch: `--recording`, else the only one that
+/// covers the range.
+async fn device_recording(
+    xaddr: &str,
+    args: &FetchArgs,
+    opts: &FetchOptions,
+    start: SystemTime,
+    end: SystemTime,
+) -> Result<(OnvifDevice, String), String> {
+    let dev = OnvifDevice::connect(xaddr, opts.credentials.clone(), Default::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let token = match &args.recording {
+        Some(t) => t.clone(),
+        None => only_recording(&dev, start, end).await?,
+    };
+    Ok((dev, token))
 }
 
 /// The one recording of `dev` (Recording Search) whose span overlaps `[start, end)`, when
@@ -109,6 +145,50 @@ async fn only_recording(
     }
 }
 
+/// `fetch --into ROOT --camera ID`: the replay URI (given, or from the device), then
+/// [`replay::backfill`].
+async fn backfill(
+    args: &FetchArgs,
+    opts: &FetchOptions,
+    start: SystemTime,
+    end: SystemTime,
+    root: &std::path::Path,
+    camera: &str,
+) -> Result<(), String> {
+    let uri = match (&args.url, &args.xaddr) {
+        (Some(url), _) => url.clone(),
+        (None, Some(xaddr)) => {
+            let (dev, token) = device_recording(xaddr, args, opts, start, end).await?;
+            dev.replay_uri(&token).await.map_err(|e| e.to_string())?
+        }
+        _ => return Err("give --url RTSP, or --xaddr X [--recording TOKEN]".into()),
+    };
+    let b = replay::backfill(&uri, start, end, root, camera, opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    if opts.progress.is_some() {
+        eprintln!();
+    }
+    outln!(
+        "back-filled {} .. {} ({} frames) into {} files under {}",
+        export::rfc3339(b.first),
+        export::rfc3339(b.last),
+        b.frames,
+        b.files.len(),
+        root.join(camera).display()
+    );
+    for f in &b.files {
+        outln!("  {}", f.path.display());
+    }
+    outln!(
+        "Rate-Control: {}; ended by {}; {:.2} s",
+        if b.rate_control { "yes" } else { "no" },
+        b.ended_by,
+        b.wall.as_secs_f64()
+    );
+    Ok(())
+}
+
 /// Runs `camwire fetch`; on a terminal (and not `quiet`) a progress line on stderr shows
 /// the media time done and the speed as a multiple of real time.
 pub async fn run(args: &FetchArgs, quiet: bool) -> Result<(), String> {
@@ -141,17 +221,17 @@ pub async fn run(args: &FetchArgs, quiet: bool) -> Result<(), String> {
         }),
         ..Default::default()
     };
+    if let (Some(root), Some(camera)) = (&args.into, &args.camera) {
+        return backfill(args, &opts, start, end, root, camera).await;
+    }
+    let Some(out) = &args.out else {
+        return Err("give --out FILE.mp4, or --into ROOT --camera ID".into());
+    };
     let s = match (&args.url, &args.xaddr) {
-        (Some(url), _) => replay::fetch(url, start, end, &args.out, &opts).await,
+        (Some(url), _) => replay::fetch(url, start, end, out, &opts).await,
         (None, Some(xaddr)) => {
-            let dev = OnvifDevice::connect(xaddr, opts.credentials.clone(), Default::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            let token = match &args.recording {
-                Some(t) => t.clone(),
-                None => only_recording(&dev, start, end).await?,
-            };
-            replay::fetch_recording(&dev, &token, start, end, &args.out, &opts).await
+            let (dev, token) = device_recording(xaddr, args, &opts, start, end).await?;
+            replay::fetch_recording(&dev, &token, start, end, out, &opts).await
         }
         _ => return Err("give --url RTSP, or --xaddr X [--recording TOKEN]".into()),
     }
@@ -167,7 +247,7 @@ pub async fn run(args: &FetchArgs, quiet: bool) -> Result<(), String> {
         m.actual.end,
         m.frames,
         m.output.size,
-        args.out.display()
+        out.display()
     );
     outln!(
         "Rate-Control: {}{}; {:.1} s of media in {:.2} s ({:.1}x real time); times from {}; \

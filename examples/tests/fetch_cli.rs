@@ -13,6 +13,10 @@
 //!   device (clock one hour ahead); the manifest names the device, the recording and the
 //!   +3600 s clock offset. An unknown recording token is the device's NoRecording fault.
 //!   Without --recording, the one recording covering the range (Recording Search) is used.
+//! - `--into ROOT --camera ID` (back-fill): two stretches written as recorder segments leave
+//!   a gap in `camwire ls`; back-filling 10:00:06..10:00:14 closes it (one range, no gap),
+//!   `camwire export` of all 20 s gives the source's 500 frames exactly, and gaps.jsonl
+//!   notes each span as `backfilled from device`.
 //! - Older firmware without GetServices: the Search and Replay addresses come from
 //!   GetCapabilities' Extension, and recordings and fetch --xaddr work the same.
 //! - `camwire recordings --xaddr --json`: one search session (FindRecordings, a Searching
@@ -371,4 +375,84 @@ fn firmware_without_get_services_is_found_through_get_capabilities() {
     let ops = std::fs::read_to_string(&log).expect("soap log");
     assert!(ops.contains("GetServices\nGetCapabilities\n"), "{ops}");
     assert!(ops.contains("GetReplayUri"), "{ops}");
+}
+
+#[test]
+fn backfill_into_a_root_fills_its_gap_for_ls_and_export() {
+    let mp4 = clip(320, 240, 20, 300);
+    let source = framemd5(std::slice::from_ref(&mp4));
+    let dir = tmpdir("fetch-cli-backfill");
+    let server = start_server(&mp4, &[]);
+    let root = dir.join("rec");
+    let root_s = root.to_str().expect("utf-8 path");
+    let fill = |from: &str, to: &str| {
+        let o = camwire(&[
+            "fetch",
+            "--url",
+            &server.replay,
+            "--start",
+            from,
+            "--end",
+            to,
+            "--into",
+            root_s,
+            "--camera",
+            "gate",
+        ]);
+        assert_ok(&o, "camwire fetch --into");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let ls = || {
+        let o = camwire(&["ls", "--root", root_s, "--camera", "gate", "--json"]);
+        assert_ok(&o, "camwire ls");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("ls json");
+        v["cameras"][0].clone()
+    };
+    // Two stretches, a hole between them: what a recorder that lost its camera has.
+    fill("2026-11-25T10:00:00Z", "2026-11-25T10:00:06Z");
+    fill("2026-11-25T10:00:14Z", "2026-11-25T10:00:20Z");
+    let before = ls();
+    assert_eq!(before["gaps"].as_array().map(Vec::len), Some(1), "{before}");
+    assert_eq!(before["gaps"][0]["start"], "2026-11-25T10:00:06Z");
+    assert_eq!(before["gaps"][0]["end"], "2026-11-25T10:00:14Z");
+    // Back-fill the hole.
+    let said = fill("2026-11-25T10:00:06Z", "2026-11-25T10:00:14Z");
+    eprintln!("{said}");
+    assert!(
+        said.contains("back-filled 2026-11-25T10:00:06Z .. 2026-11-25T10:00:13.96Z (200 frames)"),
+        "{said}"
+    );
+    let after = ls();
+    eprintln!("{after}");
+    assert_eq!(after["gaps"].as_array().map(Vec::len), Some(0), "{after}");
+    assert_eq!(after["ranges"].as_array().map(Vec::len), Some(1), "{after}");
+    assert_eq!(after["ranges"][0]["start"], "2026-11-25T10:00:00Z");
+    assert_eq!(after["ranges"][0]["end"], "2026-11-25T10:00:20Z");
+    // The whole 20 s exports as the source, frame for frame, across the three files.
+    let clip_out = dir.join("gate.mp4");
+    let o = camwire(&[
+        "export",
+        "--root",
+        root_s,
+        "--camera",
+        "gate",
+        "--start",
+        "2026-11-25T10:00:00Z",
+        "--end",
+        "2026-11-25T10:00:20Z",
+        "--out",
+        clip_out.to_str().expect("utf-8 path"),
+    ]);
+    assert_ok(&o, "camwire export of the back-filled root");
+    assert_decodes_cleanly(&clip_out);
+    let got = framemd5(std::slice::from_ref(&clip_out));
+    assert_eq!(got.len(), 500);
+    assert!(got == source, "exported frames differ from the source's");
+    let gaps = std::fs::read_to_string(root.join("gate/gaps.jsonl")).expect("gaps.jsonl");
+    assert_eq!(
+        gaps.matches("\"reason\":\"backfilled from device\"")
+            .count(),
+        3,
+        "{gaps}"
+    );
 }

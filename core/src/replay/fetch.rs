@@ -232,6 +232,38 @@ pub async fn fetch(
     opts: &FetchOptions,
 ) -> Result<FetchSummary, ReplayError> {
     let began = Instant::now();
+    if out.exists() {
+        return Err(ExportError::OutputExists(out.to_path_buf()).into());
+    }
+    let (url, mut client, t1, t2) = connect(url, start, end, opts).await?;
+    let played = play_into(&mut client, t1, t2, opts, |clock_rate, reply| {
+        let mut asm = Assembler::new(t1, t2, clock_rate, opts, out, reply)?;
+        asm.began = began;
+        Ok(asm)
+    })
+    .await;
+    client.teardown().await;
+    let mut p = played?;
+    p.sink.lost_packets = p.lost_packets;
+    p.sink.finish(&Ended {
+        url: &url,
+        server: p.server.as_deref(),
+        play_range: p.play_range,
+        rate_control: p.rate_control,
+        refused: p.refused,
+        ended_by: p.ended_by,
+        wall: began.elapsed(),
+    })
+}
+
+/// Checks `[start, end)` (as Unix nanoseconds), takes credentials out of `url` and
+/// connects to it: the clean URL, the client and the range.
+pub(super) async fn connect(
+    url: &str,
+    start: SystemTime,
+    end: SystemTime,
+    opts: &FetchOptions,
+) -> Result<(CameraUrl, RtspClient, Nanos, Nanos), ReplayError> {
     let (t1, t2) = (system_to_nanos(start), system_to_nanos(end));
     if t1 >= t2 {
         return Err(ReplayError::BadRange {
@@ -239,19 +271,54 @@ pub async fn fetch(
             end: show(t2),
         });
     }
-    if out.exists() {
-        return Err(ExportError::OutputExists(out.to_path_buf()).into());
-    }
     let (url, url_creds) = CameraUrl::parse(url)?;
     let copts = ClientOptions {
         credentials: opts.credentials.clone().or(url_creds),
         request_timeout: opts.request_timeout,
         ..Default::default()
     };
-    let mut client = RtspClient::connect(url.as_url().clone(), copts).await?;
-    let result = session(&mut client, &url, t1, t2, out, opts, began).await;
-    client.teardown().await;
-    result
+    let client = RtspClient::connect(url.as_url().clone(), copts).await?;
+    Ok((url, client, t1, t2))
+}
+
+/// Where the access units of a replay go: a clip ([`Assembler`]) or recorder segments
+/// (`super::backfill`).
+pub(super) trait Sink {
+    /// Takes one access unit with its 0xABAC facts; `Some(reason)` ends the download.
+    fn take(
+        &mut self,
+        au: &mut AccessUnit,
+        info: AuInfo,
+        params: Option<&ParameterSets>,
+    ) -> Result<Option<String>, ReplayError>;
+    /// True once it wants nothing more.
+    fn done(&self) -> bool;
+}
+
+impl Sink for Assembler {
+    fn take(
+        &mut self,
+        au: &mut AccessUnit,
+        info: AuInfo,
+        params: Option<&ParameterSets>,
+    ) -> Result<Option<String>, ReplayError> {
+        self.push(au, info, params)
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+}
+
+/// What a replay session did, with its sink.
+pub(super) struct Played<S> {
+    pub(super) sink: S,
+    pub(super) server: Option<String>,
+    pub(super) play_range: Option<String>,
+    pub(super) rate_control: bool,
+    pub(super) refused: Option<String>,
+    pub(super) ended_by: String,
+    pub(super) lost_packets: u64,
 }
 
 /// PLAY options of a replay.
@@ -288,15 +355,16 @@ fn no_profile_g(e: ClientError) -> ReplayError {
     }
 }
 
-async fn session(
+/// DESCRIBE, SETUP, the replay PLAY (with the Rate-Control fallback), then every access
+/// unit into the sink `make` builds (from the clock rate and the PLAY answer) until it, the
+/// device or the connection ends the download.
+pub(super) async fn play_into<S: Sink>(
     client: &mut RtspClient,
-    url: &CameraUrl,
     t1: Nanos,
     t2: Nanos,
-    out: &Path,
     opts: &FetchOptions,
-    began: Instant,
-) -> Result<FetchSummary, ReplayError> {
+    make: impl FnOnce(u32, &PlayReply) -> Result<S, ReplayError>,
+) -> Result<Played<S>, ReplayError> {
     let (index, clock_rate, sprop) = {
         let p = client.describe().await?;
         let Some(i) = p.streams.iter().position(|s| s.section.is_h264()) else {
@@ -337,8 +405,7 @@ async fn session(
         Err(e) => return Err(e.into()),
     };
 
-    let mut asm = Assembler::new(t1, t2, clock_rate, opts, out, &reply)?;
-    asm.began = began;
+    let mut asm = make(clock_rate, &reply)?;
     let depack_opts = DepacketizerOptions {
         // Replay comes over TCP: nothing to reorder.
         reorder_window: 0,
@@ -372,7 +439,6 @@ async fn session(
             Packet::Rtp { .. } => continue,
         };
         let Ok((pkt, ext)) = RtpPacket::parse_with_extension(data) else {
-            asm.bad_packets += 1;
             continue;
         };
         let x = ext.and_then(|e| ReplayExtension::from_header(&e).ok());
@@ -392,33 +458,34 @@ async fn session(
         if depack.push(pkt).is_err() {
             // Counted in the depacketizer's stats; it resumes at the next IDR.
         }
-        while let Some(au) = depack.pull() {
+        while let Some(mut au) = depack.pull() {
             any_frame = true;
             let info = take_info(&mut infos, au.timestamp);
-            let stop = asm.push(&au, info, depack.parameters())?;
+            let params = depack.parameters().cloned();
+            let stop = asm.take(&mut au, info, params.as_ref())?;
             depack.recycle(au);
             if let Some(why) = stop {
                 break 'recv why;
             }
         }
     };
-    if !asm.done {
-        while let Some(au) = depack.flush() {
+    if !asm.done() {
+        while let Some(mut au) = depack.flush() {
             let info = take_info(&mut infos, au.timestamp);
-            if asm.push(&au, info, depack.parameters())?.is_some() {
+            let params = depack.parameters().cloned();
+            if asm.take(&mut au, info, params.as_ref())?.is_some() {
                 break;
             }
         }
     }
-    asm.lost_packets = depack.stats().lost_packets;
-    asm.finish(&Ended {
-        url,
-        server: client.server(),
+    Ok(Played {
+        sink: asm,
+        server: client.server().map(str::to_string),
         play_range: reply.range.clone(),
         rate_control,
         refused,
         ended_by,
-        wall: began.elapsed(),
+        lost_packets: depack.stats().lost_packets,
     })
 }
 
@@ -435,10 +502,10 @@ struct Ended<'a> {
 
 /// The 0xABAC facts of one access unit (over all its packets).
 #[derive(Clone, Copy, Debug, Default)]
-struct AuInfo {
+pub(super) struct AuInfo {
     /// The first time any of its packets carried.
-    ntp: Option<u64>,
-    flags: u8,
+    pub(super) ntp: Option<u64>,
+    pub(super) flags: u8,
     reserved: bool,
     cseq: Option<u8>,
 }
@@ -500,9 +567,7 @@ struct Assembler {
     spool_path: PathBuf,
     spool: Option<BufWriter<File>>,
     media: Sha256,
-    /// Time anchor for access units without 0xABAC: (wall, RTP) of the last timed one, or
-    /// of the PLAY answer's clock range start.
-    anchor: Option<(Nanos, Option<i64>)>,
+    timing: Timing,
     /// The previous access unit kept (held or stored): wall, RTP, E flag.
     prev: Option<(Nanos, i64, bool)>,
     /// Nominal frame duration, nanoseconds (last plain step between frames).
@@ -522,11 +587,8 @@ struct Assembler {
     gaps: Vec<(Nanos, Nanos)>,
     avc: Vec<u8>,
     received: u64,
-    with_ext: u64,
-    without_ext: u64,
     not_stored: u64,
     flags: FlagCounts,
-    bad_packets: u64,
     lost_packets: u64,
     done: bool,
 }
@@ -540,16 +602,6 @@ impl Assembler {
         out: &Path,
         reply: &PlayReply,
     ) -> Result<Assembler, ReplayError> {
-        let anchor = reply.range.as_deref().and_then(clock_range_start).map(|w| {
-            (
-                w,
-                reply
-                    .rtp_info
-                    .first()
-                    .and_then(|i| i.rtptime)
-                    .map(i64::from),
-            )
-        });
         let spool_path = sibling(out, "spool");
         Ok(Assembler {
             progress: opts.progress.clone(),
@@ -565,7 +617,7 @@ impl Assembler {
             spool_path,
             spool: None,
             media: Sha256::new(),
-            anchor,
+            timing: Timing::new(t1, clock_rate, reply),
             prev: None,
             nominal: 40_000_000,
             held: Vec::new(),
@@ -582,11 +634,8 @@ impl Assembler {
             gaps: Vec::new(),
             avc: Vec::new(),
             received: 0,
-            with_ext: 0,
-            without_ext: 0,
             not_stored: 0,
             flags: FlagCounts::default(),
-            bad_packets: 0,
             lost_packets: 0,
             done: false,
         })
@@ -594,6 +643,43 @@ impl Assembler {
 
     /// The wall clock of an access unit.
     fn wall_of(&mut self, au: &AccessUnit, info: &AuInfo) -> Nanos {
+        self.timing.wall_of(au, info)
+    }
+}
+
+/// Access units' wall clocks: 0xABAC when present, else RTP from the last anchor.
+pub(super) struct Timing {
+    t1: Nanos,
+    clock_rate: u32,
+    /// (wall, RTP) of the last timed access unit, or of the PLAY answer's clock range start.
+    anchor: Option<(Nanos, Option<i64>)>,
+    pub(super) with_ext: u64,
+    pub(super) without_ext: u64,
+}
+
+impl Timing {
+    pub(super) fn new(t1: Nanos, clock_rate: u32, reply: &PlayReply) -> Timing {
+        let anchor = reply.range.as_deref().and_then(clock_range_start).map(|w| {
+            (
+                w,
+                reply
+                    .rtp_info
+                    .first()
+                    .and_then(|i| i.rtptime)
+                    .map(i64::from),
+            )
+        });
+        Timing {
+            t1,
+            clock_rate,
+            anchor,
+            with_ext: 0,
+            without_ext: 0,
+        }
+    }
+
+    /// The wall clock of `au`, Unix nanoseconds.
+    pub(super) fn wall_of(&mut self, au: &AccessUnit, info: &AuInfo) -> Nanos {
         let reference = self.anchor.map_or(self.t1, |a| a.0);
         if let Some(ntp) = info.ntp {
             self.with_ext += 1;
@@ -618,7 +704,9 @@ impl Assembler {
             }
         }
     }
+}
 
+impl Assembler {
     /// Takes one access unit; `Some(reason)` when the download should stop.
     fn push(
         &mut self,
@@ -1013,7 +1101,7 @@ impl Assembler {
             .camera_id
             .clone()
             .unwrap_or_else(|| how.url.host_port());
-        let times_from = match (self.with_ext, self.without_ext) {
+        let times_from = match (self.timing.with_ext, self.timing.without_ext) {
             (_, 0) => "0xabac",
             (0, _) => "rtp",
             _ => "0xabac+rtp",
@@ -1063,8 +1151,8 @@ impl Assembler {
                 rate_control: if how.rate_control { "yes" } else { "no" }.into(),
                 rate_control_refused: how.refused.clone(),
                 times_from: times_from.into(),
-                frames_with_extension: self.with_ext,
-                frames_without_extension: self.without_ext,
+                frames_with_extension: self.timing.with_ext,
+                frames_without_extension: self.timing.without_ext,
                 flags: std::mem::take(&mut self.flags),
                 frames_not_stored: self.not_stored,
                 ended_by: how.ended_by.clone(),

@@ -14,16 +14,21 @@
 //!   ([`crate::onvif::replay`]), then [`fetch()`], the device named in the manifest.
 //!   Recording Search (recordings, data-presence ranges and gaps) is [`crate::onvif::search`].
 //!
-//! Not here yet (issue 13): the GetCapabilities fallback for the Replay/Search addresses,
-//! GetMediaAttributes, back-fill into a recording root, vendor playback URLs (Hikvision,
+//! - [`backfill`](mod@backfill): the same download written as recorder segments under a
+//!   recording root, recorded in `gaps.jsonl` as `backfilled from device`.
+//!
+//! Not here yet (issue 13): GetMediaAttributes, the recorder's automatic back-fill after an
+//! outage (`backfill = true`), vendor playback URLs (Hikvision,
 //! Dahua, Uniview), audio tracks and H.265, fetching across a parameter-set change, Python and
 //! C surfaces, the sim's Profile G face.
 
+pub mod backfill;
 pub mod device;
 pub mod extension;
 pub mod fetch;
 pub mod manifest;
 
+pub use backfill::{BACKFILL_REASON, BackfillSummary, backfill};
 pub use device::fetch_recording;
 pub use extension::{ExtensionError, ONVIF_REPLAY_PROFILE, ReplayExtension};
 pub use fetch::{FetchOptions, FetchProgress, FetchSummary, ReplayError, fetch};

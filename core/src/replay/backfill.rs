@@ -1,0 +1,176 @@
+//! Back-fill: T1..T2 of a device's recording written as ordinary recorder segments under a
+//! recording root (`<root>/<camera>/<date>/<UTC start>.mp4`, by the recorder's own
+//! [`SegmentWriter`]), so that `ls`, `export` and `verify` see it like recorded footage.
+//!
+//! Frames start at the first keyframe at or after T1 (no pre-roll: the frames before T1
+//! would overlap what the recorder already holds) and stop before T2; each is stamped with
+//! its 0xABAC wall clock as the fragment's `prft`. The span written is appended to the
+//! camera's `gaps.jsonl` with reason `backfilled from device`, as the record of what filled
+//! the hole.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::extension::FLAG_T;
+use super::fetch::{AuInfo, FetchOptions, ReplayError, Sink, Timing, connect, play_into};
+use crate::export::{ExportError, Nanos, nanos_to_ntp, nanos_to_system};
+use crate::frame::{AccessUnit, ParameterSets};
+use crate::record::segment::{Naming, SegmentOptions, SegmentWriter};
+use crate::record::{ClosedSegment, Gap, gaps_log};
+
+/// The `gaps.jsonl` reason of a back-filled span.
+pub const BACKFILL_REASON: &str = "backfilled from device";
+
+/// What a back-fill wrote.
+#[derive(Clone, Debug)]
+pub struct BackfillSummary {
+    /// The segment files written, in order.
+    pub files: Vec<ClosedSegment>,
+    /// Frames written.
+    pub frames: u64,
+    /// Wall clock of the first frame written.
+    pub first: SystemTime,
+    /// Wall clock of the last frame written.
+    pub last: SystemTime,
+    /// `Rate-Control` in effect (false: as fast as possible).
+    pub rate_control: bool,
+    /// The device's answer when it refused `Rate-Control: no`.
+    pub rate_control_refused: Option<String>,
+    /// Why the download stopped.
+    pub ended_by: String,
+    /// Wall time of the download.
+    pub wall: Duration,
+}
+
+/// Fetches `[start, end)` of the recording behind the replay URI `url` and writes it as
+/// recorder segments of `camera` under `root`.
+pub async fn backfill(
+    url: &str,
+    start: SystemTime,
+    end: SystemTime,
+    root: &Path,
+    camera: &str,
+    opts: &FetchOptions,
+) -> Result<BackfillSummary, ReplayError> {
+    let began = Instant::now();
+    crate::export::check_camera_id(camera)?;
+    let (_, mut client, t1, t2) = connect(url, start, end, opts).await?;
+    let cam_dir = root.join(camera);
+    let played = play_into(&mut client, t1, t2, opts, |clock_rate, reply| {
+        Ok(Backfill {
+            t1,
+            t2,
+            timing: Timing::new(t1, clock_rate, reply),
+            writer: SegmentWriter::new(
+                Naming::CameraDir {
+                    root: root.to_path_buf(),
+                    camera_id: camera.to_string(),
+                },
+                SegmentOptions::default(),
+                clock_rate,
+            ),
+            dir: cam_dir.clone(),
+            started: false,
+            done: false,
+            frames: 0,
+            first: 0,
+            last: 0,
+            closed: Vec::new(),
+        })
+    })
+    .await;
+    client.teardown().await;
+    let mut p = played?;
+    let io = |e| ReplayError::Output(ExportError::io(&cam_dir, e));
+    let more = p.sink.writer.finish().map_err(io)?;
+    p.sink.closed.extend(more);
+    let b = p.sink;
+    if b.frames == 0 {
+        return Err(ReplayError::NoRecording {
+            start: crate::export::rfc3339(start),
+            end: crate::export::rfc3339(end),
+            detail: format!("no keyframe between them ({})", p.ended_by),
+        });
+    }
+    gaps_log::append(
+        &b.dir,
+        &Gap {
+            start: nanos_to_system(b.first),
+            end: nanos_to_system(b.last),
+            reason: BACKFILL_REASON.to_string(),
+        },
+    )
+    .map_err(io)?;
+    Ok(BackfillSummary {
+        files: b.closed,
+        frames: b.frames,
+        first: nanos_to_system(b.first),
+        last: nanos_to_system(b.last),
+        rate_control: p.rate_control,
+        rate_control_refused: p.refused,
+        ended_by: p.ended_by,
+        wall: began.elapsed(),
+    })
+}
+
+/// Access units into recorder segments.
+struct Backfill {
+    t1: Nanos,
+    t2: Nanos,
+    timing: Timing,
+    writer: SegmentWriter,
+    dir: PathBuf,
+    started: bool,
+    done: bool,
+    frames: u64,
+    first: Nanos,
+    last: Nanos,
+    closed: Vec<ClosedSegment>,
+}
+
+impl Sink for Backfill {
+    fn take(
+        &mut self,
+        au: &mut AccessUnit,
+        info: AuInfo,
+        params: Option<&ParameterSets>,
+    ) -> Result<Option<String>, ReplayError> {
+        if self.done {
+            return Ok(Some("done".into()));
+        }
+        let wall = self.timing.wall_of(au, &info);
+        if wall >= self.t2 {
+            self.done = true;
+            return Ok(Some("end time reached".into()));
+        }
+        let terminal = info.flags & FLAG_T != 0;
+        if !self.started {
+            if !(au.keyframe && wall >= self.t1) {
+                return Ok(terminal.then(|| "terminal flag (T)".into()));
+            }
+            self.started = true;
+            self.first = wall;
+            // The writer opens its first file with the parameter sets the first frame
+            // carries; the depacketizer attached them to a frame before T1.
+            if au.new_parameters.is_none() {
+                au.new_parameters = params.cloned();
+            }
+        }
+        let closed = self
+            .writer
+            .push(au, nanos_to_ntp(wall))
+            .map_err(|e| ReplayError::Output(ExportError::io(&self.dir, e)))?;
+        self.closed.extend(closed);
+        self.frames += 1;
+        self.last = wall;
+        if terminal {
+            self.done = true;
+            return Ok(Some("terminal flag (T)".into()));
+        }
+        Ok(None)
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+}
