@@ -875,6 +875,45 @@ async fn receiver_reports_carry_the_interarrival_jitter() {
     );
 }
 
+#[tokio::test]
+async fn coalesced_reads_deliver_a_slow_stream_and_requests_still_get_answers() {
+    // Read coalescing sets SO_RCVLOWAT (64 KiB): 20 small packets, 50 ms apart (a few hundred
+    // bytes in all), never reach it, so they must come through the coalescing delay (100 ms
+    // here), every one and in order; and PAUSE must still see its small answer.
+    let paced: Vec<_> = (0..20u16)
+        .map(|i| {
+            let at = Duration::from_millis(50 * u64::from(i));
+            (at, interleaved(0, &rtp_at(i, u32::from(i) * 4500, 0xabcd)))
+        })
+        .collect();
+    let (url, _) = serve_paced(camera("c", |r| resp(&cseq(r), "200 OK", &[], "")), paced).await;
+    let mut c = RtspClient::connect(
+        url,
+        ClientOptions {
+            coalesce: Duration::from_millis(100),
+            ..opts()
+        },
+    )
+    .await
+    .unwrap();
+    c.describe().await.unwrap();
+    c.setup(0, SetupTransport::Tcp).await.unwrap();
+    c.play(&PlayOptions::default()).await.unwrap();
+    let t0 = tokio::time::Instant::now();
+    for want in 0..20u16 {
+        match next(&mut c).await {
+            Packet::Rtp { data, .. } => assert_eq!(&data[2..4], &want.to_be_bytes()),
+            o => panic!("{o:?}"),
+        }
+    }
+    // 950 ms of sending, plus at most one coalescing delay (and a loaded machine's slack).
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    tokio::time::timeout(Duration::from_secs(2), c.pause())
+        .await
+        .expect("PAUSE answered despite the low-water mark")
+        .unwrap();
+}
+
 #[cfg(feature = "sim")]
 mod sim {
     use super::*;
