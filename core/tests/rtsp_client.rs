@@ -891,6 +891,7 @@ async fn coalesced_reads_deliver_a_slow_stream_and_requests_still_get_answers() 
         url,
         ClientOptions {
             coalesce: Duration::from_millis(100),
+            coalesce_after_play: Duration::ZERO,
             ..opts()
         },
     )
@@ -955,5 +956,46 @@ mod sim {
             assert!(rtp_n >= 50, "{t:?}: {rtp_n} RTP packets in 2.5 s (25 fps)");
             assert!(rtcp_n >= 1, "{t:?}: sender reports");
         }
+    }
+}
+
+#[tokio::test]
+async fn coalescing_waits_after_play_so_first_frames_arrive_on_time() {
+    // The first frames' arrival anchors a camera's wall clock when it sends no sender
+    // reports: with a 1 s coalescing delay (and the default start 3 s after PLAY) each of
+    // five packets 100 ms apart is handed over as it arrives, not a second late in a batch.
+    let paced: Vec<_> = (0..5u16)
+        .map(|i| {
+            let at = Duration::from_millis(100 * u64::from(i));
+            (at, interleaved(0, &rtp_at(i, u32::from(i) * 9000, 0xabcd)))
+        })
+        .collect();
+    let (url, _) = serve_paced(camera("c", |r| resp(&cseq(r), "200 OK", &[], "")), paced).await;
+    let mut c = RtspClient::connect(
+        url,
+        ClientOptions {
+            coalesce: Duration::from_secs(1),
+            ..opts()
+        },
+    )
+    .await
+    .unwrap();
+    c.describe().await.unwrap();
+    c.setup(0, SetupTransport::Tcp).await.unwrap();
+    c.play(&PlayOptions::default()).await.unwrap();
+    let t0 = tokio::time::Instant::now();
+    for want in 0..5u16 {
+        match next(&mut c).await {
+            Packet::Rtp { data, .. } => assert_eq!(&data[2..4], &want.to_be_bytes()),
+            o => panic!("{o:?}"),
+        }
+        // Sent at 100 ms * want after the PLAY answer; allow a loaded machine 150 ms.
+        let late = t0
+            .elapsed()
+            .saturating_sub(Duration::from_millis(100 * u64::from(want)));
+        assert!(
+            late < Duration::from_millis(150),
+            "packet {want}: {late:?} late"
+        );
     }
 }

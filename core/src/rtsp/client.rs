@@ -59,6 +59,11 @@ pub struct ClientOptions {
     /// Arrival times (the jitter of our receiver reports) are taken per read, so they then
     /// include up to this delay.
     pub coalesce: Duration,
+    /// Coalescing starts this long after each PLAY (default 3 s). The first frames' arrival
+    /// times anchor the wall clock of a camera without (sane) sender reports; coalesced, they
+    /// would be handed over up to [`Self::coalesce`] late, the recording's times that far
+    /// off, stepping back at the first sender report.
+    pub coalesce_after_play: Duration,
     /// CNAME in our RTCP reports.
     pub cname: String,
 }
@@ -71,6 +76,7 @@ impl std::fmt::Debug for ClientOptions {
             .field("request_timeout", &self.request_timeout)
             .field("teardown_timeout", &self.teardown_timeout)
             .field("coalesce", &self.coalesce)
+            .field("coalesce_after_play", &self.coalesce_after_play)
             .finish()
     }
 }
@@ -83,6 +89,7 @@ impl Default for ClientOptions {
             request_timeout: Duration::from_secs(10),
             teardown_timeout: Duration::from_secs(2),
             coalesce: coalesce_override().unwrap_or(Duration::ZERO),
+            coalesce_after_play: Duration::from_secs(3),
             cname: "camwire".to_string(),
         }
     }
@@ -504,6 +511,9 @@ pub struct RtspClient {
     read_at: std::time::Instant,
     /// `SO_RCVLOWAT` was set for read coalescing.
     lowat_set: bool,
+    /// When the last PLAY was answered (coalescing waits
+    /// [`ClientOptions::coalesce_after_play`] after it).
+    played_at: Option<Instant>,
     /// When a coalesced read is due even below the low-water mark.
     coalesce_due: Pin<Box<Sleep>>,
 }
@@ -612,6 +622,7 @@ impl RtspClient {
             rr: Box::pin(tokio::time::sleep(RR_INTERVAL)),
             our_ssrc: rand::random(),
             playing: false,
+            played_at: None,
             closed: false,
             udp_queue: VecDeque::new(),
             udp_buf: RecvBuf::new(),
@@ -1015,6 +1026,7 @@ impl RtspClient {
         self.playing = false;
         let resp = self.request("PLAY", &uri, &extra).await?;
         self.playing = true;
+        self.played_at = Some(Instant::now());
         self.arm_keepalive();
         self.rr.as_mut().reset(Instant::now() + RR_INTERVAL);
         Ok(PlayReply {
@@ -1141,7 +1153,11 @@ impl RtspClient {
             // bytes are queued (the kernel does not wake us per packet), and the coalescing
             // delay bounds the wait for slower streams. Without SO_RCVLOWAT, a plain sleep
             // would still see epoll return on every camera write.
-            let coalescing = !udp && !self.opts.coalesce.is_zero();
+            let coalescing = !udp
+                && !self.opts.coalesce.is_zero()
+                && self
+                    .played_at
+                    .is_some_and(|t| t.elapsed() >= self.opts.coalesce_after_play);
             if coalescing && !self.lowat_set {
                 self.lowat_set = true;
                 if !set_rcvlowat(&self.tcp, COALESCE_LOWAT) {
