@@ -15,10 +15,10 @@ mod cmd_capture;
 mod cmd_demo;
 mod cmd_export;
 mod cmd_fetch;
-mod cmd_recordings;
 mod cmd_onvif;
 mod cmd_probe;
 mod cmd_record;
+mod cmd_recordings;
 mod logger;
 mod progress;
 
