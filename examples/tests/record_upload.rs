@@ -1,9 +1,10 @@
-//! `camwire record --upload` against a real S3 server (s3s-fs): killed with -9 at moments
-//! that fall during uploads (1 s segments: one closes and ships every second), restarted on
-//! the same root each time, then a last run that stops normally. Every segment on disk is
-//! in the bucket exactly once with the same bytes, nothing else is, each journal names each
-//! file once, and the last run's exit drained its backlog (the segment its own stop closed
-//! included).
+//! `camwire record --upload` against a real S3 server (s3s-fs): killed with -9 while a PUT
+//! body is on the wire (the killed runs reach the store through a proxy that passes 40 KB/s
+//! upstream, so each segment's PUT takes about a second), restarted on the same root each
+//! time, then a last run, straight to the store, that stops normally. Every segment on disk
+//! is in the bucket exactly once with the same bytes, nothing else is (no torn object from a
+//! cut PUT), each journal names each file once, and the last run's exit drained its backlog
+//! (the segment its own stop closed included).
 
 #[path = "../../core/tests/support/s3s_fs.rs"]
 mod s3s_fs;
@@ -13,9 +14,12 @@ use camwire::sim::{SimCamera, SimOptions};
 use s3s_fs::{BUCKET, S3sFs};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use support::*;
 
 const KEY: &str = "AKCAMWIRECLI";
@@ -29,6 +33,57 @@ fn sha_of_tree(dir: &Path) -> BTreeMap<String, String> {
             (rel, hex(&Sha256::digest(std::fs::read(&p).unwrap())))
         })
         .collect()
+}
+
+/// A TCP proxy to `target` that passes at most `rate` bytes/s from client to server (the
+/// answers at full speed), and notes when it last passed request bytes.
+struct SlowProxy {
+    port: u16,
+    last_up: Arc<Mutex<Option<Instant>>>,
+}
+
+impl SlowProxy {
+    fn start(target: u16, rate: usize) -> SlowProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let last_up = Arc::new(Mutex::new(None));
+        let noted = last_up.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                let (mut c_rd, mut s_wr) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut s_rd, mut c_wr) = (server, client);
+                let noted = noted.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 2048];
+                    while let Ok(n) = c_rd.read(&mut buf) {
+                        if n == 0 || s_wr.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        *noted.lock().unwrap() = Some(Instant::now());
+                        std::thread::sleep(Duration::from_secs_f64(n as f64 / rate as f64));
+                    }
+                    let _ = s_wr.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s_rd, &mut c_wr);
+                    let _ = c_wr.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        SlowProxy { port, last_up }
+    }
+
+    /// Request bytes went through within the last `within`.
+    fn sending(&self, within: Duration) -> bool {
+        self.last_up
+            .lock()
+            .unwrap()
+            .is_some_and(|t| t.elapsed() < within)
+    }
 }
 
 fn hex(b: &[u8]) -> String {
@@ -45,7 +100,8 @@ fn kill_9_during_uploads_then_restart_ships_every_segment_exactly_once() {
     let dir = tmpdir("record-upload");
     let root = dir.join("rec");
     let s3 = S3sFs::start(&dir.join("s3"), KEY, SECRET);
-    let cmd = |extra: &[&str]| {
+    let proxy = SlowProxy::start(s3.port, 40_000);
+    let cmd = |extra: &[&str], endpoint: String| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_camwire"));
         c.args([
             "record",
@@ -60,24 +116,31 @@ fn kill_9_during_uploads_then_restart_ships_every_segment_exactly_once() {
         .arg(&root)
         .args(["--upload", &format!("s3://{BUCKET}/site-a")])
         .args(extra)
-        .env("AWS_ENDPOINT_URL", s3.endpoint())
+        .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET)
         .env("AWS_ALLOW_HTTP", "true");
         c
     };
-    for ms in [2300u64, 3100, 1700, 2900] {
-        let mut child = cmd(&[])
+    let slow = format!("http://127.0.0.1:{}", proxy.port);
+    let mut mid_put = 0;
+    for ms in [3300u64, 4100, 3500, 3900] {
+        let mut child = cmd(&[], slow.clone())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(ms));
+        let sending = proxy.sending(Duration::from_millis(100));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        mid_put += usize::from(sending);
     }
-    let out = cmd(&["--duration", "3"]).output().unwrap();
+    eprintln!("{mid_put} of 4 kills fell while a PUT body was being sent");
+    // The proxy saw request bytes flowing at (nearly) every kill: PUTs were cut mid-body.
+    assert!(mid_put >= 2, "only {mid_put} of 4 kills fell during a PUT");
+    let out = cmd(&["--duration", "3"], s3.endpoint()).output().unwrap();
     assert_ok(&out, "final camwire record");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
