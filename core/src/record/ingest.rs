@@ -66,9 +66,10 @@ impl Ingest {
             .on_sender_report(ntp, rtp_timestamp, received_ntp);
     }
 
-    /// End of stream: emit what the depacketizer holds and close the file.
+    /// End of stream: emit everything the depacketizer holds (the reorder window may hold
+    /// several pictures after a loss) and close the file.
     pub fn finish(&mut self, received_ntp: u64) -> io::Result<()> {
-        if let Some(mut au) = self.depacketizer.flush() {
+        while let Some(mut au) = self.depacketizer.flush() {
             let wall = self.clock.wall(au.timestamp, received_ntp);
             let closed = self.writer.push(&mut au, wall)?;
             self.closed.extend(closed);
