@@ -875,31 +875,39 @@ async fn receiver_reports_carry_the_interarrival_jitter() {
     );
 }
 
+/// A client playing over TCP from a camera that sends `n` RTP packets (sequence 0..n) `gap_ms`
+/// apart after its PLAY answer, timestamps advancing at 90 kHz with the gap.
+async fn playing_paced(n: u16, gap_ms: u64, options: ClientOptions) -> RtspClient {
+    let paced: Vec<_> = (0..n)
+        .map(|i| {
+            let at = Duration::from_millis(gap_ms * u64::from(i));
+            let ts = u32::from(i) * 90 * gap_ms as u32;
+            (at, interleaved(0, &rtp_at(i, ts, 0xabcd)))
+        })
+        .collect();
+    let (url, _) = serve_paced(camera("c", |r| resp(&cseq(r), "200 OK", &[], "")), paced).await;
+    let mut c = RtspClient::connect(url, options).await.unwrap();
+    c.describe().await.unwrap();
+    c.setup(0, SetupTransport::Tcp).await.unwrap();
+    c.play(&PlayOptions::default()).await.unwrap();
+    c
+}
+
 #[tokio::test]
 async fn coalesced_reads_deliver_a_slow_stream_and_requests_still_get_answers() {
     // Read coalescing sets SO_RCVLOWAT (64 KiB): 20 small packets, 50 ms apart (a few hundred
     // bytes in all), never reach it, so they must come through the coalescing delay (100 ms
     // here), every one and in order; and PAUSE must still see its small answer.
-    let paced: Vec<_> = (0..20u16)
-        .map(|i| {
-            let at = Duration::from_millis(50 * u64::from(i));
-            (at, interleaved(0, &rtp_at(i, u32::from(i) * 4500, 0xabcd)))
-        })
-        .collect();
-    let (url, _) = serve_paced(camera("c", |r| resp(&cseq(r), "200 OK", &[], "")), paced).await;
-    let mut c = RtspClient::connect(
-        url,
+    let mut c = playing_paced(
+        20,
+        50,
         ClientOptions {
             coalesce: Duration::from_millis(100),
             coalesce_after_play: Duration::ZERO,
             ..opts()
         },
     )
-    .await
-    .unwrap();
-    c.describe().await.unwrap();
-    c.setup(0, SetupTransport::Tcp).await.unwrap();
-    c.play(&PlayOptions::default()).await.unwrap();
+    .await;
     let t0 = tokio::time::Instant::now();
     for want in 0..20u16 {
         match next(&mut c).await {
@@ -964,25 +972,15 @@ async fn coalescing_waits_after_play_so_first_frames_arrive_on_time() {
     // The first frames' arrival anchors a camera's wall clock when it sends no sender
     // reports: with a 1 s coalescing delay (and the default start 3 s after PLAY) each of
     // five packets 100 ms apart is handed over as it arrives, not a second late in a batch.
-    let paced: Vec<_> = (0..5u16)
-        .map(|i| {
-            let at = Duration::from_millis(100 * u64::from(i));
-            (at, interleaved(0, &rtp_at(i, u32::from(i) * 9000, 0xabcd)))
-        })
-        .collect();
-    let (url, _) = serve_paced(camera("c", |r| resp(&cseq(r), "200 OK", &[], "")), paced).await;
-    let mut c = RtspClient::connect(
-        url,
+    let mut c = playing_paced(
+        5,
+        100,
         ClientOptions {
             coalesce: Duration::from_secs(1),
             ..opts()
         },
     )
-    .await
-    .unwrap();
-    c.describe().await.unwrap();
-    c.setup(0, SetupTransport::Tcp).await.unwrap();
-    c.play(&PlayOptions::default()).await.unwrap();
+    .await;
     let t0 = tokio::time::Instant::now();
     for want in 0..5u16 {
         match next(&mut c).await {
