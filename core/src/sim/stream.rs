@@ -99,8 +99,9 @@ fn bind_pair(ip: IpAddr) -> io::Result<(UdpSocket, UdpSocket)> {
 enum State {
     /// Set up, not playing yet (or paused).
     Idle,
-    /// Frame `n` is due at `anchor + n * FRAME`.
-    Playing { anchor: Instant },
+    /// Frame `n` is due at `anchor + n * FRAME`, and was "captured" at wall-clock
+    /// `anchor_ntp + n * FRAME` (64-bit NTP).
+    Playing { anchor: Instant, anchor_ntp: u64 },
     /// BYE sent; nothing more will be sent.
     Ended,
 }
@@ -182,7 +183,26 @@ impl Streamer {
             let behind = FRAME.saturating_mul(u32::try_from(self.frames_sent).unwrap_or(u32::MAX));
             let now = Instant::now();
             let anchor = now.checked_sub(behind).unwrap_or(now);
-            self.state = State::Playing { anchor };
+            let anchor_ntp = ntp_now().saturating_sub(duration_to_ntp(behind));
+            self.state = State::Playing { anchor, anchor_ntp };
+        }
+    }
+
+    /// The wall-clock (NTP) time at which frame `frame` was captured, for sender reports.
+    ///
+    /// A real camera stamps its reports from the clock its encoder runs on, so the mapping
+    /// from RTP to NTP time is steady even when a packet leaves late. A paced sim does the
+    /// same from its schedule: stamping reports with the send time instead made the mapping
+    /// jump by however late the sender ran on a loaded machine, which a recorder rightly
+    /// follows, shifting recorded times by that much. An unpaced sim has no schedule, so its
+    /// reports carry the send time.
+    fn capture_ntp(&self, frame: u64) -> u64 {
+        match self.state {
+            State::Playing { anchor_ntp, .. } if self.shared.opts.realtime => {
+                let n = u32::try_from(frame).unwrap_or(u32::MAX);
+                anchor_ntp.saturating_add(duration_to_ntp(FRAME.saturating_mul(n)))
+            }
+            _ => ntp_now(),
         }
     }
 
@@ -199,7 +219,7 @@ impl Streamer {
     /// When the next access unit is due, or `None` when nothing is to be sent.
     pub(crate) fn next_due(&self) -> Option<Due> {
         match self.state {
-            State::Playing { anchor } if self.shared.opts.realtime => Some(Due::At(
+            State::Playing { anchor, .. } if self.shared.opts.realtime => Some(Due::At(
                 anchor + FRAME.saturating_mul(u32::try_from(self.frames_sent).unwrap_or(u32::MAX)),
             )),
             State::Playing { .. } => Some(Due::Now),
@@ -283,12 +303,13 @@ impl Streamer {
         }
 
         let report = opts.rtcp_sender_reports && frame.is_multiple_of(u64::from(FPS));
+        let report_ntp = self.capture_ntp(frame);
         let mut rtcp_bytes = 0;
         match &self.sink {
             Sink::Interleaved { rtcp, .. } => {
                 if report {
                     rtcp_bytes = append_interleaved(&mut self.buf, *rtcp, |out| {
-                        sender_report(out, ssrc, ntp_now(), timestamp, self.counts)
+                        sender_report(out, ssrc, report_ntp, timestamp, self.counts)
                     });
                 }
                 tcp.write_all(&self.buf).await?;
@@ -306,7 +327,7 @@ impl Streamer {
                 }
                 if report {
                     self.buf.clear();
-                    sender_report(&mut self.buf, ssrc, ntp_now(), timestamp, self.counts);
+                    sender_report(&mut self.buf, ssrc, report_ntp, timestamp, self.counts);
                     rtcp_bytes = self.buf.len();
                     let _ = rtcp.send_to(&self.buf, *dest_rtcp).await;
                 }
@@ -351,6 +372,12 @@ impl Streamer {
     }
 }
 
+/// A duration in 64-bit NTP units (2^32 per second).
+fn duration_to_ntp(d: Duration) -> u64 {
+    let units = (d.as_nanos() << 32) / 1_000_000_000;
+    u64::try_from(units).unwrap_or(u64::MAX)
+}
+
 /// Appends `$ channel len` and the RTCP packet `fill` writes; returns the RTCP length.
 fn append_interleaved(buf: &mut Vec<u8>, channel: u8, fill: impl FnOnce(&mut Vec<u8>)) -> usize {
     let at = buf.len();
@@ -360,4 +387,58 @@ fn append_interleaved(buf: &mut Vec<u8>, channel: u8, fill: impl FnOnce(&mut Vec
     let len16 = u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes();
     buf[at + 2..at + 4].copy_from_slice(&len16);
     len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::SimOptions;
+
+    /// (NTP, RTP timestamp) of every sender report in an interleaved byte stream.
+    fn sender_reports(mut bytes: &[u8], rtcp_channel: u8) -> Vec<(u64, u32)> {
+        let mut out = Vec::new();
+        while let [b'$', channel, hi, lo, rest @ ..] = bytes {
+            let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+            let (packet, tail) = rest.split_at(len);
+            if *channel == rtcp_channel && packet.get(1) == Some(&200) {
+                let ntp = u64::from_be_bytes(packet[8..16].try_into().unwrap());
+                let ts = u32::from_be_bytes(packet[16..20].try_into().unwrap());
+                out.push((ntp, ts));
+            }
+            bytes = tail;
+        }
+        out
+    }
+
+    /// A paced sender that runs late (a loaded machine) still reports the RTP-to-NTP mapping
+    /// of its schedule, as a camera's encoder clock does: one second of media is one second
+    /// of NTP time apart, however the frames left.
+    #[tokio::test]
+    async fn sender_reports_follow_the_schedule_not_the_send_time() {
+        let shared = Arc::new(Shared::new(SimOptions::default()));
+        assert!(shared.opts.realtime);
+        let sink = Sink::Interleaved { rtp: 0, rtcp: 1 };
+        let mut streamer = Streamer::new(sink, shared);
+        let played_at = ntp_now();
+        streamer.play();
+        // 150 ms late for frame 0, then frames 1..=25 all at once.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let mut wire: Vec<u8> = Vec::new();
+        for _ in 0..=FPS {
+            streamer.send_next(&mut wire).await.unwrap();
+        }
+        let reports = sender_reports(&wire, 1);
+        assert_eq!(reports.len(), 2, "one report per second of media");
+        let (ntp0, ts0) = reports[0];
+        let (ntp1, ts1) = reports[1];
+        assert_eq!(ts1.wrapping_sub(ts0), FPS * TICKS_PER_FRAME);
+        let one_second = ntp1 - ntp0;
+        assert!(
+            one_second.abs_diff(1 << 32) < (1 << 32) / 1000,
+            "{one_second:#x}"
+        );
+        // Frame 0 was due when PLAY came, not when it left 150 ms later.
+        let late_ms = (ntp0.abs_diff(played_at) * 1000) >> 32;
+        assert!(late_ms < 50, "frame 0 stamped {late_ms} ms after PLAY");
+    }
 }
