@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
 use super::server::Shared;
-use super::{SimCamera, SimOptions, SimStats, rtsp_url};
+use super::{SimCamera, SimOptions, SimRecording, SimStats, rtsp_url};
 
 /// A [`SimCamera`] running on a dedicated thread. Dropping it stops the sim and joins the
 /// thread.
@@ -80,6 +80,16 @@ impl BlockingSimCamera {
     /// The ONVIF device-service address (see [`SimCamera::xaddr`]).
     pub fn xaddr(&self) -> Option<String> {
         self.xaddr.clone()
+    }
+
+    /// Where the Profile G recording is (see [`SimCamera::recording`]).
+    pub fn recording(&self) -> Option<SimRecording> {
+        self.shared.recording.map(|p| p.public())
+    }
+
+    /// The RTSP replay URL (see [`SimCamera::replay_url`]).
+    pub fn replay_url(&self) -> Option<String> {
+        super::replay_url(self.addr, &self.shared)
     }
 
     /// A snapshot of the counters.

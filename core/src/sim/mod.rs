@@ -26,6 +26,8 @@ mod connection;
 mod hostile;
 mod onvif;
 mod packetizer;
+mod recording;
+mod replay;
 mod request;
 mod rtcp;
 mod server;
@@ -40,6 +42,9 @@ pub use blocking::BlockingSimCamera;
 pub use clip::{CLOCK_RATE, FPS, TICKS_PER_FRAME, clip, clip_access_units};
 pub use hostile::{CLEAN_FRAMES, HUGE_SDP_BYTES, HostileMode, SLOWLORIS_BYTE_INTERVAL};
 pub use onvif::{PROFILE_TOKEN, SimOnvifOptions};
+pub use recording::{
+    RECORDING_TOKEN, REPLAY_PATH_PREFIX, SimGap, SimRecording, SimRecordingOptions, TRACK_TOKEN,
+};
 
 /// The RTP payload type the sim announces for H.264.
 pub(crate) const PAYLOAD_TYPE: u8 = 96;
@@ -96,6 +101,13 @@ pub struct SimOptions {
     /// Close every connection this long after it was accepted, as a flaky link or a
     /// rebooting camera does (reconnect tests); `None` keeps connections up.
     pub drop_after: Option<Duration>,
+    /// The Profile G face: a recording of the clip repeated over the last hours with one gap,
+    /// listed by Recording Search, handed out by GetReplayUri and replayed over RTSP at
+    /// [`SimCamera::replay_url`] (`Require: onvif-replay`, `Range: clock=`, `Rate-Control`,
+    /// the 0xABAC header extension). Which frame is at which time:
+    /// [`SimRecording::clip_index_at`]. `None`: a live-only camera (GetServices lists no
+    /// Search, Replay or Recording service, and `/replay/` is 404).
+    pub recording: Option<SimRecordingOptions>,
 }
 
 impl Default for SimOptions {
@@ -112,6 +124,7 @@ impl Default for SimOptions {
             onvif: Some(SimOnvifOptions::default()),
             hostile: None,
             drop_after: None,
+            recording: Some(SimRecordingOptions::default()),
         }
     }
 }
@@ -152,6 +165,8 @@ impl SimCamera {
             // A URL needs an address a client can connect to; loopback always works here.
             addr.set_ip(Ipv4Addr::LOCALHOST.into());
         }
+        let shared = Arc::new(server::Shared::new(opts));
+        let opts = &shared.opts;
         let onvif = match &opts.onvif {
             Some(o) => Some(
                 onvif::OnvifFace::start(
@@ -159,12 +174,12 @@ impl SimCamera {
                     addr.port(),
                     opts.credentials.clone(),
                     o.clone(),
+                    shared.recording,
                 )
                 .await?,
             ),
             None => None,
         };
-        let shared = Arc::new(server::Shared::new(opts));
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(server::run(listener, shared.clone(), stop_rx));
         Ok(SimCamera {
@@ -201,6 +216,17 @@ impl SimCamera {
         self.shared.counters.snapshot()
     }
 
+    /// Where the Profile G recording is (`None` when [`SimOptions::recording`] is `None`).
+    pub fn recording(&self) -> Option<SimRecording> {
+        self.shared.recording.map(|p| p.public())
+    }
+
+    /// `rtsp://IP:PORT/replay/<RECORDING_TOKEN>`: the RTSP replay URL GetReplayUri hands
+    /// out (`None` without a recording).
+    pub fn replay_url(&self) -> Option<String> {
+        replay_url(self.addr, &self.shared)
+    }
+
     /// Stops accepting, ends every session and waits until their tasks are gone.
     pub async fn shutdown(mut self) {
         if let Some(face) = self.onvif.take() {
@@ -230,6 +256,12 @@ impl std::fmt::Debug for SimCamera {
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
+}
+
+pub(crate) fn replay_url(addr: SocketAddr, shared: &server::Shared) -> Option<String> {
+    shared
+        .recording
+        .map(|_| format!("rtsp://{addr}{REPLAY_PATH_PREFIX}{RECORDING_TOKEN}"))
 }
 
 pub(crate) fn rtsp_url(addr: SocketAddr) -> String {

@@ -19,6 +19,7 @@
 mod discovery;
 mod events;
 mod http;
+mod recording;
 mod soap;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -33,6 +34,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use self::discovery::Identity;
 use self::events::Subscriptions;
 use self::http::{ReadError, Request, Response};
+use self::recording::{ProfileG, RECORDING_PATH, REPLAY_PATH, SEARCH_PATH};
 use self::soap::{Fault, envelope, parse_xsd_duration, xsd_time};
 use super::auth::{DigestAuth, Verdict, new_nonce};
 use crate::onvif::xml::{self, Element, XmlLimits, escape};
@@ -147,6 +149,8 @@ struct State {
     subscriptions: Subscriptions,
     identity: Arc<Identity>,
     facts: Facts,
+    /// The Profile G services, when the sim has a recording.
+    profile_g: Option<ProfileG>,
 }
 
 impl State {
@@ -184,6 +188,7 @@ impl OnvifFace {
         rtsp_port: u16,
         account: Option<(String, String)>,
         opts: SimOnvifOptions,
+        recording: Option<super::recording::Plan>,
     ) -> std::io::Result<OnvifFace> {
         let listener = TcpListener::bind((ip, opts.http_port)).await?;
         let http_port = listener.local_addr()?.port();
@@ -225,6 +230,7 @@ impl OnvifFace {
             subscriptions: Subscriptions::new(opts.motion_period),
             identity: identity.clone(),
             facts: facts(),
+            profile_g: recording.map(ProfileG::new),
         });
 
         let mut tasks = vec![
@@ -406,6 +412,9 @@ enum Endpoint {
 async fn handle(state: &State, req: &Request, local_ip: IpAddr) -> Response {
     let endpoint = match req.path.as_str() {
         DEVICE_PATH | MEDIA_PATH | EVENTS_PATH => Some(Endpoint::Service),
+        SEARCH_PATH | REPLAY_PATH | RECORDING_PATH if state.profile_g.is_some() => {
+            Some(Endpoint::Service)
+        }
         p => p
             .strip_prefix(PULLPOINT_PREFIX)
             .and_then(|id| id.parse().ok())
@@ -509,6 +518,12 @@ fn service_op(
             None => Err(Fault::bad_request("ProfileToken missing")),
         }
     };
+    if let Some(pg) = &state.profile_g
+        && let Some(answer) = pg.op(op, el, local_ip, state.rtsp_port)
+    {
+        return answer;
+    }
+    let profile_g = state.profile_g.is_some();
     Ok(match op {
         "GetSystemDateAndTime" => system_date_and_time(state.camera_now()),
         "GetDeviceInformation" => format!(
@@ -523,10 +538,15 @@ fn service_op(
                 )
             };
             format!(
-                "<tds:GetServicesResponse>{}{}{}</tds:GetServicesResponse>",
+                "<tds:GetServicesResponse>{}{}{}{}</tds:GetServicesResponse>",
                 svc("http://www.onvif.org/ver10/device/wsdl", DEVICE_PATH, 60),
                 svc("http://www.onvif.org/ver10/media/wsdl", MEDIA_PATH, 60),
                 svc("http://www.onvif.org/ver10/events/wsdl", EVENTS_PATH, 60),
+                if profile_g {
+                    ProfileG::services(base)
+                } else {
+                    String::new()
+                },
             )
         }
         "GetCapabilities" => format!(
@@ -535,12 +555,17 @@ fn service_op(
                 "<tt:Device><tt:XAddr>{base}{dev}</tt:XAddr></tt:Device>",
                 "<tt:Events><tt:XAddr>{base}{ev}</tt:XAddr><tt:WSSubscriptionPolicySupport>false</tt:WSSubscriptionPolicySupport><tt:WSPullPointSupport>true</tt:WSPullPointSupport><tt:WSPausableSubscriptionManagerInterfaceSupport>false</tt:WSPausableSubscriptionManagerInterfaceSupport></tt:Events>",
                 "<tt:Media><tt:XAddr>{base}{media}</tt:XAddr><tt:StreamingCapabilities><tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>true</tt:RTP_TCP><tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>",
-                "</tds:Capabilities></tds:GetCapabilitiesResponse>"
+                "{ext}</tds:Capabilities></tds:GetCapabilitiesResponse>"
             ),
             base = base,
             dev = DEVICE_PATH,
             ev = EVENTS_PATH,
-            media = MEDIA_PATH
+            media = MEDIA_PATH,
+            ext = if profile_g {
+                ProfileG::capabilities_extension(base)
+            } else {
+                String::new()
+            }
         ),
         "GetScopes" => {
             let items: String = state

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use super::auth::DigestAuth;
 use super::packetizer::MIN_MTU;
+use super::recording::Plan;
 use super::{SimOptions, SimStats, connection};
 
 /// What every connection of one sim reads.
@@ -20,16 +21,23 @@ pub(crate) struct Shared {
     pub(crate) opts: SimOptions,
     pub(crate) auth: Option<DigestAuth>,
     pub(crate) counters: Counters,
+    /// The recording the Profile G face serves (fixed when the sim starts).
+    pub(crate) recording: Option<Plan>,
 }
 
 impl Shared {
     pub(crate) fn new(mut opts: SimOptions) -> Shared {
         opts.mtu = opts.mtu.max(MIN_MTU);
         let auth = opts.credentials.clone().map(|(u, p)| DigestAuth::new(u, p));
+        let recording = opts
+            .recording
+            .as_ref()
+            .map(|r| Plan::new(r, super::recording::now_nanos()));
         Shared {
             opts,
             auth,
             counters: Counters::default(),
+            recording,
         }
     }
 }

@@ -1,0 +1,1 @@
+//! RTSP replay of the sim's recording (filled in next).
