@@ -300,6 +300,209 @@ class OnvifDevice:
     def stream_uri(self, profile: Profile | str | None = None) -> str: ...
     def snapshot(self, profile: Profile | str | None = None) -> bytes: ...
     def events(self, duration: float | None = None) -> Events: ...
+    def recordings(
+        self, start: _TimeLike | None = None, end: _TimeLike | None = None
+    ) -> list[DeviceRecording]:
+        """The recordings the device holds (ONVIF Recording Search). With ``start`` and
+        ``end`` (both), each also lists the ranges with data in that window and the gaps."""
+    def recordings_async(
+        self, start: _TimeLike | None = None, end: _TimeLike | None = None
+    ) -> asyncio.Future[list[DeviceRecording]]: ...
+    @overload
+    def fetch(
+        self,
+        start: _TimeLike,
+        end: _TimeLike,
+        out: _StrPath,
+        *,
+        into: None = None,
+        camera: str | None = None,
+        recording: str | None = None,
+        fragmented: bool = False,
+        real_time: bool = False,
+    ) -> ExportResult:
+        """``start``..``end`` of a recording off the device (Profile G replay) into the new
+        MP4 ``out`` with ``out.manifest.json`` (export's format plus an ``origin`` block)."""
+    @overload
+    def fetch(
+        self,
+        start: _TimeLike,
+        end: _TimeLike,
+        out: None = None,
+        *,
+        into: _StrPath,
+        camera: str,
+        recording: str | None = None,
+        fragmented: Literal[False] = False,
+        real_time: bool = False,
+    ) -> BackfillResult:
+        """Back-fill: the footage written as recorder segments of ``camera`` under ``into``."""
+    @overload
+    def fetch_async(
+        self,
+        start: _TimeLike,
+        end: _TimeLike,
+        out: _StrPath,
+        *,
+        into: None = None,
+        camera: str | None = None,
+        recording: str | None = None,
+        fragmented: bool = False,
+        real_time: bool = False,
+    ) -> asyncio.Future[ExportResult]: ...
+    @overload
+    def fetch_async(
+        self,
+        start: _TimeLike,
+        end: _TimeLike,
+        out: None = None,
+        *,
+        into: _StrPath,
+        camera: str,
+        recording: str | None = None,
+        fragmented: Literal[False] = False,
+        real_time: bool = False,
+    ) -> asyncio.Future[BackfillResult]: ...
+
+# --- footage off the device (ONVIF Profile G) -----------------------------------------------
+
+@final
+class RecordingTrack:
+    @property
+    def token(self) -> str: ...
+    @property
+    def kind(self) -> str:
+        """``Video``, ``Audio``, ``Metadata`` or ``Extended``."""
+    @property
+    def description(self) -> str: ...
+    @property
+    def data_from(self) -> datetime | None: ...
+    @property
+    def data_to(self) -> datetime | None: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class DeviceRecording:
+    """A recording held by a device, from ``OnvifDevice.recordings()``."""
+
+    @property
+    def token(self) -> str:
+        """What ``OnvifDevice.fetch(recording=...)`` takes."""
+    @property
+    def source_id(self) -> str: ...
+    @property
+    def source_name(self) -> str: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def earliest(self) -> datetime | None: ...
+    @property
+    def latest(self) -> datetime | None: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def suspect_time(self) -> bool:
+        """A time before 2000 or without a UTC offset: the device clock was probably unset."""
+    @property
+    def tracks(self) -> list[RecordingTrack]: ...
+    @property
+    def ranges(self) -> list[Range] | None:
+        """With a window: the ranges holding data in it; else None."""
+    @property
+    def gaps(self) -> list[Gap] | None:
+        """With a window: the gaps between the ranges; else None."""
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class BackfillResult:
+    """What ``fetch(..., into=ROOT, camera=ID)`` wrote: recorder segments under ROOT."""
+
+    @property
+    def root(self) -> Path: ...
+    @property
+    def camera(self) -> str: ...
+    @property
+    def files(self) -> list[Path]: ...
+    @property
+    def frames(self) -> int: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def rate_control(self) -> Literal["yes", "no"]: ...
+    @property
+    def rate_control_refused(self) -> str | None: ...
+    @property
+    def ended_by(self) -> str: ...
+    @property
+    def wall_secs(self) -> float: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@overload
+def fetch(
+    url: str,
+    start: _TimeLike,
+    end: _TimeLike,
+    out: _StrPath,
+    *,
+    into: None = None,
+    camera: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    fragmented: bool = False,
+    real_time: bool = False,
+) -> ExportResult:
+    """``start``..``end`` of the recording behind an ONVIF replay URI into the new MP4 ``out``."""
+@overload
+def fetch(
+    url: str,
+    start: _TimeLike,
+    end: _TimeLike,
+    out: None = None,
+    *,
+    into: _StrPath,
+    camera: str,
+    user: str | None = None,
+    password: str | None = None,
+    fragmented: Literal[False] = False,
+    real_time: bool = False,
+) -> BackfillResult: ...
+@overload
+def fetch_async(
+    url: str,
+    start: _TimeLike,
+    end: _TimeLike,
+    out: _StrPath,
+    *,
+    into: None = None,
+    camera: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    fragmented: bool = False,
+    real_time: bool = False,
+) -> asyncio.Future[ExportResult]: ...
+@overload
+def fetch_async(
+    url: str,
+    start: _TimeLike,
+    end: _TimeLike,
+    out: None = None,
+    *,
+    into: _StrPath,
+    camera: str,
+    user: str | None = None,
+    password: str | None = None,
+    fragmented: Literal[False] = False,
+    real_time: bool = False,
+) -> asyncio.Future[BackfillResult]: ...
 
 # --- recording ------------------------------------------------------------------------------
 

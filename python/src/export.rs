@@ -23,7 +23,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-fn from_export(e: ExportError) -> PyErr {
+pub(crate) fn from_export(e: ExportError) -> PyErr {
     let family = match &e {
         ExportError::InvalidCameraId { .. }
         | ExportError::BadRange { .. }
@@ -55,6 +55,22 @@ pub struct RecordingGap {
     duration: f64,
     /// Why, when the recorder wrote it down.
     reason: Option<String>,
+}
+
+impl RecordingGap {
+    pub(crate) fn new(
+        start: Py<PyAny>,
+        end: Py<PyAny>,
+        duration: f64,
+        reason: Option<String>,
+    ) -> Self {
+        RecordingGap {
+            start,
+            end,
+            duration,
+            reason,
+        }
+    }
 }
 
 const GAP_FIELDS: Fields = Fields::all(&["start", "end", "duration", "reason"]);
@@ -367,7 +383,17 @@ fn export_clip(
     let s = py
         .detach(|| export::export(&root?, &camera, start, end, &out, &opts))
         .map_err(from_export)?;
-    let m = &s.manifest;
+    export_result(py, &s.manifest, s.output, s.manifest_path)
+}
+
+/// The `ExportResult` of a clip written with manifest `m` (export, or a device fetch: its
+/// manifest has the same fields plus `origin`, which `manifest` holds as read from the file).
+pub(crate) fn export_result(
+    py: Python<'_>,
+    m: &Manifest,
+    path: PathBuf,
+    manifest_path: PathBuf,
+) -> PyResult<ExportResult> {
     Ok(ExportResult {
         start: rfc(py, &m.actual.start)?,
         end: rfc(py, &m.actual.end)?,
@@ -378,9 +404,9 @@ fn export_clip(
         size: m.output.size,
         container: m.output.container.clone(),
         sources: m.sources.iter().map(|s| s.path.clone()).collect(),
-        manifest: load_json(py, &s.manifest_path)?,
-        path: s.output,
-        manifest_path: s.manifest_path,
+        manifest: load_json(py, &manifest_path)?,
+        path,
+        manifest_path,
     })
 }
 

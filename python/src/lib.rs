@@ -16,6 +16,7 @@ mod export;
 mod onvif;
 mod record;
 mod records;
+mod replay;
 mod runtime;
 mod sim;
 mod storage;
@@ -30,6 +31,7 @@ fn _camwire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stream::register(m)?;
     onvif::register(m)?;
     export::register(m)?;
+    replay::register(m)?;
     record::register(m)?;
     sim::register(m)?;
     Ok(())

@@ -2,6 +2,7 @@
 
 use crate::errors::{self, Family};
 use crate::records::{self, Fields};
+use crate::replay;
 use crate::runtime::{drop_in_runtime, runtime, seconds, wait};
 use crate::stream::credentials;
 use camwire::onvif::{
@@ -218,6 +219,8 @@ const PROFILE_FIELDS: Fields = Fields::all(&[
 #[pyclass(frozen, name = "OnvifDevice", module = "camwire._camwire")]
 pub struct Device {
     dev: onvif::OnvifDevice,
+    /// The login, also used for the device's RTSP replay (fetch).
+    creds: Option<camwire::Credentials>,
 }
 
 impl Device {
@@ -259,6 +262,7 @@ impl Device {
         tls_accept_any: bool,
     ) -> PyResult<Self> {
         let creds = credentials(user, password)?;
+        let login = creds.clone();
         let ca =
             match &tls_ca {
                 Some(path) => Some(std::fs::read(path).map_err(|e| {
@@ -277,7 +281,7 @@ impl Device {
             onvif::OnvifDevice::connect(&xaddr, creds, opts).await
         })?
         .map_err(errors::from_onvif)?;
-        Ok(Device { dev })
+        Ok(Device { dev, creds: login })
     }
 
     /// The device service URL in use.
@@ -352,6 +356,109 @@ impl Device {
             })),
             deadline,
         })
+    }
+
+    /// The recordings the device holds (ONVIF Recording Search: every recording, paged to
+    /// the end), each with its token, source, earliest and latest times and tracks. With
+    /// `start` and `end` (both), each also gets the ranges holding data in that window and
+    /// the gaps between them (FindEvents on `RecordingHistory/Track/State`); without them
+    /// `ranges` and `gaps` are `None`.
+    #[pyo3(signature = (start=None, end=None))]
+    fn recordings(
+        &self,
+        py: Python<'_>,
+        start: Option<&Bound<'_, PyAny>>,
+        end: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<Py<replay::DeviceRecording>>> {
+        let w = replay::window(start, end)?;
+        replay::recordings(py, &self.dev, w)
+    }
+
+    /// `await device.recordings_async(...)`: `recordings` on camwire's runtime, the event
+    /// loop going on meanwhile.
+    #[pyo3(signature = (start=None, end=None))]
+    fn recordings_async<'py>(
+        &self,
+        py: Python<'py>,
+        start: Option<&Bound<'_, PyAny>>,
+        end: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let w = replay::window(start, end)?;
+        replay::recordings_async(py, &self.dev, w)
+    }
+
+    /// Fetches `[start, end)` of a recording off the device (ONVIF Profile G: GetReplayUri,
+    /// then RTSP PLAY with `Range: clock=`, `Rate-Control: no`) into `out`, a new MP4
+    /// (progressive, or `fragmented=True`) with `out.manifest.json`, in export's format plus
+    /// an `origin` block (the device, the recording, the replay URI without credentials, its
+    /// clock offset, the rate-control mode, the download time). Returns an `ExportResult`;
+    /// `camwire.verify` checks the clip. With `into=ROOT, camera=ID` instead, the footage is
+    /// written as recorder segments under ROOT (back-fill) and a `BackfillResult` returned.
+    /// `recording` is a token from `recordings()`; without it, the one recording covering
+    /// the range is used (none or several is `InvalidInput`). The device's login is used for
+    /// RTSP too. With `out`, `camera` names the manifest's camera id.
+    #[pyo3(signature = (start, end, out=None, *, into=None, camera=None, recording=None, fragmented=false, real_time=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn fetch(
+        &self,
+        py: Python<'_>,
+        start: &Bound<'_, PyAny>,
+        end: &Bound<'_, PyAny>,
+        out: Option<std::path::PathBuf>,
+        into: Option<std::path::PathBuf>,
+        camera: Option<String>,
+        recording: Option<String>,
+        fragmented: bool,
+        real_time: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let job = replay::Job::new(
+            replay::Source::Device {
+                dev: Box::new(self.dev.clone()),
+                recording,
+            },
+            self.creds.clone(),
+            start,
+            end,
+            out,
+            into,
+            camera,
+            fragmented,
+            real_time,
+        )?;
+        replay::run_blocking(py, job)
+    }
+
+    /// `await device.fetch_async(...)`: `fetch` on camwire's runtime, the event loop going
+    /// on meanwhile (cancelling the await abandons the download).
+    #[pyo3(signature = (start, end, out=None, *, into=None, camera=None, recording=None, fragmented=false, real_time=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn fetch_async<'py>(
+        &self,
+        py: Python<'py>,
+        start: &Bound<'_, PyAny>,
+        end: &Bound<'_, PyAny>,
+        out: Option<std::path::PathBuf>,
+        into: Option<std::path::PathBuf>,
+        camera: Option<String>,
+        recording: Option<String>,
+        fragmented: bool,
+        real_time: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let job = replay::Job::new(
+            replay::Source::Device {
+                dev: Box::new(self.dev.clone()),
+                recording,
+            },
+            self.creds.clone(),
+            start,
+            end,
+            out,
+            into,
+            camera,
+            fragmented,
+            real_time,
+        )?;
+        replay::run_async(py, job)
     }
 
     fn __repr__(&self) -> String {

@@ -84,6 +84,15 @@ pub struct RecordingInformation {
     pub suspect_time: bool,
 }
 
+impl RecordingInformation {
+    /// Whether the recording may hold footage of `[start, end)`: its earliest time is
+    /// before `end` and its latest after `start`; an unknown end counts as overlapping (the
+    /// device did not say).
+    pub fn overlaps(&self, start: Timestamp, end: Timestamp) -> bool {
+        self.earliest.is_none_or(|e| e < end) && self.latest.is_none_or(|l| l > start)
+    }
+}
+
 /// A time as the device wrote it: RFC 3339; without an offset, read as UTC and flagged.
 fn parse_time(s: &str, suspect: &mut bool) -> Option<Timestamp> {
     let s = s.trim();
