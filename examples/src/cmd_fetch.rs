@@ -28,28 +28,46 @@ Examples:
       asks the device's Replay service for the recording's URI (GetReplayUri) first; the
       manifest then also names the device, the recording and the device's clock offset
 
+  camwire fetch --url rtsp://admin:PW@10.0.0.6 --vendor dahua --channel 2 \\
+                --device-tz +07:00 --start 2025-11-23T12:00:00Z --end 2025-11-23T12:05:00Z \\
+                --out gate.mp4
+      a device without a working Profile G: its vendor's playback URL
+      (/cam/playback?channel=2&subtype=0&starttime=2025_11_23_19_00_00&...; local time)
+
 --url is the recording's replay URI (ONVIF GetReplayUri). The device is asked for
 T1..T2 with Require: onvif-replay, Range: clock=T1-T2 and Rate-Control: no (as fast as
 it can send; real time if it refuses, or with --real-time). Frame times come from the
 ONVIF RTP header extension. The clip starts at the frame showing at T1 (the keyframe
 before it is kept, hidden by an edit list) and ends at T2, whatever the device sends.
 A device without Profile G (551 or 459) is an error, never live video instead.
+--vendor hikvision|dahua|uniview plays the vendor's own playback URL instead (times in the
+URL; a plain PLAY at the device's pace; frame times from RTP, the first at T1: the
+manifest's origin says vendor-playback and times_from rtp).
 Times T are RFC 3339. An existing output is never overwritten.";
 
 /// `camwire fetch` options.
 #[derive(Debug, Args)]
 pub struct FetchArgs {
     /// The recording's RTSP replay URI (credentials in it are taken out, never printed)
-    #[arg(
-        long,
-        value_name = "RTSP",
-        required_unless_present = "xaddr",
-        conflicts_with = "xaddr"
-    )]
+    /// With --vendor: the device's RTSP address (rtsp://[user:pass@]host[:port]); its path is
+    /// replaced by the vendor's playback path
+    #[arg(long, value_name = "RTSP", required_unless_present = "xaddr")]
     pub url: Option<String>,
-    /// ONVIF device address instead of --url: its Replay service gives the URI (GetReplayUri)
+    /// ONVIF device address instead of --url: its Replay service gives the URI (GetReplayUri).
+    /// With --url --vendor dahua: only read the device's time zone from it
     #[arg(long, value_name = "X")]
     pub xaddr: Option<String>,
+    /// A vendor playback URL instead of ONVIF replay, for devices without a working Profile G:
+    /// hikvision (hiwatch, hilook, ezviz), dahua (kbvision, imou, amcrest) or uniview
+    #[arg(long, value_name = "NAME", requires = "url", value_parser = parse_vendor)]
+    pub vendor: Option<replay::Vendor>,
+    /// Channel for --vendor, from 1 (on hybrid DVRs IP channels follow the analogue ones)
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "vendor")]
+    pub channel: u32,
+    /// The device's time zone for --vendor dahua, whose URLs carry local time: +07:00, UTC
+    /// or an IANA name (default: read from --xaddr's GetSystemDateAndTime)
+    #[arg(long, value_name = "TZ", requires = "vendor", value_parser = parse_tz)]
+    pub device_tz: Option<jiff::tz::TimeZone>,
     /// Recording token on the device (with --xaddr; may be left out when the device holds
     /// exactly one recording that covers the range)
     #[arg(long, value_name = "TOKEN", requires = "xaddr")]
@@ -87,6 +105,44 @@ pub struct FetchArgs {
     /// Fragmented MP4 (a moof per GOP, each with its wall clock) instead of progressive
     #[arg(long)]
     pub fragmented: bool,
+}
+
+fn parse_vendor(s: &str) -> Result<replay::Vendor, String> {
+    s.parse().map_err(|e: replay::UnknownVendor| e.to_string())
+}
+
+fn parse_tz(s: &str) -> Result<jiff::tz::TimeZone, String> {
+    replay::vendor::parse_time_zone(s)
+        .ok_or_else(|| format!("{s:?} is not +HH:MM, UTC or a known IANA time zone"))
+}
+
+/// The vendor playback URL for `--url --vendor`: the device's time zone from --device-tz,
+/// else from --xaddr (GetSystemDateAndTime), when the vendor's URLs carry local time.
+async fn vendor_url(
+    args: &FetchArgs,
+    vendor: replay::Vendor,
+    opts: &FetchOptions,
+    start: SystemTime,
+    end: SystemTime,
+) -> Result<String, String> {
+    let url = args.url.as_deref().ok_or("--vendor needs --url")?;
+    let mut device_tz = args.device_tz.clone();
+    if let (None, true, Some(xaddr)) = (&device_tz, vendor.uses_local_time(), &args.xaddr) {
+        let dev = OnvifDevice::connect(xaddr, opts.credentials.clone(), Default::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let offset = dev.local_offset().await.map_err(|e| e.to_string())?;
+        let offset = offset.ok_or_else(|| {
+            format!("{xaddr} gives no local time in GetSystemDateAndTime: give --device-tz")
+        })?;
+        device_tz = Some(jiff::tz::TimeZone::fixed(offset));
+    }
+    let p = replay::VendorPlayback {
+        vendor,
+        channel: args.channel,
+        device_tz,
+    };
+    p.url(url, start, end).map_err(|e| e.to_string())
 }
 
 fn time(value: &str, name: &str) -> Result<SystemTime, String> {
@@ -149,15 +205,17 @@ async fn only_recording(
 /// [`replay::backfill`].
 async fn backfill(
     args: &FetchArgs,
+    vendor_uri: Option<String>,
     opts: &FetchOptions,
     start: SystemTime,
     end: SystemTime,
     root: &std::path::Path,
     camera: &str,
 ) -> Result<(), String> {
-    let uri = match (&args.url, &args.xaddr) {
-        (Some(url), _) => url.clone(),
-        (None, Some(xaddr)) => {
+    let uri = match (vendor_uri, &args.url, &args.xaddr) {
+        (Some(uri), _, _) => uri,
+        (None, Some(url), _) => url.clone(),
+        (None, None, Some(xaddr)) => {
             let (dev, token) = device_recording(xaddr, args, opts, start, end).await?;
             dev.replay_uri(&token).await.map_err(|e| e.to_string())?
         }
@@ -201,7 +259,7 @@ pub async fn run(args: &FetchArgs, quiet: bool) -> Result<(), String> {
             password.clone().unwrap_or_default(),
         )),
     };
-    let opts = FetchOptions {
+    let mut opts = FetchOptions {
         credentials,
         fast: !args.real_time,
         format: if args.fragmented {
@@ -221,15 +279,30 @@ pub async fn run(args: &FetchArgs, quiet: bool) -> Result<(), String> {
         }),
         ..Default::default()
     };
+    let vendor_uri = match args.vendor {
+        Some(v) => {
+            opts.vendor = Some(v);
+            Some(vendor_url(args, v, &opts, start, end).await?)
+        }
+        None if args.url.is_some() && args.xaddr.is_some() => {
+            return Err(
+                "give --url RTSP or --xaddr X, not both (both only with --vendor, \
+                        where --xaddr gives the device's time zone)"
+                    .into(),
+            );
+        }
+        None => None,
+    };
     if let (Some(root), Some(camera)) = (&args.into, &args.camera) {
-        return backfill(args, &opts, start, end, root, camera).await;
+        return backfill(args, vendor_uri, &opts, start, end, root, camera).await;
     }
     let Some(out) = &args.out else {
         return Err("give --out FILE.mp4, or --into ROOT --camera ID".into());
     };
-    let s = match (&args.url, &args.xaddr) {
-        (Some(url), _) => replay::fetch(url, start, end, out, &opts).await,
-        (None, Some(xaddr)) => {
+    let s = match (&vendor_uri, &args.url, &args.xaddr) {
+        (Some(uri), _, _) => replay::fetch(uri, start, end, out, &opts).await,
+        (None, Some(url), _) => replay::fetch(url, start, end, out, &opts).await,
+        (None, None, Some(xaddr)) => {
             let (dev, token) = device_recording(xaddr, args, &opts, start, end).await?;
             replay::fetch_recording(&dev, &token, start, end, out, &opts).await
         }

@@ -400,6 +400,19 @@ impl OnvifDevice {
         self.transport.measure_clock().await
     }
 
+    /// The device's UTC offset (its local time minus its UTC, from GetSystemDateAndTime),
+    /// for vendor playback URLs that carry local time. `None` when the device does not give
+    /// both times.
+    pub async fn local_offset(&self) -> Result<Option<jiff::tz::Offset>> {
+        let r = self
+            .call_device(
+                "GetSystemDateAndTime",
+                super::soap::GET_SYSTEM_DATE_AND_TIME_BODY,
+            )
+            .await?;
+        Ok(super::soap::parse_local_offset(&r))
+    }
+
     /// GetDeviceInformation.
     pub async fn device_information(&self) -> Result<DeviceInformation> {
         let r = self

@@ -547,6 +547,31 @@ pub fn parse_system_date_and_time(resp: &Element) -> Option<Timestamp> {
     let dt = sdt
         .child("UTCDateTime")
         .or_else(|| sdt.child("LocalDateTime"))?;
+    let dt = civil_date_time(dt)?
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()?;
+    Some(dt.timestamp())
+}
+
+/// The device's UTC offset: `LocalDateTime` minus `UTCDateTime` of a GetSystemDateAndTime
+/// answer, rounded to 15 minutes (the two are read a moment apart), within ±14 h. `None`
+/// when either is missing. More reliable than the POSIX `TZ` string beside them, whose
+/// sign conventions vendors disagree on.
+pub fn parse_local_offset(resp: &Element) -> Option<jiff::tz::Offset> {
+    let sdt = resp.find("SystemDateAndTime")?;
+    let utc = civil_date_time(sdt.child("UTCDateTime")?)?;
+    let local = civil_date_time(sdt.child("LocalDateTime")?)?;
+    let secs = local.duration_since(utc).as_secs();
+    let quarter = 15 * 60;
+    let rounded = (secs + secs.signum() * quarter / 2) / quarter * quarter;
+    if rounded.abs() > 14 * 3600 {
+        return None;
+    }
+    jiff::tz::Offset::from_seconds(i32::try_from(rounded).ok()?).ok()
+}
+
+/// The `Date`/`Time` children of an ONVIF `DateTime`.
+fn civil_date_time(dt: &Element) -> Option<jiff::civil::DateTime> {
     let num = |path: &[&str]| -> Option<i64> { dt.text_at(path)?.parse().ok() };
     let year = num(&["Date", "Year"])?;
     let month = num(&["Date", "Month"])?;
@@ -560,8 +585,8 @@ pub fn parse_system_date_and_time(resp: &Element) -> Option<Timestamp> {
         i8::try_from(day).ok()?,
     )
     .ok()?;
-    let dt = date
-        .to_datetime(
+    Some(
+        date.to_datetime(
             jiff::civil::Time::new(
                 i8::try_from(hour).ok()?,
                 i8::try_from(minute).ok()?,
@@ -569,10 +594,8 @@ pub fn parse_system_date_and_time(resp: &Element) -> Option<Timestamp> {
                 0,
             )
             .ok()?,
-        )
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .ok()?;
-    Some(dt.timestamp())
+        ),
+    )
 }
 
 /// Checks an HTTP answer is a SOAP envelope and returns the first element in its `Body`, or
@@ -719,5 +742,37 @@ mod tests {
         let el = parse_response(T, 200, xml.as_bytes(), &lim()).unwrap();
         let t = parse_system_date_and_time(&el).unwrap();
         assert_eq!(t.to_string(), "2010-09-16T07:50:45Z");
+        // No LocalDateTime: no offset known.
+        assert_eq!(parse_local_offset(&el), None);
+    }
+
+    /// A Dahua-like answer: local time 7 h ahead of UTC, read a second apart; the POSIX TZ
+    /// string beside it (`CST-7`, sign inverted) is not needed.
+    #[test]
+    fn local_offset_from_local_minus_utc() {
+        let dt = |h: u8, s: u8, d: u8| {
+            format!(
+                "<tt:Time><tt:Hour>{h}</tt:Hour><tt:Minute>59</tt:Minute><tt:Second>{s}</tt:Second></tt:Time><tt:Date><tt:Year>2026</tt:Year><tt:Month>11</tt:Month><tt:Day>{d}</tt:Day></tt:Date>"
+            )
+        };
+        let answer = |utc: String, local: String| {
+            format!(
+                r#"<e:Envelope xmlns:e="x"><e:Body><tds:GetSystemDateAndTimeResponse xmlns:tds="d" xmlns:tt="s"><tds:SystemDateAndTime><tt:TimeZone><tt:TZ>CST-7</tt:TZ></tt:TimeZone><tt:UTCDateTime>{utc}</tt:UTCDateTime><tt:LocalDateTime>{local}</tt:LocalDateTime></tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse></e:Body></e:Envelope>"#
+            )
+        };
+        // 20:59:58 UTC on the 24th is 03:59:59 local on the 25th.
+        let xml = answer(dt(20, 58, 24), dt(3, 59, 25));
+        let el = parse_response(T, 200, xml.as_bytes(), &lim()).unwrap();
+        assert_eq!(parse_local_offset(&el).map(|o| o.seconds()), Some(7 * 3600));
+        // West of UTC, and a nonsense 20 h difference.
+        let xml = answer(dt(20, 0, 24), dt(15, 0, 24));
+        let el = parse_response(T, 200, xml.as_bytes(), &lim()).unwrap();
+        assert_eq!(
+            parse_local_offset(&el).map(|o| o.seconds()),
+            Some(-5 * 3600)
+        );
+        let xml = answer(dt(0, 0, 24), dt(20, 0, 24));
+        let el = parse_response(T, 200, xml.as_bytes(), &lim()).unwrap();
+        assert_eq!(parse_local_offset(&el), None);
     }
 }

@@ -97,6 +97,10 @@ pub struct FetchOptions {
     /// Called as frames are stored (at most every 200 ms, and once at the end), on the
     /// fetching task: keep it short.
     pub progress: Option<Arc<dyn Fn(FetchProgress) + Send + Sync>>,
+    /// `Some`: the URL is a vendor playback URL ([`super::vendor`]) with the time window in
+    /// it, played with a plain `PLAY` (no `Require`, `Range: clock=` or `Rate-Control`);
+    /// frames without 0xABAC times are timed from RTP, the first at the requested start.
+    pub vendor: Option<super::Vendor>,
 }
 
 /// How far a fetch is.
@@ -125,6 +129,7 @@ impl Default for FetchOptions {
             device: None,
             format: OutputFormat::Progressive,
             progress: None,
+            vendor: None,
         }
     }
 }
@@ -142,6 +147,7 @@ impl std::fmt::Debug for FetchOptions {
             .field("device", &self.device)
             .field("format", &self.format)
             .field("progress", &self.progress.as_ref().map(|_| "callback"))
+            .field("vendor", &self.vendor)
             .finish()
     }
 }
@@ -217,6 +223,12 @@ pub enum ReplayError {
     /// Writing the clip or its manifest failed (or the output exists).
     #[error(transparent)]
     Output(#[from] ExportError),
+    /// A vendor whose playback URLs carry the device's local time, and no time zone given.
+    #[error(
+        "{0} playback URLs are in the device's local time: give the device's time zone \
+         (e.g. +07:00 or Asia/Ho_Chi_Minh), or its ONVIF address to read it from"
+    )]
+    NeedDeviceTimeZone(super::Vendor),
     /// The ONVIF side (GetServices, GetReplayUri) failed.
     #[error("ONVIF: {0}")]
     Onvif(#[from] crate::onvif::Error),
@@ -355,6 +367,36 @@ fn no_profile_g(e: ClientError) -> ReplayError {
     }
 }
 
+/// The ONVIF replay PLAY, falling back to `Rate-Control: yes` when `no` is refused.
+async fn onvif_play(
+    client: &mut RtspClient,
+    t1: Nanos,
+    t2: Nanos,
+    rate_control: &mut bool,
+    refused: &mut Option<String>,
+) -> Result<PlayReply, ReplayError> {
+    Ok(
+        match client.play(&replay_play(t1, t2, *rate_control)?).await {
+            Ok(r) => r,
+            Err(
+                e @ ClientError::Unsupported {
+                    status: 551 | 459, ..
+                },
+            ) => return Err(no_profile_g(e)),
+            Err(e) if !*rate_control && e.status().is_some() => {
+                log::warn!("the device refused Rate-Control: no ({e}); fetching in real time");
+                *refused = Some(e.to_string());
+                *rate_control = true;
+                client
+                    .play(&replay_play(t1, t2, true)?)
+                    .await
+                    .map_err(no_profile_g)?
+            }
+            Err(e) => return Err(e.into()),
+        },
+    )
+}
+
 /// DESCRIBE, SETUP, the replay PLAY (with the Rate-Control fallback), then every access
 /// unit into the sink `make` builds (from the clock rate and the PLAY answer) until it, the
 /// device or the connection ends the download.
@@ -386,23 +428,12 @@ pub(super) async fn play_into<S: Sink>(
 
     let mut refused = None;
     let mut rate_control = !opts.fast;
-    let reply = match client.play(&replay_play(t1, t2, rate_control)?).await {
-        Ok(r) => r,
-        Err(
-            e @ ClientError::Unsupported {
-                status: 551 | 459, ..
-            },
-        ) => return Err(no_profile_g(e)),
-        Err(e) if !rate_control && e.status().is_some() => {
-            log::warn!("the device refused Rate-Control: no ({e}); fetching in real time");
-            refused = Some(e.to_string());
-            rate_control = true;
-            client
-                .play(&replay_play(t1, t2, true)?)
-                .await
-                .map_err(no_profile_g)?
-        }
-        Err(e) => return Err(e.into()),
+    let reply = if opts.vendor.is_some() {
+        // The window is in the URL; the device plays at its own pace.
+        rate_control = true;
+        client.play(&PlayOptions::default()).await?
+    } else {
+        onvif_play(client, t1, t2, &mut rate_control, &mut refused).await?
     };
 
     let mut asm = make(clock_rate, &reply)?;
@@ -563,6 +594,7 @@ struct Assembler {
     gap_threshold: Nanos,
     camera_id: Option<String>,
     device: Option<DeviceOrigin>,
+    vendor: Option<super::Vendor>,
     out: PathBuf,
     spool_path: PathBuf,
     spool: Option<BufWriter<File>>,
@@ -613,6 +645,7 @@ impl Assembler {
             gap_threshold: i64::try_from(opts.gap_threshold.as_nanos()).unwrap_or(i64::MAX),
             camera_id: opts.camera_id.clone(),
             device: opts.device.clone(),
+            vendor: opts.vendor,
             out: out.to_path_buf(),
             spool_path,
             spool: None,
@@ -1141,14 +1174,23 @@ impl Assembler {
                 damaged: Vec::new(),
             },
             origin: Origin {
-                kind: "onvif-replay".into(),
+                kind: match self.vendor {
+                    None => "onvif-replay".into(),
+                    Some(_) => "vendor-playback".into(),
+                },
+                vendor: self.vendor.map(|v| v.name().to_string()),
                 uri: how.url.to_string(),
                 server: how.server.map(str::to_string),
                 requested,
                 actual,
                 play_range: how.play_range.clone(),
                 gaps,
-                rate_control: if how.rate_control { "yes" } else { "no" }.into(),
+                rate_control: match (self.vendor, how.rate_control) {
+                    (Some(_), _) => "not sent (vendor playback: the device's pace)",
+                    (None, true) => "yes",
+                    (None, false) => "no",
+                }
+                .into(),
                 rate_control_refused: how.refused.clone(),
                 times_from: times_from.into(),
                 frames_with_extension: self.timing.with_ext,

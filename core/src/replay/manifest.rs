@@ -22,8 +22,11 @@ pub struct ReplayManifest {
 /// How and from where the footage was fetched.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Origin {
-    /// `onvif-replay`.
+    /// `onvif-replay`, or `vendor-playback` (a vendor's playback URL, [`Origin::vendor`]).
     pub kind: String,
+    /// The vendor URL scheme (`hikvision`, `dahua`, `uniview`) of a `vendor-playback`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
     /// The replay URI, credentials removed.
     pub uri: String,
     /// The RTSP `Server` header, when the device sent one.
@@ -37,7 +40,8 @@ pub struct Origin {
     /// Holes in the footage inside the clip (D or E flags, or a time jump of at least
     /// [`crate::replay::FetchOptions::gap_threshold`]).
     pub gaps: Vec<ManifestGap>,
-    /// `no` (as fast as the transport allows) or `yes` (real time).
+    /// `no` (as fast as the transport allows) or `yes` (real time); for vendor playback,
+    /// `not sent (…)`.
     pub rate_control: String,
     /// Why `Rate-Control: no` was not used: the device's answer to it.
     pub rate_control_refused: Option<String>,

@@ -16,10 +16,11 @@
 //!
 //! - [`backfill`](mod@backfill): the same download written as recorder segments under a
 //!   recording root, recorded in `gaps.jsonl` as `backfilled from device`.
+//! - [`vendor`]: Hikvision, Dahua and Uniview playback URLs for devices without a working
+//!   Profile G ([`FetchOptions::vendor`] plays them without the replay headers).
 //!
 //! Not here yet (issue 13): GetMediaAttributes, the recorder's automatic back-fill after an
-//! outage (`backfill = true`), vendor playback URLs (Hikvision,
-//! Dahua, Uniview), audio tracks and H.265, fetching across a parameter-set change, Python and
+//! outage (`backfill = true`), audio tracks and H.265, fetching across a parameter-set change, Python and
 //! C surfaces, the sim's Profile G face.
 
 pub mod backfill;
@@ -27,9 +28,11 @@ pub mod device;
 pub mod extension;
 pub mod fetch;
 pub mod manifest;
+pub mod vendor;
 
 pub use backfill::{BACKFILL_REASON, BackfillSummary, backfill};
 pub use device::fetch_recording;
 pub use extension::{ExtensionError, ONVIF_REPLAY_PROFILE, ReplayExtension};
 pub use fetch::{FetchOptions, FetchProgress, FetchSummary, ReplayError, fetch};
 pub use manifest::{DeviceOrigin, Origin, ReplayManifest};
+pub use vendor::{UnknownVendor, Vendor, VendorPlayback};

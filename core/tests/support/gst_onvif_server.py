@@ -6,6 +6,7 @@ recording dated to a real day: the Profile G replay peer of camwire's tests.
 Usage: gst_onvif_server.py FILE --start 2026-11-25T10:00:00Z [--fps 25] [--port N]
                            [--ignore-end] [--gap AT:LEN[:nod]] [--clock-offset S]
                            [--refuse-rate-control-no] [--soap-log FILE] [--no-get-services]
+                           [--vendor-mount PATH]... [--utc-offset S]
 
 FILE is an MP4 with one H.264 track (converted here with ffmpeg to Annex B with an access
 unit delimiter before every access unit) or such an Annex B file already (.h264), B-frame
@@ -20,6 +21,10 @@ RTSP mounts:
   wall clock, C on keyframes, D after the seek, E and T on the last frame).
 - /live: a plain media factory over the same file: it answers
   `551 Option not supported` to a request carrying `Require: onvif-replay`.
+- each --vendor-mount PATH: a device's own playback URL (Hikvision
+  `/Streaming/tracks/101?starttime=…Z&endtime=…Z`, Dahua `/cam/playback?…&starttime=Y_M_D_h_m_s`
+  in the --utc-offset local time, Uniview `/c1/b<unix>/e<unix>/replay/`): plays from the
+  keyframe at or before the URL's start, in real time, past its end, without 0xABAC.
 
 The device address is our own minimal SOAP template responder (Python's http.server, not a
 real device; no authentication): GetSystemDateAndTime (our clock, optionally shifted by
@@ -101,6 +106,10 @@ class ArchiveSrc(GstBase.BaseSrc):
         self.aus = archive.aus
         self.ignore_end = archive.ignore_end
         self.index = 0
+        # Vendor playback: where a plain (unseeked) session starts, and timestamps relative
+        # to it, so a plain media's clock-synced sinks play it in real time.
+        self.base = 0
+        self.pts_base = 0
         self.first = True
         self.stop = None
         self.set_format(Gst.Format.TIME)
@@ -132,7 +141,7 @@ class ArchiveSrc(GstBase.BaseSrc):
 
     def do_do_seek(self, segment):
         start = segment.start
-        self.index = self.snap(start) if start >= self.archive.epoch else 0
+        self.index = self.snap(start) if start >= self.archive.epoch else self.base
         self.first = True
         self.stop = segment.stop if segment.stop not in (None, -1, Gst.CLOCK_TIME_NONE) else None
         return True
@@ -140,7 +149,7 @@ class ArchiveSrc(GstBase.BaseSrc):
     def do_create(self, offset, length, _buf):
         if self.index >= len(self.aus):
             return (Gst.FlowReturn.EOS, None)
-        pts = self.archive.time_of(self.index)
+        pts = self.archive.time_of(self.index) - self.pts_base
         if self.stop is not None and pts >= self.stop:
             return (Gst.FlowReturn.EOS, None)
         data, key = self.aus[self.index]
@@ -212,6 +221,54 @@ class ArchiveFactory(GstRtspServer.RTSPOnvifMediaFactory):
         return outer
 
 
+def vendor_start(url, utc_offset):
+    """The start a vendor playback URL asks for, as Unix seconds, or None."""
+    path, query = url.abspath, dict(
+        kv.split("=", 1) for kv in (url.query or "").split("&") if "=" in kv
+    )
+    if path.startswith("/Streaming/tracks/"):
+        return calendar.timegm(time.strptime(query["starttime"], "%Y%m%dT%H%M%SZ"))
+    if path == "/cam/playback":
+        local = calendar.timegm(time.strptime(query["starttime"], "%Y_%m_%d_%H_%M_%S"))
+        return local - utc_offset
+    if path.startswith("/c") and "/b" in path:
+        return int(path.split("/b", 1)[1].split("/", 1)[0])
+    return None
+
+
+class VendorFactory(GstRtspServer.RTSPMediaFactory):
+    """A vendor playback mount: the window is in the URL (Hikvision, Dahua or Uniview
+    form); plays from the keyframe at or before its start, in real time, past its end (as
+    Hikvision does), with no 0xABAC extension."""
+
+    def __init__(self, archive, utc_offset):
+        super().__init__()
+        self.archive = archive
+        self.utc_offset = utc_offset
+
+    def do_create_element(self, url):
+        start = vendor_start(url, self.utc_offset)
+        if start is None:
+            return None
+        pay0 = Gst.Bin.new("pay0")
+        src = ArchiveSrc(self.archive)
+        t = (start + NTP_UNIX) * 1_000_000_000
+        src.base = src.index = src.snap(t)
+        src.pts_base = self.archive.time_of(src.base)
+        parse = Gst.ElementFactory.make("h264parse")
+        pay = Gst.ElementFactory.make("rtph264pay")
+        pay.set_property("pt", 96)
+        pay.set_property("config-interval", -1)
+        for e in (src, parse, pay):
+            pay0.add(e)
+        src.link(parse)
+        parse.link(pay)
+        pay0.add_pad(Gst.GhostPad.new("src", pay.get_static_pad("src")))
+        outer = Gst.Bin.new(None)
+        outer.add(pay0)
+        return outer
+
+
 ENVELOPE = (
     '<?xml version="1.0" encoding="UTF-8"?>'
     '<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" '
@@ -223,7 +280,8 @@ ENVELOPE = (
 
 
 def soap_handler(
-    device_xaddr, replay_uri, clock_offset, recording_span, hole, log_path, no_get_services
+    device_xaddr, replay_uri, clock_offset, recording_span, hole, log_path, no_get_services,
+    utc_offset=None,
 ):
     """An http.server handler answering what fetch --xaddr and recordings need."""
     pages = {"n": 0}
@@ -261,13 +319,29 @@ def soap_handler(
                 now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
                     seconds=clock_offset
                 )
+                def date_time(t):
+                    return (
+                        f"<tt:Date><tt:Year>{t.year}</tt:Year><tt:Month>{t.month}</tt:Month>"
+                        f"<tt:Day>{t.day}</tt:Day></tt:Date><tt:Time><tt:Hour>{t.hour}</tt:Hour>"
+                        f"<tt:Minute>{t.minute}</tt:Minute><tt:Second>{t.second}</tt:Second>"
+                        "</tt:Time>"
+                    )
+
+                local = ""
+                if utc_offset is not None:
+                    # A POSIX TZ string (sign inverted, as devices send it) beside the times.
+                    tz = f"CST{-utc_offset // 3600:+d}"
+                    lt = now + datetime.timedelta(seconds=utc_offset)
+                    local = (
+                        f"<tt:LocalDateTime>{date_time(lt)}</tt:LocalDateTime>"
+                    )
+                    tz = f"<tt:TimeZone><tt:TZ>{tz}</tt:TZ></tt:TimeZone>"
+                else:
+                    tz = ""
                 answer = (
                     "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
-                    "<tt:DateTimeType>NTP</tt:DateTimeType><tt:UTCDateTime>"
-                    f"<tt:Date><tt:Year>{now.year}</tt:Year><tt:Month>{now.month}</tt:Month>"
-                    f"<tt:Day>{now.day}</tt:Day></tt:Date><tt:Time><tt:Hour>{now.hour}</tt:Hour>"
-                    f"<tt:Minute>{now.minute}</tt:Minute><tt:Second>{now.second}</tt:Second>"
-                    "</tt:Time></tt:UTCDateTime></tds:SystemDateAndTime>"
+                    f"<tt:DateTimeType>NTP</tt:DateTimeType>{tz}<tt:UTCDateTime>"
+                    f"{date_time(now)}</tt:UTCDateTime>{local}</tds:SystemDateAndTime>"
                     "</tds:GetSystemDateAndTimeResponse>"
                 )
             elif "GetCapabilities" in body:
@@ -437,6 +511,20 @@ def main() -> int:
     )
     ap.add_argument("--soap-log", help="append the name of each SOAP operation served to this file")
     ap.add_argument(
+        "--vendor-mount",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="serve vendor playback at this exact path (/Streaming/tracks/101, /cam/playback, "
+        "/c1/b<unix>/e<unix>/replay/): the window is read from the URL",
+    )
+    ap.add_argument(
+        "--utc-offset",
+        type=int,
+        help="the device's local time minus UTC, seconds: Dahua URLs are read in it, and "
+        "GetSystemDateAndTime gives LocalDateTime and TZ",
+    )
+    ap.add_argument(
         "--clock-offset",
         type=float,
         default=0.0,
@@ -480,6 +568,10 @@ def main() -> int:
         f'( filesrc location="{loc}" ! {demux}h264parse ! rtph264pay name=pay0 pt=96 )'
     )
     mounts.add_factory("/live", plain)
+    for path in a.vendor_mount:
+        vendor = VendorFactory(Archive(aus, epoch_ns, frame_ns, True, gap), a.utc_offset or 0)
+        vendor.set_shared(False)
+        mounts.add_factory(path, vendor)
     if a.refuse_rate_control_no:
 
         def on_pre_play(_client, ctx):
@@ -510,7 +602,8 @@ def main() -> int:
             for t in (at, at + gap[1] // 1_000_000_000)
         )
     soap.RequestHandlerClass = soap_handler(
-        xaddr, replay_uri, a.clock_offset, span, hole, a.soap_log, a.no_get_services
+        xaddr, replay_uri, a.clock_offset, span, hole, a.soap_log, a.no_get_services,
+        a.utc_offset,
     )
     threading.Thread(target=soap.serve_forever, daemon=True).start()
     print(f"READY {replay_uri} rtsp://127.0.0.1:{port}/live {xaddr}", flush=True)
