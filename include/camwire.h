@@ -90,6 +90,10 @@ typedef struct camwire_range_list camwire_range_list;
 // A multi-camera recorder writing under one root directory.
 typedef struct camwire_recorder camwire_recorder;
 
+// The recordings of a device (`camwire_device_recordings`); free with
+// `camwire_recording_list_free`.
+typedef struct camwire_recording_list camwire_recording_list;
+
 // A running simulated camera; stop and free with `camwire_sim_free`.
 typedef struct camwire_sim camwire_sim;
 
@@ -464,6 +468,78 @@ typedef void (*camwire_recorder_event_callback)(void *user_data,
 // last callback (or on the registering thread if registration fails).
 typedef void (*camwire_free_user_data)(void *user_data);
 
+// One recording of a device, borrowed from its list (pointers valid until it is freed).
+typedef struct camwire_device_recording {
+  // Set by the caller before `camwire_recording_list_get` (`camwire_struct_init`); on
+  // return the bytes camwire filled.
+  size_t struct_size;
+  // Recording token: what `camwire_fetch_options.recording_token` takes.
+  const char *token;
+  // `Source/SourceId`.
+  const char *source_id;
+  // `Source/Name`.
+  const char *source_name;
+  // `Source/Location`.
+  const char *location;
+  // `Source/Description`.
+  const char *description;
+  // `Content`.
+  const char *content;
+  // `Initiated`, `Recording`, `Stopped`, `Removing`, `Removed` or `Unknown`.
+  const char *status;
+  // Earliest recorded time, Unix us; CAMWIRE_TIME_MIN when the device did not say.
+  int64_t earliest_us;
+  // Latest recorded time, Unix us; CAMWIRE_TIME_MAX when the device did not say.
+  int64_t latest_us;
+  // A time before 2000 or without a UTC offset: the device clock was probably not set.
+  bool suspect_time;
+  // Tracks (`camwire_recording_list_track`).
+  size_t track_count;
+  // Ranges with data inside the window asked for (`camwire_recording_list_range`); 0
+  // without a window.
+  size_t range_count;
+  // Gaps between those ranges (`camwire_recording_list_gap`).
+  size_t gap_count;
+} camwire_device_recording;
+
+// One track of a device recording, borrowed from its list.
+typedef struct camwire_recording_track {
+  // Set by the caller before `camwire_recording_list_track` (`camwire_struct_init`); on
+  // return the bytes camwire filled.
+  size_t struct_size;
+  // Track token.
+  const char *token;
+  // `Video`, `Audio`, `Metadata` or `Extended`.
+  const char *kind;
+  // Description.
+  const char *description;
+  // First data of the track, Unix us; CAMWIRE_TIME_MIN when unknown.
+  int64_t data_from_us;
+  // Last data of the track, Unix us; CAMWIRE_TIME_MAX when unknown.
+  int64_t data_to_us;
+} camwire_recording_track;
+
+// Options for `camwire_device_fetch` and `camwire_fetch_url`. Fill with
+// `camwire_fetch_options_init` first.
+typedef struct camwire_fetch_options {
+  // `sizeof(camwire_fetch_options)` as the caller compiled it (set by
+  // `camwire_fetch_options_init`).
+  size_t struct_size;
+  // `camwire_device_fetch`: the recording to fetch (a token from
+  // `camwire_device_recordings`); NULL: the device's one recording that covers the range
+  // (none is CAMWIRE_E_NOT_FOUND, several CAMWIRE_E_INVALID_ARGUMENT).
+  const char *recording_token;
+  // `CAMWIRE_EXPORT_PROGRESSIVE` (default) or `CAMWIRE_EXPORT_FRAGMENTED`.
+  camwire_export_format format;
+  // Ask for real-time playback (`Rate-Control: yes`) instead of as fast as the device
+  // sends (default false).
+  bool real_time;
+  // The manifest's `camera_id` (NULL: the replay URI's host and port).
+  const char *camera_id;
+  // Bound on each RTSP request's answer, ms (0 = 10 s).
+  uint32_t request_timeout_ms;
+} camwire_fetch_options;
+
 // Options for `camwire_sim_start2`. Fill with `camwire_sim_options_init` first.
 typedef struct camwire_sim_options {
   // `sizeof(camwire_sim_options)` as the caller compiled it (set by
@@ -629,6 +705,11 @@ typedef uint32_t camwire_payload_format;
 
 // A file failed verification (hash, structure or manifest mismatch).
 #define CAMWIRE_E_VERIFY_FAILED (camwire_result)-20
+
+// The device cannot replay recordings: its RTSP server refused `Require: onvif-replay`
+// (551 or 459), so it has no ONVIF Profile G replay (camwire never takes live video
+// instead).
+#define CAMWIRE_E_NO_REPLAY (camwire_result)-21
 
 // Anything else: read the topic and the items.
 #define CAMWIRE_ONVIF_EVENT_OTHER 0
@@ -1203,6 +1284,114 @@ camwire_result camwire_recorder_stop(const struct camwire_recorder *recorder);
 // stop cannot wait: the recorder's tasks are aborted instead (files keep every complete
 // fragment, as after a crash): call `camwire_recorder_stop` first from your own thread.
 void camwire_recorder_free(struct camwire_recorder *recorder);
+
+// Lists the recordings `device` holds (ONVIF Recording Search: every recording, paged to
+// the end, the search session always ended), each with its token, source, earliest and
+// latest times and tracks. With a window (`start_us` < `end_us`, Unix us), each recording
+// also gets the ranges holding data inside it and the gaps between them (FindEvents on
+// `RecordingHistory/Track/State`); `start_us` = CAMWIRE_TIME_MIN and `end_us` =
+// CAMWIRE_TIME_MAX ask for no window. Blocks.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (one open end, start >= end),
+// CAMWIRE_E_CLOSED, CAMWIRE_E_WRONG_THREAD, ONVIF errors (a device without a Search
+// service: CAMWIRE_E_PROTOCOL).
+camwire_result camwire_device_recordings(const struct camwire_device *device,
+                                         int64_t start_us,
+                                         int64_t end_us,
+                                         struct camwire_recording_list **out_list);
+
+// Number of recordings in the list (0 for NULL).
+size_t camwire_recording_list_len(const struct camwire_recording_list *list);
+
+// The recording at `index`, as borrowed pointers into the list, into `out_recording` (its
+// `struct_size` set by the caller, e.g. with `camwire_struct_init`).
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE, CAMWIRE_E_INVALID_ARGUMENT
+// (`struct_size`).
+camwire_result camwire_recording_list_get(const struct camwire_recording_list *list,
+                                          size_t index,
+                                          struct camwire_device_recording *out_recording);
+
+// Track `track_index` of recording `index`, into `out_track` (its `struct_size` set by
+// the caller).
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE, CAMWIRE_E_INVALID_ARGUMENT
+// (`struct_size`).
+camwire_result camwire_recording_list_track(const struct camwire_recording_list *list,
+                                            size_t index,
+                                            size_t track_index,
+                                            struct camwire_recording_track *out_track);
+
+// Range `range_index` with data (inside the window given to `camwire_device_recordings`)
+// of recording `index`, into `out_range` (its `struct_size` set by the caller).
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE, CAMWIRE_E_INVALID_ARGUMENT
+// (`struct_size`).
+camwire_result camwire_recording_list_range(const struct camwire_recording_list *list,
+                                            size_t index,
+                                            size_t range_index,
+                                            struct camwire_time_range *out_range);
+
+// Gap `gap_index` (no data on the device between two ranges) of recording `index`, into
+// `out_gap` (its `struct_size` set by the caller).
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE, CAMWIRE_E_INVALID_ARGUMENT
+// (`struct_size`).
+camwire_result camwire_recording_list_gap(const struct camwire_recording_list *list,
+                                          size_t index,
+                                          size_t gap_index,
+                                          struct camwire_time_range *out_gap);
+
+// Frees a recording list (NULL-safe).
+void camwire_recording_list_free(struct camwire_recording_list *list);
+
+// Fills `options` (`struct_size` bytes: pass `sizeof *options`) with the defaults: the one
+// recording covering the range, progressive MP4, as fast as the device sends; sets
+// `options->struct_size`.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
+camwire_result camwire_fetch_options_init(struct camwire_fetch_options *options,
+                                          size_t struct_size);
+
+// Fetches `[start_us, end_us)` (Unix us) of a recording off `device` (ONVIF Profile G:
+// GetReplayUri, then RTSP PLAY with `Require: onvif-replay`, `Range: clock=`,
+// `Rate-Control: no`) into the new file `output` (never overwritten), with
+// `output.manifest.json` beside it: export's manifest plus an `origin` block (the device,
+// the recording, the replay URI without credentials, the device's clock offset, requested
+// and actual times, gaps, the rate-control mode, the download time). The clip starts at
+// the frame showing at `start_us` and ends at `end_us`, whatever the device sends;
+// `camwire_verify` checks it. The device's login is used for RTSP too. `options` may be
+// NULL for defaults. Blocks for the download.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (start >= end, format, several
+// recordings cover the range), CAMWIRE_E_NOT_FOUND (no recording covers the range, or none
+// holds footage in it), CAMWIRE_E_NO_REPLAY (the device refused replay),
+// CAMWIRE_E_ALREADY_EXISTS (output), CAMWIRE_E_UNSUPPORTED (parameter change inside the
+// range, struct fields this library does not know), CAMWIRE_E_CLOSED,
+// CAMWIRE_E_WRONG_THREAD, ONVIF, RTSP and file errors.
+camwire_result camwire_device_fetch(const struct camwire_device *device,
+                                    int64_t start_us,
+                                    int64_t end_us,
+                                    const char *output,
+                                    const struct camwire_fetch_options *options,
+                                    struct camwire_export_result **out_result);
+
+// As `camwire_device_fetch`, from a replay URI (`rtsp://`, e.g. from the device's
+// GetReplayUri or a vendor's documentation) instead of an ONVIF device: `username` /
+// `password` (NULL: none, or the ones in the URL). `options->recording_token` must be
+// NULL. The manifest's origin names no device.
+//
+// Errors: as `camwire_device_fetch`; CAMWIRE_E_INVALID_ARGUMENT for a URL that is not
+// `rtsp://` or a recording token.
+camwire_result camwire_fetch_url(const struct camwire_context *context,
+                                 const char *url,
+                                 const char *username,
+                                 const char *password,
+                                 int64_t start_us,
+                                 int64_t end_us,
+                                 const char *output,
+                                 const struct camwire_fetch_options *options,
+                                 struct camwire_export_result **out_result);
 
 // Fills `options` (`struct_size` bytes: pass `sizeof *options`) with the defaults: any
 // port, realtime, looping, no auth; sets `options->struct_size`.

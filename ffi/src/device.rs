@@ -202,6 +202,8 @@ pub unsafe extern "C" fn camwire_device_list_free(list: *mut camwire_device_list
 pub(crate) struct DeviceShared {
     pub(crate) ctx: Arc<ContextInner>,
     pub(crate) dev: OnvifDevice,
+    /// The login, also used for the device's RTSP replay (`camwire_device_fetch`).
+    pub(crate) creds: Option<Credentials>,
     closed: AtomicBool,
 }
 
@@ -318,12 +320,14 @@ fn open_device(
         opts.timeout = timeout_of(timeout_ms);
     }
     let creds = user.map(|u| Credentials::new(u, pass.unwrap_or("")));
+    let login = creds.clone();
     let dev = ctx
         .inner
         .block_on(async { Ok(OnvifDevice::connect(xaddr, creds, opts).await?) })?;
     let shared = Arc::new(DeviceShared {
         ctx: ctx.inner.clone(),
         dev,
+        creds: login,
         closed: AtomicBool::new(false),
     });
     let weak: std::sync::Weak<dyn Child> = Arc::downgrade(&shared) as _;

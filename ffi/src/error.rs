@@ -57,6 +57,10 @@ pub const CAMWIRE_E_NO_STREAM_INFO: camwire_result = (-18) as camwire_result;
 pub const CAMWIRE_E_ALREADY_EXISTS: camwire_result = (-19) as camwire_result;
 /// A file failed verification (hash, structure or manifest mismatch).
 pub const CAMWIRE_E_VERIFY_FAILED: camwire_result = (-20) as camwire_result;
+/// The device cannot replay recordings: its RTSP server refused `Require: onvif-replay`
+/// (551 or 459), so it has no ONVIF Profile G replay (camwire never takes live video
+/// instead).
+pub const CAMWIRE_E_NO_REPLAY: camwire_result = (-21) as camwire_result;
 
 // The casts make the header's macros typed, parenthesized-safe expressions.
 
@@ -82,6 +86,7 @@ pub(crate) const ALL_CODES: &[(camwire_result, &CStr)] = &[
     (CAMWIRE_E_NO_STREAM_INFO, c"CAMWIRE_E_NO_STREAM_INFO"),
     (CAMWIRE_E_ALREADY_EXISTS, c"CAMWIRE_E_ALREADY_EXISTS"),
     (CAMWIRE_E_VERIFY_FAILED, c"CAMWIRE_E_VERIFY_FAILED"),
+    (CAMWIRE_E_NO_REPLAY, c"CAMWIRE_E_NO_REPLAY"),
 ];
 
 /// A failure on its way to C: a code and a message (never containing credentials: the core
@@ -180,6 +185,26 @@ impl From<camwire_core::export::ExportError> for Error {
             }
             E::ParameterSetsChanged { .. } | E::TooLarge(_) => CAMWIRE_E_UNSUPPORTED,
             _ => CAMWIRE_E_IO,
+        };
+        Error::new(code, e.to_string())
+    }
+}
+
+impl From<camwire_core::replay::ReplayError> for Error {
+    fn from(e: camwire_core::replay::ReplayError) -> Self {
+        use camwire_core::replay::ReplayError as R;
+        use camwire_core::rtsp::client::ClientError as C;
+        let code = match e {
+            R::Onvif(o) => return o.into(),
+            R::Output(x) => return x.into(),
+            R::Url(_) | R::BadRange { .. } => CAMWIRE_E_INVALID_ARGUMENT,
+            R::NoProfileG { .. } => CAMWIRE_E_NO_REPLAY,
+            R::NoRecording { .. } => CAMWIRE_E_NOT_FOUND,
+            R::ParameterSetsChanged { .. } => CAMWIRE_E_UNSUPPORTED,
+            R::Rtsp(C::Io { .. } | C::Closed(_)) => CAMWIRE_E_CONNECTION,
+            R::Rtsp(C::Timeout { .. }) => CAMWIRE_E_TIMEOUT,
+            R::Rtsp(C::Auth) => CAMWIRE_E_AUTH,
+            _ => CAMWIRE_E_PROTOCOL,
         };
         Error::new(code, e.to_string())
     }

@@ -287,20 +287,36 @@ pub unsafe extern "C" fn camwire_export(
             &output,
             &opts,
         )?;
-        let json = std::fs::read_to_string(&s.manifest_path).unwrap_or_default();
-        let r = Box::new(camwire_export_result {
-            output: path_cstring(&s.output),
-            manifest_path: path_cstring(&s.manifest_path),
-            manifest_json: to_cstring(&json),
-            frames: s.manifest.frames,
-            actual_start_us: rfc_us(&s.manifest.actual.start),
-            actual_end_us: rfc_us(&s.manifest.actual.end),
-            gap_count: s.manifest.gaps.len(),
-        });
+        let r = Box::new(camwire_export_result::new(
+            &s.output,
+            &s.manifest_path,
+            &s.manifest,
+        ));
         // SAFETY: checked non-NULL.
         unsafe { out_result.write(Box::into_raw(r)) };
         Ok(())
     })
+}
+
+impl camwire_export_result {
+    /// The result of a clip written with manifest `m` (an export, or a device fetch whose
+    /// manifest file also holds its `origin` block).
+    pub(crate) fn new(
+        output: &std::path::Path,
+        manifest_path: &std::path::Path,
+        m: &export::Manifest,
+    ) -> camwire_export_result {
+        let json = std::fs::read_to_string(manifest_path).unwrap_or_default();
+        camwire_export_result {
+            output: path_cstring(output),
+            manifest_path: path_cstring(manifest_path),
+            manifest_json: to_cstring(&json),
+            frames: m.frames,
+            actual_start_us: rfc_us(&m.actual.start),
+            actual_end_us: rfc_us(&m.actual.end),
+            gap_count: m.gaps.len(),
+        }
+    }
 }
 
 /// Fills `out_view` (its `struct_size` set by the caller) with borrowed pointers into
