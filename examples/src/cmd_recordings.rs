@@ -3,7 +3,7 @@
 
 use camwire::credentials::Credentials;
 use camwire::onvif::OnvifDevice;
-use camwire::onvif::search::{RecordingInformation, Span, present_ranges};
+use camwire::onvif::search::{MediaAttributes, RecordingInformation, Span, present_ranges};
 use clap::Args;
 use serde_json::{Value, json};
 
@@ -19,7 +19,9 @@ Examples:
 Lists every recording the device's Recording Search service returns (the device is asked
 for all of them: some NVRs ignore search filters), each with its token (what
 `camwire fetch --xaddr X --recording TOKEN` takes), earliest and latest times, status and
-tracks. A recording dated before 2000, or with times that have no UTC offset, is marked
+tracks, and what the tracks hold (GetMediaAttributes: codec, size, frame rate, bit rate; at
+--start, else at each recording's latest time; left out when the device does not answer
+it). A recording dated before 2000, or with times that have no UTC offset, is marked
 'suspect time': the device clock was probably not set when it recorded.";
 
 /// `camwire recordings` options.
@@ -68,6 +70,78 @@ fn recording_json(r: &RecordingInformation) -> Value {
     })
 }
 
+fn media_json(m: &MediaAttributes) -> Value {
+    Value::Array(
+        m.tracks
+            .iter()
+            .map(|t| {
+                let mut v = json!({"track": t.track.token, "type": t.track.kind});
+                if let Some(a) = &t.video {
+                    v["encoding"] = json!(a.encoding);
+                    v["width"] = json!(a.width);
+                    v["height"] = json!(a.height);
+                    v["framerate"] = json!(a.framerate);
+                    v["bitrate_kbps"] = json!(a.bitrate_kbps);
+                }
+                if let Some(a) = &t.audio {
+                    v["encoding"] = json!(a.encoding);
+                    v["sample_rate_khz"] = json!(a.sample_rate_khz);
+                    v["bitrate_kbps"] = json!(a.bitrate_kbps);
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
+/// One line per track of `m`: `video H264 640x360 25 fps 1200 kbit/s`.
+fn media_lines(m: &MediaAttributes) -> Vec<String> {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "?".into());
+    m.tracks
+        .iter()
+        .filter_map(|t| {
+            if let Some(v) = &t.video {
+                Some(format!(
+                    "  media {} video {} {}x{} {} fps {} kbit/s",
+                    t.track.token,
+                    v.encoding,
+                    opt(v.width.map(|x| x.to_string())),
+                    opt(v.height.map(|x| x.to_string())),
+                    opt(v.framerate.map(|x| x.to_string())),
+                    opt(v.bitrate_kbps.map(|x| x.to_string()))
+                ))
+            } else {
+                t.audio.as_ref().map(|a| {
+                    format!(
+                        "  media {} audio {} {} kHz {} kbit/s",
+                        t.track.token,
+                        a.encoding,
+                        opt(a.sample_rate_khz.map(|x| x.to_string())),
+                        opt(a.bitrate_kbps.map(|x| x.to_string()))
+                    )
+                })
+            }
+        })
+        .collect()
+}
+
+/// GetMediaAttributes of `r` at `at` (else its latest time), best effort: the operation is
+/// optional for devices, and a refusal must not hide the recordings.
+async fn media_of(
+    dev: &OnvifDevice,
+    r: &RecordingInformation,
+    at: Option<jiff::Timestamp>,
+) -> Option<MediaAttributes> {
+    let at = at.or(r.latest)?;
+    match dev.media_attributes(&[r.token.as_str()], at).await {
+        Ok(list) => list.into_iter().find(|m| m.recording == r.token),
+        Err(e) => {
+            log::debug!("GetMediaAttributes of {}: {e}", r.token);
+            None
+        }
+    }
+}
+
 /// Runs `camwire recordings`.
 pub async fn run(args: &RecordingsArgs) -> Result<(), String> {
     let credentials = match (&args.user, &args.password) {
@@ -95,6 +169,10 @@ pub async fn run(args: &RecordingsArgs) -> Result<(), String> {
         }
         _ => None,
     };
+    let mut media: Vec<Option<MediaAttributes>> = Vec::new();
+    for r in &recs {
+        media.push(media_of(&dev, r, window.map(|(s, _)| s)).await);
+    }
     // Ranges with data and gaps per recording, inside the window (FindEvents).
     let mut spans: Vec<(Vec<Span>, Vec<Span>)> = Vec::new();
     if let Some((start, end)) = window {
@@ -117,6 +195,9 @@ pub async fn run(args: &RecordingsArgs) -> Result<(), String> {
             .enumerate()
             .map(|(i, r)| {
                 let mut v = recording_json(r);
+                if let Some(Some(m)) = media.get(i) {
+                    v["media"] = media_json(m);
+                }
                 if let Some((ranges, gaps)) = spans.get(i) {
                     v["ranges"] = Value::Array(span_json(ranges));
                     v["gaps"] = Value::Array(span_json(gaps));
@@ -159,6 +240,11 @@ pub async fn run(args: &RecordingsArgs) -> Result<(), String> {
                 show(t.data_from),
                 show(t.data_to)
             );
+        }
+        if let Some(Some(m)) = media.get(i) {
+            for line in media_lines(m) {
+                outln!("{line}");
+            }
         }
         if let Some((ranges, gaps)) = spans.get(i) {
             for (a, b) in ranges {

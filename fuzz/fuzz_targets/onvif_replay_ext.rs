@@ -2,7 +2,8 @@
 //! `RtpPacket::parse_with_extension` and `ReplayExtension::from_header`, the raw extension
 //! words through `ReplayExtension::parse`, NTP era placement with a reference taken from the
 //! input, and the RTSP `clock=` times of PLAY answers; and Profile G's SOAP answers: the
-//! input as a SOAP response through the Recording Search and Replay parsers.
+//! input as a SOAP response through the Recording Search (GetMediaAttributes included) and
+//! Replay parsers.
 #![no_main]
 
 use bytes::Bytes;
@@ -11,7 +12,8 @@ use camwire::replay::fetch::{clock_range_start, parse_clock_time};
 use camwire::onvif::XmlLimits;
 use camwire::onvif::replay::parse_replay_uri;
 use camwire::onvif::search::{
-    parse_event_search_results, parse_recording_information, parse_recording_search_results,
+    parse_event_search_results, parse_media_attributes, parse_recording_information,
+    parse_recording_search_results,
     parse_search_token, present_ranges,
 };
 use camwire::onvif::soap::parse_response;
@@ -59,6 +61,15 @@ fuzz_target!(|data: &[u8]| {
             assert!(!r.token.is_empty());
         }
         let _ = parse_recording_information(&el);
+        for m in parse_media_attributes(&el) {
+            assert!(!m.recording.is_empty());
+            for t in &m.tracks {
+                assert!(!t.track.token.is_empty());
+                if let Some(f) = t.video.as_ref().and_then(|v| v.framerate) {
+                    assert!(f.is_finite() && f >= 0.0);
+                }
+            }
+        }
         let (_, mut events) = parse_event_search_results(&el);
         events.sort_by_key(|e| e.time);
         if let (Some(first), Some(last)) = (events.first(), events.last()) {

@@ -120,19 +120,7 @@ pub fn parse_recording_information(el: &Element) -> Option<RecordingInformation>
     let latest = time(&["LatestRecording"]);
     let tracks = el
         .children_named("Track")
-        .filter_map(|t| {
-            Some(Track {
-                token: t.text_at(&["TrackToken"])?.to_string(),
-                kind: t.text_at(&["TrackType"]).unwrap_or_default().to_string(),
-                description: t.text_at(&["Description"]).unwrap_or_default().to_string(),
-                data_from: t
-                    .text_at(&["DataFrom"])
-                    .and_then(|x| parse_time(x, &mut suspect)),
-                data_to: t
-                    .text_at(&["DataTo"])
-                    .and_then(|x| parse_time(x, &mut suspect)),
-            })
-        })
+        .filter_map(|t| parse_track(t, &mut suspect))
         .collect();
     Some(RecordingInformation {
         token,
@@ -147,6 +135,124 @@ pub fn parse_recording_information(el: &Element) -> Option<RecordingInformation>
         status: text(&["RecordingStatus"]),
         suspect_time: suspect,
     })
+}
+
+/// A `Track` (`TrackInformation`) element; `None` without a token.
+fn parse_track(t: &Element, suspect: &mut bool) -> Option<Track> {
+    Some(Track {
+        token: t.text_at(&["TrackToken"])?.to_string(),
+        kind: t.text_at(&["TrackType"]).unwrap_or_default().to_string(),
+        description: t.text_at(&["Description"]).unwrap_or_default().to_string(),
+        data_from: t
+            .text_at(&["DataFrom"])
+            .and_then(|x| parse_time(x, suspect)),
+        data_to: t.text_at(&["DataTo"]).and_then(|x| parse_time(x, suspect)),
+    })
+}
+
+/// What a recording's tracks hold at one instant (GetMediaAttributes): codec, size, rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaAttributes {
+    /// Recording token.
+    pub recording: String,
+    /// Its tracks' attributes.
+    pub tracks: Vec<TrackAttributes>,
+    /// Start of the span these attributes hold for.
+    pub from: Option<Timestamp>,
+    /// End of that span.
+    pub until: Option<Timestamp>,
+}
+
+/// One track's attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackAttributes {
+    /// The track (`TrackInformation`).
+    pub track: Track,
+    /// `VideoAttributes`, for a video track.
+    pub video: Option<VideoAttributes>,
+    /// `AudioAttributes`, for an audio track.
+    pub audio: Option<AudioAttributes>,
+}
+
+/// `VideoAttributes`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoAttributes {
+    /// `Encoding`: `JPEG`, `MPEG4`, `H264` (and `H265` on newer devices).
+    pub encoding: String,
+    /// Pixels.
+    pub width: Option<u32>,
+    /// Pixels.
+    pub height: Option<u32>,
+    /// Frames per second.
+    pub framerate: Option<f64>,
+    /// kbit/s.
+    pub bitrate_kbps: Option<u32>,
+}
+
+/// `AudioAttributes`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioAttributes {
+    /// `Encoding`: `G711`, `G726`, `AAC`.
+    pub encoding: String,
+    /// kbit/s.
+    pub bitrate_kbps: Option<u32>,
+    /// `Samplerate`, kHz.
+    pub sample_rate_khz: Option<u32>,
+}
+
+/// A GetMediaAttributes answer: one entry per `MediaAttributes` with a recording token.
+/// Numbers that do not parse are left out, never guessed.
+pub fn parse_media_attributes(resp: &Element) -> Vec<MediaAttributes> {
+    fn num<T: std::str::FromStr>(el: &Element, name: &str) -> Option<T> {
+        el.text_at(&[name]).and_then(|v| v.trim().parse().ok())
+    }
+    resp.children_named("MediaAttributes")
+        .filter_map(|m| {
+            let mut suspect = false;
+            let tracks = m
+                .children_named("TrackAttributes")
+                .filter_map(|ta| {
+                    let track = parse_track(ta.child("TrackInformation")?, &mut suspect)?;
+                    let video = ta.child("VideoAttributes").map(|v| VideoAttributes {
+                        encoding: v
+                            .text_at(&["Encoding"])
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string(),
+                        width: num(v, "Width"),
+                        height: num(v, "Height"),
+                        framerate: num::<f64>(v, "Framerate")
+                            .filter(|f| f.is_finite() && *f >= 0.0),
+                        bitrate_kbps: num(v, "Bitrate"),
+                    });
+                    let audio = ta.child("AudioAttributes").map(|a| AudioAttributes {
+                        encoding: a
+                            .text_at(&["Encoding"])
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string(),
+                        bitrate_kbps: num(a, "Bitrate"),
+                        sample_rate_khz: num(a, "Samplerate"),
+                    });
+                    Some(TrackAttributes {
+                        track,
+                        video,
+                        audio,
+                    })
+                })
+                .collect();
+            Some(MediaAttributes {
+                recording: m.text_at(&["RecordingToken"])?.trim().to_string(),
+                tracks,
+                from: m
+                    .text_at(&["From"])
+                    .and_then(|t| parse_time(t, &mut suspect)),
+                until: m
+                    .text_at(&["Until"])
+                    .and_then(|t| parse_time(t, &mut suspect)),
+            })
+        })
+        .collect()
 }
 
 /// The `SearchToken` of a FindRecordings (or FindEvents) answer.
@@ -279,6 +385,26 @@ impl OnvifDevice {
             }
         }
         Ok(all)
+    }
+
+    /// GetMediaAttributes: what the tracks of `recordings` hold at `time` (codec, size,
+    /// frame rate, bit rate), so a client knows before fetching whether it can store them.
+    pub async fn media_attributes(
+        &self,
+        recordings: &[&str],
+        time: Timestamp,
+    ) -> Result<Vec<MediaAttributes>> {
+        let tokens: String = recordings
+            .iter()
+            .map(|t| format!("<tse:RecordingTokens>{}</tse:RecordingTokens>", escape(t)))
+            .collect();
+        let r = self
+            .search_call(
+                "GetMediaAttributes",
+                &format!("{tokens}<tse:Time>{time}</tse:Time>"),
+            )
+            .await?;
+        Ok(parse_media_attributes(&r))
     }
 
     /// The `RecordingHistory/Track/State` events (IsDataPresent) of `recording` between
@@ -490,6 +616,57 @@ mod tests {
         let kinds: Vec<_> = rec.tracks.iter().map(|t| t.kind.as_str()).collect();
         assert_eq!(kinds, ["Video", "Audio", "Metadata"]);
         assert_eq!(rec.tracks[1].data_from, None);
+    }
+
+    /// GetMediaAttributes shaped like a Hikvision-style NVR's answer: a video and an audio
+    /// track, a frame rate with a fraction, a bit rate that is not a number (left out), and
+    /// an entry without a recording token (skipped).
+    const MEDIA_ATTRIBUTES: &str = r#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"
+ xmlns:tse="http://www.onvif.org/ver10/search/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema"><env:Body>
+<tse:GetMediaAttributesResponse>
+<tse:MediaAttributes><tt:RecordingToken>Record_0101</tt:RecordingToken>
+ <tt:TrackAttributes><tt:TrackInformation><tt:TrackToken>VideoTrack_1</tt:TrackToken><tt:TrackType>Video</tt:TrackType>
+  <tt:Description>main</tt:Description><tt:DataFrom>2026-11-25T00:00:00Z</tt:DataFrom><tt:DataTo>2026-11-25T12:00:00Z</tt:DataTo></tt:TrackInformation>
+  <tt:VideoAttributes><tt:Bitrate>4096</tt:Bitrate><tt:Width>2560</tt:Width><tt:Height>1440</tt:Height>
+  <tt:Encoding>H265</tt:Encoding><tt:Framerate>12.5</tt:Framerate></tt:VideoAttributes></tt:TrackAttributes>
+ <tt:TrackAttributes><tt:TrackInformation><tt:TrackToken>AudioTrack_1</tt:TrackToken><tt:TrackType>Audio</tt:TrackType>
+  <tt:Description/></tt:TrackInformation>
+  <tt:AudioAttributes><tt:Bitrate>n/a</tt:Bitrate><tt:Encoding>G711</tt:Encoding><tt:Samplerate>8</tt:Samplerate></tt:AudioAttributes></tt:TrackAttributes>
+ <tt:From>2026-11-25T00:00:00Z</tt:From><tt:Until>2026-11-25T12:00:00Z</tt:Until></tse:MediaAttributes>
+<tse:MediaAttributes><tt:From>2026-11-25T00:00:00Z</tt:From></tse:MediaAttributes>
+</tse:GetMediaAttributesResponse></env:Body></env:Envelope>"#;
+
+    #[test]
+    fn media_attributes_of_an_h265_and_g711_recording() {
+        let r = body(MEDIA_ATTRIBUTES).expect("answer");
+        let m = parse_media_attributes(&r);
+        assert_eq!(m.len(), 1, "the tokenless entry is skipped");
+        let m = &m[0];
+        assert_eq!(m.recording, "Record_0101");
+        assert_eq!(
+            m.from.map(|t| t.to_string()).as_deref(),
+            Some("2026-11-25T00:00:00Z")
+        );
+        assert_eq!(m.tracks.len(), 2);
+        let v = m.tracks[0].video.as_ref().expect("video attributes");
+        assert_eq!(m.tracks[0].track.token, "VideoTrack_1");
+        assert_eq!(
+            (
+                v.encoding.as_str(),
+                v.width,
+                v.height,
+                v.framerate,
+                v.bitrate_kbps
+            ),
+            ("H265", Some(2560), Some(1440), Some(12.5), Some(4096))
+        );
+        assert!(m.tracks[0].audio.is_none());
+        let a = m.tracks[1].audio.as_ref().expect("audio attributes");
+        assert_eq!(m.tracks[1].track.kind, "Audio");
+        assert_eq!(
+            (a.encoding.as_str(), a.bitrate_kbps, a.sample_rate_khz),
+            ("G711", None, Some(8))
+        );
     }
 
     #[test]

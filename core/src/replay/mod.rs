@@ -19,7 +19,7 @@
 //! - [`vendor`]: Hikvision, Dahua and Uniview playback URLs for devices without a working
 //!   Profile G ([`FetchOptions::vendor`] plays them without the replay headers).
 //!
-//! Not here yet (issue 13): GetMediaAttributes, the recorder's automatic back-fill after an
+//! Not here yet (issue 13): the recorder's automatic back-fill after an
 //! outage (`backfill = true`), audio tracks and H.265, fetching across a parameter-set change, Python and
 //! C surfaces, the sim's Profile G face.
 
