@@ -1,23 +1,30 @@
 //! Live frames from a camera, for embedders that want pictures rather than files (the C and
 //! Python frame APIs, analytics, `camwire probe`).
 
+use crate::fmp4::VideoCodec;
 use crate::frame::{AccessUnit, ParameterSets};
 use crate::h264::{AvcDecoderConfig, H264Error};
+use crate::h265::{H265Error, HevcDecoderConfig};
 use crate::record::clock::{WallClock, ntp_to_system_time, system_time_to_ntp};
+use crate::record::ingest::{fmtp_line, h265_options, mirror_h265_stats};
+use crate::rtp::h265::{H265Depacketizer, H265Fmtp, H265Frame, H265ParameterSets};
 use crate::rtp::{DepacketizerOptions, DepacketizerStats, H264Depacketizer};
 use crate::rtsp::{RtspError, Source, SourceEvent, SourceOptions, Transport};
 use std::time::{Duration, SystemTime};
 
-/// What a camera's video stream is, read from its SPS/PPS.
+/// What a camera's video stream is, read from its parameter sets.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StreamInfo {
-    /// RFC 6381 codec string, e.g. `avc1.4d401e`.
+    /// RFC 6381 codec string, e.g. `avc1.4d401e` or `hvc1.1.6.L93.B0`.
     pub codec: String,
-    /// Profile name from the SPS (e.g. `Main`).
+    /// H.264 or H.265.
+    pub video_codec: VideoCodec,
+    /// Profile name from the SPS (e.g. `Main`, `Main 10`).
     pub profile: String,
-    /// `profile_idc`.
+    /// `profile_idc` (H.264) or `general_profile_idc` (H.265).
     pub profile_idc: u8,
-    /// `level_idc` (e.g. 30 for level 3.0).
+    /// `level_idc` (H.264: 10 × level, e.g. 30 for level 3.0; H.265: `general_level_idc`,
+    /// 30 × level, e.g. 93 for level 3.1; see [`StreamInfo::level`]).
     pub level_idc: u8,
     /// Width after cropping.
     pub width: u32,
@@ -29,11 +36,60 @@ pub struct StreamInfo {
     pub transport: Transport,
     /// True when the parameter sets came from the SDP, false when from the stream.
     pub from_sdp: bool,
-    /// The avcC record (AVCDecoderConfigurationRecord), for decoders and muxers.
+    /// The decoder configuration record for decoders and muxers: avcC
+    /// (AVCDecoderConfigurationRecord) for H.264, hvcC (HEVCDecoderConfigurationRecord) for
+    /// H.265; see [`StreamInfo::video_codec`].
     pub avcc: Vec<u8>,
 }
 
+/// Name of an H.265 `general_profile_idc`.
+fn h265_profile_name(idc: u8) -> &'static str {
+    match idc {
+        1 => "Main",
+        2 => "Main 10",
+        3 => "Main Still Picture",
+        4 => "Range Extensions",
+        5 => "High Throughput",
+        9 => "Screen Content Coding",
+        _ => "unknown",
+    }
+}
+
 impl StreamInfo {
+    /// The level as a number, e.g. `3.1` (H.264 `level_idc` / 10, H.265 / 30).
+    pub fn level(&self) -> f64 {
+        match self.video_codec {
+            VideoCodec::H264 => f64::from(self.level_idc) / 10.0,
+            VideoCodec::H265 => f64::from(self.level_idc) / 30.0,
+        }
+    }
+
+    fn from_h265_parameters(
+        ps: &H265ParameterSets,
+        sdp_fps: Option<f64>,
+        transport: Transport,
+        from_sdp: bool,
+    ) -> Result<StreamInfo, H265Error> {
+        let cfg = HevcDecoderConfig::from_parameter_sets(&ps.vps, &ps.sps, &ps.pps)?;
+        let sps = cfg.sps_info();
+        let fps = sps
+            .frame_rate()
+            .map(|(ts, units)| f64::from(ts) / f64::from(units));
+        Ok(StreamInfo {
+            codec: cfg.codec_string(),
+            video_codec: VideoCodec::H265,
+            profile: h265_profile_name(cfg.profile_idc).to_string(),
+            profile_idc: cfg.profile_idc,
+            level_idc: cfg.level_idc,
+            width: sps.width(),
+            height: sps.height(),
+            fps: fps.or(sdp_fps),
+            transport,
+            from_sdp,
+            avcc: cfg.to_bytes()?,
+        })
+    }
+
     fn from_parameters(
         ps: &ParameterSets,
         sdp_fps: Option<f64>,
@@ -44,6 +100,7 @@ impl StreamInfo {
         let sps = cfg.sps_info();
         Ok(StreamInfo {
             codec: cfg.codec_string(),
+            video_codec: VideoCodec::H264,
             profile: sps.profile_name().to_string(),
             profile_idc: sps.profile_idc,
             level_idc: sps.level_idc,
@@ -68,7 +125,8 @@ pub struct Frame {
     pub dts: i64,
     /// Wall-clock time of the picture (see `record::clock` for which clock).
     pub wallclock: SystemTime,
-    /// An IDR picture.
+    /// A random access point: an IDR picture (H.264), an IRAP picture (H.265: IDR, CRA,
+    /// BLA).
     pub keyframe: bool,
     /// RTP packets lost just before this picture.
     pub loss: u32,
@@ -101,6 +159,16 @@ pub enum StreamError {
     BadParameters(#[from] H264Error),
 }
 
+/// The depacketizer of a live stream, by codec.
+// Held once per session and never moved on the hot path: the size difference costs
+// nothing, and boxing the H.264 depacketizer would add an indirection per packet.
+#[allow(clippy::large_enum_variant)]
+enum Depacketizer {
+    H264(H264Depacketizer),
+    /// With its counters in the H.264 shape ([`LiveStream::stats`]).
+    H265(H265Depacketizer, DepacketizerStats),
+}
+
 impl StreamError {
     /// The error's family, for bindings.
     pub fn kind(&self) -> crate::ErrorKind {
@@ -115,7 +183,7 @@ impl StreamError {
 /// A playing camera yielding whole pictures.
 pub struct LiveStream {
     source: Source,
-    depacketizer: H264Depacketizer,
+    depacketizer: Depacketizer,
     clock: WallClock,
     info: Option<StreamInfo>,
     ended: bool,
@@ -136,13 +204,29 @@ impl LiveStream {
     pub async fn open(url: &str, opts: SourceOptions) -> Result<LiveStream, StreamError> {
         let source = Source::connect(url, opts).await?;
         let video = source.video().clone();
-        let depacketizer = H264Depacketizer::new(
-            DepacketizerOptions::default(),
-            video.fmtp_param("sprop-parameter-sets"),
-        );
-        let info = depacketizer.parameters().and_then(|ps| {
-            StreamInfo::from_parameters(ps, video.framerate, source.transport(), true).ok()
-        });
+        let (depacketizer, info) = match source.video_codec() {
+            VideoCodec::H264 => {
+                let d = H264Depacketizer::new(
+                    DepacketizerOptions::default(),
+                    video.fmtp_param("sprop-parameter-sets"),
+                );
+                let info = d.parameters().and_then(|ps| {
+                    StreamInfo::from_parameters(ps, video.framerate, source.transport(), true).ok()
+                });
+                (Depacketizer::H264(d), info)
+            }
+            VideoCodec::H265 => {
+                let d = H265Depacketizer::new(
+                    h265_options(&DepacketizerOptions::default()),
+                    &H265Fmtp::parse(&fmtp_line(&video)),
+                );
+                let info = d.parameters().and_then(|ps| {
+                    StreamInfo::from_h265_parameters(&ps, video.framerate, source.transport(), true)
+                        .ok()
+                });
+                (Depacketizer::H265(d, DepacketizerStats::default()), info)
+            }
+        };
         Ok(LiveStream {
             clock: WallClock::new(if video.clock_rate == 0 {
                 90_000
@@ -163,9 +247,34 @@ impl LiveStream {
         self.info.as_ref()
     }
 
-    /// Depacketizer counters (loss, errors).
+    /// Depacketizer counters (loss, errors; for H.265 the H.264-shaped subset).
     pub fn stats(&self) -> &DepacketizerStats {
-        self.depacketizer.stats()
+        match &self.depacketizer {
+            Depacketizer::H264(d) => d.stats(),
+            Depacketizer::H265(_, s) => s,
+        }
+    }
+
+    fn pull(&mut self) -> Option<Frame> {
+        match &mut self.depacketizer {
+            Depacketizer::H264(d) => d.pull().map(|au| self.frame(au)),
+            Depacketizer::H265(d, s) => {
+                let f = d.pull();
+                mirror_h265_stats(d.stats(), s);
+                f.map(|f| self.h265_frame(f))
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Option<Frame> {
+        match &mut self.depacketizer {
+            Depacketizer::H264(d) => d.flush().map(|au| self.frame(au)),
+            Depacketizer::H265(d, s) => {
+                let f = d.flush().or_else(|| d.pull());
+                mirror_h265_stats(d.stats(), s);
+                f.map(|f| self.h265_frame(f))
+            }
+        }
     }
 
     /// The next picture; `Ok(None)` once the camera ended the stream.
@@ -174,15 +283,33 @@ impl LiveStream {
             return Ok(Some(f));
         }
         loop {
-            if let Some(au) = self.depacketizer.pull() {
-                return Ok(Some(self.frame(au)));
+            if let Some(f) = self.pull() {
+                return Ok(Some(f));
             }
             if self.ended {
-                return Ok(self.depacketizer.flush().map(|au| self.frame(au)));
+                return Ok(self.flush());
             }
             match self.source.next().await? {
                 Some(SourceEvent::Rtp(p)) => {
-                    if let Err(e) = self.depacketizer.push(p) {
+                    let err = match &mut self.depacketizer {
+                        Depacketizer::H264(d) => d.push(p).err().map(|e| e.to_string()),
+                        Depacketizer::H265(d, _) => match d.push(p) {
+                            Ok(()) => None,
+                            // A camera announcing H.265 and sending H.264: nothing will
+                            // ever decode, so the stream ends with this error.
+                            Err(
+                                e @ crate::rtp::h265::H265DepacketizeError::LooksLikeH264 { .. },
+                            ) => {
+                                return Err(StreamError::Rtsp(RtspError::Protocol {
+                                    url: self.source.url().to_string(),
+                                    message: e.to_string(),
+                                    status: None,
+                                }));
+                            }
+                            Err(e) => Some(e.to_string()),
+                        },
+                    };
+                    if let Some(e) = err {
                         log::debug!("{}: {e}", self.source.url());
                     }
                 }
@@ -217,7 +344,28 @@ impl LiveStream {
 
     /// Hands a frame's buffers back so the next frames allocate nothing.
     pub fn recycle(&mut self, frame: Frame) {
-        self.depacketizer.recycle(frame.access_unit);
+        if let Depacketizer::H264(d) = &mut self.depacketizer {
+            d.recycle(frame.access_unit);
+        }
+    }
+
+    fn h265_frame(&mut self, f: H265Frame) -> Frame {
+        if let Some(ps) = &f.new_parameters {
+            match StreamInfo::from_h265_parameters(
+                ps,
+                self.source.video().framerate,
+                self.source.transport(),
+                false,
+            ) {
+                Ok(i) => {
+                    if self.info.as_ref().is_none_or(|old| old.avcc != i.avcc) {
+                        self.info = Some(i);
+                    }
+                }
+                Err(e) => log::warn!("{}: unusable VPS/SPS/PPS: {e}", self.source.url()),
+            }
+        }
+        self.frame(f.au)
     }
 
     fn frame(&mut self, au: AccessUnit) -> Frame {

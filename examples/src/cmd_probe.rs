@@ -1,4 +1,5 @@
-//! `camwire probe`: codec, profile, level, resolution and frame rate of a camera's stream.
+//! `camwire probe`: codec (H.264 or H.265), profile, level, resolution and frame rate of a
+//! camera's stream.
 
 use crate::cli::ProbeArgs;
 use std::time::Duration;
@@ -14,10 +15,11 @@ pub async fn run(args: &ProbeArgs) -> Result<(), String> {
     if args.json {
         let v = serde_json::json!({
             "codec": info.codec,
+            "video_codec": info.video_codec.name(),
             "profile": info.profile,
             "profile_idc": info.profile_idc,
             "level_idc": info.level_idc,
-            "level": format!("{}.{}", info.level_idc / 10, info.level_idc % 10),
+            "level": level(&info),
             "width": info.width,
             "height": info.height,
             "fps": info.fps,
@@ -29,13 +31,8 @@ pub async fn run(args: &ProbeArgs) -> Result<(), String> {
             serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
         );
     } else {
-        outln!("codec:      {}", info.codec);
-        outln!(
-            "profile:    {} (level {}.{})",
-            info.profile,
-            info.level_idc / 10,
-            info.level_idc % 10
-        );
+        outln!("codec:      {} ({})", info.codec, info.video_codec);
+        outln!("profile:    {} (level {})", info.profile, level(&info));
         outln!("resolution: {}x{}", info.width, info.height);
         match info.fps {
             Some(f) => outln!("frame rate: {f:.3}"),
@@ -44,4 +41,19 @@ pub async fn run(args: &ProbeArgs) -> Result<(), String> {
         outln!("transport:  {}", info.transport);
     }
     Ok(())
+}
+
+/// The level as `major.minor`: H.264 `level_idc` 31 and H.265 `general_level_idc` 93 are
+/// both `3.1`.
+fn level(info: &camwire::stream::StreamInfo) -> String {
+    let per_major = match info.video_codec {
+        camwire::fmp4::VideoCodec::H264 => 10,
+        camwire::fmp4::VideoCodec::H265 => 30,
+    };
+    let minor_step = per_major / 10;
+    format!(
+        "{}.{}",
+        info.level_idc / per_major,
+        info.level_idc % per_major / minor_step
+    )
 }

@@ -47,7 +47,7 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-use crate::fmp4::{DamageSpan, DamageTracker, SampleInfo, VideoTrack, read_fragment_samples};
+use crate::fmp4::{DamageSpan, DamageTracker, SampleInfo, VideoConfig, read_fragment_samples};
 
 use super::index::{
     ListOptions, ScannedFile, candidates, open_and_scan, parse_gaps, reason_for, show, tolerance,
@@ -57,8 +57,8 @@ use super::manifest::{
     hex, manifest_path,
 };
 use super::mp4_writer::{
-    ChunkLayout, ClipSample, Edit, fragment_header, fragmented_moov, ftyp, mdat_header,
-    mdat_header_len, progressive_moov,
+    ChunkLayout, ClipSample, Edit, fragment_header, fragmented_video_moov, ftyp, mdat_header,
+    mdat_header_len, progressive_video_moov,
 };
 use super::progress::{Meter, Progress};
 use super::storage::{AsRoot, Segment, SegmentReader};
@@ -140,7 +140,7 @@ struct Chunk {
 }
 
 struct Plan {
-    track: VideoTrack,
+    track: VideoConfig,
     samples: Vec<ClipSample>,
     chunks: Vec<Chunk>,
     display_index: usize,
@@ -502,7 +502,8 @@ fn plan(
             read_samples_with(src, fi, r)?
         };
         let first = if g == start_g { start_i } else { 0 };
-        let same_params = src.scanned.track.avcc == p.track.avcc
+        let same_params = src.scanned.track.codec == p.track.codec
+            && src.scanned.track.config == p.track.config
             && src.scanned.track.timescale == p.track.timescale;
         let mut chunk = Chunk {
             src: si,
@@ -723,21 +724,21 @@ fn write_body(
     let layouts: Vec<ChunkLayout> = p.chunks.iter().map(|c| c.layout).collect();
     let payload: u64 = layouts.iter().map(|c| c.bytes).sum();
     if fragmented {
-        head.extend_from_slice(&fragmented_moov(&p.track, p.edit, p.media_duration));
+        head.extend_from_slice(&fragmented_video_moov(&p.track, p.edit, p.media_duration));
     } else {
         let mdat_len = mdat_header_len(payload);
         let mut co64 = false;
-        let probe = progressive_moov(&p.track, &p.samples, &layouts, p.edit, 0, false);
+        let probe = progressive_video_moov(&p.track, &p.samples, &layouts, p.edit, 0, false);
         let mut start = head.len() as u64 + probe.len() as u64 + mdat_len;
         if start.saturating_add(payload) > u64::from(u32::MAX) {
             co64 = true;
-            let probe = progressive_moov(&p.track, &p.samples, &layouts, p.edit, 0, true);
+            let probe = progressive_video_moov(&p.track, &p.samples, &layouts, p.edit, 0, true);
             start = head.len() as u64 + probe.len() as u64 + mdat_len;
         }
         // Written straight out rather than appended to `head`: one copy of the tables.
         w.write_all(&head).map_err(io_err)?;
         head.clear();
-        let moov = progressive_moov(&p.track, &p.samples, &layouts, p.edit, start, co64);
+        let moov = progressive_video_moov(&p.track, &p.samples, &layouts, p.edit, start, co64);
         w.write_all(&moov).map_err(io_err)?;
         drop(moov);
         mdat_header(&mut head, payload);

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::fmp4::{
-    DamageSpan, Fmp4Error, FragmentInfo, TrackDefaults, VideoTrack, read_init_with_defaults,
+    DamageSpan, Fmp4Error, FragmentInfo, TrackDefaults, VideoConfig, read_init_with_defaults,
     scan_fragments,
 };
 
@@ -466,7 +466,7 @@ impl Frag {
 #[derive(Debug)]
 pub(crate) struct ScannedFile {
     pub file: SegmentFile,
-    pub track: VideoTrack,
+    pub track: VideoConfig,
     pub defaults: TrackDefaults,
     pub file_len: u64,
     /// Bytes up to the end of the last complete fragment.

@@ -13,7 +13,7 @@
 use crate::fmp4::boxes::{
     self, begin, begin_full, end, fits32, put_u16, put_u32, put_u64, put_zeros,
 };
-use crate::fmp4::{TRACK_ID, VideoTrack, sample_flags};
+use crate::fmp4::{TRACK_ID, VideoConfig, VideoTrack, sample_flags};
 
 /// One sample of the clip, as the sample tables need it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,10 +86,22 @@ pub fn mdat_header_len(payload: u64) -> u64 {
     }
 }
 
-/// The complete `moov` of a progressive clip whose `mdat` payload starts at file offset
-/// `payload_start`, chunks laid out in order. `co64` selects 64-bit chunk offsets.
+/// [`progressive_video_moov`] for an H.264 track.
 pub fn progressive_moov(
     track: &VideoTrack,
+    samples: &[ClipSample],
+    chunks: &[ChunkLayout],
+    edit: Edit,
+    payload_start: u64,
+    co64: bool,
+) -> Vec<u8> {
+    progressive_video_moov(&track.into(), samples, chunks, edit, payload_start, co64)
+}
+
+/// The complete `moov` of a progressive clip whose `mdat` payload starts at file offset
+/// `payload_start`, chunks laid out in order. `co64` selects 64-bit chunk offsets.
+pub fn progressive_video_moov(
+    track: &VideoConfig,
     samples: &[ClipSample],
     chunks: &[ChunkLayout],
     edit: Edit,
@@ -109,7 +121,7 @@ pub fn progressive_moov(
     let minf = begin(&mut out, b"minf");
     boxes::vmhd_dinf(&mut out);
     let stbl = begin(&mut out, b"stbl");
-    boxes::stsd_avc1(&mut out, track.width, track.height, &track.avcc);
+    boxes::stsd_video(&mut out, track);
     stts(&mut out, samples);
     if samples.iter().any(|s| s.cto != 0) {
         ctts(&mut out, samples);
@@ -166,9 +178,14 @@ pub fn progressive_moov(
     out
 }
 
+/// [`fragmented_video_moov`] for an H.264 track.
+pub fn fragmented_moov(track: &VideoTrack, edit: Edit, media_duration: u64) -> Vec<u8> {
+    fragmented_video_moov(&track.into(), edit, media_duration)
+}
+
 /// The `moov` of a fragmented clip: empty sample tables, the edit, and `mvex` with the total
 /// duration (`mehd`) so players know it up front.
-pub fn fragmented_moov(track: &VideoTrack, edit: Edit, media_duration: u64) -> Vec<u8> {
+pub fn fragmented_video_moov(track: &VideoConfig, edit: Edit, media_duration: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
     let moov = begin(&mut out, b"moov");
     boxes::mvhd(&mut out, track.timescale, edit.duration, TRACK_ID + 1);
@@ -181,7 +198,7 @@ pub fn fragmented_moov(track: &VideoTrack, edit: Edit, media_duration: u64) -> V
     let minf = begin(&mut out, b"minf");
     boxes::vmhd_dinf(&mut out);
     let stbl = begin(&mut out, b"stbl");
-    boxes::stsd_avc1(&mut out, track.width, track.height, &track.avcc);
+    boxes::stsd_video(&mut out, track);
     boxes::empty_sample_tables(&mut out);
     end(&mut out, stbl);
     end(&mut out, minf);

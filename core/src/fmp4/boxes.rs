@@ -172,12 +172,30 @@ pub(crate) fn vmhd_dinf(out: &mut Vec<u8>) {
     end(out, dinf);
 }
 
-/// `stsd` with one `avc1` sample entry carrying `avcc` (the AVCDecoderConfigurationRecord)
-/// byte for byte.
-pub(crate) fn stsd_avc1(out: &mut Vec<u8>, width: u32, height: u32, avcc: &[u8]) {
+/// `stsd` with the track's one sample entry, `avc1`+`avcC` or `hvc1`+`hvcC`, carrying the
+/// decoder configuration record byte for byte.
+pub(crate) fn stsd_video(out: &mut Vec<u8>, track: &super::VideoConfig) {
+    stsd_entry(
+        out,
+        track.codec.sample_entry(),
+        track.codec.config_box(),
+        track.width,
+        track.height,
+        &track.config,
+    )
+}
+
+fn stsd_entry(
+    out: &mut Vec<u8>,
+    entry: &[u8; 4],
+    config_box: &[u8; 4],
+    width: u32,
+    height: u32,
+    config: &[u8],
+) {
     let stsd = begin_full(out, b"stsd", 0, 0);
     put_u32(out, 1); // entry_count
-    let avc1 = begin(out, b"avc1");
+    let avc1 = begin(out, entry);
     put_zeros(out, 6); // reserved
     put_u16(out, 1); // data_reference_index
     put_zeros(out, 16); // pre_defined, reserved, pre_defined
@@ -190,8 +208,8 @@ pub(crate) fn stsd_avc1(out: &mut Vec<u8>, width: u32, height: u32, avcc: &[u8])
     put_zeros(out, 32); // compressorname (empty Pascal string)
     put_u16(out, 0x0018); // depth: colour, no alpha
     put_u16(out, 0xffff); // pre_defined = -1
-    let c = begin(out, b"avcC");
-    out.extend_from_slice(avcc);
+    let c = begin(out, config_box);
+    out.extend_from_slice(config);
     end(out, c);
     end(out, avc1);
     end(out, stsd);

@@ -1,5 +1,5 @@
-//! The init segment: `ftyp` + `moov` describing one H.264 video track with no samples of its
-//! own (they all live in fragments, announced by `mvex`).
+//! The init segment: `ftyp` + `moov` describing one video track (H.264 `avc1`/`avcC` or H.265
+//! `hvc1`/`hvcC`) with no samples of its own (they all live in fragments, announced by `mvex`).
 //!
 //! Every field that a fragmented recording cannot know up front (durations, creation times) is
 //! zero; players take the duration from the fragments.
@@ -9,7 +9,115 @@ use super::boxes::{self, begin, begin_full, end, put_u32};
 /// The one track ID camwire writes; fragments refer to it in `tfhd` and `prft`.
 pub const TRACK_ID: u32 = 1;
 
-/// What the init segment says about the video track.
+/// The video codecs camwire records; bytes are stored as the camera sent them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum VideoCodec {
+    /// H.264/AVC: `avc1` sample entry with `avcC`.
+    #[default]
+    H264,
+    /// H.265/HEVC: `hvc1` sample entry with `hvcC` (VPS, SPS, PPS arrays, completeness 1;
+    /// the parameter sets are also repeated in band, as the camera sent them).
+    H265,
+}
+
+impl VideoCodec {
+    /// The sample entry fourcc written (`avc1` or `hvc1`).
+    pub fn sample_entry(self) -> &'static [u8; 4] {
+        match self {
+            VideoCodec::H264 => b"avc1",
+            VideoCodec::H265 => b"hvc1",
+        }
+    }
+
+    /// The decoder configuration box fourcc (`avcC` or `hvcC`).
+    pub fn config_box(self) -> &'static [u8; 4] {
+        match self {
+            VideoCodec::H264 => b"avcC",
+            VideoCodec::H265 => b"hvcC",
+        }
+    }
+
+    /// `H.264` or `H.265`.
+    pub fn name(self) -> &'static str {
+        match self {
+            VideoCodec::H264 => "H.264",
+            VideoCodec::H265 => "H.265",
+        }
+    }
+}
+
+impl std::fmt::Display for VideoCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the init segment says about the video track, for any codec: what the writers take and
+/// the readers ([`super::read_init`], [`super::scan_fragments`]) return.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VideoConfig {
+    /// The codec (decides the sample entry).
+    pub codec: VideoCodec,
+    /// Display width in pixels (cropping applied).
+    pub width: u32,
+    /// Display height in pixels (cropping applied).
+    pub height: u32,
+    /// Media timescale in ticks per second: the RTP clock rate (90000 for video).
+    pub timescale: u32,
+    /// The decoder configuration record, the body of `avcC` (H.264) or `hvcC` (H.265), with
+    /// the parameter sets.
+    pub config: Vec<u8>,
+}
+
+impl VideoConfig {
+    /// The RFC 6381 codec string (`avc1.4d401e`, `hvc1.1.6.L93.B0`), read from the record;
+    /// `None` when the record is too short or malformed.
+    pub fn codec_string(&self) -> Option<String> {
+        match self.codec {
+            VideoCodec::H264 => {
+                let c = self.config.get(1..4)?;
+                Some(format!("avc1.{:02x}{:02x}{:02x}", c[0], c[1], c[2]))
+            }
+            VideoCodec::H265 => {
+                let c = self.config.get(..13)?;
+                let g = crate::h265::Profile {
+                    profile_space: c[1] >> 6,
+                    tier: c[1] & 0x20 != 0,
+                    profile_idc: c[1] & 0x1f,
+                    compatibility_flags: u32::from_be_bytes([c[2], c[3], c[4], c[5]]),
+                    constraint_flags: c[6..12].iter().fold(0u64, |a, &b| a << 8 | u64::from(b)),
+                };
+                let ptl = crate::h265::ProfileTierLevel {
+                    general: g,
+                    level_idc: c[12],
+                    sub_layers: Vec::new(),
+                };
+                Some(crate::h265::codec_string("hvc1", &ptl))
+            }
+        }
+    }
+}
+
+impl From<VideoTrack> for VideoConfig {
+    fn from(t: VideoTrack) -> Self {
+        VideoConfig {
+            codec: VideoCodec::H264,
+            width: t.width,
+            height: t.height,
+            timescale: t.timescale,
+            config: t.avcc,
+        }
+    }
+}
+
+impl From<&VideoTrack> for VideoConfig {
+    fn from(t: &VideoTrack) -> Self {
+        t.clone().into()
+    }
+}
+
+/// An H.264 video track (the original, H.264-only description; [`VideoConfig`] is the
+/// general one and what the readers return). Kept for the callers that build H.264 tracks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VideoTrack {
     /// Display width in pixels (cropping applied).
@@ -28,8 +136,13 @@ pub struct VideoTrack {
 const MAJOR_BRAND: &[u8; 4] = b"iso6";
 const COMPATIBLE_BRANDS: [&[u8; 4]; 5] = [b"iso6", b"iso5", b"isom", b"avc1", b"mp41"];
 
-/// Appends the init segment (`ftyp` + `moov`) for `track` to `out`.
+/// Appends the init segment (`ftyp` + `moov`) for an H.264 `track` to `out`.
 pub fn write_init_segment(track: &VideoTrack, out: &mut Vec<u8>) {
+    write_video_init(&track.into(), out)
+}
+
+/// Appends the init segment (`ftyp` + `moov`) for `track` (any codec) to `out`.
+pub fn write_video_init(track: &VideoConfig, out: &mut Vec<u8>) {
     let ftyp = begin(out, b"ftyp");
     out.extend_from_slice(MAJOR_BRAND);
     put_u32(out, 0); // minor_version
@@ -53,7 +166,7 @@ pub fn write_init_segment(track: &VideoTrack, out: &mut Vec<u8>) {
     end(out, moov);
 }
 
-fn write_trak(track: &VideoTrack, out: &mut Vec<u8>) {
+fn write_trak(track: &VideoConfig, out: &mut Vec<u8>) {
     let trak = begin(out, b"trak");
     // Durations are zero: unknown up front, the fragments carry them.
     boxes::tkhd(out, TRACK_ID, 0, track.width, track.height);
@@ -63,7 +176,7 @@ fn write_trak(track: &VideoTrack, out: &mut Vec<u8>) {
     let minf = begin(out, b"minf");
     boxes::vmhd_dinf(out);
     let stbl = begin(out, b"stbl");
-    boxes::stsd_avc1(out, track.width, track.height, &track.avcc);
+    boxes::stsd_video(out, track);
     boxes::empty_sample_tables(out);
     end(out, stbl);
     end(out, minf);

@@ -1,12 +1,13 @@
 //! Fragmented MP4 (ISO BMFF) for recording: the init segment, fragments written with one
 //! vectored write each, and a bounded reader for crash recovery and export.
 //!
-//! File layout (one H.264 video track, ID 1, timescale = RTP clock rate):
+//! File layout (one video track, ID 1, timescale = RTP clock rate; H.264 as `avc1`/`avcC`,
+//! H.265 as `hvc1`/`hvcC`, see [`VideoCodec`]):
 //!
 //! ```text
 //! ftyp (iso6; iso6 iso5 isom avc1 mp41)
 //! moov { mvhd, trak { tkhd, mdia { mdhd, hdlr vide, minf { vmhd, dinf/dref/url,
-//!        stbl { stsd/avc1/avcC, empty stts stsc stsz stco } } } }, mvex/trex }
+//!        stbl { stsd/avc1/avcC (or hvc1/hvcC), empty stts stsc stsz stco } } } }, mvex/trex }
 //! per fragment:
 //!   prft v1 (NTP wall-clock of the first sample, its media time)   -- when a clock is known
 //!   moof { mfhd (1, 2, 3…), traf { tfhd (default-base-is-moof), tfdt v1,
@@ -20,7 +21,8 @@
 //! Decode times start at 0 in every file: [`FragmentBuilder`] takes the first dts pushed into
 //! it as the file's origin.
 //!
-//! - [`write_init_segment`] / [`VideoTrack`]: the init segment.
+//! - [`write_video_init`] / [`VideoConfig`] (any codec), [`write_init_segment`] / [`VideoTrack`]
+//!   (H.264): the init segment.
 //! - [`FragmentBuilder`]: collects access units (moving their `Bytes`, copying nothing) and
 //!   writes a fragment.
 //! - [`scan_fragments`], [`read_init`], [`read_fragment_samples`], [`read_sample`]: reading
@@ -42,7 +44,9 @@ pub use fragment::{
     FragmentBuilder, KEYFRAME_SAMPLE_FLAGS, LOSS_BOX_UUID, LOSS_FLAG_DAMAGED,
     NON_KEYFRAME_SAMPLE_FLAGS, NON_SYNC_BIT, base_decode_time, sample_flags,
 };
-pub use init::{TRACK_ID, VideoTrack, write_init_segment};
+pub use init::{
+    TRACK_ID, VideoCodec, VideoConfig, VideoTrack, write_init_segment, write_video_init,
+};
 pub use read_init::{
     MAX_MOOV_BYTES, TrackDefaults, parse_moov, read_init, read_init_with_defaults,
 };

@@ -1,12 +1,12 @@
 //! Reading the init segment back: the video track and the `trex` sample defaults.
 //!
 //! Used by crash recovery (to check a file before appending to or exporting it) and by the
-//! exporter (to copy the avcC into the clip it writes).
+//! exporter (to copy the avcC or hvcC into the clip it writes).
 
 use std::io::{Read, Seek};
 
 use super::error::Fmp4Error;
-use super::init::VideoTrack;
+use super::init::{VideoCodec, VideoConfig};
 use super::reader::{BoxIter, Fields, FileBoxIter, find_child, find_path, read_body};
 
 /// The largest `moov` the reader loads (a one-track init segment is under a kilobyte).
@@ -27,14 +27,14 @@ pub struct TrackDefaults {
 
 /// Reads the video track of the init segment at the start of `r`. Walks top-level box headers
 /// up to `moov` and loads only that box.
-pub fn read_init<R: Read + Seek + ?Sized>(r: &mut R) -> Result<VideoTrack, Fmp4Error> {
+pub fn read_init<R: Read + Seek + ?Sized>(r: &mut R) -> Result<VideoConfig, Fmp4Error> {
     Ok(read_init_with_defaults(r)?.0)
 }
 
 /// [`read_init`], also returning the `trex` defaults the fragments rely on.
 pub fn read_init_with_defaults<R: Read + Seek + ?Sized>(
     r: &mut R,
-) -> Result<(VideoTrack, TrackDefaults), Fmp4Error> {
+) -> Result<(VideoConfig, TrackDefaults), Fmp4Error> {
     let mut it = FileBoxIter::new(r)?;
     while let Some(h) = it.next() {
         let h = h?;
@@ -52,7 +52,7 @@ pub fn read_init_with_defaults<R: Read + Seek + ?Sized>(
 }
 
 /// Parses a `moov` body (at file offset `base`): the first video track and its defaults.
-pub fn parse_moov(moov: &[u8], base: u64) -> Result<(VideoTrack, TrackDefaults), Fmp4Error> {
+pub fn parse_moov(moov: &[u8], base: u64) -> Result<(VideoConfig, TrackDefaults), Fmp4Error> {
     let mut found = None;
     for b in BoxIter::new(moov, base) {
         let b = b?;
@@ -96,9 +96,15 @@ pub fn parse_moov(moov: &[u8], base: u64) -> Result<(VideoTrack, TrackDefaults),
     let entry = BoxIter::new(entries, trak_base)
         .next()
         .ok_or(Fmp4Error::Missing("sample entry"))??;
-    if !matches!(&entry.fourcc, b"avc1" | b"avc3") {
-        return Err(Fmp4Error::Unsupported("video sample entry is not H.264"));
-    }
+    let codec = match &entry.fourcc {
+        b"avc1" | b"avc3" => VideoCodec::H264,
+        b"hvc1" | b"hev1" => VideoCodec::H265,
+        _ => {
+            return Err(Fmp4Error::Unsupported(
+                "video sample entry is neither H.264 nor H.265",
+            ));
+        }
+    };
     // VisualSampleEntry: 78 bytes of fixed fields, then child boxes (avcC, pasp, ...).
     let mut f = Fields::new(entry.body, entry.offset + 8);
     f.skip(24)?;
@@ -108,7 +114,10 @@ pub fn parse_moov(moov: &[u8], base: u64) -> Result<(VideoTrack, TrackDefaults),
         offset: entry.offset,
         reason: "visual sample entry too short",
     })?;
-    let avcc = find_child(children, b"avcC").ok_or(Fmp4Error::Missing("avcC"))?;
+    let config = match codec {
+        VideoCodec::H264 => find_child(children, b"avcC").ok_or(Fmp4Error::Missing("avcC"))?,
+        VideoCodec::H265 => find_child(children, b"hvcC").ok_or(Fmp4Error::Missing("hvcC"))?,
+    };
     if width == 0 || height == 0 {
         (width, height) = (entry_width, entry_height);
     }
@@ -136,11 +145,12 @@ pub fn parse_moov(moov: &[u8], base: u64) -> Result<(VideoTrack, TrackDefaults),
     }
 
     Ok((
-        VideoTrack {
+        VideoConfig {
+            codec,
             width,
             height,
             timescale,
-            avcc: avcc.to_vec(),
+            config: config.to_vec(),
         },
         defaults,
     ))

@@ -10,7 +10,7 @@ use std::io::{Read, Seek, SeekFrom};
 
 use super::error::Fmp4Error;
 use super::fragment::{LOSS_BOX_UUID, LOSS_FLAG_DAMAGED, NON_SYNC_BIT};
-use super::init::VideoTrack;
+use super::init::VideoConfig;
 use super::read_init::{MAX_MOOV_BYTES, TrackDefaults, parse_moov};
 use super::reader::{BoxHeader, BoxIter, Fields, FileBoxIter, read_body};
 
@@ -61,7 +61,7 @@ pub struct ScanResult {
     /// Offset just past the `moov`, if the file starts with an init segment.
     pub init_end: Option<u64>,
     /// The video track described by the init segment, if it could be read.
-    pub track: Option<VideoTrack>,
+    pub track: Option<VideoConfig>,
     /// The `trex` defaults (all zero without an init segment).
     pub defaults: TrackDefaults,
     /// Complete fragments, in file order.

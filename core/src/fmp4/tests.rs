@@ -426,7 +426,7 @@ fn reader_round_trip() {
     assert!(!scan.is_torn());
     assert_eq!(scan.valid_len, file.len() as u64);
     assert_eq!(scan.init_end, Some(ends[0]));
-    assert_eq!(scan.track.as_ref(), Some(&track()));
+    assert_eq!(scan.track, Some(track().into()));
     assert_eq!(scan.defaults.track_id, TRACK_ID);
     assert_eq!(scan.fragments.len(), 4);
     assert_eq!(scan.duration(), 24 * 3600);
@@ -442,7 +442,7 @@ fn reader_round_trip() {
         assert_eq!(f.ntp_media_time, Some(f.base_decode_time));
     }
 
-    assert_eq!(read_init(&mut c).expect("init"), track());
+    assert_eq!(read_init(&mut c).expect("init"), track().into());
     let mut all = Vec::new();
     let mut buf = Vec::new();
     for f in &scan.fragments {
@@ -734,4 +734,51 @@ fn loss_table_with_a_lying_count_is_an_error_not_a_panic() {
         "the scan stops at the damaged fragment"
     );
     assert!(scan.tail_error.is_some());
+}
+
+/// An H.265 track (Dahua parameter sets): `hvc1` with `hvcC`, read back as written; the codec
+/// string comes from the record.
+#[test]
+fn hevc_init_round_trip() {
+    use crate::h265::tests::{DAHUA_PPS, DAHUA_SPS, DAHUA_VPS};
+    let cfg = crate::h265::HevcDecoderConfig::from_parameter_sets(DAHUA_VPS, DAHUA_SPS, DAHUA_PPS)
+        .expect("hvcC");
+    let track = VideoConfig {
+        codec: VideoCodec::H265,
+        width: cfg.sps_info().width(),
+        height: cfg.sps_info().height(),
+        timescale: 90_000,
+        config: cfg.to_bytes().expect("bytes"),
+    };
+    let mut file = Vec::new();
+    write_video_init(&track, &mut file);
+    let top: Vec<_> = BoxIter::new(&file, 0)
+        .collect::<Result<_, _>>()
+        .expect("walk");
+    let stsd =
+        find_path(top[1].body, &[b"trak", b"mdia", b"minf", b"stbl", b"stsd"]).expect("stsd");
+    let entry = BoxIter::new(&stsd[8..], 0)
+        .next()
+        .expect("entry")
+        .expect("entry");
+    assert_eq!(&entry.fourcc, b"hvc1");
+    let hvcc = BoxIter::new(&entry.body[78..], 0)
+        .next()
+        .expect("hvcC")
+        .expect("hvcC");
+    assert_eq!(&hvcc.fourcc, b"hvcC");
+    assert_eq!(hvcc.body, &track.config[..]);
+    let back = read_init(&mut Cursor::new(&file)).expect("read");
+    assert_eq!(back, track);
+    assert_eq!(back.codec_string(), Some(cfg.codec_string()));
+
+    // The H.264 codec string from an avcC.
+    let h264: VideoConfig = self::track().into();
+    assert_eq!(h264.codec_string().as_deref(), Some("avc1.42c01e"));
+    // A record too short for either: no string, no panic.
+    let short = VideoConfig {
+        config: vec![1],
+        ..back
+    };
+    assert_eq!(short.codec_string(), None);
 }

@@ -2,22 +2,88 @@
 
 use super::clock::WallClock;
 use super::segment::{ClosedSegment, Naming, SegmentOptions, SegmentStats, SegmentWriter};
+use crate::fmp4::VideoCodec;
+use crate::rtp::h265::{
+    H265DepacketizeError, H265Depacketizer, H265DepacketizerOptions, H265DepacketizerStats,
+    H265Fmtp,
+};
 use crate::rtp::{DepacketizerOptions, DepacketizerStats, H264Depacketizer, RtpPacket};
 use crate::rtsp::sdp::MediaSection;
 use std::io;
 
-/// Depacketizer, wall clock and segment writer for one H.264 track.
+/// The video depacketizer of a session, by the SDP's encoding name.
+// Held once per session and never moved on the hot path: the size difference costs
+// nothing, and boxing the H.264 depacketizer would add an indirection per packet.
+#[allow(clippy::large_enum_variant)]
+enum Video {
+    H264(H264Depacketizer),
+    /// The H.265 depacketizer, with its counters mirrored into the H.264 shape that
+    /// [`Ingest::depacketizer_stats`] hands out.
+    H265(H265Depacketizer, DepacketizerStats),
+}
+
+/// The video codec an SDP media section announces (`a=rtpmap` encoding name): `H265` (or
+/// `HEVC`) is H.265, anything else is taken as H.264.
+pub fn section_codec(video: &MediaSection) -> VideoCodec {
+    if video.encoding.eq_ignore_ascii_case("H265") || video.encoding.eq_ignore_ascii_case("HEVC") {
+        VideoCodec::H265
+    } else {
+        VideoCodec::H264
+    }
+}
+
+/// The section's fmtp parameters as one `a=fmtp` value (`k=v;k=v`).
+pub(crate) fn fmtp_line(video: &MediaSection) -> String {
+    let mut s = String::new();
+    for (k, v) in &video.fmtp {
+        if !s.is_empty() {
+            s.push(';');
+        }
+        s.push_str(k);
+        s.push('=');
+        s.push_str(v);
+    }
+    s
+}
+
+/// H.265 limits from the (H.264-shaped) depacketizer options the recorder is configured with.
+pub(crate) fn h265_options(o: &DepacketizerOptions) -> H265DepacketizerOptions {
+    H265DepacketizerOptions {
+        max_nal_bytes: o.max_nal_bytes,
+        max_access_unit_bytes: o.max_access_unit_bytes,
+        max_nals_per_access_unit: o.max_nals_per_access_unit,
+        max_pieces_per_access_unit: o.max_pieces_per_access_unit,
+        max_timestamp_jump: o.max_timestamp_jump,
+        loss_policy: o.loss_policy,
+    }
+}
+
+/// The H.265 counters in the shape the recorder status and reports use.
+pub(crate) fn mirror_h265_stats(h: &H265DepacketizerStats, out: &mut DepacketizerStats) {
+    out.packets = h.packets;
+    out.lost_packets = h.lost_packets;
+    out.late_packets = h.late_packets;
+    out.access_units = h.access_units;
+    out.dropped_access_units = h.dropped_access_units;
+    out.damaged_access_units = h.damaged_access_units;
+    out.sprop_rejected = h.sprop_rejected_entries > 0;
+}
+
+/// Depacketizer, wall clock and segment writer for one video track (H.264 or H.265).
 pub struct Ingest {
-    depacketizer: H264Depacketizer,
+    video: Video,
     clock: WallClock,
     writer: SegmentWriter,
     rtp_errors: u64,
+    codec_error: Option<H265DepacketizeError>,
     closed: Vec<ClosedSegment>,
 }
 
 impl Ingest {
-    /// A pipeline for the given SDP video section (its sprop-parameter-sets seed the
-    /// decoder configuration; garbage there is tolerated, in-band SPS/PPS then rule).
+    /// A pipeline for the given SDP video section: H.264 or H.265 by its encoding name
+    /// ([`section_codec`]). Its sprop parameter sets (`sprop-parameter-sets`, or
+    /// `sprop-vps/sps/pps`) seed the decoder configuration; garbage there is tolerated,
+    /// in-band parameter sets then rule.
     pub fn new(
         video: &MediaSection,
         naming: Naming,
@@ -29,35 +95,110 @@ impl Ingest {
         } else {
             video.clock_rate
         };
-        Self {
-            depacketizer: H264Depacketizer::new(
+        let video = match section_codec(video) {
+            VideoCodec::H264 => Video::H264(H264Depacketizer::new(
                 depacketizer,
                 video.fmtp_param("sprop-parameter-sets"),
+            )),
+            VideoCodec::H265 => Video::H265(
+                H265Depacketizer::new(
+                    h265_options(&depacketizer),
+                    &H265Fmtp::parse(&fmtp_line(video)),
+                ),
+                DepacketizerStats::default(),
             ),
+        };
+        Self {
+            video,
             clock: WallClock::new(clock_rate),
             writer: SegmentWriter::new(naming, segment, clock_rate),
             rtp_errors: 0,
+            codec_error: None,
             closed: Vec::new(),
+        }
+    }
+
+    /// The codec being recorded.
+    pub fn codec(&self) -> VideoCodec {
+        match self.video {
+            Video::H264(_) => VideoCodec::H264,
+            Video::H265(..) => VideoCodec::H265,
+        }
+    }
+
+    /// Set when the SDP announced H.265 but the packets read as H.264 (some cameras do,
+    /// go2rtc #264): nothing of such a stream is recorded; the session should end with this
+    /// error (the recorder reports it as the reason of the disconnect).
+    pub fn codec_error(&self) -> Option<&H265DepacketizeError> {
+        self.codec_error.as_ref()
+    }
+
+    fn count_error(&mut self, e: &dyn std::fmt::Display) {
+        self.rtp_errors += 1;
+        if self.rtp_errors <= 10 || self.rtp_errors.is_power_of_two() {
+            log::warn!("RTP: {e} ({} so far)", self.rtp_errors);
         }
     }
 
     /// One RTP packet received at wall-clock `received_ntp`. Bad packets are counted and
     /// logged; only an I/O error (the disk) is returned.
     pub fn on_rtp(&mut self, pkt: RtpPacket, received_ntp: u64) -> io::Result<()> {
-        if let Err(e) = self.depacketizer.push(pkt) {
-            self.rtp_errors += 1;
-            if self.rtp_errors <= 10 || self.rtp_errors.is_power_of_two() {
-                log::warn!("RTP: {e} ({} so far)", self.rtp_errors);
+        match &mut self.video {
+            Video::H264(dep) => {
+                if let Err(e) = dep.push(pkt) {
+                    self.count_error(&e);
+                }
+                self.drain_h264(received_ntp)
+            }
+            Video::H265(dep, _) => {
+                if let Err(e) = dep.push(pkt) {
+                    if matches!(e, H265DepacketizeError::LooksLikeH264 { .. })
+                        && self.codec_error.is_none()
+                    {
+                        log::error!("{e}: nothing of this stream is recorded");
+                        self.codec_error = Some(e.clone());
+                    }
+                    self.count_error(&e);
+                }
+                self.drain_h265(received_ntp)
             }
         }
-        while let Some(mut au) = self.depacketizer.pull() {
+    }
+
+    fn drain_h264(&mut self, received_ntp: u64) -> io::Result<()> {
+        let Video::H264(dep) = &mut self.video else {
+            return Ok(());
+        };
+        while let Some(mut au) = dep.pull() {
             let wall = self.clock.wall(au.timestamp, received_ntp);
             let closed = self.writer.push(&mut au, wall);
             // The emptied access unit's vectors go back: no allocation per frame once warm.
-            self.depacketizer.recycle(au);
+            dep.recycle(au);
             self.closed.extend(closed?);
         }
         Ok(())
+    }
+
+    fn drain_h265(&mut self, received_ntp: u64) -> io::Result<()> {
+        let Video::H265(dep, stats) = &mut self.video else {
+            return Ok(());
+        };
+        let mut result = Ok(());
+        while let Some(mut f) = dep.pull() {
+            let wall = self.clock.wall(f.au.timestamp, received_ntp);
+            match self
+                .writer
+                .push_h265(&mut f.au, f.new_parameters.as_ref(), wall)
+            {
+                Ok(c) => self.closed.extend(c),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        mirror_h265_stats(dep.stats(), stats);
+        result
     }
 
     /// An RTCP sender report received at `received_ntp`.
@@ -69,10 +210,29 @@ impl Ingest {
     /// End of stream: emit everything the depacketizer holds (the reorder window may hold
     /// several pictures after a loss) and close the file.
     pub fn finish(&mut self, received_ntp: u64) -> io::Result<()> {
-        while let Some(mut au) = self.depacketizer.flush() {
-            let wall = self.clock.wall(au.timestamp, received_ntp);
-            let closed = self.writer.push(&mut au, wall)?;
-            self.closed.extend(closed);
+        match &mut self.video {
+            Video::H264(dep) => {
+                while let Some(mut au) = dep.flush() {
+                    let wall = self.clock.wall(au.timestamp, received_ntp);
+                    let closed = self.writer.push(&mut au, wall)?;
+                    self.closed.extend(closed);
+                }
+            }
+            Video::H265(dep, stats) => {
+                let flushed = dep.flush();
+                let mut frames: Vec<_> = flushed.into_iter().collect();
+                while let Some(f) = dep.pull() {
+                    frames.push(f);
+                }
+                mirror_h265_stats(dep.stats(), stats);
+                for mut f in frames {
+                    let wall = self.clock.wall(f.au.timestamp, received_ntp);
+                    let closed =
+                        self.writer
+                            .push_h265(&mut f.au, f.new_parameters.as_ref(), wall)?;
+                    self.closed.extend(closed);
+                }
+            }
         }
         let closed = self.writer.finish()?;
         self.closed.extend(closed);
@@ -97,9 +257,13 @@ impl Ingest {
         self.writer.stats()
     }
 
-    /// Depacketizer counters.
+    /// Depacketizer counters (for H.265, its counters in the H.264 shape; per-kind error
+    /// counts are H.264 only).
     pub fn depacketizer_stats(&self) -> &DepacketizerStats {
-        self.depacketizer.stats()
+        match &self.video {
+            Video::H264(dep) => dep.stats(),
+            Video::H265(_, stats) => stats,
+        }
     }
 
     /// Packets the depacketizer refused.
@@ -110,5 +274,120 @@ impl Ingest {
     /// The writer (current file, track).
     pub fn writer(&self) -> &SegmentWriter {
         &self.writer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtp::test_packets::Packetizer;
+
+    fn section(encoding: &str) -> MediaSection {
+        MediaSection {
+            media: "video".into(),
+            encoding: encoding.into(),
+            clock_rate: 90_000,
+            ..MediaSection::default()
+        }
+    }
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("camwire-ingest-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        d
+    }
+
+    /// H.265 access units (Dahua VPS/SPS/PPS, an IDR, trailing pictures, a CRA) become one
+    /// `hvc1` file; the CRA is a keyframe (it starts the second fragment).
+    #[test]
+    fn h265_section_records_hvc1() {
+        use crate::h265::tests::{DAHUA_PPS, DAHUA_SPS, DAHUA_VPS};
+        let dir = tmp("h265");
+        let path = dir.join("out.mp4");
+        let mut ingest = Ingest::new(
+            &section("H265"),
+            Naming::Fixed(path.clone()),
+            SegmentOptions {
+                fsync: super::super::segment::FsyncPolicy::Never,
+                ..SegmentOptions::default()
+            },
+            DepacketizerOptions::default(),
+        );
+        assert_eq!(ingest.codec(), VideoCodec::H265);
+        let mut p = Packetizer::new(100);
+        let ntp = 3_900_000_000u64 << 32;
+        for i in 0..10u32 {
+            let ts = 1000 + i * 3600;
+            let nal_type: u8 = match i {
+                0 => 19, // IDR_W_RADL
+                5 => 21, // CRA
+                _ => 1,  // TRAIL_R
+            };
+            if nal_type != 1 {
+                for ps in [DAHUA_VPS, DAHUA_SPS, DAHUA_PPS] {
+                    ingest.on_rtp(p.single(ts, false, ps), ntp).expect("write");
+                }
+            }
+            let slice = [nal_type << 1, 0x01, 0x80 | (i as u8), 0x55, 0xaa];
+            ingest
+                .on_rtp(p.single(ts, true, &slice), ntp)
+                .expect("write");
+        }
+        ingest.finish(ntp).expect("finish");
+        assert!(ingest.codec_error().is_none());
+        assert_eq!(ingest.depacketizer_stats().access_units, 10);
+        let closed = ingest.take_closed();
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].frames, 10);
+        assert_eq!(
+            ingest.segment_stats().fragments,
+            2,
+            "the CRA starts a fragment"
+        );
+        let mut f = std::fs::File::open(&path).expect("file");
+        let track = crate::fmp4::read_init(&mut f).expect("init");
+        assert_eq!(track.codec, VideoCodec::H265);
+        assert_eq!((track.width, track.height), (704, 480));
+        let cfg =
+            crate::h265::HevcDecoderConfig::from_parameter_sets(DAHUA_VPS, DAHUA_SPS, DAHUA_PPS)
+                .expect("hvcC");
+        assert_eq!(track.config, cfg.to_bytes().expect("bytes"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A camera that announces H.265 and sends H.264: a typed error, nothing written, no
+    /// panic.
+    #[test]
+    fn h265_announced_h264_sent_is_a_typed_error() {
+        let dir = tmp("mismatch");
+        let mut ingest = Ingest::new(
+            &section("H265"),
+            Naming::Fixed(dir.join("out.mp4")),
+            SegmentOptions::default(),
+            DepacketizerOptions::default(),
+        );
+        let mut p = Packetizer::new(7);
+        for i in 0..5u32 {
+            let ts = i * 3600;
+            for nal in [
+                &b"\x67\x42\xc0\x1e\xd9"[..],
+                b"\x68\xce\x3c\x80",
+                b"\x65\x88\x84\x00",
+            ] {
+                ingest
+                    .on_rtp(p.single(ts, nal[0] == 0x65, nal), 0)
+                    .expect("no I/O error");
+            }
+        }
+        ingest.finish(0).expect("finish");
+        assert!(matches!(
+            ingest.codec_error(),
+            Some(H265DepacketizeError::LooksLikeH264 { .. })
+        ));
+        assert!(ingest.rtp_errors() > 0);
+        assert_eq!(ingest.segment_stats().files, 0);
+        assert!(ingest.take_closed().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

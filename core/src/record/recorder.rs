@@ -897,6 +897,10 @@ impl Cam {
                     if let Err(e) = ingest.on_rtp(pkt, now_ntp()) {
                         self.write_failed(&mut ingest, &e);
                     }
+                    // SDP says H.265, packets are H.264: nothing can be recorded.
+                    if let Some(e) = ingest.codec_error() {
+                        break SessionEnd::Lost(e.to_string());
+                    }
                     self.after_packet(&mut ingest, clock_rate, false);
                 }
                 Ok(Some(SourceEvent::SenderReport { ntp, rtp_timestamp })) => {

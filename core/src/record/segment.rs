@@ -6,8 +6,10 @@
 //! - A fragment closes at each keyframe, after `fragment_ms`, or when it holds
 //!   `max_fragment_bytes`: this bounds both the loss on a crash (one fragment) and how long
 //!   we pin receive buffers.
-//! - A new file starts at the first keyframe after `segment_secs`, when the SPS/PPS change
-//!   (e.g. a resolution change: a new init segment), and after a timestamp discontinuity.
+//! - A new file starts at the first keyframe after `segment_secs`, when the parameter sets or
+//!   the codec change (e.g. a resolution change: a new init segment), and after a timestamp
+//!   discontinuity. H.264 tracks get an `avc1`/`avcC` sample entry, H.265 tracks `hvc1`/`hvcC`
+//!   ([`push`](SegmentWriter::push), [`push_h265`](SegmentWriter::push_h265)).
 //! - Sample times come from RTP timestamps, relative to the file's first frame (tfdt starts
 //!   at 0 in every file); each fragment's `prft` carries the wall-clock of its first frame.
 //!   Decode time equals presentation time: cameras send no B-frames (a stream with B-frames
@@ -21,9 +23,11 @@
 //!   writer mark that tells an export the file is still growing.
 
 use crate::filelock::FileHold;
-use crate::fmp4::{FragmentBuilder, VideoTrack, write_init_segment};
+use crate::fmp4::{FragmentBuilder, VideoCodec, VideoConfig, write_video_init};
 use crate::frame::{AccessUnit, ParameterSets};
 use crate::h264::AvcDecoderConfig;
+use crate::h265::HevcDecoderConfig;
+use crate::rtp::h265::H265ParameterSets;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -163,8 +167,9 @@ pub struct SegmentWriter {
     naming: Naming,
     opts: SegmentOptions,
     clock_rate: u32,
-    track: Option<VideoTrack>,
+    track: Option<VideoConfig>,
     params: Option<ParameterSets>,
+    h265_params: Option<H265ParameterSets>,
     open: Option<OpenFile>,
     builder: FragmentBuilder,
     builder_first_ntp: u64,
@@ -187,6 +192,7 @@ impl SegmentWriter {
             clock_rate: clock_rate.max(1),
             track: None,
             params: None,
+            h265_params: None,
             open: None,
             builder: FragmentBuilder::new(),
             builder_first_ntp: 0,
@@ -243,7 +249,7 @@ impl SegmentWriter {
     }
 
     /// The video track description in use (from the latest parameter sets).
-    pub fn track(&self) -> Option<&VideoTrack> {
+    pub fn track(&self) -> Option<&VideoConfig> {
         self.track.as_ref()
     }
 
@@ -254,12 +260,57 @@ impl SegmentWriter {
     /// (see [`take_closed_on_error`](Self::take_closed_on_error)), the waiting frames are
     /// dropped, and the next keyframe starts a new file: the writer is usable again at once.
     pub fn push(&mut self, au: &mut AccessUnit, wall_ntp: u64) -> io::Result<Vec<ClosedSegment>> {
+        self.push_any(au, None, wall_ntp)
+    }
+
+    /// [`push`](Self::push) for an H.265 access unit: `params` are the VPS/SPS/PPS announced
+    /// with it ([`crate::rtp::h265::H265Frame::new_parameters`]); a change starts a new file
+    /// with a new `hvcC`.
+    pub fn push_h265(
+        &mut self,
+        au: &mut AccessUnit,
+        params: Option<&H265ParameterSets>,
+        wall_ntp: u64,
+    ) -> io::Result<Vec<ClosedSegment>> {
+        if let Some(ps) = params
+            && self.h265_params.as_ref() != Some(ps)
+        {
+            self.h265_params = Some(ps.clone());
+            match HevcDecoderConfig::from_parameter_sets(&ps.vps, &ps.sps, &ps.pps)
+                .and_then(|cfg| Ok((cfg.to_bytes()?, cfg)))
+            {
+                Ok((config, cfg)) => {
+                    let sps = cfg.sps_info();
+                    let track = VideoConfig {
+                        codec: VideoCodec::H265,
+                        width: sps.width(),
+                        height: sps.height(),
+                        timescale: self.clock_rate,
+                        config,
+                    };
+                    return self.push_any(au, Some(track), wall_ntp);
+                }
+                Err(e) => {
+                    self.stats.bad_parameter_sets += 1;
+                    log::warn!("unusable VPS/SPS/PPS, keeping the previous ones: {e}");
+                }
+            }
+        }
+        self.push_any(au, None, wall_ntp)
+    }
+
+    fn push_any(
+        &mut self,
+        au: &mut AccessUnit,
+        new_track: Option<VideoConfig>,
+        wall_ntp: u64,
+    ) -> io::Result<Vec<ClosedSegment>> {
         let mut closed = Vec::new();
         if self.paused {
             self.stats.dropped_frames += 1;
             return Ok(closed);
         }
-        match self.push_inner(au, wall_ntp, &mut closed) {
+        match self.push_inner(au, new_track, wall_ntp, &mut closed) {
             Ok(()) => Ok(closed),
             Err(e) => {
                 self.closed_on_error.append(&mut closed);
@@ -272,6 +323,7 @@ impl SegmentWriter {
     fn push_inner(
         &mut self,
         au: &mut AccessUnit,
+        mut new_track: Option<VideoConfig>,
         wall_ntp: u64,
         closed: &mut Vec<ClosedSegment>,
     ) -> io::Result<()> {
@@ -281,23 +333,13 @@ impl SegmentWriter {
             match AvcDecoderConfig::from_parameter_sets(&ps.sps, &ps.pps) {
                 Ok(cfg) => {
                     let sps = cfg.sps_info();
-                    let track = VideoTrack {
+                    new_track = Some(VideoConfig {
+                        codec: VideoCodec::H264,
                         width: sps.width(),
                         height: sps.height(),
                         timescale: self.clock_rate,
-                        avcc: cfg.to_bytes(),
-                    };
-                    if self.track.as_ref().map(|t| &t.avcc) != Some(&track.avcc) {
-                        if self.track.is_some() {
-                            log::info!(
-                                "parameter sets changed ({}x{}): starting a new file",
-                                track.width,
-                                track.height
-                            );
-                        }
-                        closed.extend(self.close_file(Some(au.timestamp))?);
-                        self.track = Some(track);
-                    }
+                        config: cfg.to_bytes(),
+                    });
                     self.params = Some(ps.clone());
                 }
                 Err(e) => {
@@ -305,6 +347,23 @@ impl SegmentWriter {
                     log::warn!("unusable SPS/PPS, keeping the previous ones: {e}");
                 }
             }
+        }
+        if let Some(track) = new_track
+            && self
+                .track
+                .as_ref()
+                .is_none_or(|t| t.codec != track.codec || t.config != track.config)
+        {
+            if self.track.is_some() {
+                log::info!(
+                    "parameter sets changed ({} {}x{}): starting a new file",
+                    track.codec,
+                    track.width,
+                    track.height
+                );
+            }
+            closed.extend(self.close_file(Some(au.timestamp))?);
+            self.track = Some(track);
         }
 
         // Timestamp discontinuity: end the file; the next keyframe starts a new one.
@@ -524,7 +583,7 @@ impl SegmentWriter {
         };
         self.init_buf.clear();
         if let Some(track) = &self.track {
-            write_init_segment(track, &mut self.init_buf);
+            write_video_init(track, &mut self.init_buf);
         }
         let written = file.write_all(&self.init_buf).and_then(|()| {
             if self.opts.fsync != FsyncPolicy::Never {

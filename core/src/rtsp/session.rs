@@ -1,5 +1,5 @@
-//! One playing RTSP session for the H.264 video track of a camera, on camwire's own client
-//! ([`super::client`]).
+//! One playing RTSP session for the video track (H.264 or H.265) of a camera, on camwire's
+//! own client ([`super::client`]).
 
 use super::client::{ClientError, ClientOptions, Packet, PlayOptions, RtspClient, SetupTransport};
 use super::rtcp::{self, RtcpEvent};
@@ -118,7 +118,7 @@ pub enum RtspError {
         /// The bound that was hit.
         after: Duration,
     },
-    /// The SDP has no usable H.264 track.
+    /// The SDP has no usable H.264 or H.265 track.
     #[error("{url}: {source}")]
     Sdp {
         /// The camera.
@@ -189,7 +189,7 @@ pub struct RawPacket {
     pub data: Bytes,
 }
 
-/// A playing RTSP session of a camera's H.264 video track.
+/// A playing RTSP session of a camera's video track (H.264 or H.265).
 pub struct Source {
     url: CameraUrl,
     /// `None` only while being dropped (TEARDOWN takes it).
@@ -265,7 +265,8 @@ fn client_err(url: &CameraUrl, e: ClientError) -> RtspError {
 }
 
 impl Source {
-    /// DESCRIBE, SETUP the first H.264 video track, PLAY.
+    /// DESCRIBE, SETUP the first video track that is H.264 or H.265 (by its `a=rtpmap`
+    /// encoding name), PLAY.
     pub async fn connect(url: &str, opts: SourceOptions) -> Result<Source, RtspError> {
         let (url, url_creds) = CameraUrl::parse(url)?;
         let creds = opts.credentials.clone().or(url_creds);
@@ -295,10 +296,11 @@ impl Source {
             .presentation()
             .map(|p| p.sdp.clone())
             .unwrap_or_default();
-        let video = sdp::h264_section(&sdp).map_err(|source| RtspError::Sdp {
+        let video = video_section(&sdp).map_err(|source| RtspError::Sdp {
             url: url.to_string(),
             source,
         })?;
+        let codec = crate::record::ingest::section_codec(&video);
         // The client's stream list is the SDP's m= sections in order, like ours.
         let video_stream = video.index;
         let transport = match opts.transport {
@@ -315,7 +317,7 @@ impl Source {
             .map_err(|_| timeout_err(&url, "PLAY", opts.request_timeout))?
             .map_err(|e| client_err(&url, e))?;
         log::info!(
-            "{url}: playing H.264 track {video_stream} over {}",
+            "{url}: playing {codec} track {video_stream} over {}",
             opts.transport
         );
         Ok(Source {
@@ -344,9 +346,16 @@ impl Source {
         &self.sdp
     }
 
-    /// The H.264 video section of the SDP.
+    /// The video section of the SDP being played.
     pub fn video(&self) -> &MediaSection {
         &self.video
+    }
+
+    /// The codec of the video track, by the SDP's encoding name (a camera may still send
+    /// something else: the H.265 depacketizer checks, see
+    /// [`crate::rtp::h265::H265DepacketizeError::LooksLikeH264`]).
+    pub fn video_codec(&self) -> crate::fmp4::VideoCodec {
+        crate::record::ingest::section_codec(&self.video)
     }
 
     /// The transport in use.
@@ -512,6 +521,19 @@ impl Drop for Source {
     }
 }
 
+/// The first `m=video` section whose payload is H.264 or H.265 (by `a=rtpmap` encoding name).
+pub fn video_section(sdp: &[u8]) -> Result<MediaSection, sdp::SdpError> {
+    sdp::media_sections(sdp)?
+        .into_iter()
+        .find(|m| {
+            m.is_h264()
+                || (m.media.eq_ignore_ascii_case("video")
+                    && (m.encoding.eq_ignore_ascii_case("H265")
+                        || m.encoding.eq_ignore_ascii_case("HEVC")))
+        })
+        .ok_or(sdp::SdpError::NoH264Video)
+}
+
 fn capture_channel(stream: usize, rtcp: bool) -> u8 {
     u8::try_from(stream * 2 + usize::from(rtcp)).unwrap_or(255)
 }
@@ -530,6 +552,30 @@ pub fn rtcp_event(raw: &[u8]) -> Option<SourceEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_video_section_is_h264_or_h265() {
+        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=x\r\nt=0 0\r\n\
+            m=audio 0 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
+            m=video 0 RTP/AVP 96\r\na=rtpmap:96 H265/90000\r\n\
+            a=fmtp:96 sprop-vps=QAEMAf//AWAAAAMAkAAAAwAAAwA/ugJA\r\n\
+            m=video 0 RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\n";
+        let v = video_section(sdp.as_bytes()).expect("video");
+        assert_eq!(v.index, 1);
+        assert_eq!(
+            crate::record::ingest::section_codec(&v),
+            crate::fmp4::VideoCodec::H265
+        );
+        let h264_first = sdp.replace("H265/90000", "H264/90000");
+        let v = video_section(h264_first.as_bytes()).expect("video");
+        assert_eq!(v.index, 1);
+        assert_eq!(
+            crate::record::ingest::section_codec(&v),
+            crate::fmp4::VideoCodec::H264
+        );
+        let audio_only = "v=0\r\ns=x\r\nm=audio 0 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+        assert!(video_section(audio_only.as_bytes()).is_err());
+    }
 
     #[test]
     fn rtcp_sender_report_then_bye() {
