@@ -6,16 +6,32 @@
 //!   the sim's one recording (token, video track, earliest = the recording's start, status
 //!   Recording); `data_presence()` over a window around the gap gives two ranges and the
 //!   gap exactly where [`SimRecording::gap`] says; a window after the gap gives one range.
-//!   Older firmware's way (GetCapabilities' Extension) names the same services.
+//! - Replay: `replay::fetch_recording` of a window across the gap that starts between
+//!   keyframes gives a manifest with that one gap and the frames shown are exactly the sim
+//!   clip's frames for those times (ffmpeg framemd5 against the decoded clip, by the
+//!   documented rule: the frame at time t is access unit `floor(t / 40 ms) mod 250`); the
+//!   0xABAC flags say C per keyframe, D after PLAY and after the gap, E before it, T at the
+//!   end; `verify` passes and one flipped media byte fails it.
+//! - `Rate-Control: no` is faster than real time (a minute of media, wall time reported);
+//!   `yes` is real time.
+//! - Refusals a device gives: `Require: onvif-replay` on the live URL (551, the client's
+//!   "no Profile G"), a replay PLAY without it (551), ranges with nothing in them (457).
 
 use std::time::{Duration, SystemTime};
 
+mod export_support;
+
 use camwire::onvif::search::present_ranges;
 use camwire::onvif::{ClientOptions, Credentials, OnvifDevice};
+use camwire::replay::{FetchOptions, ReplayError, fetch, fetch_recording};
+use camwire::rtsp::client::{
+    ClientError, ClientOptions as RtspOptions, PlayOptions, Range, RtspClient, SetupTransport,
+};
 use camwire::sim::{
     RECORDING_TOKEN, SimCamera, SimOnvifOptions, SimOptions, SimRecording, SimRecordingOptions,
     TRACK_TOKEN,
 };
+use export_support::{assert_decodes_cleanly, clip_frames, flip_byte, framemd5, tmpdir};
 
 const USER: &str = "investigator";
 const PASS: &str = "pr0file-G&<pw>";
@@ -146,5 +162,282 @@ async fn without_a_recording_the_sim_lists_no_profile_g_service() {
     assert!(dev.search_service().is_none() && dev.replay_service().is_none());
     let e = dev.recordings().await.expect_err("no Search service");
     assert!(e.to_string().contains("no Search service"), "{e}");
+    sim.shutdown().await;
+}
+
+fn nanos(t: SystemTime) -> i64 {
+    i64::try_from(t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos()).unwrap()
+}
+
+/// The sim clip's decoded frames at the times `[from, to)` (every 40 ms), by the documented
+/// rule.
+fn expected(frames: &[String], from: SystemTime, to: SystemTime) -> Vec<String> {
+    let (a, b) = (nanos(from), nanos(to));
+    (a / 40_000_000..(b + 39_999_999) / 40_000_000)
+        .map(|i| frames[(i % 250) as usize].clone())
+        .collect()
+}
+
+fn fetch_opts() -> FetchOptions {
+    FetchOptions {
+        credentials: Some(Credentials::new(USER, PASS)),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn fetch_across_the_gap_is_frame_exact_and_verifies() {
+    let sim = SimCamera::start(opts(SimRecordingOptions::default()))
+        .await
+        .expect("sim");
+    let rec = sim.recording().expect("recording");
+    let (g0, g1) = rec.gap.expect("gap");
+    let dev = device(&sim).await;
+    // 5.48 s before the gap (13 frames after a keyframe) .. 4 s after it.
+    let t1 = g0 - Duration::from_millis(5480);
+    let t2 = g1 + Duration::from_secs(4);
+    let dir = tmpdir("sim-profile-g-gap");
+    let out = dir.join("gap.mp4");
+    let summary = fetch_recording(&dev, RECORDING_TOKEN, t1, t2, &out, &fetch_opts())
+        .await
+        .expect("fetch across the gap");
+    let m = &summary.manifest;
+    let o = &m.origin;
+    eprintln!(
+        "gap fetch: {} frames shown, {} stored; Rate-Control: {}; media {:.2} s in {:.3} s \
+         ({:.1}x); PLAY Range {:?}; flags {:?}; ended by {}; gaps {:?}",
+        m.export.frames,
+        m.export.samples,
+        o.rate_control,
+        o.media_secs,
+        o.download_wall_secs,
+        o.speed,
+        o.play_range,
+        o.flags,
+        o.ended_by,
+        m.export.gaps
+    );
+    assert_decodes_cleanly(&out);
+    let source = clip_frames();
+    assert_eq!(source.len(), 250);
+    let mut want = expected(&source, t1, g0);
+    want.extend(expected(&source, g1, t2));
+    let got = framemd5(&out, &[]);
+    assert_eq!(got.len(), 137 + 100);
+    assert!(
+        got == want,
+        "decoded frames differ from the sim clip's at those times"
+    );
+    assert_eq!(m.export.frames, 237);
+    assert_eq!(
+        m.export.samples, 250,
+        "13 frames of pre-roll from the keyframe"
+    );
+    let show = |t: SystemTime| jiff::Timestamp::try_from(t).unwrap().to_string();
+    assert_eq!(m.export.preroll_start, show(g0 - Duration::from_secs(6)));
+    assert_eq!(m.export.actual.start, show(t1));
+    assert_eq!(m.export.gaps.len(), 1, "{:?}", m.export.gaps);
+    assert_eq!(
+        (
+            m.export.gaps[0].start.as_str(),
+            m.export.gaps[0].end.as_str()
+        ),
+        (show(g0).as_str(), show(g1).as_str())
+    );
+    assert_eq!(o.rate_control, "no");
+    assert_eq!(o.times_from, "0xabac");
+    assert_eq!(o.frames_without_extension, 0);
+    // Keyframes at g0-6, -4, -2 and g1, g1+2 (the one at g1+4 is T2, not sent).
+    assert_eq!(o.flags.clean_points, 5);
+    assert_eq!(o.flags.discontinuities, 2, "after PLAY and after the gap");
+    assert_eq!(o.flags.ends_of_section, 1, "before the gap");
+    assert_eq!(o.flags.terminal, 1);
+    assert_eq!(o.ended_by, "terminal flag (T)");
+    let d = o.device.as_ref().expect("device origin");
+    assert_eq!(
+        (d.manufacturer.as_str(), d.recording_token.as_str()),
+        ("camwire", RECORDING_TOKEN)
+    );
+    assert_eq!(o.uri, sim.replay_url().unwrap());
+
+    // verify: the output and media hashes; one flipped media byte fails both.
+    let report = camwire::export::verify(&out).expect("verify");
+    assert!(report.ok(), "{:?}", report.problems());
+    let len = std::fs::metadata(&out).unwrap().len();
+    flip_byte(&out, len - 1000);
+    let report = camwire::export::verify(&out).expect("verify");
+    assert!(!report.ok(), "a flipped media byte must fail verify");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn rate_control_no_is_faster_than_real_time_and_yes_is_real_time() {
+    let sim = SimCamera::start(opts(SimRecordingOptions {
+        gap: None,
+        ..Default::default()
+    }))
+    .await
+    .expect("sim");
+    let rec = sim.recording().expect("recording");
+    let url = sim.replay_url().unwrap();
+    let dir = tmpdir("sim-profile-g-speed");
+    // A minute from the middle, as fast as it goes.
+    let t1 = rec.start + Duration::from_secs(1800);
+    let t2 = t1 + Duration::from_secs(60);
+    let out = dir.join("fast.mp4");
+    let s = fetch(&url, t1, t2, &out, &fetch_opts())
+        .await
+        .expect("fast fetch");
+    let o = &s.manifest.origin;
+    eprintln!(
+        "Rate-Control: no: {:.2} s of media in {:.3} s wall ({:.1}x real time)",
+        o.media_secs, o.download_wall_secs, o.speed
+    );
+    assert_eq!(s.manifest.export.frames, 1500);
+    assert!((o.media_secs - 60.0).abs() < 0.05, "{}", o.media_secs);
+    assert!(
+        o.download_wall_secs * 4.0 <= o.media_secs,
+        "{:.3} s wall for {:.2} s media",
+        o.download_wall_secs,
+        o.media_secs
+    );
+    let got = framemd5(&out, &[]);
+    assert!(got == expected(&clip_frames(), t1, t2));
+    // Real time: 2 s of media take about 2 s.
+    let out = dir.join("slow.mp4");
+    let slow = FetchOptions {
+        fast: false,
+        ..fetch_opts()
+    };
+    let t2 = t1 + Duration::from_secs(2);
+    let s = fetch(&url, t1, t2, &out, &slow)
+        .await
+        .expect("real-time fetch");
+    let o = &s.manifest.origin;
+    eprintln!(
+        "Rate-Control: yes: {:.2} s of media in {:.3} s wall",
+        o.media_secs, o.download_wall_secs
+    );
+    assert_eq!(o.rate_control, "yes");
+    assert!(o.download_wall_secs >= 1.5, "{} s", o.download_wall_secs);
+    sim.shutdown().await;
+}
+
+/// DESCRIBE and SETUP of the replay URL with camwire's RTSP client, then `play`.
+async fn replay_session(url: &str) -> RtspClient {
+    let mut c = RtspClient::connect(
+        url.parse().expect("url"),
+        RtspOptions {
+            credentials: Some(Credentials::new(USER, PASS)),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("connect");
+    let p = c.describe().await.expect("DESCRIBE");
+    assert_eq!(p.streams.len(), 1);
+    c.setup(0, SetupTransport::Tcp).await.expect("SETUP");
+    c
+}
+
+fn clock(start: SystemTime, end: Option<SystemTime>) -> PlayOptions {
+    let ts = |t: SystemTime| jiff::Timestamp::try_from(t).unwrap();
+    PlayOptions {
+        range: Range::Clock {
+            start: ts(start),
+            end: end.map(ts),
+        },
+        rate_control: Some(false),
+        require: vec!["onvif-replay".into()],
+        immediate: true,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn refusals_are_the_status_codes_devices_give() {
+    let sim = SimCamera::start(opts(SimRecordingOptions::default()))
+        .await
+        .expect("sim");
+    let rec = sim.recording().expect("recording");
+    let (g0, g1) = rec.gap.expect("gap");
+    let url = sim.replay_url().unwrap();
+    let dir = tmpdir("sim-profile-g-refusals");
+
+    // The live URL is no replay: 551, which fetch reports as "no Profile G".
+    let live = sim.rtsp_url();
+    let out = dir.join("live.mp4");
+    let e = fetch(&live, g1, g1 + Duration::from_secs(2), &out, &fetch_opts())
+        .await
+        .expect_err("live is no replay");
+    assert!(
+        matches!(e, ReplayError::NoProfileG { status: 551, .. }),
+        "{e:?}"
+    );
+    assert!(!out.exists());
+
+    // A replay PLAY without Require: onvif-replay.
+    let mut c = replay_session(&url).await;
+    let mut p = clock(g1, None);
+    p.require.clear();
+    let e = c.play(&p).await.expect_err("no Require");
+    assert!(
+        matches!(&e, ClientError::Unsupported { status: 551, unsupported: Some(u), .. } if u == "onvif-replay"),
+        "{e:?}"
+    );
+    // Ranges with nothing in them: after now, before the start, inside the gap, reversed.
+    let now = SystemTime::now();
+    for (what, p) in [
+        ("after now", clock(now + Duration::from_secs(5), None)),
+        (
+            "before the start",
+            clock(rec.start - Duration::from_secs(60), Some(rec.start)),
+        ),
+        (
+            "inside the gap",
+            clock(
+                g0 + Duration::from_secs(1),
+                Some(g1 - Duration::from_secs(1)),
+            ),
+        ),
+        ("reversed", clock(g1 + Duration::from_secs(9), Some(g1))),
+    ] {
+        let e = c.play(&p).await.expect_err(what);
+        assert_eq!(e.status(), Some(457), "{what}: {e:?}");
+    }
+    // The same session still plays a good range: the answer's Range starts at the keyframe
+    // at or before T1 and echoes Rate-Control.
+    let r = c
+        .play(&clock(
+            g1 + Duration::from_millis(3100),
+            Some(g1 + Duration::from_secs(4)),
+        ))
+        .await
+        .expect("PLAY");
+    let want = jiff::Timestamp::try_from(g1 + Duration::from_secs(2))
+        .unwrap()
+        .strftime("clock=%Y%m%dT%H%M%SZ-")
+        .to_string();
+    assert!(
+        r.range.as_deref().is_some_and(|x| x.starts_with(&want)),
+        "{:?} {want}",
+        r.range
+    );
+    c.teardown().await;
+
+    // fetch of a range after now fails typed, and leaves nothing behind.
+    let out = dir.join("late.mp4");
+    let e = fetch(
+        &url,
+        now + Duration::from_secs(60),
+        now + Duration::from_secs(70),
+        &out,
+        &fetch_opts(),
+    )
+    .await
+    .expect_err("nothing recorded then");
+    eprintln!("fetch after now: {e}");
+    assert!(e.to_string().contains("457"), "{e}");
+    assert!(!out.exists());
     sim.shutdown().await;
 }

@@ -17,6 +17,8 @@ use tokio::net::TcpStream;
 use super::auth::{DigestAuth, Verdict, new_nonce};
 use super::clip::{FPS, parsed};
 use super::hostile;
+use super::recording::{Plan, RECORDING_TOKEN, REPLAY_PATH_PREFIX, now_nanos};
+use super::replay::{Cursor, clock_time, parse_clock_range};
 use super::request::{self, ParseError, Parsed, Request, Response, uri_path};
 use super::server::Shared;
 use super::stream::{Due, Sink, Streamer};
@@ -27,6 +29,24 @@ use super::{PAYLOAD_TYPE, STREAM_PATH};
 const SESSION_TIMEOUT_S: u32 = 60;
 /// The track's control name, relative to the Content-Base.
 const TRACK: &str = "trackID=0";
+/// The RTSP feature tag of ONVIF replay.
+const ONVIF_REPLAY: &str = "onvif-replay";
+
+/// Which presentation a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// The live stream, `/stream`.
+    Live,
+    /// The recording, `/replay/<token>` (only when the sim has one).
+    Replay,
+}
+
+/// Whether a URL path is a presentation or its track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    Presentation,
+    Track,
+}
 
 /// A set-up session: its id and its sender. Counted in `active_sessions` from creation until
 /// dropped (TEARDOWN, a replacing SETUP, disconnect, or the sim stopping).
@@ -34,16 +54,18 @@ struct Session {
     id: String,
     streamer: Streamer,
     served: bool,
+    kind: Kind,
     shared: Arc<Shared>,
 }
 
 impl Session {
-    fn new(id: String, streamer: Streamer, shared: Arc<Shared>) -> Session {
+    fn new(id: String, streamer: Streamer, kind: Kind, shared: Arc<Shared>) -> Session {
         shared.counters.session_opened();
         Session {
             id,
             streamer,
             served: false,
+            kind,
             shared,
         }
     }
@@ -159,6 +181,11 @@ impl Connection {
         {
             return denied;
         }
+        if req.method != "OPTIONS"
+            && let Some(refused) = self.check_require(req)
+        {
+            return refused;
+        }
         match req.method.as_str() {
             "OPTIONS" => Response::new(200).header(
                 "Public",
@@ -207,18 +234,56 @@ impl Connection {
         }
     }
 
+    fn classify(&self, path: &str) -> Option<(Kind, Part)> {
+        classify(path, self.shared.recording.is_some())
+    }
+
+    /// The base URL of a presentation (the Content-Base, without its trailing slash).
+    fn base_url(&self, kind: Kind) -> String {
+        match kind {
+            Kind::Live => format!("rtsp://{}{STREAM_PATH}", self.local),
+            Kind::Replay => format!("rtsp://{}{REPLAY_PATH_PREFIX}{RECORDING_TOKEN}", self.local),
+        }
+    }
+
+    /// `Require`: only `onvif-replay`, and only on the replay URL. Anything else is
+    /// `551 Option not supported` naming what is not (RFC 2326 section 12.32), as a camera
+    /// without Profile G answers `Require: onvif-replay`.
+    fn check_require(&self, req: &Request) -> Option<Response> {
+        let tags = req.header("Require")?;
+        let replay = self
+            .classify(uri_path(&req.uri))
+            .is_some_and(|(k, _)| k == Kind::Replay);
+        let unsupported: Vec<&str> = tags
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .filter(|t| !(replay && t.eq_ignore_ascii_case(ONVIF_REPLAY)))
+            .collect();
+        (!unsupported.is_empty())
+            .then(|| Response::new(551).header("Unsupported", unsupported.join(", ")))
+    }
+
     fn describe(&self, req: &Request) -> Response {
-        if !is_presentation(uri_path(&req.uri)) {
+        let Some((kind, Part::Presentation)) = self.classify(uri_path(&req.uri)) else {
             return Response::new(404);
+        };
+        let mut sdp = self.sdp();
+        if kind == Kind::Replay
+            && let Some(plan) = self.shared.recording
+        {
+            // The ONVIF track reference, and the recording's time span.
+            sdp = sdp.replace(
+                "a=range:npt=0-\r\n",
+                &format!("a=range:clock={}-\r\n", clock_time(plan.start_ns)),
+            );
+            sdp.push_str("a=x-onvif-track:VIDEO001\r\n");
         }
         Response::new(200)
-            .header(
-                "Content-Base",
-                format!("rtsp://{}{STREAM_PATH}/", self.local),
-            )
+            .header("Content-Base", format!("{}/", self.base_url(kind)))
             .body(
                 "application/sdp",
-                hostile::sdp(self.shared.opts.hostile, self.sdp()).into_bytes(),
+                hostile::sdp(self.shared.opts.hostile, sdp).into_bytes(),
             )
     }
 
@@ -248,9 +313,10 @@ impl Connection {
     }
 
     fn setup(&mut self, req: &Request) -> Response {
-        if !is_track(uri_path(&req.uri)) {
+        // Lenient clients SETUP the aggregate URL itself, which has one track anyway.
+        let Some((kind, _)) = self.classify(uri_path(&req.uri)) else {
             return Response::new(404);
-        }
+        };
         match (req.session(), &self.session) {
             (Some(id), Some(s)) if id != s.id => return Response::new(454),
             (Some(_), None) => return Response::new(454),
@@ -280,20 +346,30 @@ impl Connection {
         let resp = Response::new(200)
             .header("Transport", answer)
             .header("Session", session_header(&id));
-        self.session = Some(Session::new(id, streamer, self.shared.clone()));
+        self.session = Some(Session::new(id, streamer, kind, self.shared.clone()));
         resp
     }
 
     fn play(&mut self, req: &Request) -> Response {
-        let path = uri_path(&req.uri);
-        if !is_presentation(path) && !is_track(path) {
+        let Some((kind, _)) = self.classify(uri_path(&req.uri)) else {
             return Response::new(404);
-        }
+        };
+        let base = self.base_url(kind);
         let local = self.local;
+        let plan = self.shared.recording;
         let s = match self.own_session(req) {
             Ok(s) => s,
             Err(r) => return r,
         };
+        if s.kind != kind {
+            return Response::new(455);
+        }
+        if kind == Kind::Replay {
+            return match plan {
+                Some(plan) => replay_play(s, req, plan, &base),
+                None => Response::new(404),
+            };
+        }
         if !s.served {
             s.served = true;
             s.shared.counters.client_served();
@@ -328,19 +404,92 @@ fn session_header(id: &str) -> String {
     format!("{id};timeout={SESSION_TIMEOUT_S}")
 }
 
-/// The aggregate URL, with or without the Content-Base's trailing slash.
-fn is_presentation(path: &str) -> bool {
-    path.strip_prefix(STREAM_PATH)
-        .is_some_and(|rest| rest.is_empty() || rest == "/")
+/// Which presentation and part `path` names, if any: `/stream` or, when the sim has a
+/// recording, `/replay/<token>`; the aggregate URL with or without the Content-Base's
+/// trailing slash, or the track.
+fn classify(path: &str, recording: bool) -> Option<(Kind, Part)> {
+    let (kind, rest) = if let Some(rest) = path.strip_prefix(STREAM_PATH) {
+        (Kind::Live, rest)
+    } else {
+        let rest = path
+            .strip_prefix(REPLAY_PATH_PREFIX)?
+            .strip_prefix(RECORDING_TOKEN)?;
+        if !recording {
+            return None;
+        }
+        (Kind::Replay, rest)
+    };
+    match rest {
+        "" | "/" => Some((kind, Part::Presentation)),
+        r if r.strip_prefix('/') == Some(TRACK) => Some((kind, Part::Track)),
+        _ => None,
+    }
 }
 
-/// The track URL; lenient clients SETUP the aggregate URL itself, which has one track anyway.
-fn is_track(path: &str) -> bool {
-    is_presentation(path)
-        || path
-            .strip_prefix(STREAM_PATH)
-            .and_then(|r| r.strip_prefix('/'))
-            .is_some_and(|r| r == TRACK)
+/// PLAY of a replay session: `Require: onvif-replay`, `Range: clock=`, `Rate-Control`,
+/// `Immediate` (see `replay.rs`).
+fn replay_play(s: &mut Session, req: &Request, plan: Plan, base: &str) -> Response {
+    let required = req.header("Require").is_some_and(|r| {
+        r.split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case(ONVIF_REPLAY))
+    });
+    if !required {
+        return Response::new(551).header("Unsupported", ONVIF_REPLAY);
+    }
+    let paced = match req.header("Rate-Control").map(str::trim) {
+        None => true,
+        Some(v) if v.eq_ignore_ascii_case("yes") => true,
+        Some(v) if v.eq_ignore_ascii_case("no") => false,
+        Some(_) => return Response::new(400),
+    };
+    let cseq = req
+        .cseq()
+        .and_then(|c| c.trim().parse::<u32>().ok())
+        .map_or(0, |c| (c & 0xff) as u8);
+    let resume = req.header("Range").is_none() && s.streamer.cursor().is_some();
+    if resume {
+        if let Some(c) = s.streamer.cursor() {
+            c.resume(cseq);
+        }
+    } else {
+        let (t1, t2) = match req.header("Range") {
+            None => (plan.start_ns, None),
+            Some(r) => match parse_clock_range(r) {
+                Some(range) => range,
+                None => return Response::new(457),
+            },
+        };
+        match Cursor::seek(plan, t1, t2, now_nanos(), cseq) {
+            Ok(c) => s.streamer.replay(c, paced),
+            Err(_) => return Response::new(457),
+        }
+    }
+    if !s.served {
+        s.served = true;
+        s.shared.counters.client_served();
+    }
+    let (from, to) = match s.streamer.cursor() {
+        Some(c) => (c.start_time(), c.end_time()),
+        None => return Response::new(500),
+    };
+    let (seq, rtptime) = s.streamer.next_seq_and_rtptime();
+    s.streamer.play();
+    let mut resp = Response::new(200)
+        .header("Session", session_header(&s.id))
+        .header(
+            "Range",
+            format!("clock={}-{}", clock_time(from), clock_time(to)),
+        )
+        .header(
+            "RTP-Info",
+            format!("url={base}/{TRACK};seq={seq};rtptime={rtptime}"),
+        )
+        .header("Rate-Control", if paced { "yes" } else { "no" });
+    if req.header("Scale").is_some() {
+        // Forward at normal speed, whatever was asked.
+        resp = resp.header("Scale", "1.0");
+    }
+    resp
 }
 
 /// Waits until an access unit is due. `Due::Now` is ready at once; the `biased` select still
@@ -359,12 +508,22 @@ mod tests {
 
     #[test]
     fn stream_paths() {
-        assert!(is_presentation("/stream"));
-        assert!(is_presentation("/stream/"));
-        assert!(!is_presentation("/streams"));
-        assert!(is_track("/stream/trackID=0"));
-        assert!(is_track("/stream"));
-        assert!(!is_track("/stream/trackID=1"));
-        assert!(!is_track("/other/trackID=0"));
+        let live = |p| classify(p, true);
+        assert_eq!(live("/stream"), Some((Kind::Live, Part::Presentation)));
+        assert_eq!(live("/stream/"), Some((Kind::Live, Part::Presentation)));
+        assert_eq!(live("/streams"), None);
+        assert_eq!(live("/stream/trackID=0"), Some((Kind::Live, Part::Track)));
+        assert_eq!(live("/stream/trackID=1"), None);
+        assert_eq!(live("/other/trackID=0"), None);
+        assert_eq!(
+            live("/replay/SimRecording_1/trackID=0"),
+            Some((Kind::Replay, Part::Track))
+        );
+        assert_eq!(
+            live("/replay/SimRecording_1/"),
+            Some((Kind::Replay, Part::Presentation))
+        );
+        assert_eq!(live("/replay/SimRecording_2"), None);
+        assert_eq!(classify("/replay/SimRecording_1", false), None);
     }
 }

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use super::clip::{FPS, TICKS_PER_FRAME, parsed};
 use super::hostile;
 use super::packetizer::{RTP_HEADER_LEN, packetize, rtp_header};
+use super::replay::{Cursor, EXTENSION_LEN};
 use super::rtcp::{SenderCounts, bye, ntp_now, sender_report};
 use super::server::Shared;
 use super::transport::TransportSpec;
@@ -129,6 +130,10 @@ pub(crate) struct Streamer {
     /// Packet boundaries in `buf` for UDP, which sends one datagram per packet.
     bounds: Vec<std::ops::Range<usize>>,
     nals: Vec<&'static [u8]>,
+    /// Send at presentation times (live: `SimOptions::realtime`; replay: `Rate-Control`).
+    paced: bool,
+    /// A replay session: where in the recording it is.
+    replay: Option<Cursor>,
 }
 
 impl Streamer {
@@ -157,8 +162,24 @@ impl Streamer {
             buf: Vec::with_capacity(64 * 1024),
             bounds: Vec::new(),
             nals: Vec::new(),
+            paced: opts.realtime,
+            replay: None,
             shared,
         }
+    }
+
+    /// Makes this a replay of `cursor` (a seek when it was one already), paced in real time
+    /// or not; [`Self::play`] then starts it.
+    pub(crate) fn replay(&mut self, cursor: Cursor, paced: bool) {
+        self.replay = Some(cursor);
+        self.paced = paced;
+        // A seek (or a PLAY after the end) starts over: re-anchored by `play`.
+        self.state = State::Idle;
+    }
+
+    /// The replay's cursor, when this is a replay session.
+    pub(crate) fn cursor(&mut self) -> Option<&mut Cursor> {
+        self.replay.as_mut()
     }
 
     pub(crate) fn server_ports(&self) -> Option<(u16, u16)> {
@@ -167,7 +188,11 @@ impl Streamer {
 
     /// The sequence number and RTP timestamp of the next packet, for `RTP-Info`.
     pub(crate) fn next_seq_and_rtptime(&self) -> (u16, u32) {
-        (self.seq, self.timestamp_of(self.frames_sent))
+        let frame = self
+            .replay
+            .as_ref()
+            .map_or(self.frames_sent, Cursor::next_number);
+        (self.seq, self.timestamp_of(frame))
     }
 
     fn timestamp_of(&self, frame: u64) -> u32 {
@@ -198,7 +223,7 @@ impl Streamer {
     /// reports carry the send time.
     fn capture_ntp(&self, frame: u64) -> u64 {
         match self.state {
-            State::Playing { anchor_ntp, .. } if self.shared.opts.realtime => {
+            State::Playing { anchor_ntp, .. } if self.paced => {
                 let n = u32::try_from(frame).unwrap_or(u32::MAX);
                 anchor_ntp.saturating_add(duration_to_ntp(FRAME.saturating_mul(n)))
             }
@@ -219,7 +244,7 @@ impl Streamer {
     /// When the next access unit is due, or `None` when nothing is to be sent.
     pub(crate) fn next_due(&self) -> Option<Due> {
         match self.state {
-            State::Playing { anchor, .. } if self.shared.opts.realtime => Some(Due::At(
+            State::Playing { anchor, .. } if self.paced => Some(Due::At(
                 anchor + FRAME.saturating_mul(u32::try_from(self.frames_sent).unwrap_or(u32::MAX)),
             )),
             State::Playing { .. } => Some(Due::Now),
@@ -232,11 +257,20 @@ impl Streamer {
     pub(crate) async fn send_next<W: AsyncWrite + Unpin>(&mut self, tcp: &mut W) -> io::Result<()> {
         let clip = parsed();
         let clip_len = clip.len() as u64;
-        if clip_len == 0 || self.frame_limit.is_some_and(|l| self.frames_sent >= l) {
-            return self.send_bye(tcp).await;
-        }
-        let frame = self.frames_sent;
-        let index = (frame % clip_len) as usize;
+        // Replay: the cursor says which frame, with its 0xABAC extension.
+        let (frame, index, extension) = match self.replay.as_mut() {
+            Some(cursor) => match cursor.next_frame() {
+                Some(f) if f.index < clip.len() => (f.number, f.index, Some(f.extension)),
+                _ => return self.send_bye(tcp).await,
+            },
+            None => {
+                if clip_len == 0 || self.frame_limit.is_some_and(|l| self.frames_sent >= l) {
+                    return self.send_bye(tcp).await;
+                }
+                let frame = self.frames_sent;
+                (frame, (frame % clip_len) as usize, None)
+            }
+        };
         let timestamp = self.timestamp_of(frame);
         self.nals.clear();
         self.nals.extend(clip.nals(index));
@@ -256,21 +290,31 @@ impl Streamer {
             self.ssrc,
         );
         let mut packets = 0u64;
+        let ext_len = extension.map_or(0, |_| EXTENSION_LEN);
         packetize(
             &self.nals,
             opts.packetization,
-            opts.mtu,
+            // The extension's bytes count against the MTU too.
+            opts.mtu.saturating_sub(ext_len),
             |pieces, marker| {
                 let payload_len: usize = pieces.iter().map(|p| p.len()).sum();
                 if let Some(channel) = interleaved {
                     // The packetizer bounds packets below 65,536 bytes.
-                    let len = (RTP_HEADER_LEN + payload_len) as u16;
+                    let len = (RTP_HEADER_LEN + ext_len + payload_len) as u16;
                     buf.push(b'$');
                     buf.push(channel);
                     buf.extend_from_slice(&len.to_be_bytes());
                 }
                 let start = buf.len();
-                buf.extend_from_slice(&rtp_header(marker, *seq, timestamp, ssrc));
+                let mut header = rtp_header(marker, *seq, timestamp, ssrc);
+                if let Some(ext) = &extension {
+                    // X bit: a header extension follows (on every packet of the frame).
+                    header[0] |= 0x10;
+                    buf.extend_from_slice(&header);
+                    buf.extend_from_slice(ext);
+                } else {
+                    buf.extend_from_slice(&header);
+                }
                 for p in pieces {
                     buf.extend_from_slice(p);
                 }
@@ -283,7 +327,7 @@ impl Streamer {
         );
         let rtp_bytes: usize = self.bounds.iter().map(|r| r.len()).sum();
         self.frames_sent += 1;
-        if let Some(mode) = opts.hostile {
+        if let Some(mode) = opts.hostile.filter(|_| self.replay.is_none()) {
             let frozen_timestamp = self.timestamp_of(hostile::CLEAN_FRAMES);
             let packets = hostile::FramePackets {
                 buf: &mut self.buf,
@@ -302,7 +346,10 @@ impl Streamer {
             }
         }
 
-        let report = opts.rtcp_sender_reports && frame.is_multiple_of(u64::from(FPS));
+        // No sender reports while replaying (the spec lets a server send none).
+        let report = opts.rtcp_sender_reports
+            && self.replay.is_none()
+            && frame.is_multiple_of(u64::from(FPS));
         let report_ntp = self.capture_ntp(frame);
         let mut rtcp_bytes = 0;
         match &self.sink {
@@ -347,13 +394,18 @@ impl Streamer {
             return Ok(());
         }
         self.state = State::Ended;
-        let last_ts = self.timestamp_of(self.frames_sent.saturating_sub(1));
+        let mut last_ts = self.timestamp_of(self.frames_sent.saturating_sub(1));
+        let mut ntp = ntp_now();
+        if self.replay.is_some() && !self.paced {
+            // Rate-Control: no: NTP and RTP time of sender reports are 0 (Streaming spec).
+            (last_ts, ntp) = (0, 0);
+        }
         self.buf.clear();
         let (ssrc, counts) = (self.ssrc, self.counts);
         let len = match &self.sink {
             Sink::Interleaved { rtcp, .. } => {
                 let n = append_interleaved(&mut self.buf, *rtcp, |out| {
-                    bye(out, ssrc, ntp_now(), last_ts, counts)
+                    bye(out, ssrc, ntp, last_ts, counts)
                 });
                 tcp.write_all(&self.buf).await?;
                 n
@@ -361,7 +413,7 @@ impl Streamer {
             Sink::Udp {
                 rtcp, dest_rtcp, ..
             } => {
-                bye(&mut self.buf, ssrc, ntp_now(), last_ts, counts);
+                bye(&mut self.buf, ssrc, ntp, last_ts, counts);
                 let _ = rtcp.send_to(&self.buf, *dest_rtcp).await;
                 self.buf.len()
             }
