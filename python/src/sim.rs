@@ -130,6 +130,35 @@ impl PySimCamera {
         self.user.as_deref()
     }
 
+    /// When the sim's Profile G recording starts (aware UTC datetime; it runs to now), as
+    /// `OnvifDevice.recordings()` lists it.
+    #[getter]
+    fn recording_start<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.with(|sim| sim.recording())?
+            .map(|r| crate::time::system_time(py, r.start))
+            .transpose()
+    }
+
+    /// The one gap in the recording: `Range(start, end)`, or `None`.
+    #[getter]
+    fn recording_gap<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let gap = self.with(|sim| sim.recording())?.and_then(|r| r.gap);
+        gap.map(|(a, b)| {
+            crate::records::range(
+                py,
+                crate::time::system_time(py, a)?,
+                crate::time::system_time(py, b)?,
+            )
+        })
+        .transpose()
+    }
+
+    /// The recording's RTSP replay URL (what GetReplayUri answers), or `None`.
+    #[getter]
+    fn replay_url(&self) -> PyResult<Option<String>> {
+        self.with(|sim| sim.replay_url())
+    }
+
     /// Counters: connections, clients_served, active_sessions, rtp_packets_sent,
     /// rtcp_packets_sent, bytes_sent.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

@@ -18,7 +18,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import av
@@ -304,3 +304,24 @@ def test_misuse_is_invalid_input(server: Server, tmp_path: Path) -> None:
         dev.fetch(t1, t2, existing)
     assert existing.read_bytes() == b"keep"
     assert not list(tmp_path.glob("a.mp4*"))
+
+
+def test_recordings_of_the_sim() -> None:
+    """The sim's Profile G face: its recording (the last 2 h) and its one 60 s gap, as its
+    Recording Search and FindEvents answers give them."""
+    with camwire.sim.SimCamera() as cam:
+        start, gap = cam.recording_start, cam.recording_gap
+        assert start is not None and gap is not None
+        assert gap.duration == 60.0
+        dev = camwire.OnvifDevice(cam.xaddr)
+        recs = dev.recordings()
+        assert len(recs) == 1
+        r = recs[0]
+        assert r.earliest == start and r.latest is not None and r.latest > gap.end
+        assert [t.kind for t in r.tracks] == ["Video"]
+        end = gap.end + timedelta(seconds=60)
+        w = dev.recordings(start - timedelta(minutes=5), end)[0]
+        assert w.token == r.token
+        assert w.ranges == [(start, gap.start), (gap.end, end)]
+        assert w.gaps is not None and [(g.start, g.end) for g in w.gaps] == [gap]
+        assert w.gaps[0].duration == 60.0
