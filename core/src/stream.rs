@@ -344,8 +344,9 @@ impl LiveStream {
 
     /// Hands a frame's buffers back so the next frames allocate nothing.
     pub fn recycle(&mut self, frame: Frame) {
-        if let Depacketizer::H264(d) = &mut self.depacketizer {
-            d.recycle(frame.access_unit);
+        match &mut self.depacketizer {
+            Depacketizer::H264(d) => d.recycle(frame.access_unit),
+            Depacketizer::H265(d, _) => d.recycle(frame.access_unit),
         }
     }
 

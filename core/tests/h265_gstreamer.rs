@@ -425,3 +425,55 @@ fn h265_hvcc_is_byte_identical_to_ffmpeg_recording_the_same_stream() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `probe` and [`camwire::stream::LiveStream`] on an H.265 camera: the `hvc1` codec string,
+/// the size, and every picture of the CRA clip with its IRAP pictures (1 IDR + 11 CRA) as
+/// keyframes.
+#[test]
+fn h265_live_stream_reports_hvc1_and_irap_keyframes() {
+    use camwire::fmp4::VideoCodec;
+    use camwire::stream::{LiveStream, probe};
+    let source = clip(Gop::Cra);
+    let server = GstServer::start(&source);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let info = probe(
+            &server.url,
+            SourceOptions::default(),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("probe");
+        assert_eq!(info.video_codec, VideoCodec::H265);
+        assert!(info.codec.starts_with("hvc1.1.6.L"), "{info:?}");
+        assert_eq!((info.width, info.height), (320, 240));
+        assert_eq!(info.profile, "Main");
+        assert_eq!(&info.avcc[..2], &[1, 1], "hvcC: version 1, Main profile");
+
+        let mut live = LiveStream::open(&server.url, SourceOptions::default())
+            .await
+            .expect("open");
+        let info = live
+            .wait_info(Duration::from_secs(10))
+            .await
+            .expect("info")
+            .clone();
+        assert_eq!(info.video_codec, VideoCodec::H265);
+        let (mut frames, mut keyframes) = (0, 0);
+        let read_all = async {
+            while let Some(f) = live.next_frame().await.expect("frame") {
+                frames += 1;
+                keyframes += usize::from(f.keyframe);
+                live.recycle(f);
+            }
+        };
+        tokio::time::timeout(DEADLINE, read_all)
+            .await
+            .expect("the stream ends with the clip");
+        assert_eq!(frames, CLIP_FRAMES);
+        assert_eq!(keyframes, CLIP_SECS, "IDR and CRA pictures are keyframes");
+    });
+}

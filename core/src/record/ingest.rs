@@ -186,10 +186,12 @@ impl Ingest {
         let mut result = Ok(());
         while let Some(mut f) = dep.pull() {
             let wall = self.clock.wall(f.au.timestamp, received_ntp);
-            match self
+            let pushed = self
                 .writer
-                .push_h265(&mut f.au, f.new_parameters.as_ref(), wall)
-            {
+                .push_h265(&mut f.au, f.new_parameters.as_ref(), wall);
+            // The emptied access unit's vectors go back: no allocation per frame once warm.
+            dep.recycle(f.au);
+            match pushed {
                 Ok(c) => self.closed.extend(c),
                 Err(e) => {
                     result = Err(e);

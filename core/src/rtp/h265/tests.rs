@@ -864,3 +864,38 @@ fn retina_testdata() -> Option<std::path::PathBuf> {
         .join("src/client/testdata");
     dir.is_dir().then_some(dir)
 }
+
+/// Handed-back access units give their vectors to the next ones: once warm, access units
+/// arrive in recycled allocations instead of new ones.
+#[test]
+fn recycled_access_units_reuse_vectors() {
+    let mut d = new_depack();
+    let mut seq = 0u16;
+    let mut push = |d: &mut H265Depacketizer, ts: u32, marker: bool, payload: &[u8]| {
+        d.push(pkt(seq, ts, marker, payload)).expect("push");
+        seq = seq.wrapping_add(1);
+    };
+    for p in [VPS, SPS, PPS] {
+        push(&mut d, 0, false, p);
+    }
+    push(&mut d, 0, true, &idr(50));
+    let first = d.pull().expect("IDR");
+    assert!(first.au.keyframe);
+    d.recycle(first.au);
+    for i in 1..10u32 {
+        for part in fus(&trail(300), 100) {
+            let last = part[2] & 0x40 != 0;
+            push(&mut d, i * 3600, last, &part);
+        }
+        let f = d.pull().expect("picture");
+        assert_eq!(f.au.nals.len(), 1);
+        assert_eq!(f.au.pieces.len(), 5, "two header bytes + 3 fragments");
+        // The picture being built next already sits in a recycled (warm) allocation.
+        if i > 2 {
+            assert!(d.cur.pieces.capacity() >= 5, "picture {i}");
+            assert!(d.cur.nals.capacity() >= 1, "picture {i}");
+        }
+        d.recycle(f.au);
+    }
+    assert!(d.spare.len() <= MAX_SPARE);
+}
