@@ -1,5 +1,7 @@
-//! The fMP4 reader used by crash recovery and export: scan a file, read its init segment,
-//! every fragment's sample table and (bounded) sample bytes, over an in-memory file.
+//! The fMP4 reader used by crash recovery and export: scan a file, read its init segment
+//! (`avc1`/`avcC` or `hvc1`/`hvcC`, and the codec string from the record), every fragment's
+//! sample table and (bounded) sample bytes, over an in-memory file. Seeds include an H.265
+//! `hvc1` file (`corpus/fmp4_reader/h265_hvc1_ffmpeg.mp4`, ffmpeg `-movflags frag_keyframe`).
 #![no_main]
 
 use std::io::Cursor;
@@ -8,7 +10,9 @@ use camwire::fmp4::{read_fragment_samples, read_init, read_sample, scan_fragment
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = read_init(&mut Cursor::new(data));
+    if let Ok(track) = read_init(&mut Cursor::new(data)) {
+        let _ = track.codec_string();
+    }
     let mut file = Cursor::new(data);
     let Ok(scan) = scan_fragments(&mut file) else {
         return;
