@@ -51,6 +51,9 @@
 // "No bound" for the end of `camwire_list_ranges`.
 #define CAMWIRE_TIME_MAX INT64_MAX
 
+// What `camwire_device_backfill` wrote; free with `camwire_backfill_result_free`.
+typedef struct camwire_backfill_result camwire_backfill_result;
+
 // A byte buffer owned by camwire; free with `camwire_buffer_free`.
 typedef struct camwire_buffer camwire_buffer;
 
@@ -539,6 +542,26 @@ typedef struct camwire_fetch_options {
   // Bound on each RTSP request's answer, ms (0 = 10 s).
   uint32_t request_timeout_ms;
 } camwire_fetch_options;
+
+// Borrowed view of a `camwire_backfill_result` (valid until it is freed).
+typedef struct camwire_backfill_view {
+  // Set by the caller before `camwire_backfill_result_get` (`camwire_struct_init`); on
+  // return the bytes camwire filled.
+  size_t struct_size;
+  // Frames written.
+  uint64_t frames;
+  // Wall clock of the first frame written (the first keyframe at or after the start),
+  // Unix us.
+  int64_t first_us;
+  // Wall clock of the last frame written, Unix us.
+  int64_t last_us;
+  // Segment files written (`camwire_backfill_result_file`).
+  size_t file_count;
+  // `Rate-Control: yes` was in effect (real time), false: as fast as the device sent.
+  bool rate_control;
+  // Why the download stopped (`end time reached`, `terminal flag (T)`, ...).
+  const char *ended_by;
+} camwire_backfill_view;
 
 // Options for `camwire_sim_start2`. Fill with `camwire_sim_options_init` first.
 typedef struct camwire_sim_options {
@@ -1392,6 +1415,41 @@ camwire_result camwire_fetch_url(const struct camwire_context *context,
                                  const char *output,
                                  const struct camwire_fetch_options *options,
                                  struct camwire_export_result **out_result);
+
+// Back-fill: fetches `[start_us, end_us)` of a recording off `device` as
+// `camwire_device_fetch` does, but writes it as ordinary recorder segments of camera
+// `camera` under the recording root `root` (`<root>/<camera>/<date>/<UTC start>.mp4`), so
+// that `camwire_list_ranges` and `camwire_export` see it; the span is noted in the camera's
+// `gaps.jsonl` as `backfilled from device`. Frames start at the first keyframe at or after
+// `start_us`. `options` (NULL for defaults): `recording_token`, `real_time` and
+// `request_timeout_ms` apply; `format` and `camera_id` must stay at their defaults. Blocks.
+//
+// Errors: as `camwire_device_fetch`; CAMWIRE_E_INVALID_ARGUMENT for a camera id that is not
+// a plain name, or `format`/`camera_id` set.
+camwire_result camwire_device_backfill(const struct camwire_device *device,
+                                       int64_t start_us,
+                                       int64_t end_us,
+                                       const char *root,
+                                       const char *camera,
+                                       const struct camwire_fetch_options *options,
+                                       struct camwire_backfill_result **out_result);
+
+// Fills `out_view` (its `struct_size` set by the caller) from `result`.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
+camwire_result camwire_backfill_result_get(const struct camwire_backfill_result *result,
+                                           struct camwire_backfill_view *out_view);
+
+// The path of segment file `index` written by the back-fill, into `*out_path` (borrowed
+// from `result`, valid until it is freed).
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
+camwire_result camwire_backfill_result_file(const struct camwire_backfill_result *result,
+                                            size_t index,
+                                            const char **out_path);
+
+// Frees a back-fill result (NULL-safe).
+void camwire_backfill_result_free(struct camwire_backfill_result *result);
 
 // Fills `options` (`struct_size` bytes: pass `sizeof *options`) with the defaults: any
 // port, realtime, looping, no auth; sets `options->struct_size`.

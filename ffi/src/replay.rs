@@ -446,11 +446,12 @@ unsafe fn fetch_args(
     start_us: i64,
     end_us: i64,
     output: *const c_char,
+    output_name: &str,
     options: *const camwire_fetch_options,
     credentials: Option<Credentials>,
 ) -> Result<Fetch> {
     // SAFETY: per the function contract.
-    let output = unsafe { cpath(output, "output") }?;
+    let output = unsafe { cpath(output, output_name) }?;
     let o = unsafe { crate::abi::read(options) }?.unwrap_or_default();
     if start_us >= end_us {
         return Err(Error::invalid(format!(
@@ -550,7 +551,8 @@ pub unsafe extern "C" fn camwire_device_fetch(
     guard(|| {
         // SAFETY: NULL or live pointers per the C contract.
         let d = unsafe { crate::error::arg(device, "device") }?.open()?;
-        let f = unsafe { fetch_args(start_us, end_us, output, options, d.creds.clone()) }?;
+        let f =
+            unsafe { fetch_args(start_us, end_us, output, "output", options, d.creds.clone()) }?;
         let out_result = out(out_result, "out_result")?;
         let dev = &d.dev;
         let s = d.ctx.block_on(async {
@@ -593,7 +595,7 @@ pub unsafe extern "C" fn camwire_fetch_url(
         let user = unsafe { opt_cstr(username, "username") }?;
         let pass = unsafe { opt_cstr(password, "password") }?;
         let creds = user.map(|u| Credentials::new(u, pass.unwrap_or("")));
-        let f = unsafe { fetch_args(start_us, end_us, output, options, creds) }?;
+        let f = unsafe { fetch_args(start_us, end_us, output, "output", options, creds) }?;
         if f.recording.is_some() {
             return Err(Error::invalid(
                 "recording_token applies to camwire_device_fetch, not to a URL",
@@ -606,5 +608,159 @@ pub unsafe extern "C" fn camwire_fetch_url(
         // SAFETY: checked non-NULL.
         unsafe { out_result.write(Box::into_raw(Box::new(result_of(&s)))) };
         Ok(())
+    })
+}
+
+// ---- back-fill -------------------------------------------------------------------------------
+
+/// What `camwire_device_backfill` wrote; free with `camwire_backfill_result_free`.
+pub struct camwire_backfill_result {
+    files: Vec<CString>,
+    frames: u64,
+    first_us: i64,
+    last_us: i64,
+    rate_control: bool,
+    ended_by: CString,
+}
+
+/// Borrowed view of a `camwire_backfill_result` (valid until it is freed).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct camwire_backfill_view {
+    /// Set by the caller before `camwire_backfill_result_get` (`camwire_struct_init`); on
+    /// return the bytes camwire filled.
+    pub struct_size: usize,
+    /// Frames written.
+    pub frames: u64,
+    /// Wall clock of the first frame written (the first keyframe at or after the start),
+    /// Unix us.
+    pub first_us: i64,
+    /// Wall clock of the last frame written, Unix us.
+    pub last_us: i64,
+    /// Segment files written (`camwire_backfill_result_file`).
+    pub file_count: usize,
+    /// `Rate-Control: yes` was in effect (real time), false: as fast as the device sent.
+    pub rate_control: bool,
+    /// Why the download stopped (`end time reached`, `terminal flag (T)`, ...).
+    pub ended_by: *const c_char,
+}
+
+crate::abi::growable!(camwire_backfill_view, ended_by: *const c_char, unsafe { crate::abi::zeroed() });
+
+/// Back-fill: fetches `[start_us, end_us)` of a recording off `device` as
+/// `camwire_device_fetch` does, but writes it as ordinary recorder segments of camera
+/// `camera` under the recording root `root` (`<root>/<camera>/<date>/<UTC start>.mp4`), so
+/// that `camwire_list_ranges` and `camwire_export` see it; the span is noted in the camera's
+/// `gaps.jsonl` as `backfilled from device`. Frames start at the first keyframe at or after
+/// `start_us`. `options` (NULL for defaults): `recording_token`, `real_time` and
+/// `request_timeout_ms` apply; `format` and `camera_id` must stay at their defaults. Blocks.
+///
+/// Errors: as `camwire_device_fetch`; CAMWIRE_E_INVALID_ARGUMENT for a camera id that is not
+/// a plain name, or `format`/`camera_id` set.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camwire_device_backfill(
+    device: *const camwire_device,
+    start_us: i64,
+    end_us: i64,
+    root: *const c_char,
+    camera: *const c_char,
+    options: *const camwire_fetch_options,
+    out_result: *mut *mut camwire_backfill_result,
+) -> camwire_result {
+    guard(|| {
+        // SAFETY: NULL or live pointers per the C contract.
+        let d = unsafe { crate::error::arg(device, "device") }?.open()?;
+        let camera = unsafe { cstr(camera, "camera") }?;
+        // The root takes the place of the output path in the shared checks.
+        let f = unsafe { fetch_args(start_us, end_us, root, "root", options, d.creds.clone()) }?;
+        if f.opts.camera_id.is_some() || !matches!(f.opts.format, OutputFormat::Progressive) {
+            return Err(Error::invalid(
+                "format and camera_id apply to camwire_device_fetch; a back-fill writes \
+                 recorder segments of `camera`",
+            ));
+        }
+        let out_result = out(out_result, "out_result")?;
+        let dev = &d.dev;
+        let b = d.ctx.block_on(async {
+            let token = match &f.recording {
+                Some(t) => t.clone(),
+                None => only_recording(dev, f.start, f.end).await?,
+            };
+            let uri = dev.replay_uri(&token).await?;
+            Ok(replay::backfill(&uri, f.start, f.end, &f.output, camera, &f.opts).await?)
+        })?;
+        let r = camwire_backfill_result {
+            files: b.files.iter().map(|s| path_cstring(&s.path)).collect(),
+            frames: b.frames,
+            first_us: unix_us(b.first),
+            last_us: unix_us(b.last),
+            rate_control: b.rate_control,
+            ended_by: to_cstring(&b.ended_by),
+        };
+        // SAFETY: checked non-NULL.
+        unsafe { out_result.write(Box::into_raw(Box::new(r))) };
+        Ok(())
+    })
+}
+
+/// Fills `out_view` (its `struct_size` set by the caller) from `result`.
+///
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (`struct_size`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camwire_backfill_result_get(
+    result: *const camwire_backfill_result,
+    out_view: *mut camwire_backfill_view,
+) -> camwire_result {
+    guard(|| {
+        // SAFETY: NULL or a live handle.
+        let r = unsafe { crate::error::arg(result, "result") }?;
+        let v = camwire_backfill_view {
+            struct_size: std::mem::size_of::<camwire_backfill_view>(),
+            frames: r.frames,
+            first_us: r.first_us,
+            last_us: r.last_us,
+            file_count: r.files.len(),
+            rate_control: r.rate_control,
+            ended_by: r.ended_by.as_ptr(),
+        };
+        // SAFETY: NULL or `struct_size` writable bytes per the caller.
+        unsafe { crate::abi::write(out_view, v) }
+    })
+}
+
+/// The path of segment file `index` written by the back-fill, into `*out_path` (borrowed
+/// from `result`, valid until it is freed).
+///
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camwire_backfill_result_file(
+    result: *const camwire_backfill_result,
+    index: usize,
+    out_path: *mut *const c_char,
+) -> camwire_result {
+    guard(|| {
+        // SAFETY: NULL or a live handle.
+        let r = unsafe { crate::error::arg(result, "result") }?;
+        let out_path = out(out_path, "out_path")?;
+        let p = r.files.get(index).ok_or_else(|| {
+            Error::new(
+                CAMWIRE_E_OUT_OF_RANGE,
+                format!("file index {index} of {}", r.files.len()),
+            )
+        })?;
+        // SAFETY: checked non-NULL.
+        unsafe { out_path.write(p.as_ptr()) };
+        Ok(())
+    })
+}
+
+/// Frees a back-fill result (NULL-safe).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camwire_backfill_result_free(result: *mut camwire_backfill_result) {
+    guard_value((), || {
+        if !result.is_null() {
+            // SAFETY: made by camwire_device_backfill, not freed yet.
+            drop(unsafe { Box::from_raw(result) });
+        }
     })
 }

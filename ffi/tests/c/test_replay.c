@@ -7,7 +7,8 @@
  * device without replay): every misuse returns an error code and writes no out-param and no
  * file. Built as C11 and as C++17 with -Wall -Wextra -Werror and run plain, under
  * AddressSanitizer+UBSan and under valgrind by ffi/tests/c_replay.rs, which then decodes the
- * clips this program leaves in --out and compares their frames with the source's.
+ * clips this program leaves in --out and compares their frames with the source's. Then the
+ * built-in sim's Profile G face: its recording and its one gap, listed through the C ABI.
  *
  * usage: test_replay --xaddr URL --replay RTSP --plain RTSP --out DIR
  * Prints "N passed, N failed" and exits non-zero on any failure.
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static int passed, failed;
 
@@ -294,6 +296,117 @@ static void test_misuse(camwire_context *ctx, camwire_device *dev, const char *o
     CHECK(!exists(path));
 }
 
+/* Back-fill: 10:00:17..10:00:19 written as recorder segments of camera "gate" under a root;
+ * frames start at the keyframe at 10:00:18 (no pre-roll: a back-fill must not overlap what
+ * the recorder holds), and camwire_list_ranges sees them. */
+static void test_backfill(camwire_device *dev, const char *out_dir) {
+    char root[1024];
+    path_in(root, sizeof root, out_dir, "root");
+    camwire_backfill_result *res = NULL;
+    EXPECT(camwire_device_backfill(NULL, AT(17), AT(19), root, "gate", NULL, &res),
+           CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_backfill(dev, AT(17), AT(19), NULL, "gate", NULL, &res),
+           CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_backfill(dev, AT(17), AT(19), root, NULL, NULL, &res),
+           CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_backfill(dev, AT(17), AT(19), root, "gate", NULL, NULL),
+           CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_device_backfill(dev, AT(19), AT(17), root, "gate", NULL, &res),
+           CAMWIRE_E_INVALID_ARGUMENT);
+    EXPECT(camwire_device_backfill(dev, AT(17), AT(19), root, "../escape", NULL, &res),
+           CAMWIRE_E_INVALID_ARGUMENT);
+    camwire_fetch_options o;
+    OK(camwire_fetch_options_init(&o, sizeof o));
+    o.format = CAMWIRE_EXPORT_FRAGMENTED;
+    EXPECT(camwire_device_backfill(dev, AT(17), AT(19), root, "gate", &o, &res),
+           CAMWIRE_E_INVALID_ARGUMENT);
+    CHECK(res == NULL && !exists(root));
+    camwire_backfill_result_free(NULL);
+
+    OK(camwire_device_backfill(dev, AT(17), AT(19), root, "gate", NULL, &res));
+    if (!res) return;
+    camwire_backfill_view v;
+    OK(camwire_struct_init(&v, sizeof v));
+    OK(camwire_backfill_result_get(res, &v));
+    CHECK(v.frames == 25);
+    CHECK(v.first_us == AT(18));
+    CHECK(v.last_us == AT(18) + INT64_C(960000));
+    CHECK(!v.rate_control);
+    CHECK(v.file_count >= 1);
+    CHECK(v.ended_by != NULL && v.ended_by[0] != '\0');
+    const char *file = NULL;
+    OK(camwire_backfill_result_file(res, 0, &file));
+    CHECK(file != NULL && strstr(file, "/gate/") != NULL && exists(file));
+    EXPECT(camwire_backfill_result_file(res, v.file_count, &file), CAMWIRE_E_OUT_OF_RANGE);
+    EXPECT(camwire_backfill_result_file(res, 0, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_backfill_result_get(NULL, &v), CAMWIRE_E_NULL_POINTER);
+    camwire_backfill_result_free(res);
+
+    camwire_range_list *ranges = NULL;
+    OK(camwire_list_ranges(root, "gate", CAMWIRE_TIME_MIN, CAMWIRE_TIME_MAX, &ranges));
+    CHECK(camwire_range_list_len(ranges) == 1);
+    camwire_time_range r;
+    OK(camwire_struct_init(&r, sizeof r));
+    OK(camwire_range_list_get2(ranges, 0, &r));
+    CHECK(r.start_us == AT(18) && r.end_us == AT(19));
+    camwire_range_list_free(ranges);
+}
+
+/* The built-in sim's Profile G face: one recording over the last 2 hours (starting on a
+ * multiple of 10 s) with one 60 s gap an hour in, both on 2 s keyframe boundaries. */
+static void test_sim_recordings(camwire_context *ctx) {
+    camwire_sim_options so;
+    OK(camwire_sim_options_init(&so, sizeof so));
+    camwire_sim *sim = NULL;
+    OK(camwire_sim_start2(&so, &sim));
+    if (!sim) return;
+    camwire_device *dev = NULL;
+    OK(camwire_device_open(ctx, camwire_sim_xaddr(sim), NULL, NULL, 0, &dev));
+    if (dev) {
+        int64_t now_us = (int64_t)time(NULL) * INT64_C(1000000);
+        camwire_recording_list *list = NULL;
+        OK(camwire_device_recordings(dev, CAMWIRE_TIME_MIN, CAMWIRE_TIME_MAX, &list));
+        CHECK(camwire_recording_list_len(list) == 1);
+        camwire_device_recording r;
+        OK(camwire_struct_init(&r, sizeof r));
+        OK(camwire_recording_list_get(list, 0, &r));
+        int64_t earliest = r.earliest_us;
+        CHECK(earliest % INT64_C(10000000) == 0);
+        CHECK(earliest <= now_us - INT64_C(7200000000) &&
+              earliest > now_us - INT64_C(7200000000) - INT64_C(20000000));
+        CHECK(r.latest_us > now_us - INT64_C(10000000));
+        CHECK(r.track_count == 1);
+        camwire_recording_list_free(list);
+
+        /* From the start to 30 min after it: no gap yet. Over the whole: one 60 s gap. */
+        list = NULL;
+        OK(camwire_device_recordings(dev, earliest, earliest + INT64_C(1800000000), &list));
+        OK(camwire_recording_list_get(list, 0, &r));
+        CHECK(r.range_count == 1 && r.gap_count == 0);
+        camwire_recording_list_free(list);
+        list = NULL;
+        OK(camwire_device_recordings(dev, earliest - INT64_C(60000000), now_us, &list));
+        OK(camwire_recording_list_get(list, 0, &r));
+        CHECK(r.range_count == 2 && r.gap_count == 1);
+        camwire_time_range a, b, g;
+        OK(camwire_struct_init(&a, sizeof a));
+        OK(camwire_struct_init(&b, sizeof b));
+        OK(camwire_struct_init(&g, sizeof g));
+        OK(camwire_recording_list_range(list, 0, 0, &a));
+        OK(camwire_recording_list_range(list, 0, 1, &b));
+        OK(camwire_recording_list_gap(list, 0, 0, &g));
+        CHECK(a.start_us == earliest);
+        CHECK(g.start_us == a.end_us && g.end_us == b.start_us);
+        CHECK(g.end_us - g.start_us == INT64_C(60000000));
+        CHECK(g.start_us - earliest >= INT64_C(3598000000) &&
+              g.start_us - earliest <= INT64_C(3600000000));
+        CHECK(g.start_us % INT64_C(2000000) == 0);
+        camwire_recording_list_free(list);
+    }
+    camwire_device_free(dev);
+    camwire_sim_free(sim);
+}
+
 int main(int argc, char **argv) {
     const char *xaddr = NULL, *replay = NULL, *plain = NULL, *out_dir = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -314,6 +427,7 @@ int main(int argc, char **argv) {
         test_misuse(ctx, dev, out_dir, replay);
         test_recordings(dev);
         test_fetch(ctx, dev, out_dir, replay, plain);
+        test_backfill(dev, out_dir);
         /* A closed device refuses both calls. */
         OK(camwire_device_close(dev));
         camwire_recording_list *list = NULL;
@@ -326,6 +440,7 @@ int main(int argc, char **argv) {
         CHECK(list == NULL && res == NULL && !exists(path));
     }
     camwire_device_free(dev);
+    if (ctx) test_sim_recordings(ctx);
     OK(camwire_context_free(ctx));
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -16,9 +16,9 @@ pub fn root() -> PathBuf {
 
 /// The profile directory holding libcamwire.a / libcamwire.so (the one this test binary was
 /// built into: target/<profile>/deps/<test> -> target/<profile>). A test build does not
-/// always leave the cdylib/staticlib there (a clean `cargo nextest run` builds only what the
-/// test binaries link), so they are built on demand; cargo's own lock serializes the tests
-/// that get here at once.
+/// always leave the cdylib/staticlib there, or not from the current sources (a `cargo
+/// nextest run` builds only what the test binaries link), so they are built here each time
+/// (a no-op when fresh); cargo's own lock serializes the tests that get here at once.
 pub fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let dir = exe
@@ -27,7 +27,9 @@ pub fn lib_dir() -> PathBuf {
         .expect("target dir")
         .to_path_buf();
     let present = || dir.join("libcamwire.a").exists() && dir.join("libcamwire.so").exists();
-    if !present() {
+    // Always asked for: a library left by an earlier build may predate the sources (a
+    // function the C test calls would then be missing); cargo makes this a no-op when fresh.
+    {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = std::process::Command::new(cargo)
             .args(["build", "-p", "camwire-ffi", "--lib", "--all-features"])
