@@ -12,8 +12,14 @@
 //!   documented rule: the frame at time t is access unit `floor(t / 40 ms) mod 250`); the
 //!   0xABAC flags say C per keyframe, D after PLAY and after the gap, E before it, T at the
 //!   end; `verify` passes and one flipped media byte fails it.
+//! - Back-fill (`replay::backfill`) of a window across the gap into a recording root: the
+//!   root lists two ranges with the device's gap between them, and `export` of the whole
+//!   window gives the sim clip's frames for those times.
 //! - `Rate-Control: no` is faster than real time (a minute of media, wall time reported);
 //!   `yes` is real time.
+//! - At the RTSP level: the first packet after PLAY has D and C and the keyframe's time; a
+//!   second PLAY with another Range during playback (Immediate) switches at once, its data
+//!   told apart by the CSeq byte; PAUSE then PLAY without Range goes on where it stopped.
 //! - Refusals a device gives: `Require: onvif-replay` on the live URL (551, the client's
 //!   "no Profile G"), a replay PLAY without it (551), ranges with nothing in them (457).
 
@@ -23,9 +29,12 @@ mod export_support;
 
 use camwire::onvif::search::present_ranges;
 use camwire::onvif::{ClientOptions, Credentials, OnvifDevice};
-use camwire::replay::{FetchOptions, ReplayError, fetch, fetch_recording};
+use camwire::replay::ReplayExtension;
+use camwire::replay::{FetchOptions, ReplayError, backfill, fetch, fetch_recording};
+use camwire::rtp::RtpPacket;
 use camwire::rtsp::client::{
-    ClientError, ClientOptions as RtspOptions, PlayOptions, Range, RtspClient, SetupTransport,
+    ClientError, ClientOptions as RtspOptions, Packet, PlayOptions, Range, RtspClient,
+    SetupTransport,
 };
 use camwire::sim::{
     RECORDING_TOKEN, SimCamera, SimOnvifOptions, SimOptions, SimRecording, SimRecordingOptions,
@@ -439,5 +448,143 @@ async fn refusals_are_the_status_codes_devices_give() {
     eprintln!("fetch after now: {e}");
     assert!(e.to_string().contains("457"), "{e}");
     assert!(!out.exists());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn backfill_across_the_gap_gives_ranges_and_frames_for_export() {
+    let sim = SimCamera::start(opts(SimRecordingOptions::default()))
+        .await
+        .expect("sim");
+    let rec = sim.recording().expect("recording");
+    let (g0, g1) = rec.gap.expect("gap");
+    let url = sim.replay_url().unwrap();
+    let dir = tmpdir("sim-profile-g-backfill");
+    let root = dir.join("rec");
+    let (t1, t2) = (g0 - Duration::from_secs(10), g1 + Duration::from_secs(10));
+    let b = backfill(&url, t1, t2, &root, "gate", &fetch_opts())
+        .await
+        .expect("backfill");
+    eprintln!(
+        "backfill: {} frames in {} files, ended by {}",
+        b.frames,
+        b.files.len(),
+        b.ended_by
+    );
+    assert_eq!(b.frames, 500);
+    assert_eq!((b.first, b.last), (t1, t2 - Duration::from_millis(40)));
+    let listing = camwire::export::ranges(&root, "gate", None, None).expect("ranges");
+    let spans: Vec<_> = listing.ranges.iter().map(|r| (r.start, r.end)).collect();
+    assert_eq!(spans, [(t1, g0), (g1, t2)], "{listing:?}");
+    assert_eq!(listing.gaps.len(), 1, "{listing:?}");
+    assert_eq!((listing.gaps[0].start, listing.gaps[0].end), (g0, g1));
+    let out = dir.join("gate.mp4");
+    let e = camwire::export::export(
+        &root,
+        "gate",
+        t1,
+        t2,
+        &out,
+        &camwire::export::ExportOptions::default(),
+    )
+    .expect("export of the back-filled window");
+    assert_eq!(e.manifest.gaps.len(), 1);
+    assert_decodes_cleanly(&out);
+    let source = clip_frames();
+    let mut want = expected(&source, t1, g0);
+    want.extend(expected(&source, g1, t2));
+    assert!(
+        framemd5(&out, &[]) == want,
+        "exported frames differ from the sim clip's at those times"
+    );
+    sim.shutdown().await;
+}
+
+/// The next RTP packet's 0xABAC extension and its time (Unix nanoseconds).
+async fn next_ext(c: &mut RtspClient, near: SystemTime) -> (ReplayExtension, i64) {
+    loop {
+        let p = tokio::time::timeout(Duration::from_secs(10), c.next())
+            .await
+            .expect("a packet within 10 s")
+            .expect("no error")
+            .expect("not closed");
+        let Packet::Rtp { data, .. } = p else {
+            continue;
+        };
+        let (_, ext) = RtpPacket::parse_with_extension(data).expect("RTP");
+        let x =
+            ReplayExtension::from_header(&ext.expect("every packet has 0xABAC")).expect("0xABAC");
+        let t = x.unix_nanos_near(nanos(near)).expect("time");
+        return (x, t);
+    }
+}
+
+#[tokio::test]
+async fn a_seek_during_playback_and_pause_then_resume() {
+    let sim = SimCamera::start(opts(SimRecordingOptions::default()))
+        .await
+        .expect("sim");
+    let rec = sim.recording().expect("recording");
+    let (_, g1) = rec.gap.expect("gap");
+    let url = sim.replay_url().unwrap();
+    let mut c = replay_session(&url).await;
+    let paced = |t: SystemTime| PlayOptions {
+        rate_control: Some(true),
+        ..clock(t, None)
+    };
+    c.play(&paced(g1 + Duration::from_millis(10_500)))
+        .await
+        .expect("PLAY");
+    let (x, t) = next_ext(&mut c, g1).await;
+    assert!(x.discontinuity && x.clean_point, "{x:?}");
+    assert_eq!(
+        t,
+        nanos(g1 + Duration::from_secs(10)),
+        "the keyframe before T1"
+    );
+    let first_cseq = x.cseq;
+
+    // Seek: a new Range while playing.
+    c.play(&paced(g1 + Duration::from_secs(30)))
+        .await
+        .expect("PLAY (seek)");
+    let (x, t) = loop {
+        let (x, t) = next_ext(&mut c, g1).await;
+        if x.cseq != first_cseq {
+            break (x, t);
+        }
+    };
+    assert!(x.discontinuity && x.clean_point, "{x:?}");
+    assert_eq!(t, nanos(g1 + Duration::from_secs(30)));
+    // Frames follow 40 ms apart, without D (the packets of one frame share its flags).
+    let mut last = t;
+    for _ in 0..30 {
+        let (y, ty) = next_ext(&mut c, g1).await;
+        assert_eq!(y.cseq, x.cseq);
+        assert!(!y.discontinuity || ty == t, "{y:?}");
+        assert!(ty == last || ty == last + 40_000_000, "{ty} after {last}");
+        last = ty;
+    }
+
+    // PAUSE, then PLAY without Range: on from where it stopped.
+    c.pause().await.expect("PAUSE");
+    let resume = PlayOptions {
+        range: Range::None,
+        ..paced(g1)
+    };
+    c.play(&resume).await.expect("PLAY (resume)");
+    let (x2, t2) = loop {
+        let (y, ty) = next_ext(&mut c, g1).await;
+        if y.cseq != x.cseq {
+            break (y, ty);
+        }
+        last = ty;
+    };
+    assert!(!x2.discontinuity);
+    assert!(
+        t2 > last && t2 <= last + 40_000_000,
+        "resumed at {t2}, paused after {last}"
+    );
+    c.teardown().await;
     sim.shutdown().await;
 }

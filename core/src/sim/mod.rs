@@ -10,6 +10,16 @@
 //! Real-peer tests against a third-party server (GStreamer) live elsewhere; the sim is the fast
 //! path and the one knob box (packetization, MTU, pacing, duration) for depacketizer tests.
 //!
+//! It also has a camera's SD card (ONVIF Profile G, [`SimOptions::recording`]): a recording
+//! of the clip repeated over the last hours with one gap, listed by Recording Search
+//! (GetRecordingSummary, FindRecordings, GetRecordingInformation, FindEvents with
+//! `RecordingHistory/Track/State`), handed out by GetReplayUri and replayed over RTSP at
+//! [`SimCamera::replay_url`] with `Require: onvif-replay`, `Range: clock=`, `Rate-Control`
+//! and the 0xABAC header extension. Which frame is at which time is fixed
+//! ([`SimRecording`]): the frame captured at wall-clock `t` is access unit
+//! `floor(t_unix / 40 ms) mod 250` of the clip, so a test can check fetched footage frame by
+//! frame.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use camwire::sim::{SimCamera, SimOptions};

@@ -7,6 +7,10 @@
 //!   stream, GetSnapshotUri, GetVideoEncoderConfigurations, GetVideoSources) and events at
 //!   `/onvif/events_service` (PullPoint subscriptions with a simulated motion detector, see
 //!   `events.rs`); a JPEG snapshot at `/onvif/snapshot.jpg`.
+//! - With a recording ([`SimOptions::recording`](super::SimOptions::recording)), Profile G:
+//!   Recording Search at `/onvif/search_service`, Replay at `/onvif/replay_service` and the
+//!   read-only Recording service at `/onvif/recording_service`, listed by GetServices and in
+//!   GetCapabilities' `Extension` (`recording.rs`).
 //! - Auth like real cameras when the sim has credentials: every SOAP call but
 //!   GetSystemDateAndTime needs a WS-Security UsernameToken with PasswordDigest, `Created` in
 //!   the camera clock (which [`SimOnvifOptions::clock_offset_secs`] can put off, as cheap cameras
