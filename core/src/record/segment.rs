@@ -664,3 +664,101 @@ impl Drop for SegmentWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::NalRef;
+    use crate::h265::tests::{DAHUA_PPS, DAHUA_SPS, DAHUA_VPS};
+    use bytes::Bytes;
+
+    /// The sim clip's SPS and PPS (640x360 Main).
+    const SPS264: &str = "674d401ed900a02ff97011000003000100000300320f162e48";
+    const PPS264: &str = "68ebccb2";
+
+    fn hex(s: &str) -> Bytes {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+            .collect::<Vec<u8>>()
+            .into()
+    }
+
+    fn keyframe(ts: i64, slice: &[u8]) -> AccessUnit {
+        AccessUnit {
+            timestamp: ts,
+            nals: vec![NalRef {
+                header: slice[0],
+                len: slice.len() as u32,
+                pieces: 0..1,
+            }],
+            pieces: vec![Bytes::copy_from_slice(slice)],
+            keyframe: true,
+            ..AccessUnit::default()
+        }
+    }
+
+    /// A codec change (H.264 to H.265) and an H.265 parameter-set change each start a new
+    /// file with its own sample entry; the same parameter sets announced again do not.
+    #[test]
+    fn codec_and_parameter_changes_start_new_files() {
+        let dir = std::env::temp_dir().join(format!("camwire-seg-codec-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let mut w = SegmentWriter::new(
+            Naming::Fixed(dir.join("rec.mp4")),
+            SegmentOptions {
+                fsync: FsyncPolicy::Never,
+                ..SegmentOptions::default()
+            },
+            90_000,
+        );
+        let ntp = 3_900_000_000u64 << 32;
+        let mut closed = Vec::new();
+        let mut au = keyframe(0, b"\x65\x88\x84");
+        au.new_parameters = Some(ParameterSets {
+            sps: hex(SPS264),
+            pps: hex(PPS264),
+        });
+        closed.extend(w.push(&mut au, ntp).expect("push"));
+        assert_eq!(w.track().map(|t| t.codec), Some(VideoCodec::H264));
+
+        let hevc = H265ParameterSets {
+            vps: Bytes::from_static(DAHUA_VPS),
+            sps: Bytes::from_static(DAHUA_SPS),
+            pps: Bytes::from_static(DAHUA_PPS),
+        };
+        let idr = [19 << 1, 1, 0x80, 0x11];
+        for i in 1..4 {
+            let mut au = keyframe(i * 3600, &idr);
+            closed.extend(w.push_h265(&mut au, Some(&hevc), ntp).expect("push"));
+        }
+        assert_eq!(closed.len(), 1, "the codec change closed the H.264 file");
+        assert_eq!(w.track().map(|t| t.codec), Some(VideoCodec::H265));
+
+        // A changed PPS (another init_qp): a new hvcC, a new file.
+        let mut pps = DAHUA_PPS.to_vec();
+        pps[3] ^= 0x01;
+        let changed = H265ParameterSets {
+            pps: Bytes::from(pps),
+            ..hevc.clone()
+        };
+        let mut au = keyframe(4 * 3600, &idr);
+        closed.extend(w.push_h265(&mut au, Some(&changed), ntp).expect("push"));
+        closed.extend(w.finish().expect("finish"));
+        assert_eq!(closed.len(), 3, "{closed:?}");
+        assert_eq!(
+            closed.iter().map(|c| c.frames).collect::<Vec<_>>(),
+            [1, 3, 1]
+        );
+        let codecs: Vec<VideoConfig> = closed
+            .iter()
+            .map(|c| crate::fmp4::read_init(&mut File::open(&c.path).expect("open")).expect("init"))
+            .collect();
+        assert_eq!(codecs[0].codec, VideoCodec::H264);
+        assert_eq!(codecs[1].codec, VideoCodec::H265);
+        assert_eq!(codecs[2].codec, VideoCodec::H265);
+        assert_ne!(codecs[1].config, codecs[2].config);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
