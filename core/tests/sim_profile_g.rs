@@ -20,6 +20,9 @@
 //! - At the RTSP level: the first packet after PLAY has D and C and the keyframe's time; a
 //!   second PLAY with another Range during playback (Immediate) switches at once, its data
 //!   told apart by the CSeq byte; PAUSE then PLAY without Range goes on where it stopped.
+//! - `live_on_recording_clock`: the live stream shows what the recording holds: each live
+//!   frame's wall clock (from the sender reports) names the clip access unit it carries by
+//!   the same rule, starting at a keyframe.
 //! - Refusals a device gives: `Require: onvif-replay` on the live URL (551, the client's
 //!   "no Profile G"), a replay PLAY without it (551), ranges with nothing in them (457).
 
@@ -586,5 +589,61 @@ async fn a_seek_during_playback_and_pause_then_resume() {
         "resumed at {t2}, paused after {last}"
     );
     c.teardown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn live_on_the_recording_clock_carries_the_recordings_frames() {
+    let sim = SimCamera::start(SimOptions {
+        live_on_recording_clock: true,
+        ..opts(SimRecordingOptions::default())
+    })
+    .await
+    .expect("sim");
+    let mut s = camwire::stream::LiveStream::open(
+        &sim.rtsp_url(),
+        camwire::rtsp::SourceOptions {
+            credentials: Some(Credentials::new(USER, PASS)),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("live stream");
+    let clip = camwire::sim::clip();
+    let aus = camwire::sim::clip_access_units();
+    let mut checked = 0;
+    for i in 0..60 {
+        let f = tokio::time::timeout(Duration::from_secs(10), s.next_frame())
+            .await
+            .expect("a frame within 10 s")
+            .expect("no error")
+            .expect("not ended");
+        if i == 0 {
+            assert!(f.keyframe, "a live session starts at a keyframe");
+        }
+        // Frames before the first sender report are timed by arrival.
+        if i < 5 {
+            continue;
+        }
+        let t = nanos(f.wallclock);
+        let index = ((t + 20_000_000).div_euclid(40_000_000) % 250) as usize;
+        let slice = aus[index].last().expect("a slice").clone();
+        let mut annexb = Vec::new();
+        f.write_annexb(&mut annexb);
+        assert!(
+            annexb.ends_with(&clip[slice]),
+            "frame {i} at {} is not access unit {index}",
+            jiff::Timestamp::try_from(f.wallclock).unwrap()
+        );
+        assert_eq!(
+            sim.recording()
+                .unwrap()
+                .clip_index_at(f.wallclock + Duration::from_millis(1)),
+            Some(index)
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 55);
+    drop(s);
     sim.shutdown().await;
 }

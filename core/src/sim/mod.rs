@@ -118,6 +118,15 @@ pub struct SimOptions {
     /// [`SimRecording::clip_index_at`]. `None`: a live-only camera (GetServices lists no
     /// Search, Replay or Recording service, and `/replay/` is 404).
     pub recording: Option<SimRecordingOptions>,
+    /// Live sessions show what the recording holds for now: a session starts at the
+    /// recording's keyframe at or before the current time (sending the up to 2 s since then
+    /// at once, as cameras with a GOP cache do) and its sender reports give each frame its
+    /// recording time, so the frame captured at wall-clock `t` is access unit
+    /// `floor(t_unix / 40 ms) mod 250` live as well as in replay
+    /// ([`SimRecording::clip_index_at`]): what a recorder records and what it back-fills
+    /// from the sim are the same footage. Needs `recording` and `realtime`; `false`
+    /// (default): every session starts at the clip's first access unit.
+    pub live_on_recording_clock: bool,
 }
 
 impl Default for SimOptions {
@@ -135,6 +144,7 @@ impl Default for SimOptions {
             hostile: None,
             drop_after: None,
             recording: Some(SimRecordingOptions::default()),
+            live_on_recording_clock: false,
         }
     }
 }

@@ -22,6 +22,7 @@ use super::replay::{Cursor, EXTENSION_LEN};
 use super::rtcp::{SenderCounts, bye, ntp_now, sender_report};
 use super::server::Shared;
 use super::transport::TransportSpec;
+use crate::replay::extension::unix_nanos_to_ntp;
 
 /// Duration of one frame at the clip's rate.
 const FRAME: Duration = Duration::from_micros(1_000_000 / FPS as u64);
@@ -134,6 +135,8 @@ pub(crate) struct Streamer {
     paced: bool,
     /// A replay session: where in the recording it is.
     replay: Option<Cursor>,
+    /// Clip index of the first live frame (`live_on_recording_clock`; else 0).
+    frame_offset: u64,
 }
 
 impl Streamer {
@@ -164,6 +167,7 @@ impl Streamer {
             nals: Vec::new(),
             paced: opts.realtime,
             replay: None,
+            frame_offset: 0,
             shared,
         }
     }
@@ -205,12 +209,42 @@ impl Streamer {
     /// where it paused instead of bursting the paused time.
     pub(crate) fn play(&mut self) {
         if self.state == State::Idle {
-            let behind = FRAME.saturating_mul(u32::try_from(self.frames_sent).unwrap_or(u32::MAX));
+            let mut behind =
+                FRAME.saturating_mul(u32::try_from(self.frames_sent).unwrap_or(u32::MAX));
+            let mut anchor_ntp = None;
+            if self.frames_sent == 0
+                && self.replay.is_none()
+                && self.shared.opts.live_on_recording_clock
+                && let Some((offset, ago, captured)) = self.recording_clock()
+            {
+                // Start at the recording's keyframe at or before now, captured `ago`.
+                self.frame_offset = offset;
+                behind = ago;
+                anchor_ntp = Some(unix_nanos_to_ntp(captured));
+            }
             let now = Instant::now();
             let anchor = now.checked_sub(behind).unwrap_or(now);
-            let anchor_ntp = ntp_now().saturating_sub(duration_to_ntp(behind));
+            let anchor_ntp =
+                anchor_ntp.unwrap_or_else(|| ntp_now().saturating_sub(duration_to_ntp(behind)));
             self.state = State::Playing { anchor, anchor_ntp };
         }
+    }
+
+    /// For [`SimOptions::live_on_recording_clock`](super::SimOptions::live_on_recording_clock):
+    /// the clip index of the recording's keyframe at or before now, how long ago it was
+    /// captured, and when (Unix nanoseconds).
+    fn recording_clock(&self) -> Option<(u64, Duration, i64)> {
+        let plan = self.shared.recording?;
+        let now = super::recording::now_nanos();
+        let n = plan.frame_at(now)?;
+        let keyframe = n - n % super::recording::GOP_FRAMES;
+        let captured = plan.time_of(keyframe);
+        let ago = u64::try_from(now - captured).ok()?;
+        Some((
+            keyframe % super::recording::CLIP_FRAMES,
+            Duration::from_nanos(ago),
+            captured,
+        ))
     }
 
     /// The wall-clock (NTP) time at which frame `frame` was captured, for sender reports.
@@ -268,7 +302,8 @@ impl Streamer {
                     return self.send_bye(tcp).await;
                 }
                 let frame = self.frames_sent;
-                (frame, (frame % clip_len) as usize, None)
+                let index = (frame.wrapping_add(self.frame_offset) % clip_len) as usize;
+                (frame, index, None)
             }
         };
         let timestamp = self.timestamp_of(frame);
