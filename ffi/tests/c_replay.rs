@@ -6,7 +6,9 @@
 //! valgrind. After each run the clips the program fetched are decoded with ffmpeg and their
 //! frames compared with the source's: across the gap, source frames 50..200; the named
 //! 10:00:01..10:00:03 (fragmented), frames 25..75 after the pre-roll; from the URL
-//! 10:00:17..10:00:19, frames 125..175.
+//! 10:00:17..10:00:19, frames 125..175; and from the built-in sim 4 s either side of its
+//! 60 s gap, frame for frame its clip by the sim's rule (frame at t = access unit
+//! floor(t / 40 ms) mod 250).
 
 mod support;
 
@@ -159,9 +161,56 @@ fn run(mut cmd: Command, what: &str) {
         assert_eq!(v["origin"]["kind"], "onvif-replay", "{what}: {f}");
         assert_eq!(v["origin"]["uri"], server.replay.as_str(), "{what}: {f}");
     }
+    check_sim_clip(&out_dir.join("sim_gap.mp4"), what);
     for f in ["live.mp4", "unknown.mp4", "misuse.mp4", "closed.mp4"] {
         assert!(!out_dir.join(f).exists(), "{what}: {f} written");
     }
+}
+
+/// The sim's clip fetched across its gap: the frame captured at wall-clock t is access unit
+/// floor(t / 40 ms) mod 250 of core/testdata/sim_clip.h264 (the sim's documented rule);
+/// 100 frames before the gap and 100 after it.
+fn check_sim_clip(clip: &Path, what: &str) {
+    let m: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(clip.with_extension("mp4.manifest.json")).expect("manifest"),
+    )
+    .expect("manifest json");
+    let ms = |v: &serde_json::Value| -> i64 {
+        v.as_str()
+            .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.as_millisecond())
+            .unwrap_or_else(|| panic!("{what}: not a time: {v}"))
+    };
+    let (start, gap_start, gap_end) = (
+        ms(&m["actual"]["start"]),
+        ms(&m["gaps"][0]["start"]),
+        ms(&m["gaps"][0]["end"]),
+    );
+    assert_eq!(gap_end - gap_start, 60_000, "{what}: sim gap");
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-framerate", "25", "-f", "h264", "-i"])
+        .arg(root().join("core/testdata/sim_clip.h264"))
+        .args(["-f", "framemd5", "-"])
+        .output()
+        .expect("ffmpeg framemd5 of the sim clip");
+    assert_ok(&o, "framemd5 of the sim clip");
+    let source: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(',').next().map(|s| s.trim().to_string()))
+        .collect();
+    assert_eq!(source.len(), 250);
+    let at = |t: i64| source[(t / 40).rem_euclid(250) as usize].clone();
+    let want: Vec<String> = (0..100)
+        .map(|i| at(start + 40 * i))
+        .chain((0..100).map(|i| at(gap_end + 40 * i)))
+        .collect();
+    let got = framemd5(clip);
+    assert_eq!(got.len(), 200, "{what}: sim clip frames");
+    assert!(
+        got == want,
+        "{what}: sim clip frames differ from the clip's by the rule"
+    );
 }
 
 #[test]

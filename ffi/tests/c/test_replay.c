@@ -8,7 +8,7 @@
  * file. Built as C11 and as C++17 with -Wall -Wextra -Werror and run plain, under
  * AddressSanitizer+UBSan and under valgrind by ffi/tests/c_replay.rs, which then decodes the
  * clips this program leaves in --out and compares their frames with the source's. Then the
- * built-in sim's Profile G face: its recording and its one gap, listed through the C ABI.
+ * built-in sim's Profile G face: its recording and its one gap listed, and fetched across.
  *
  * usage: test_replay --xaddr URL --replay RTSP --plain RTSP --out DIR
  * Prints "N passed, N failed" and exits non-zero on any failure.
@@ -353,8 +353,9 @@ static void test_backfill(camwire_device *dev, const char *out_dir) {
 }
 
 /* The built-in sim's Profile G face: one recording over the last 2 hours (starting on a
- * multiple of 10 s) with one 60 s gap an hour in, both on 2 s keyframe boundaries. */
-static void test_sim_recordings(camwire_context *ctx) {
+ * multiple of 10 s) with one 60 s gap an hour in, both on 2 s keyframe boundaries; its RTSP
+ * replay across the gap. */
+static void test_sim(camwire_context *ctx, const char *out_dir) {
     camwire_sim_options so;
     OK(camwire_sim_options_init(&so, sizeof so));
     camwire_sim *sim = NULL;
@@ -402,6 +403,30 @@ static void test_sim_recordings(camwire_context *ctx) {
               g.start_us - earliest <= INT64_C(3600000000));
         CHECK(g.start_us % INT64_C(2000000) == 0);
         camwire_recording_list_free(list);
+
+        /* Fetch 4 s either side of the gap (ffi/tests/c_replay.rs checks the frames). */
+        char path[1024];
+        path_in(path, sizeof path, out_dir, "sim_gap.mp4");
+        camwire_export_result *res = NULL;
+        int64_t t1 = g.start_us - INT64_C(4000000), t2 = g.end_us + INT64_C(4000000);
+        OK(camwire_device_fetch(dev, t1, t2, path, NULL, &res));
+        if (res) {
+            camwire_export_view v;
+            OK(camwire_struct_init(&v, sizeof v));
+            OK(camwire_export_result_get2(res, &v));
+            CHECK(v.frames == 200);
+            CHECK(v.gap_count == 1);
+            CHECK(v.actual_start_us == t1 && v.actual_end_us == t2);
+            CHECK(strstr(v.manifest_json, "SimRecording_1") != NULL);
+            camwire_verify_report *rep = NULL;
+            OK(camwire_verify(path, NULL, &rep));
+            camwire_verify_view vv;
+            OK(camwire_struct_init(&vv, sizeof vv));
+            OK(camwire_verify_report_get2(rep, &vv));
+            CHECK(vv.ok);
+            camwire_verify_report_free(rep);
+            camwire_export_result_free(res);
+        }
     }
     camwire_device_free(dev);
     camwire_sim_free(sim);
@@ -440,7 +465,7 @@ int main(int argc, char **argv) {
         CHECK(list == NULL && res == NULL && !exists(path));
     }
     camwire_device_free(dev);
-    if (ctx) test_sim_recordings(ctx);
+    if (ctx) test_sim(ctx, out_dir);
     OK(camwire_context_free(ctx));
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
