@@ -325,3 +325,50 @@ def test_recordings_of_the_sim() -> None:
         assert w.ranges == [(start, gap.start), (gap.end, end)]
         assert w.gaps is not None and [(g.start, g.end) for g in w.gaps] == [gap]
         assert w.gaps[0].duration == 60.0
+
+
+SIM_CLIP = REPO / "core" / "testdata" / "sim_clip.h264"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def test_fetch_from_the_sim_across_its_gap(tmp_path: Path) -> None:
+    """The sim's RTSP replay: 4 s either side of its 60 s gap. The frame captured at t is
+    access unit floor(t / 40 ms) mod 250 of the sim's clip (the sim's documented rule)."""
+    clip = frame_digests(SIM_CLIP)
+    assert len(clip) == 250
+
+    def at(t: datetime) -> str:
+        return clip[((t - EPOCH) // timedelta(milliseconds=40)) % 250]
+
+    with camwire.sim.SimCamera() as cam:
+        gap = cam.recording_gap
+        assert gap is not None
+        dev = camwire.OnvifDevice(cam.xaddr)
+        t1, t2 = gap.start - timedelta(seconds=4), gap.end + timedelta(seconds=4)
+        r = dev.fetch(t1, t2, tmp_path / "sim.mp4")
+        assert r.frames == 200
+        assert (r.start, r.end) == (t1, t2)
+        assert [(g.start, g.end) for g in r.gaps] == [gap]
+        step = timedelta(milliseconds=40)
+        want = [at(t1 + i * step) for i in range(100)] + [at(gap.end + i * step)
+                                                          for i in range(100)]
+        assert frame_digests(r.path) == want
+        o = r.manifest["origin"]
+        assert o["uri"] == cam.replay_url
+        assert o["device"]["recording_token"] == "SimRecording_1"
+        assert o["rate_control"] == "no" and len(o["gaps"]) == 1
+        assert camwire.verify(r.path).ok
+        data = bytearray(r.path.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        r.path.write_bytes(bytes(data))
+        assert not camwire.verify(r.path).ok
+
+        # The async twin, from the replay URL.
+        assert cam.replay_url is not None
+        url = cam.replay_url
+
+        async def go() -> camwire.ExportResult:
+            return await camwire.fetch_async(url, t1, gap.start, tmp_path / "u.mp4")
+
+        u = asyncio.run(go())
+        assert u.frames == 100 and frame_digests(u.path) == want[:100]
