@@ -647,3 +647,48 @@ async fn live_on_the_recording_clock_carries_the_recordings_frames() {
     drop(s);
     sim.shutdown().await;
 }
+
+/// GetServiceCapabilities goes by the service's path (every service has one), anonymous
+/// here: a sim without credentials.
+#[tokio::test]
+async fn service_capabilities_answer_per_service_path() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sim = SimCamera::start(SimOptions {
+        credentials: None,
+        ..opts(SimRecordingOptions::default())
+    })
+    .await
+    .expect("sim");
+    let xaddr = sim.xaddr().unwrap();
+    let host = xaddr
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let ask = |path: &'static str| {
+        let host = host.clone();
+        async move {
+            let body = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><GetServiceCapabilities xmlns="http://www.onvif.org/ver10/replay/wsdl"/></s:Body></s:Envelope>"#;
+            let mut c = tokio::net::TcpStream::connect(&host)
+                .await
+                .expect("connect");
+            let req = format!(
+                "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/soap+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            c.write_all(req.as_bytes()).await.expect("write");
+            let mut out = String::new();
+            c.read_to_string(&mut out).await.expect("read");
+            out
+        }
+    };
+    let replay = ask("/onvif/replay_service").await;
+    assert!(replay.starts_with("HTTP/1.1 200"), "{replay}");
+    assert!(replay.contains(r#"ReversePlayback="false""#), "{replay}");
+    let search = ask("/onvif/search_service").await;
+    assert!(search.contains(r#"GeneralStartEvents="true""#), "{search}");
+    let recording = ask("/onvif/recording_service").await;
+    assert!(recording.contains(r#"MaxRecordings="1""#), "{recording}");
+    sim.shutdown().await;
+}

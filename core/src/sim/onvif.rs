@@ -500,7 +500,17 @@ async fn soap_call(
     }
     let base = format!("http://{}", SocketAddr::new(local_ip, state.http_port));
     match endpoint {
-        Endpoint::Service => service_op(state, op, op_el, &base, local_ip),
+        Endpoint::Service => {
+            // GetServiceCapabilities is the one operation every service has: the path says
+            // whose.
+            if op == "GetServiceCapabilities"
+                && let Some(pg) = &state.profile_g
+                && let Some(answer) = pg.service_capabilities(&req.path)
+            {
+                return Ok(answer);
+            }
+            service_op(state, op, op_el, &base, local_ip)
+        }
         Endpoint::PullPoint(id) => pull_point_op(state, op, op_el, id).await,
     }
 }

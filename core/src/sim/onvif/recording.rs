@@ -16,6 +16,7 @@
 //!   `ter:InvalidStreamSetup`, an unknown token is `ter:InvalidArgVal/ter:NoRecording`),
 //!   GetReplayConfiguration.
 //! - Recording: GetRecordings, GetRecordingJobs (none: the sim records by itself).
+//! - GetServiceCapabilities of each, by the path it is sent to.
 //!
 //! The recording has status `Recording`: its latest time is now, and no event marks an end.
 
@@ -130,6 +131,29 @@ impl ProfileG {
             search = SEARCH_PATH,
             replay = REPLAY_PATH
         )
+    }
+
+    /// GetServiceCapabilities of the Profile G service at `path`; `None` for other paths.
+    pub(crate) fn service_capabilities(&self, path: &str) -> Option<String> {
+        let (prefix, ns, caps) = match path {
+            SEARCH_PATH => (
+                "tse",
+                SEARCH_NS,
+                r#"<tse:Capabilities MetadataSearch="false" GeneralStartEvents="true"/>"#,
+            ),
+            REPLAY_PATH => (
+                "trp",
+                REPLAY_NS,
+                r#"<trp:Capabilities ReversePlayback="false" SessionTimeoutRange="10 60" RTP_RTSP_TCP="true"/>"#,
+            ),
+            RECORDING_PATH => (
+                "trc",
+                RECORDING_NS,
+                r#"<trc:Capabilities DynamicRecordings="false" DynamicTracks="false" Encoding="H264" MaxRecordings="1" MaxRecordingJobs="0" Options="false" MetadataRecording="false"/>"#,
+            ),
+            _ => return None,
+        };
+        Some(wrap(prefix, ns, "GetServiceCapabilitiesResponse", caps))
     }
 
     /// Answers `op` when it is a Profile G operation; `None` otherwise.
@@ -654,6 +678,20 @@ mod tests {
             uri.contains("rtsp://127.0.0.1:554/replay/SimRecording_1"),
             "{uri}"
         );
+    }
+
+    #[test]
+    fn service_capabilities_by_path() {
+        let pg = pg();
+        let replay = pg.service_capabilities(REPLAY_PATH).expect("replay");
+        let el = el(&replay);
+        assert_eq!(el.name, "GetServiceCapabilitiesResponse");
+        let caps = el.child("Capabilities").expect("caps");
+        assert_eq!(caps.attr("ReversePlayback"), Some("false"));
+        assert_eq!(caps.attr("RTP_RTSP_TCP"), Some("true"));
+        assert!(pg.service_capabilities(SEARCH_PATH).is_some());
+        assert!(pg.service_capabilities(RECORDING_PATH).is_some());
+        assert!(pg.service_capabilities("/onvif/device_service").is_none());
     }
 
     #[test]
