@@ -18,7 +18,7 @@ use super::auth::{DigestAuth, Verdict, new_nonce};
 use super::clip::{FPS, parsed};
 use super::hostile;
 use super::recording::{Plan, RECORDING_TOKEN, REPLAY_PATH_PREFIX, now_nanos};
-use super::replay::{Cursor, clock_time, parse_clock_range};
+use super::replay::{Cursor, Frames, clock_time, parse_clock_range};
 use super::request::{self, ParseError, Parsed, Request, Response, uri_path};
 use super::server::Shared;
 use super::stream::{Due, Sink, Streamer};
@@ -442,6 +442,11 @@ fn replay_play(s: &mut Session, req: &Request, plan: Plan, base: &str) -> Respon
         Some(v) if v.eq_ignore_ascii_case("no") => false,
         Some(_) => return Response::new(400),
     };
+    let frames = match req.header("Frames").map(Frames::parse) {
+        None => Frames::All,
+        Some(Some(f)) => f,
+        Some(None) => return Response::new(400),
+    };
     let cseq = req
         .cseq()
         .and_then(|c| c.trim().parse::<u32>().ok())
@@ -450,6 +455,7 @@ fn replay_play(s: &mut Session, req: &Request, plan: Plan, base: &str) -> Respon
     if resume {
         if let Some(c) = s.streamer.cursor() {
             c.resume(cseq);
+            c.set_frames(frames);
         }
     } else {
         let (t1, t2) = match req.header("Range") {
@@ -460,7 +466,10 @@ fn replay_play(s: &mut Session, req: &Request, plan: Plan, base: &str) -> Respon
             },
         };
         match Cursor::seek(plan, t1, t2, now_nanos(), cseq) {
-            Ok(c) => s.streamer.replay(c, paced),
+            Ok(mut c) => {
+                c.set_frames(frames);
+                s.streamer.replay(c, paced);
+            }
             Err(_) => return Response::new(457),
         }
     }

@@ -18,8 +18,11 @@
 //! - `Rate-Control: no`: as fast as the connection takes it (the socket's backpressure is
 //!   the bound); `yes` or absent: real time. Anything else is 400. The answer echoes it.
 //! - `Immediate: yes` is accepted; every PLAY with a Range starts at once (a seek), and its
-//!   first frame has D. `Scale` other than 1 and `Frames` are not offered (all frames, forward,
-//!   whatever they say; `Scale: 1` is echoed).
+//!   first frame has D. `Scale` other than 1 is not offered (forward at normal speed whatever
+//!   it says; `Scale: 1.0` is echoed).
+//! - `Frames: all` (or `predicted`: the clip has no B-frames) sends every frame; `intra` only
+//!   keyframes; `intra/<ms>` keyframes at least that far apart (recording time). Anything
+//!   else is 400.
 //! - Every RTP packet carries the 0xABAC header extension: the frame's capture time (NTP),
 //!   C on keyframes, D on the first frame of a PLAY and the first after the gap, E on the
 //!   last frame before the gap, T on the last frame this PLAY sends, and the low byte of the
@@ -37,6 +40,32 @@ pub(crate) const EXTENSION_LEN: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct InvalidRange;
 
+/// Which frames a PLAY asked for (`Frames`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Frames {
+    /// Every frame.
+    All,
+    /// Keyframes at least this many frames apart (1: every keyframe).
+    Intra(u64),
+}
+
+impl Frames {
+    /// The `Frames` header (ONVIF Streaming, "Frames"); `None` when it is not understood.
+    pub(crate) fn parse(v: &str) -> Option<Frames> {
+        let v = v.trim();
+        if v.eq_ignore_ascii_case("all") || v.eq_ignore_ascii_case("predicted") {
+            return Some(Frames::All);
+        }
+        let rest = v.strip_prefix("intra")?;
+        if rest.is_empty() {
+            return Some(Frames::Intra(1));
+        }
+        let ms: u64 = rest.strip_prefix('/')?.trim().parse().ok()?;
+        let frame_ms = FRAME_NS as u64 / 1_000_000;
+        Some(Frames::Intra(ms.div_ceil(frame_ms).max(1)))
+    }
+}
+
 /// Where a replay session is in the recording.
 #[derive(Debug, Clone)]
 pub(crate) struct Cursor {
@@ -49,6 +78,7 @@ pub(crate) struct Cursor {
     discont: bool,
     /// Low byte of the CSeq of the PLAY that started this data.
     cseq: u8,
+    frames: Frames,
 }
 
 /// One frame to send.
@@ -143,6 +173,7 @@ impl Cursor {
             end,
             discont: true,
             cseq,
+            frames: Frames::All,
         })
     }
 
@@ -166,6 +197,11 @@ impl Cursor {
         self.cseq = cseq;
     }
 
+    /// Which frames to send from now on.
+    pub(crate) fn set_frames(&mut self, frames: Frames) {
+        self.frames = frames;
+    }
+
     /// The next frame with its extension, or `None` once everything was sent.
     pub(crate) fn next_frame(&mut self) -> Option<Frame> {
         if self.next >= self.end {
@@ -179,11 +215,17 @@ impl Cursor {
         if std::mem::take(&mut self.discont) {
             flags |= FLAG_D;
         }
-        let mut following = n + 1;
+        let mut following = match self.frames {
+            Frames::All => n + 1,
+            // The next keyframe at least `step` frames on.
+            Frames::Intra(step) => (n + step).div_ceil(GOP_FRAMES) * GOP_FRAMES,
+        };
         if let Some((a, b)) = self.plan.gap
-            && following == a
+            && n < a
+            && following >= a
         {
-            following = b;
+            // The last frame before the gap; the next one is its end (a keyframe) or later.
+            following = following.max(b);
             flags |= FLAG_E;
             self.discont = true;
         }
@@ -292,6 +334,38 @@ mod tests {
             let tf = p.time_of(f.number);
             assert_eq!(f.index, ((tf / FRAME_NS) % 250) as usize);
         }
+    }
+
+    #[test]
+    fn frames_intra_sends_keyframes_only() {
+        assert_eq!(Frames::parse("all"), Some(Frames::All));
+        assert_eq!(Frames::parse("predicted"), Some(Frames::All));
+        assert_eq!(Frames::parse("intra"), Some(Frames::Intra(1)));
+        assert_eq!(Frames::parse("intra/5000"), Some(Frames::Intra(125)));
+        for bad in ["", "some", "intra/x", "intra5"] {
+            assert_eq!(Frames::parse(bad), None, "{bad}");
+        }
+        let p = plan();
+        let start = p.start_ns;
+        let mut c = Cursor::seek(p, start + 20 * S, Some(start + 50 * S), NOW, 1).expect("range");
+        c.set_frames(Frames::Intra(1));
+        let got: Vec<(u64, u8)> = std::iter::from_fn(|| c.next_frame())
+            .map(|f| (f.number, f.extension[12]))
+            .collect();
+        // Keyframes at 20, 22 .. 28 s, then 42 .. 48 s.
+        let numbers: Vec<u64> = got.iter().map(|g| g.0).collect();
+        assert_eq!(numbers, [500, 550, 600, 650, 700, 1050, 1100, 1150, 1200]);
+        assert!(got.iter().all(|g| g.1 & FLAG_C != 0));
+        assert_eq!(got[4].1 & FLAG_E, FLAG_E, "the last before the gap");
+        assert_eq!(got[5].1 & FLAG_D, FLAG_D, "the first after it");
+        assert_eq!(got[8].1 & FLAG_T, FLAG_T);
+        // At least 5 s apart.
+        let mut c = Cursor::seek(p, start, Some(start + 30 * S), NOW, 1).expect("range");
+        c.set_frames(Frames::parse("intra/5000").unwrap());
+        let numbers: Vec<u64> = std::iter::from_fn(|| c.next_frame())
+            .map(|f| f.number)
+            .collect();
+        assert_eq!(numbers, [0, 150, 300, 450, 600]);
     }
 
     #[test]
