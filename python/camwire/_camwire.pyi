@@ -3,7 +3,7 @@
 import asyncio
 import builtins
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +18,8 @@ _StrPath = str | os.PathLike[str]
 #: A wall-clock time: an aware datetime (naive ones are taken as UTC), a Unix timestamp in
 #: seconds, or an ISO 8601 / RFC 3339 string.
 _TimeLike = datetime | float | int | str
+#: ``progress(media_done_secs, media_total_secs, wall_secs, frames)`` of a device fetch.
+_Progress = Callable[[float, float, float, int], object]
 
 # Result records behave like dataclasses: ``repr`` is ``Name(field=value, ...)`` and ``==``
 # compares the fields. Records whose fields are all hashable hash like a frozen dataclass;
@@ -320,6 +322,7 @@ class OnvifDevice:
         recording: str | None = None,
         fragmented: bool = False,
         real_time: bool = False,
+        progress: _Progress | None = None,
     ) -> ExportResult:
         """``start``..``end`` of a recording off the device (Profile G replay) into the new
         MP4 ``out`` with ``out.manifest.json`` (export's format plus an ``origin`` block)."""
@@ -335,6 +338,7 @@ class OnvifDevice:
         recording: str | None = None,
         fragmented: Literal[False] = False,
         real_time: bool = False,
+        progress: _Progress | None = None,
     ) -> BackfillResult:
         """Back-fill: the footage written as recorder segments of ``camera`` under ``into``."""
     @overload
@@ -349,6 +353,7 @@ class OnvifDevice:
         recording: str | None = None,
         fragmented: bool = False,
         real_time: bool = False,
+        progress: _Progress | None = None,
     ) -> asyncio.Future[ExportResult]: ...
     @overload
     def fetch_async(
@@ -362,6 +367,7 @@ class OnvifDevice:
         recording: str | None = None,
         fragmented: Literal[False] = False,
         real_time: bool = False,
+        progress: _Progress | None = None,
     ) -> asyncio.Future[BackfillResult]: ...
 
 # --- footage off the device (ONVIF Profile G) -----------------------------------------------
@@ -459,6 +465,7 @@ def fetch(
     password: str | None = None,
     fragmented: bool = False,
     real_time: bool = False,
+    progress: _Progress | None = None,
 ) -> ExportResult:
     """``start``..``end`` of the recording behind an ONVIF replay URI into the new MP4 ``out``."""
 @overload
@@ -474,6 +481,7 @@ def fetch(
     password: str | None = None,
     fragmented: Literal[False] = False,
     real_time: bool = False,
+    progress: _Progress | None = None,
 ) -> BackfillResult: ...
 @overload
 def fetch_async(
@@ -488,6 +496,7 @@ def fetch_async(
     password: str | None = None,
     fragmented: bool = False,
     real_time: bool = False,
+    progress: _Progress | None = None,
 ) -> asyncio.Future[ExportResult]: ...
 @overload
 def fetch_async(
@@ -502,6 +511,7 @@ def fetch_async(
     password: str | None = None,
     fragmented: Literal[False] = False,
     real_time: bool = False,
+    progress: _Progress | None = None,
 ) -> asyncio.Future[BackfillResult]: ...
 
 # --- recording ------------------------------------------------------------------------------

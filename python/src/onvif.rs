@@ -396,8 +396,10 @@ impl Device {
     /// written as recorder segments under ROOT (back-fill) and a `BackfillResult` returned.
     /// `recording` is a token from `recordings()`; without it, the one recording covering
     /// the range is used (none or several is `InvalidInput`). The device's login is used for
-    /// RTSP too. With `out`, `camera` names the manifest's camera id.
-    #[pyo3(signature = (start, end, out=None, *, into=None, camera=None, recording=None, fragmented=false, real_time=false))]
+    /// RTSP too. With `out`, `camera` names the manifest's camera id. `progress`, if given,
+    /// is called as `progress(media_done_secs, media_total_secs, wall_secs, frames)` at most
+    /// every 200 ms and once at the end.
+    #[pyo3(signature = (start, end, out=None, *, into=None, camera=None, recording=None, fragmented=false, real_time=false, progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn fetch(
         &self,
@@ -410,6 +412,7 @@ impl Device {
         recording: Option<String>,
         fragmented: bool,
         real_time: bool,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let job = replay::Job::new(
             replay::Source::Device {
@@ -424,13 +427,14 @@ impl Device {
             camera,
             fragmented,
             real_time,
+            progress,
         )?;
         replay::run_blocking(py, job)
     }
 
     /// `await device.fetch_async(...)`: `fetch` on camwire's runtime, the event loop going
     /// on meanwhile (cancelling the await abandons the download).
-    #[pyo3(signature = (start, end, out=None, *, into=None, camera=None, recording=None, fragmented=false, real_time=false))]
+    #[pyo3(signature = (start, end, out=None, *, into=None, camera=None, recording=None, fragmented=false, real_time=false, progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn fetch_async<'py>(
         &self,
@@ -443,6 +447,7 @@ impl Device {
         recording: Option<String>,
         fragmented: bool,
         real_time: bool,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let job = replay::Job::new(
             replay::Source::Device {
@@ -457,6 +462,7 @@ impl Device {
             camera,
             fragmented,
             real_time,
+            progress,
         )?;
         replay::run_async(py, job)
     }

@@ -13,10 +13,13 @@ use camwire::Credentials;
 use camwire::export::OutputFormat;
 use camwire::onvif::search::{RecordingInformation, Span, Track, present_ranges};
 use camwire::onvif::{self, OnvifDevice};
-use camwire::replay::{self, BackfillSummary, FetchOptions, FetchSummary, ReplayError};
+use camwire::replay::{
+    self, BackfillSummary, FetchOptions, FetchProgress, FetchSummary, ReplayError,
+};
 use camwire::rtsp::client::ClientError;
 use pyo3::prelude::*;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -420,6 +423,7 @@ impl Job {
         camera: Option<String>,
         fragmented: bool,
         real_time: bool,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Job> {
         let (start, end) = (to_system_time(start)?, to_system_time(end)?);
         if start >= end {
@@ -467,6 +471,7 @@ impl Job {
             } else {
                 OutputFormat::Progressive
             },
+            progress: progress.map(progress_callback),
             ..FetchOptions::default()
         };
         Ok(Job {
@@ -514,6 +519,20 @@ impl Job {
             }
         }
     }
+}
+
+/// `progress(media_done_secs, media_total_secs, wall_secs, frames)`, called from the
+/// fetching task with the GIL taken (at most every 200 ms, and once at the end); an exception
+/// it raises is reported as unraisable and the download goes on.
+fn progress_callback(cb: Py<PyAny>) -> Arc<dyn Fn(FetchProgress) + Send + Sync> {
+    Arc::new(move |p: FetchProgress| {
+        Python::attach(|py| {
+            let args = (p.media_done_secs, p.media_total_secs, p.wall_secs, p.frames);
+            if let Err(e) = cb.call1(py, args) {
+                e.write_unraisable(py, Some(cb.bind(py)));
+            }
+        })
+    })
 }
 
 /// The one recording of `dev` whose span overlaps `[start, end)`.
@@ -597,9 +616,11 @@ pub(crate) fn run_async(py: Python<'_>, job: Job) -> PyResult<Bound<'_, PyAny>> 
 /// `into=ROOT, camera=ID`, writes it as recorder segments under `ROOT` (back-fill),
 /// returning a `BackfillResult`. The device is asked for `Rate-Control: no` (as fast as it
 /// sends; `real_time=True` asks for real time); a device without Profile G replay raises
-/// `ProtocolError` ("device cannot replay"), never live video instead.
+/// `ProtocolError` ("device cannot replay"), never live video instead. `progress`, if
+/// given, is called as `progress(media_done_secs, media_total_secs, wall_secs, frames)` at
+/// most every 200 ms and once at the end.
 #[pyfunction]
-#[pyo3(signature = (url, start, end, out=None, *, into=None, camera=None, user=None, password=None, fragmented=false, real_time=false))]
+#[pyo3(signature = (url, start, end, out=None, *, into=None, camera=None, user=None, password=None, fragmented=false, real_time=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn fetch(
     py: Python<'_>,
@@ -613,6 +634,7 @@ fn fetch(
     password: Option<String>,
     fragmented: bool,
     real_time: bool,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let creds = crate::stream::credentials(user, password)?;
     let job = Job::new(
@@ -625,6 +647,7 @@ fn fetch(
         camera,
         fragmented,
         real_time,
+        progress,
     )?;
     run_blocking(py, job)
 }
@@ -632,7 +655,7 @@ fn fetch(
 /// `await camwire.fetch_async(...)`: `fetch` on camwire's runtime, the event loop going on
 /// meanwhile (cancelling the await abandons the download).
 #[pyfunction]
-#[pyo3(signature = (url, start, end, out=None, *, into=None, camera=None, user=None, password=None, fragmented=false, real_time=false))]
+#[pyo3(signature = (url, start, end, out=None, *, into=None, camera=None, user=None, password=None, fragmented=false, real_time=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn fetch_async<'py>(
     py: Python<'py>,
@@ -646,6 +669,7 @@ fn fetch_async<'py>(
     password: Option<String>,
     fragmented: bool,
     real_time: bool,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let creds = crate::stream::credentials(user, password)?;
     let job = Job::new(
@@ -658,6 +682,7 @@ fn fetch_async<'py>(
         camera,
         fragmented,
         real_time,
+        progress,
     )?;
     run_async(py, job)
 }

@@ -189,8 +189,19 @@ def test_fetch_window_equals_the_source_frames(
     # No recording named: the device's only recording covering the range is used.
     dev = camwire.OnvifDevice(server.xaddr, USER, PASSWORD)
     out = tmp_path / "w.mp4"
+    seen: list[tuple[float, float, float, int]] = []
+
+    def progress(done: float, total: float, wall: float, frames: int) -> None:
+        seen.append((done, total, wall, frames))
+
     r = dev.fetch(utc("2026-11-25T10:00:05Z"), utc("2026-11-25T10:00:15Z"), out,
-                  fragmented=True)
+                  fragmented=True, progress=progress)
+    # Called as frames are stored and once at the end: the last call has every frame (the
+    # pre-roll too) and the last frame's time past T1.
+    assert seen, "progress never called"
+    done, total, wall, frames = seen[-1]
+    assert total == 10.0 and 9.9 <= done <= 10.0 and frames == 275 and wall > 0
+    assert [s[3] for s in seen] == sorted(s[3] for s in seen)
     assert r.frames == 250 and r.container == "fragmented" and r.gaps == []
     # A fragmented clip keeps the pre-roll from the keyframe at 10:00:04 as samples before
     # time zero (ffmpeg shows start_time -1 s); PyAV decodes them too.
