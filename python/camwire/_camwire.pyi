@@ -466,6 +466,9 @@ def fetch(
     fragmented: bool = False,
     real_time: bool = False,
     progress: _Progress | None = None,
+    vendor: str | None = None,
+    channel: int = 1,
+    device_tz: str | None = None,
 ) -> ExportResult:
     """``start``..``end`` of the recording behind an ONVIF replay URI into the new MP4 ``out``."""
 @overload
@@ -482,6 +485,9 @@ def fetch(
     fragmented: Literal[False] = False,
     real_time: bool = False,
     progress: _Progress | None = None,
+    vendor: str | None = None,
+    channel: int = 1,
+    device_tz: str | None = None,
 ) -> BackfillResult: ...
 @overload
 def fetch_async(
@@ -497,6 +503,9 @@ def fetch_async(
     fragmented: bool = False,
     real_time: bool = False,
     progress: _Progress | None = None,
+    vendor: str | None = None,
+    channel: int = 1,
+    device_tz: str | None = None,
 ) -> asyncio.Future[ExportResult]: ...
 @overload
 def fetch_async(
@@ -512,6 +521,9 @@ def fetch_async(
     fragmented: Literal[False] = False,
     real_time: bool = False,
     progress: _Progress | None = None,
+    vendor: str | None = None,
+    channel: int = 1,
+    device_tz: str | None = None,
 ) -> asyncio.Future[BackfillResult]: ...
 
 # --- recording ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ use camwire::onvif::{self, OnvifDevice};
 use camwire::replay::{
     self, BackfillSummary, FetchOptions, FetchProgress, FetchSummary, ReplayError,
 };
+use camwire::replay::{Vendor, VendorPlayback};
 use camwire::rtsp::client::ClientError;
 use pyo3::prelude::*;
 use std::path::PathBuf;
@@ -62,6 +63,7 @@ impl Fail {
                 let family = match &e {
                     ReplayError::Url(_)
                     | ReplayError::BadRange { .. }
+                    | ReplayError::NeedDeviceTimeZone(_)
                     | ReplayError::NoRecording { .. } => Family::InvalidInput,
                     ReplayError::NoProfileG { .. }
                     | ReplayError::NoH264(_)
@@ -483,6 +485,50 @@ impl Job {
         })
     }
 
+    /// For `camwire.fetch(..., vendor=...)`: the URL (a device's `rtsp://[user:pass@]host`)
+    /// becomes the vendor's playback URL for the window, played as vendor playback.
+    fn with_vendor(
+        mut self,
+        vendor: Option<String>,
+        channel: u32,
+        device_tz: Option<String>,
+    ) -> PyResult<Job> {
+        let Some(name) = vendor else {
+            if device_tz.is_some() || channel != 1 {
+                return Err(errors::invalid_input(
+                    "channel and device_tz apply with vendor=",
+                ));
+            }
+            return Ok(self);
+        };
+        let vendor: Vendor = name
+            .parse()
+            .map_err(|e: replay::UnknownVendor| errors::invalid_input(e.to_string()))?;
+        let device_tz = device_tz
+            .map(|z| {
+                replay::vendor::parse_time_zone(&z).ok_or_else(|| {
+                    errors::invalid_input(format!(
+                        "device_tz {z:?}: not a UTC offset (+07:00) or a zone name"
+                    ))
+                })
+            })
+            .transpose()?;
+        let playback = VendorPlayback {
+            vendor,
+            channel,
+            device_tz,
+        };
+        let Source::Url(base) = &self.source else {
+            return Err(errors::invalid_input("vendor= applies to a device URL"));
+        };
+        let url = playback
+            .url(base, self.start, self.end)
+            .map_err(|e| Fail::Replay(e).into_pyerr())?;
+        self.source = Source::Url(url);
+        self.opts.vendor = Some(vendor);
+        Ok(self)
+    }
+
     async fn run(self) -> Result<Done, Fail> {
         let Job {
             source,
@@ -619,8 +665,14 @@ pub(crate) fn run_async(py: Python<'_>, job: Job) -> PyResult<Bound<'_, PyAny>> 
 /// `ProtocolError` ("device cannot replay"), never live video instead. `progress`, if
 /// given, is called as `progress(media_done_secs, media_total_secs, wall_secs, frames)` at
 /// most every 200 ms and once at the end.
+///
+/// For a device without a working Profile G, `vendor="hikvision"|"dahua"|"uniview"` (or an
+/// OEM name: hiwatch, kbvision, imou, unv, ...) plays that vendor's own playback URL on the
+/// device at `url` (`rtsp://[user:pass@]host[:port]`; its path is replaced) for `channel`;
+/// Dahua's URLs carry local time, so `device_tz` (`"+07:00"`, `"Asia/Ho_Chi_Minh"`) is then
+/// needed. Frame times come from RTP from the requested start; the manifest says so.
 #[pyfunction]
-#[pyo3(signature = (url, start, end, out=None, *, into=None, camera=None, user=None, password=None, fragmented=false, real_time=false, progress=None))]
+#[pyo3(signature = (url, start, end, out=None, *, into=None, camera=None, user=None, password=None, fragmented=false, real_time=false, progress=None, vendor=None, channel=1, device_tz=None))]
 #[allow(clippy::too_many_arguments)]
 fn fetch(
     py: Python<'_>,
@@ -635,6 +687,9 @@ fn fetch(
     fragmented: bool,
     real_time: bool,
     progress: Option<Py<PyAny>>,
+    vendor: Option<String>,
+    channel: u32,
+    device_tz: Option<String>,
 ) -> PyResult<Py<PyAny>> {
     let creds = crate::stream::credentials(user, password)?;
     let job = Job::new(
@@ -648,14 +703,15 @@ fn fetch(
         fragmented,
         real_time,
         progress,
-    )?;
+    )?
+    .with_vendor(vendor, channel, device_tz)?;
     run_blocking(py, job)
 }
 
 /// `await camwire.fetch_async(...)`: `fetch` on camwire's runtime, the event loop going on
 /// meanwhile (cancelling the await abandons the download).
 #[pyfunction]
-#[pyo3(signature = (url, start, end, out=None, *, into=None, camera=None, user=None, password=None, fragmented=false, real_time=false, progress=None))]
+#[pyo3(signature = (url, start, end, out=None, *, into=None, camera=None, user=None, password=None, fragmented=false, real_time=false, progress=None, vendor=None, channel=1, device_tz=None))]
 #[allow(clippy::too_many_arguments)]
 fn fetch_async<'py>(
     py: Python<'py>,
@@ -670,6 +726,9 @@ fn fetch_async<'py>(
     fragmented: bool,
     real_time: bool,
     progress: Option<Py<PyAny>>,
+    vendor: Option<String>,
+    channel: u32,
+    device_tz: Option<String>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let creds = crate::stream::credentials(user, password)?;
     let job = Job::new(
@@ -683,6 +742,7 @@ fn fetch_async<'py>(
         fragmented,
         real_time,
         progress,
-    )?;
+    )?
+    .with_vendor(vendor, channel, device_tz)?;
     run_async(py, job)
 }

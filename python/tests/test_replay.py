@@ -383,3 +383,35 @@ def test_fetch_from_the_sim_across_its_gap(tmp_path: Path) -> None:
 
         u = asyncio.run(go())
         assert u.frames == 100 and frame_digests(u.path) == want[:100]
+
+
+def test_vendor_playback_urls(clip: Path, source: list[str], tmp_path: Path) -> None:
+    """camwire.fetch(vendor=...) on devices without a working Profile G: the GStreamer peer
+    serves Hikvision's and Dahua's own playback paths (Dahua in local time, UTC+7), reading
+    the window from the URL as those devices do, without 0xABAC."""
+    s = Server(clip, "--vendor-mount", "/Streaming/tracks/101", "--vendor-mount",
+               "/cam/playback", "--utc-offset", "25200")
+    try:
+        base = s.replay.rsplit("/recording/", 1)[0]
+        t1, t2 = "2026-11-25T10:00:06Z", "2026-11-25T10:00:10Z"
+        for vendor, tz in [("hikvision", None), ("kbvision", "+07:00")]:
+            out = tmp_path / f"{vendor}.mp4"
+            r = camwire.fetch(base, t1, t2, out, vendor=vendor, device_tz=tz,
+                              user=USER, password=PASSWORD)
+            assert r.frames == 100, vendor
+            assert frame_digests(out) == source[150:250], vendor
+            o = r.manifest["origin"]
+            assert o["kind"] == "vendor-playback" and o["times_from"] == "rtp"
+            assert o["vendor"] == ("hikvision" if vendor == "hikvision" else "dahua")
+            no_secret(r.manifest_path.read_text(), repr(r))
+            assert camwire.verify(out).ok
+        # Dahua URLs carry local time: without the device's zone, a clear error.
+        with pytest.raises(camwire.InvalidInput, match="time zone"):
+            camwire.fetch(base, t1, t2, tmp_path / "d.mp4", vendor="dahua")
+        with pytest.raises(camwire.InvalidInput):
+            camwire.fetch(base, t1, t2, tmp_path / "x.mp4", vendor="acme")
+        with pytest.raises(camwire.InvalidInput):
+            camwire.fetch(base, t1, t2, tmp_path / "x.mp4", vendor="dahua", device_tz="Mars")
+        assert not (tmp_path / "d.mp4").exists() and not (tmp_path / "x.mp4").exists()
+    finally:
+        s.stop()
