@@ -26,6 +26,7 @@
 //!     },
 //!     segment: SegmentOptions { segment_secs: 60, ..Default::default() },
 //!     depacketizer: Default::default(),
+//!     backfill: None,
 //! };
 //! let task = tokio::spawn(record_camera(cfg, "/srv/rec".into(), stop_rx));
 //! tokio::signal::ctrl_c().await?;

@@ -170,6 +170,7 @@ fn camera(id: &str, url: String, source: SourceOptions) -> CameraConfig {
         source,
         segment: SegmentOptions::default(),
         depacketizer: Default::default(),
+        backfill: None,
     }
 }
 

@@ -267,6 +267,7 @@ fn record(url: &str, transport: Transport, root: &Path) -> camwire::record::Came
             ..SegmentOptions::default()
         },
         depacketizer: Default::default(),
+        backfill: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -179,6 +179,7 @@ fn config(id: &str, url: String) -> CameraConfig {
             ..SegmentOptions::default()
         },
         depacketizer: Default::default(),
+        backfill: None,
     }
 }
 

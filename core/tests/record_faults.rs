@@ -23,6 +23,7 @@ fn config(id: &str, url: String, opts: SourceOptions) -> CameraConfig {
             ..Default::default()
         },
         depacketizer: Default::default(),
+        backfill: None,
     }
 }
 

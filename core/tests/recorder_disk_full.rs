@@ -34,6 +34,7 @@ fn config(id: &str, url: String) -> CameraConfig {
             ..Default::default()
         },
         depacketizer: Default::default(),
+        backfill: None,
     }
 }
 

@@ -33,6 +33,7 @@ fn config(id: &str, url: String) -> CameraConfig {
             ..Default::default()
         },
         depacketizer: Default::default(),
+        backfill: None,
     }
 }
 

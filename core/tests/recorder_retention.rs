@@ -214,6 +214,7 @@ async fn recorder_keeps_a_live_camera_within_its_byte_limit() {
             ..Default::default()
         },
         depacketizer: Default::default(),
+        backfill: None,
     })
     .unwrap();
     let mut max_seen = 0;

@@ -77,6 +77,7 @@ async fn disk_full_during_a_backlog_pauses_then_drains_and_resumes_losing_nothin
             ..Default::default()
         },
         depacketizer: Default::default(),
+        backfill: None,
     })
     .unwrap();
 

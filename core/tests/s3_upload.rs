@@ -45,6 +45,7 @@ fn camera(id: &str, url: String) -> CameraConfig {
             ..Default::default()
         },
         depacketizer: Default::default(),
+        backfill: None,
     }
 }
 

@@ -21,6 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..Default::default()
         },
         depacketizer: Default::default(),
+        backfill: None,
     };
     let task = tokio::spawn(record_camera(cfg, root.into(), stop_rx));
     tokio::signal::ctrl_c().await?;

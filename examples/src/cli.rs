@@ -170,6 +170,10 @@ pub struct RecordArgs {
     /// next keyframe (skip-to-keyframe)
     #[arg(long, value_name = "keep|skip-to-keyframe")]
     pub loss_policy: Option<LossPolicy>,
+    /// After an outage, once a camera is back, fetch the gap from its own recording (ONVIF
+    /// Profile G at the URL's host; per camera in the config: onvif, backfill_vendor)
+    #[arg(long)]
+    pub backfill: bool,
 }
 
 /// Longest time any option takes (about 31 years): beyond it a `Duration` would overflow.

@@ -82,6 +82,7 @@ pub async fn run(args: &DemoArgs) -> Result<(), String> {
             ..Default::default()
         },
         depacketizer: Default::default(),
+        backfill: None,
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(record_camera(cfg, root.clone(), stop_rx));

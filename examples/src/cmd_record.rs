@@ -19,6 +19,8 @@
 //! upload = "s3://bucket/prefix"  # closed segments to S3 (keys etc. from AWS_* variables)
 //! local_retain_hours = 24        # with upload: local copies kept this long once confirmed
 //! loss_policy = "keep"           # keep | skip-to-keyframe (after a lost packet)
+//! backfill = true                # after an outage, fetch the gap from the camera's own
+//!                                # recording (ONVIF Profile G at the RTSP URL's host)
 //!
 //! [[camera]]
 //! id = "gate"
@@ -29,13 +31,18 @@
 //! retain_days = 7          # optional: this camera's own limits
 //! retain_gb = 50
 //! loss_policy = "skip-to-keyframe"  # optional: this camera's own
+//! backfill = true          # optional: this camera's own (default: the file's)
+//! onvif = "10.0.0.5:8000"  # ONVIF device address for back-fill [default: the URL's host]
+//! backfill_vendor = "dahua"  # or back-fill by the vendor's playback URL (hikvision, dahua,
+//! channel = 1                # uniview), channel and, for dahua, the device's time zone
+//! device_tz = "+07:00"
 //! ```
 
 use crate::cli::RecordArgs;
 use camwire::Credentials;
 use camwire::record::{
-    CameraConfig, CameraState, Recorder, RecorderEventKind, RecorderOptions, RetentionLimits,
-    SegmentOptions,
+    BackfillOptions, BackfillSource, CameraConfig, CameraState, Recorder, RecorderEventKind,
+    RecorderOptions, RetentionLimits, SegmentOptions,
 };
 use camwire::rtp::{DepacketizerOptions, LossPolicy};
 use camwire::rtsp::SourceOptions;
@@ -65,6 +72,7 @@ struct ConfigFile {
     upload: Option<String>,
     local_retain_hours: Option<f64>,
     loss_policy: Option<String>,
+    backfill: Option<bool>,
     #[serde(default)]
     camera: Vec<CameraEntry>,
 }
@@ -80,6 +88,65 @@ struct CameraEntry {
     retain_days: Option<f64>,
     retain_gb: Option<f64>,
     loss_policy: Option<String>,
+    backfill: Option<bool>,
+    onvif: Option<String>,
+    backfill_vendor: Option<String>,
+    channel: Option<u32>,
+    device_tz: Option<String>,
+}
+
+/// Back-fill of a camera at `url`: by the vendor's playback URL when `vendor` is given,
+/// else from the ONVIF device at `onvif` (default: the URL's host, port 80).
+fn backfill_options(
+    url: &str,
+    onvif: Option<&str>,
+    vendor: Option<&str>,
+    channel: Option<u32>,
+    device_tz: Option<&str>,
+) -> Result<BackfillOptions, String> {
+    let source = match vendor {
+        Some(v) => {
+            let vendor: camwire::replay::Vendor = v.parse().map_err(|e| format!("{e}"))?;
+            let device_tz = device_tz
+                .map(|z| {
+                    camwire::replay::vendor::parse_time_zone(z)
+                        .ok_or_else(|| format!("device_tz {z:?}: not +HH:MM, UTC or an IANA zone"))
+                })
+                .transpose()?;
+            if vendor.uses_local_time() && device_tz.is_none() {
+                return Err(format!(
+                    "backfill_vendor {v:?} needs device_tz (its URLs carry local time)"
+                ));
+            }
+            BackfillSource::Vendor {
+                url: url.to_string(),
+                playback: camwire::replay::VendorPlayback {
+                    vendor,
+                    channel: channel.unwrap_or(1),
+                    device_tz,
+                },
+            }
+        }
+        None => {
+            let xaddr = match onvif {
+                Some(x) => x.to_string(),
+                None => camwire::rtsp::url::CameraUrl::parse(url)
+                    .ok()
+                    .and_then(|(u, _)| u.as_url().host_str().map(str::to_string))
+                    .ok_or_else(|| {
+                        format!(
+                            "cannot take an ONVIF address from {}",
+                            camwire::rtsp::url::redact(url)
+                        )
+                    })?,
+            };
+            BackfillSource::Onvif {
+                xaddr,
+                recording: None,
+            }
+        }
+    };
+    Ok(BackfillOptions::new(source))
 }
 
 fn days(v: f64, what: &str) -> Result<Duration, String> {
@@ -188,18 +255,25 @@ pub async fn run(args: &RecordArgs) -> Result<(), String> {
         loss_policy: p,
         ..Default::default()
     };
+    let default_backfill = args.backfill || file.backfill.unwrap_or(false);
     let mut cameras = Vec::new();
     for (i, url) in urls.iter().enumerate() {
         let id = ids
             .get(i)
             .cloned()
             .unwrap_or_else(|| format!("cam{}", i + 1));
+        let backfill = if default_backfill {
+            Some(backfill_options(url, None, None, None, None)?)
+        } else {
+            None
+        };
         cameras.push(CameraConfig {
             id,
             url: url.clone(),
             source: base.clone(),
             segment: segment.clone(),
             depacketizer: depacketizer(default_policy),
+            backfill,
         });
     }
     for c in &file.camera {
@@ -234,6 +308,20 @@ pub async fn run(args: &RecordArgs) -> Result<(), String> {
                     .map_err(|e| format!("camera {:?}: {e}", c.id))?
                     .unwrap_or(default_policy),
             ),
+            backfill: if c.backfill.unwrap_or(default_backfill) {
+                Some(
+                    backfill_options(
+                        &c.url,
+                        c.onvif.as_deref(),
+                        c.backfill_vendor.as_deref(),
+                        c.channel,
+                        c.device_tz.as_deref(),
+                    )
+                    .map_err(|e| format!("camera {:?}: {e}", c.id))?,
+                )
+            } else {
+                None
+            },
         });
     }
     let mut seen = std::collections::HashSet::new();

@@ -76,3 +76,45 @@ fn config_file_records_every_camera_and_refuses_unknown_keys() {
     rt.block_on(open.shutdown());
     rt.block_on(locked.shutdown());
 }
+
+/// Back-fill settings are checked before anything records: a Dahua playback back-fill needs
+/// the device's time zone (its URLs carry local time), an unknown vendor is named, and the
+/// camera is named in the error.
+#[test]
+fn backfill_settings_in_the_config_are_checked() {
+    let dir = tmpdir("record-config-backfill");
+    let cfg = dir.join("cameras.toml");
+    let out = dir.join("rec");
+    for (entry, said) in [
+        ("backfill_vendor = \"dahua\"", "needs device_tz"),
+        ("backfill_vendor = \"reolink\"", "unknown vendor"),
+        (
+            "backfill_vendor = \"dahua\"\ndevice_tz = \"+25:00\"",
+            "device_tz \"+25:00\"",
+        ),
+    ] {
+        std::fs::write(
+            &cfg,
+            format!(
+                "backfill = true\n[[camera]]\nid = \"gate\"\nurl = \"rtsp://192.0.2.7/\"\n{entry}\n"
+            ),
+        )
+        .unwrap();
+        let r = camwire(&[
+            "record",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--duration",
+            "1",
+        ]);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success(), "{entry}: {stderr}");
+        assert!(
+            stderr.contains("camera \"gate\"") && stderr.contains(said),
+            "{entry}: {stderr}"
+        );
+        assert!(!out.join("gate").exists(), "{entry}: recorded anyway");
+    }
+}

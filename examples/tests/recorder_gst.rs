@@ -83,6 +83,7 @@ fn gstreamer_killed_and_restarted_gives_exact_gaps() {
             ..Default::default()
         },
         depacketizer: Default::default(),
+        backfill: None,
     })
     .unwrap();
 

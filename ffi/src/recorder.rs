@@ -531,6 +531,7 @@ pub(crate) unsafe fn add_camera(
         source,
         segment: sh.segment.clone(),
         depacketizer: Default::default(),
+        backfill: None,
     };
     let g = sh.recorder.lock().unwrap_or_else(PoisonError::into_inner);
     let rec = g.as_ref().ok_or_else(|| Error::closed("recorder"))?;

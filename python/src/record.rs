@@ -249,6 +249,7 @@ impl PyRecorder {
             source: crate::stream::source_options(user, password, transport, timeout)?,
             segment: self.segment.clone(),
             depacketizer: Default::default(),
+            backfill: None,
         };
         let rec = self.get()?;
         let _rt = runtime().enter();

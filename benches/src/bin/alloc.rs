@@ -130,6 +130,7 @@ fn live(url: &str, secs: f64, tmp: &Path) -> Result<(), String> {
             ..Default::default()
         },
         depacketizer: Default::default(),
+        backfill: None,
     };
     const WARM: f64 = 5.0;
     let before = counters();

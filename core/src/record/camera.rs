@@ -70,6 +70,10 @@ pub struct CameraConfig {
     pub segment: SegmentOptions,
     /// Depacketizer limits.
     pub depacketizer: DepacketizerOptions,
+    /// Fetch each gap from the device's own storage once the camera is back
+    /// ([`super::backfill`]); `None` (default): gaps stay gaps. Only the multi-camera
+    /// [`super::Recorder`] back-fills.
+    pub backfill: Option<super::backfill::BackfillOptions>,
 }
 
 /// Shows the URL with any password masked (`rtsp://user:***@host/...`): configs get logged.
@@ -81,6 +85,7 @@ impl std::fmt::Debug for CameraConfig {
             .field("source", &self.source)
             .field("segment", &self.segment)
             .field("depacketizer", &self.depacketizer)
+            .field("backfill", &self.backfill)
             .finish()
     }
 }

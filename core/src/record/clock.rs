@@ -12,6 +12,12 @@
 //!      receive clock (cheap cameras boot in 1970 or keep a wrong timezone offset: their
 //!      clock is logged and ignored, never trusted blindly);
 //!    - otherwise the receive clock: the wall time at which the first frame arrived.
+//!
+//!    The first frames of a session come before the camera's first report and are timed by
+//!    arrival, late by the camera's latency (a camera with a GOP cache sends the last
+//!    seconds at once): when that first report comes, the fragment being built is re-timed
+//!    by it ([`crate::record::Ingest::on_sender_report`]), so a session's first fragment
+//!    does not overlap the next one.
 //! 3. Each new sender report moves the anchor, so camera clock drift is corrected every few
 //!    seconds; the step this causes is at most the drift since the last report. A receive-
 //!    clock anchor is re-taken when the extrapolated time drifts more than
@@ -113,6 +119,13 @@ impl WallClock {
         self.source = ClockSource::SenderReport;
     }
 
+    /// Wall-clock NTP of extended RTP time `ts` by the current anchor, without touching any
+    /// state (`None` before the first frame).
+    pub fn map(&self, ts: i64) -> Option<u64> {
+        let (ats, antp) = self.anchor?;
+        Some(ntp_add_ticks(antp, ts - ats, self.clock_rate))
+    }
+
     /// Wall-clock NTP of the frame with extended RTP time `ts`, received at `received`.
     pub fn wall(&mut self, ts: i64, received: u64) -> u64 {
         self.last_ts = Some(ts);
@@ -167,6 +180,18 @@ mod tests {
         c.on_sender_report(NOW + (3 << 31), 91_000, NOW + (1 << 32));
         assert_eq!(c.source(), ClockSource::SenderReport);
         assert_eq!(c.wall(181_000, NOW), NOW + (5 << 31));
+    }
+
+    #[test]
+    fn map_follows_the_anchor_without_moving_it() {
+        let mut c = WallClock::new(90_000);
+        assert_eq!(c.map(0), None);
+        c.wall(0, NOW);
+        assert_eq!(c.map(90_000), Some(NOW + (1 << 32)));
+        // The camera's report: RTP 0 was captured half a second before it arrived.
+        c.on_sender_report(NOW - (1 << 31), 0, NOW);
+        assert_eq!(c.map(0), Some(NOW - (1 << 31)));
+        assert_eq!(c.source(), ClockSource::SenderReport);
     }
 
     #[test]

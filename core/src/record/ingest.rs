@@ -1,6 +1,6 @@
 //! RTP in, MP4 files out: the pipeline shared by live recording and offline replay.
 
-use super::clock::WallClock;
+use super::clock::{ClockSource, WallClock};
 use super::segment::{ClosedSegment, Naming, SegmentOptions, SegmentStats, SegmentWriter};
 use crate::fmp4::VideoCodec;
 use crate::rtp::h265::{
@@ -203,10 +203,20 @@ impl Ingest {
         result
     }
 
-    /// An RTCP sender report received at `received_ntp`.
+    /// An RTCP sender report received at `received_ntp`. The camera's first report re-times
+    /// the fragment being built, whose frames were timed by arrival until then (see
+    /// [`super::clock`], rule 2).
     pub fn on_sender_report(&mut self, ntp: u64, rtp_timestamp: u32, received_ntp: u64) {
+        let before = self.clock.source();
         self.clock
             .on_sender_report(ntp, rtp_timestamp, received_ntp);
+        if before != ClockSource::SenderReport
+            && self.clock.source() == ClockSource::SenderReport
+            && let Some(ts) = self.writer.fragment_first_ts()
+            && let Some(wall) = self.clock.map(ts)
+        {
+            self.writer.retime_fragment(wall);
+        }
     }
 
     /// End of stream: emit everything the depacketizer holds (the reorder window may hold

@@ -5,11 +5,13 @@
 //! - [`ingest`]: depacketizer + clock + writer, shared by live recording and replay.
 //! - [`camera`]: one live camera from connect to a clean stop.
 //! - [`recorder`]: many cameras, reconnects, gaps, status and events, disk-full pauses.
+//! - [`backfill`]: after an outage, the missing stretch fetched from the device's storage.
 //! - [`recovery`]: cutting torn tails after a crash.
 //! - [`retention`]: deleting the oldest files by age and size.
 //! - [`replay`]: a `camwire capture` back into MP4, offline.
 //! - `upload` (feature `s3`): closed segments to S3-compatible object storage.
 
+pub mod backfill;
 pub mod camera;
 pub mod clock;
 pub mod gaps_log;
@@ -22,6 +24,7 @@ pub mod segment;
 #[cfg(feature = "s3")]
 pub mod upload;
 
+pub use backfill::{BackfillOptions, BackfillSource};
 pub use camera::{CameraConfig, CameraReport, RecordError, record_camera, validate_camera_id};
 pub use ingest::Ingest;
 pub use recorder::{

@@ -670,6 +670,9 @@ struct Cam {
     rate_sample: (Instant, u64, u64),
     last_publish: Instant,
     connected_once: bool,
+    /// Back-fills running for closed gaps ([`super::backfill`]); aborted when the camera
+    /// stops (what they wrote so far stays, as after a crash).
+    backfills: Vec<JoinHandle<()>>,
 }
 
 enum SessionEnd {
@@ -751,15 +754,88 @@ impl Cam {
             }
             s.gaps.push(gap.clone());
         }
-        self.emit(RecorderEventKind::Gap(gap));
+        self.emit(RecorderEventKind::Gap(gap.clone()));
+        self.start_backfill(&gap);
+    }
+
+    /// Fetches a closed gap from the device, when the camera back-fills
+    /// ([`super::backfill`]).
+    fn start_backfill(&mut self, gap: &Gap) {
+        let Some(opts) = self.cfg.backfill.clone() else {
+            return;
+        };
+        let Some((start, end)) = opts.span(gap.start, gap.end) else {
+            return;
+        };
+        self.backfills.retain(|h| !h.is_finished());
+        let shared = self.shared.clone();
+        let camera = self.cfg.id.clone();
+        let creds = self.cfg.source.credentials.clone().or_else(|| {
+            crate::rtsp::url::CameraUrl::parse(&self.cfg.url)
+                .ok()
+                .and_then(|(_, c)| c)
+        });
+        let root = shared.opts.root.clone();
+        self.backfills.push(tokio::spawn(async move {
+            tokio::time::sleep(opts.delay).await;
+            let emit = |kind| {
+                let _ = shared.events.send(RecorderEvent {
+                    camera: camera.clone(),
+                    kind,
+                });
+            };
+            log::info!(
+                "{camera}: back-filling {} .. {} from the device",
+                rfc3339(start),
+                rfc3339(end)
+            );
+            match super::backfill::fill(&opts, creds, root, &camera, start, end).await {
+                Ok(b) => {
+                    log::info!(
+                        "{camera}: back-filled {} frames ({} .. {}) in {} file(s)",
+                        b.frames,
+                        rfc3339(b.first),
+                        rfc3339(b.last),
+                        b.files.len()
+                    );
+                    for c in b.files {
+                        #[cfg(feature = "s3")]
+                        if let Some(u) = &shared.uploader {
+                            u.enqueue(&c.path);
+                        }
+                        emit(RecorderEventKind::SegmentClosed {
+                            path: c.path,
+                            start: ntp_to_system_time(c.start_ntp),
+                            end: ntp_to_system_time(c.end_ntp.max(c.start_ntp)),
+                            frames: c.frames,
+                            bytes: c.bytes,
+                        });
+                    }
+                }
+                Err(e) => {
+                    let message = format!(
+                        "back-fill of the gap {} .. {} failed: {e}",
+                        rfc3339(start),
+                        rfc3339(end)
+                    );
+                    log::warn!("{camera}: {message}");
+                    emit(RecorderEventKind::Error { message });
+                }
+            }
+        }));
     }
 
     fn on_closed(&mut self, closed: Vec<ClosedSegment>, clock_rate: u32) {
         for c in closed {
             let duration = u64::try_from(c.duration_ticks).unwrap_or(0);
-            let end_ntp = c
-                .start_ntp
-                .saturating_add(ticks_to_ntp(duration, clock_rate));
+            // By the last fragment's own clock: where listings see the file end, so the
+            // gap that follows starts there too.
+            let end_ntp = if c.end_ntp > c.start_ntp {
+                c.end_ntp
+            } else {
+                c.start_ntp
+                    .saturating_add(ticks_to_ntp(duration, clock_rate))
+            };
             if c.frames > 0 {
                 self.last_end_ntp = Some(end_ntp);
             }
@@ -968,6 +1044,7 @@ async fn camera_task(
         rate_sample: (now, 0, 0),
         last_publish: now,
         connected_once: false,
+        backfills: Vec::new(),
     };
     let mut backoff = BackoffState::new(backoff_cfg);
 
@@ -1065,6 +1142,10 @@ async fn camera_task(
         let (start, reason) = cam.pending_gap.take().unwrap_or_default();
         cam.pending_gap = Some((start, format!("{reason}; camera stopped before recovering")));
         cam.close_gap(now_ntp());
+    }
+    for h in cam.backfills.drain(..) {
+        // What a back-fill wrote so far stays (complete fragments, as after a crash).
+        h.abort();
     }
     cam.set_state(CameraState::Stopped);
     cam.emit(RecorderEventKind::Stopped);

@@ -115,6 +115,11 @@ pub struct ClosedSegment {
     pub start_ntp: u64,
     /// Media duration in the stream's clock.
     pub duration_ticks: i64,
+    /// Wall-clock NTP just past its last complete fragment, by that fragment's own time
+    /// (its `prft`, what listings read). It can differ from `start_ntp` plus the duration
+    /// when a sender report moved the clock inside the file (the first frames of a session
+    /// are timed by arrival until the camera's first report).
+    pub end_ntp: u64,
     /// Frames written.
     pub frames: u64,
     /// File size.
@@ -157,6 +162,8 @@ struct OpenFile {
     /// Frames in complete fragments, and the RTP time just past them.
     durable_frames: u64,
     durable_end: i64,
+    /// Wall-clock NTP just past the last complete fragment ([`ClosedSegment::end_ntp`]).
+    durable_end_ntp: u64,
     last_fsync: Instant,
     /// Shared advisory lock held while the file is open: retention skips it.
     _hold: Option<FileHold>,
@@ -173,6 +180,8 @@ pub struct SegmentWriter {
     open: Option<OpenFile>,
     builder: FragmentBuilder,
     builder_first_ntp: u64,
+    /// RTP time of the first frame in the builder.
+    builder_first_ts: i64,
     last_ts: Option<i64>,
     last_duration: i64,
     fixed_count: u32,
@@ -196,6 +205,7 @@ impl SegmentWriter {
             open: None,
             builder: FragmentBuilder::new(),
             builder_first_ntp: 0,
+            builder_first_ts: 0,
             last_ts: None,
             last_duration: 0,
             fixed_count: 0,
@@ -413,6 +423,7 @@ impl SegmentWriter {
         };
         if self.builder.is_empty() {
             self.builder_first_ntp = wall_ntp;
+            self.builder_first_ts = au.timestamp;
         }
         if let Some(last) = self.last_ts {
             self.last_duration = au.timestamp - last;
@@ -482,11 +493,33 @@ impl SegmentWriter {
         );
         self.closed_on_error.push(ClosedSegment {
             duration_ticks: open.durable_end - open.first_ts,
+            end_ntp: open.durable_end_ntp,
             path: open.path,
             start_ntp: open.start_ntp,
             frames: open.durable_frames,
             bytes: open.bytes,
         });
+    }
+
+    /// RTP time of the first frame of the fragment being built, if any.
+    pub fn fragment_first_ts(&self) -> Option<i64> {
+        (!self.builder.is_empty()).then_some(self.builder_first_ts)
+    }
+
+    /// Gives the fragment being built the wall clock `ntp` for its first frame (the camera's
+    /// first sender report came after it was timed by arrival); a file with no complete
+    /// fragment yet starts there too. Its name stays as it was created.
+    pub fn retime_fragment(&mut self, ntp: u64) {
+        if self.builder.is_empty() {
+            return;
+        }
+        self.builder_first_ntp = ntp;
+        if let Some(open) = self.open.as_mut()
+            && open.durable_frames == 0
+        {
+            open.start_ntp = ntp;
+            open.durable_end_ntp = ntp;
+        }
     }
 
     fn flush_fragment(&mut self, next_ts: Option<i64>) -> io::Result<()> {
@@ -518,6 +551,10 @@ impl SegmentWriter {
         open.durable_frames = open.frames;
         if let Some(d) = next_dts {
             open.durable_end = d + open.first_ts;
+            let ticks = u64::try_from(open.durable_end - self.builder_first_ts).unwrap_or(0);
+            open.durable_end_ntp = self
+                .builder_first_ntp
+                .saturating_add(super::recovery::ticks_to_ntp(ticks, self.clock_rate));
         }
         self.stats.bytes += n;
         self.stats.fragments += 1;
@@ -537,6 +574,7 @@ impl SegmentWriter {
             // Every fragment was written; report the file with the error.
             self.closed_on_error.push(ClosedSegment {
                 duration_ticks: end.map_or(0, |e| e - open.first_ts),
+                end_ntp: open.durable_end_ntp,
                 path: open.path,
                 start_ntp: open.start_ntp,
                 frames: open.frames,
@@ -546,6 +584,7 @@ impl SegmentWriter {
         }
         let seg = ClosedSegment {
             duration_ticks: end.map_or(0, |e| e - open.first_ts),
+            end_ntp: open.durable_end_ntp,
             path: open.path,
             start_ntp: open.start_ntp,
             frames: open.frames,
@@ -620,6 +659,7 @@ impl SegmentWriter {
             bytes,
             durable_frames: 0,
             durable_end: first_ts,
+            durable_end_ntp: start_ntp,
             last_fsync: Instant::now(),
             _hold: hold,
         });

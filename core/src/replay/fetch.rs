@@ -383,6 +383,14 @@ async fn onvif_play(
                     status: 551 | 459, ..
                 },
             ) => return Err(no_profile_g(e)),
+            // 457 Invalid Range: nothing recorded there; real time would not help.
+            Err(e) if e.status() == Some(457) => {
+                return Err(ReplayError::NoRecording {
+                    start: show(t1),
+                    end: show(t2),
+                    detail: format!("the device answered {e}"),
+                });
+            }
             Err(e) if !*rate_control && e.status().is_some() => {
                 log::warn!("the device refused Rate-Control: no ({e}); fetching in real time");
                 *refused = Some(e.to_string());
