@@ -2,6 +2,10 @@
 //! recording root (`<root>/<camera>/<date>/<UTC start>.mp4`, by the recorder's own
 //! [`SegmentWriter`]), so that `ls`, `export` and `verify` see it like recorded footage.
 //!
+//! H.264 and H.265 alike (the first such video stream of the replay; H.265 files are `hvc1`
+//! with `hvcC`, as the recorder writes them); a parameter-set change starts a new file, as
+//! in recording.
+//!
 //! Frames start at the first keyframe at or after T1 (no pre-roll: the frames before T1
 //! would overlap what the recorder already holds) and stop before T2; each is stamped with
 //! its 0xABAC wall clock as the fragment's `prft`. The span written is appended to the
@@ -12,9 +16,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::extension::FLAG_T;
-use super::fetch::{AuInfo, FetchOptions, ReplayError, Sink, Timing, connect, play_into};
+use super::fetch::{
+    AuInfo, FetchOptions, FrameParams, ReplayError, Sink, StreamParams, Timing, connect, play_into,
+};
 use crate::export::{ExportError, Nanos, nanos_to_ntp, nanos_to_system};
-use crate::frame::{AccessUnit, ParameterSets};
+use crate::frame::AccessUnit;
 use crate::record::segment::{Naming, SegmentOptions, SegmentWriter};
 use crate::record::{ClosedSegment, Gap, gaps_log};
 
@@ -133,7 +139,7 @@ impl Sink for Backfill {
         &mut self,
         au: &mut AccessUnit,
         info: AuInfo,
-        params: Option<&ParameterSets>,
+        params: FrameParams<'_>,
     ) -> Result<Option<String>, ReplayError> {
         if self.done {
             return Ok(Some("done".into()));
@@ -144,6 +150,7 @@ impl Sink for Backfill {
             return Ok(Some("end time reached".into()));
         }
         let terminal = info.flags & FLAG_T != 0;
+        let mut announced = params.announced;
         if !self.started {
             if !(au.keyframe && wall >= self.t1) {
                 return Ok(terminal.then(|| "terminal flag (T)".into()));
@@ -152,14 +159,24 @@ impl Sink for Backfill {
             self.first = wall;
             // The writer opens its first file with the parameter sets the first frame
             // carries; the depacketizer attached them to a frame before T1.
-            if au.new_parameters.is_none() {
-                au.new_parameters = params.cloned();
+            match params.current {
+                Some(StreamParams::H264(ps)) if au.new_parameters.is_none() => {
+                    au.new_parameters = Some(ps.clone());
+                }
+                Some(current @ StreamParams::H265(_)) if announced.is_none() => {
+                    announced = Some(current);
+                }
+                _ => {}
             }
         }
-        let closed = self
-            .writer
-            .push(au, nanos_to_ntp(wall))
-            .map_err(|e| ReplayError::Output(ExportError::io(&self.dir, e)))?;
+        let ntp = nanos_to_ntp(wall);
+        let closed = match (announced, params.current) {
+            (Some(StreamParams::H265(ps)), _) => self.writer.push_h265(au, Some(ps), ntp),
+            (_, Some(StreamParams::H265(_))) => self.writer.push_h265(au, None, ntp),
+            // H.264: the writer reads the parameter sets from `au.new_parameters`.
+            _ => self.writer.push(au, ntp),
+        }
+        .map_err(|e| ReplayError::Output(ExportError::io(&self.dir, e)))?;
         self.closed.extend(closed);
         self.frames += 1;
         self.last = wall;

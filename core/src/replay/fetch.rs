@@ -1,7 +1,7 @@
 //! One replay download: T1..T2 of a recording, from its RTSP replay URI, into one MP4.
 //!
-//! The session: `DESCRIBE`, `SETUP` of the first H.264 stream (TCP interleaved, as the
-//! Streaming spec tells replay clients), then `PLAY` with `Require: onvif-replay`,
+//! The session: `DESCRIBE`, `SETUP` of the first H.264 or H.265 video stream (TCP
+//! interleaved, as the Streaming spec tells replay clients), then `PLAY` with `Require: onvif-replay`,
 //! `Range: clock=T1-T2`, `Rate-Control: no` and `Immediate: yes`. `Frames` is never sent
 //! (gst-rtsp-server answers 400 to `Frames: all`, and all frames is the default anyway).
 //! - 551 or 459 to that PLAY: [`ReplayError::NoProfileG`]. Without `Require`, such a device
@@ -31,7 +31,10 @@
 //! Output: sample bytes are spooled to a temporary file beside the output as they arrive
 //! (memory: the sample table, ~16 bytes a frame, plus the pre-roll GOP), then the
 //! progressive MP4 (`moov` first) is written by [`crate::export::mp4_writer`] and linked
-//! into place; an existing output is never overwritten.
+//! into place; an existing output is never overwritten. H.264 goes into an `avc1` sample
+//! entry with `avcC`, H.265 into `hvc1` with `hvcC` (VPS, SPS, PPS; IRAP pictures are the
+//! keyframes), built from the parameter sets in use when the clip starts; sample bytes are
+//! the NAL units as the device sent them, in-band parameter sets included.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -49,15 +52,18 @@ use crate::export::manifest::{
     MANIFEST_FORMAT, Manifest, ManifestGap, ManifestOutput, Span, hex, manifest_path,
 };
 use crate::export::mp4_writer::{
-    ChunkLayout, ClipSample, Edit, fragment_header, fragmented_moov, ftyp, mdat_header,
-    mdat_header_len, progressive_moov,
+    ChunkLayout, ClipSample, Edit, fragment_header, fragmented_video_moov, ftyp, mdat_header,
+    mdat_header_len, progressive_video_moov,
 };
 use crate::export::{
     ExportError, Nanos, OutputFormat, nanos_to_ntp, nanos_to_ticks, system_to_nanos, ticks_to_nanos,
 };
-use crate::fmp4::VideoTrack;
+use crate::fmp4::{VideoCodec, VideoConfig};
 use crate::frame::{AccessUnit, ParameterSets};
 use crate::h264::AvcDecoderConfig;
+use crate::h265::HevcDecoderConfig;
+use crate::record::ingest::{fmtp_line, h265_options, section_codec};
+use crate::rtp::h265::{H265Depacketizer, H265Fmtp, H265ParameterSets};
 use crate::rtp::{DepacketizerOptions, H264Depacketizer, RtpPacket};
 use crate::rtsp::client::{
     ClientError, ClientOptions, Packet, PlayOptions, PlayReply, Range, RtspClient, SetupTransport,
@@ -198,10 +204,11 @@ pub enum ReplayError {
         /// What the device did.
         detail: String,
     },
-    /// The presentation has no H.264 video stream.
-    #[error("the replay has no H.264 video stream (streams: {0})")]
+    /// The presentation has no H.264 or H.265 video stream.
+    #[error("the replay has no H.264 or H.265 video stream (streams: {0})")]
     NoH264(String),
-    /// The SPS/PPS changed inside the range: one MP4 track has one sample description.
+    /// The parameter sets (H.264 SPS/PPS, H.265 VPS/SPS/PPS) changed inside the range: one
+    /// MP4 track has one sample description.
     #[error(
         "the stream's parameter sets change at {at}: fetch {start}..{at} and {at}..{end} \
          separately"
@@ -214,8 +221,8 @@ pub enum ReplayError {
         /// Requested end (RFC 3339).
         end: String,
     },
-    /// The stream's SPS/PPS are unusable.
-    #[error("unusable SPS/PPS: {0}")]
+    /// The stream's parameter sets (SPS/PPS, or VPS/SPS/PPS for H.265) are unusable.
+    #[error("unusable parameter sets: {0}")]
     BadParameters(String),
     /// The RTSP session failed.
     #[error("replay: {0}")]
@@ -297,11 +304,13 @@ pub(super) async fn connect(
 /// (`super::backfill`).
 pub(super) trait Sink {
     /// Takes one access unit with its 0xABAC facts; `Some(reason)` ends the download.
+    /// `params`: the parameter sets announced with it (set on the first access unit and on
+    /// every change; for H.264 also in `au.new_parameters`) and the latest ones known.
     fn take(
         &mut self,
         au: &mut AccessUnit,
         info: AuInfo,
-        params: Option<&ParameterSets>,
+        params: FrameParams<'_>,
     ) -> Result<Option<String>, ReplayError>;
     /// True once it wants nothing more.
     fn done(&self) -> bool;
@@ -312,13 +321,127 @@ impl Sink for Assembler {
         &mut self,
         au: &mut AccessUnit,
         info: AuInfo,
-        params: Option<&ParameterSets>,
+        params: FrameParams<'_>,
     ) -> Result<Option<String>, ReplayError> {
         self.push(au, info, params)
     }
 
     fn done(&self) -> bool {
         self.done
+    }
+}
+
+/// The parameter sets of the stream being fetched, by codec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum StreamParams {
+    /// H.264 SPS and PPS.
+    H264(ParameterSets),
+    /// H.265 VPS, SPS and PPS.
+    H265(H265ParameterSets),
+}
+
+impl StreamParams {
+    /// The MP4 sample description (`avc1`/`avcC` or `hvc1`/`hvcC`) these describe.
+    fn video_config(&self, timescale: u32) -> Result<VideoConfig, ReplayError> {
+        let bad = |what: &str, e: &dyn std::fmt::Display| {
+            ReplayError::BadParameters(format!("{what}: {e}"))
+        };
+        Ok(match self {
+            StreamParams::H264(ps) => {
+                let cfg = AvcDecoderConfig::from_parameter_sets(&ps.sps, &ps.pps)
+                    .map_err(|e| ReplayError::BadParameters(e.to_string()))?;
+                let sps = cfg.sps_info();
+                VideoConfig {
+                    codec: VideoCodec::H264,
+                    width: sps.width(),
+                    height: sps.height(),
+                    timescale,
+                    config: cfg.to_bytes(),
+                }
+            }
+            StreamParams::H265(ps) => {
+                let cfg = HevcDecoderConfig::from_parameter_sets(&ps.vps, &ps.sps, &ps.pps)
+                    .map_err(|e| bad("VPS/SPS/PPS", &e))?;
+                let config = cfg.to_bytes().map_err(|e| bad("hvcC", &e))?;
+                let sps = cfg.sps_info();
+                VideoConfig {
+                    codec: VideoCodec::H265,
+                    width: sps.width(),
+                    height: sps.height(),
+                    timescale,
+                    config,
+                }
+            }
+        })
+    }
+}
+
+/// The parameter sets that go with one access unit.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct FrameParams<'a> {
+    /// Announced with this access unit: on the first one and whenever they changed.
+    pub(super) announced: Option<&'a StreamParams>,
+    /// The latest known (from the SDP or the stream).
+    pub(super) current: Option<&'a StreamParams>,
+}
+
+/// The depacketizer of the fetched stream.
+// One per download, never moved on the hot path.
+#[allow(clippy::large_enum_variant)]
+enum Depack {
+    H264(H264Depacketizer),
+    H265(H265Depacketizer),
+}
+
+/// One access unit out of [`Depack`], with its parameter sets.
+struct Pulled {
+    au: AccessUnit,
+    announced: Option<StreamParams>,
+    current: Option<StreamParams>,
+}
+
+impl Depack {
+    fn push(&mut self, pkt: RtpPacket) -> bool {
+        match self {
+            Depack::H264(d) => d.push(pkt).is_ok(),
+            Depack::H265(d) => d.push(pkt).is_ok(),
+        }
+    }
+
+    /// The next access unit; at the end of the stream (`flush`), also the one being built.
+    fn next(&mut self, flush: bool) -> Option<Pulled> {
+        match self {
+            Depack::H264(d) => {
+                let au = if flush { d.flush() } else { d.pull() }?;
+                Some(Pulled {
+                    announced: au.new_parameters.clone().map(StreamParams::H264),
+                    current: d.parameters().cloned().map(StreamParams::H264),
+                    au,
+                })
+            }
+            Depack::H265(d) => {
+                let f = if flush { d.flush() } else { d.pull() }?;
+                Some(Pulled {
+                    au: f.au,
+                    announced: f.new_parameters.map(StreamParams::H265),
+                    current: d.parameters().map(StreamParams::H265),
+                })
+            }
+        }
+    }
+
+    fn recycle(&mut self, au: AccessUnit) {
+        match self {
+            Depack::H264(d) => d.recycle(au),
+            Depack::H265(d) => d.recycle(au),
+        }
+    }
+
+    fn lost_packets(&self) -> u64 {
+        match self {
+            Depack::H264(d) => d.stats().lost_packets,
+            Depack::H265(d) => d.stats().lost_packets,
+        }
     }
 }
 
@@ -415,9 +538,13 @@ pub(super) async fn play_into<S: Sink>(
     opts: &FetchOptions,
     make: impl FnOnce(u32, &PlayReply) -> Result<S, ReplayError>,
 ) -> Result<Played<S>, ReplayError> {
-    let (index, clock_rate, sprop) = {
+    let (index, clock_rate, codec, sprop, fmtp) = {
         let p = client.describe().await?;
-        let Some(i) = p.streams.iter().position(|s| s.section.is_h264()) else {
+        let Some(i) = p.streams.iter().position(|s| {
+            let v = &s.section;
+            v.is_h264()
+                || (v.media.eq_ignore_ascii_case("video") && section_codec(v) == VideoCodec::H265)
+        }) else {
             let names: Vec<_> = p
                 .streams
                 .iter()
@@ -429,7 +556,9 @@ pub(super) async fn play_into<S: Sink>(
         (
             i,
             s.clock_rate.max(1),
+            section_codec(s),
             s.fmtp_param("sprop-parameter-sets").map(str::to_string),
+            fmtp_line(s),
         )
     };
     client.setup(index, SetupTransport::Tcp).await?;
@@ -450,7 +579,13 @@ pub(super) async fn play_into<S: Sink>(
         reorder_window: 0,
         ..Default::default()
     };
-    let mut depack = H264Depacketizer::new(depack_opts, sprop.as_deref());
+    let mut depack = match codec {
+        VideoCodec::H264 => Depack::H264(H264Depacketizer::new(depack_opts, sprop.as_deref())),
+        VideoCodec::H265 => Depack::H265(H265Depacketizer::new(
+            h265_options(&depack_opts),
+            &H265Fmtp::parse(&fmtp),
+        )),
+    };
     // 0xABAC facts of the access units being built, by RTP timestamp, in arrival order.
     let mut infos: std::collections::VecDeque<(u32, AuInfo)> = Default::default();
     let mut any_frame = false;
@@ -494,25 +629,31 @@ pub(super) async fn play_into<S: Sink>(
                 }
             }
         }
-        if depack.push(pkt).is_err() {
-            // Counted in the depacketizer's stats; it resumes at the next IDR.
+        if !depack.push(pkt) {
+            // Counted in the depacketizer's stats; it resumes at the next keyframe.
         }
-        while let Some(mut au) = depack.pull() {
+        while let Some(mut p) = depack.next(false) {
             any_frame = true;
-            let info = take_info(&mut infos, au.timestamp);
-            let params = depack.parameters().cloned();
-            let stop = asm.take(&mut au, info, params.as_ref())?;
-            depack.recycle(au);
+            let info = take_info(&mut infos, p.au.timestamp);
+            let params = FrameParams {
+                announced: p.announced.as_ref(),
+                current: p.current.as_ref(),
+            };
+            let stop = asm.take(&mut p.au, info, params)?;
+            depack.recycle(p.au);
             if let Some(why) = stop {
                 break 'recv why;
             }
         }
     };
     if !asm.done() {
-        while let Some(mut au) = depack.flush() {
-            let info = take_info(&mut infos, au.timestamp);
-            let params = depack.parameters().cloned();
-            if asm.take(&mut au, info, params.as_ref())?.is_some() {
+        while let Some(mut p) = depack.next(true) {
+            let info = take_info(&mut infos, p.au.timestamp);
+            let params = FrameParams {
+                announced: p.announced.as_ref(),
+                current: p.current.as_ref(),
+            };
+            if asm.take(&mut p.au, info, params)?.is_some() {
                 break;
             }
         }
@@ -524,7 +665,7 @@ pub(super) async fn play_into<S: Sink>(
         rate_control,
         refused,
         ended_by,
-        lost_packets: depack.stats().lost_packets,
+        lost_packets: depack.lost_packets(),
     })
 }
 
@@ -614,7 +755,7 @@ struct Assembler {
     nominal: Nanos,
     held: Vec<Held>,
     held_bytes: usize,
-    track: Option<(VideoTrack, ParameterSets)>,
+    track: Option<(VideoConfig, StreamParams)>,
     samples: Vec<ClipSample>,
     chunks: Vec<ChunkLayout>,
     /// Wall clock of each chunk's first sample (the `prft` of a fragmented clip).
@@ -753,7 +894,7 @@ impl Assembler {
         &mut self,
         au: &AccessUnit,
         info: AuInfo,
-        params: Option<&ParameterSets>,
+        params: FrameParams<'_>,
     ) -> Result<Option<String>, ReplayError> {
         if self.done {
             return Ok(Some("done".into()));
@@ -828,11 +969,11 @@ impl Assembler {
             }
             // Footage that ends (T) before T1 gives nothing to show: no recording.
             if wall > self.t1 || (terminal && wall + self.nominal > self.t1) {
-                self.start(params, wall)?;
+                self.start(params.current, wall)?;
             }
             return Ok(terminal.then(|| "terminal flag (T)".into()));
         }
-        if let (Some(ps), Some((_, have))) = (&au.new_parameters, &self.track)
+        if let (Some(ps), Some((_, have))) = (params.announced, &self.track)
             && ps != have
         {
             return Err(ReplayError::ParameterSetsChanged {
@@ -853,25 +994,14 @@ impl Assembler {
     }
 
     /// Opens the spool and stores the held pre-roll.
-    fn start(&mut self, params: Option<&ParameterSets>, at: Nanos) -> Result<(), ReplayError> {
+    fn start(&mut self, params: Option<&StreamParams>, at: Nanos) -> Result<(), ReplayError> {
         let Some(ps) = params else {
             return Err(ReplayError::BadParameters(format!(
-                "no SPS/PPS before the frame at {}",
+                "no SPS/PPS (VPS/SPS/PPS for H.265) before the frame at {}",
                 show(at)
             )));
         };
-        let cfg = AvcDecoderConfig::from_parameter_sets(&ps.sps, &ps.pps)
-            .map_err(|e| ReplayError::BadParameters(e.to_string()))?;
-        let sps = cfg.sps_info();
-        self.track = Some((
-            VideoTrack {
-                width: sps.width(),
-                height: sps.height(),
-                timescale: self.clock_rate,
-                avcc: cfg.to_bytes(),
-            },
-            ps.clone(),
-        ));
+        self.track = Some((ps.video_config(self.clock_rate)?, ps.clone()));
         let file = std::fs::OpenOptions::new()
             .write(true)
             .read(true)
@@ -998,7 +1128,7 @@ impl Assembler {
     fn write(
         &mut self,
         mut spool: File,
-        track: &VideoTrack,
+        track: &VideoConfig,
         display_index: usize,
         display_wall: Nanos,
         how: &Ended<'_>,
@@ -1025,7 +1155,7 @@ impl Assembler {
         ftyp(&mut head, self.fragmented);
         if self.fragmented {
             let media_duration = self.samples.iter().map(|s| u64::from(s.duration)).sum();
-            head.extend_from_slice(&fragmented_moov(track, edit, media_duration));
+            head.extend_from_slice(&fragmented_video_moov(track, edit, media_duration));
             pieces.push(Piece::Head(head));
             let (mut first, mut dts) = (0usize, 0u64);
             for (n, (c, &wall)) in self.chunks.iter().zip(&self.chunk_walls).enumerate() {
@@ -1043,14 +1173,15 @@ impl Assembler {
             }
         } else {
             let mdat_len = mdat_header_len(payload);
-            let probe = progressive_moov(track, &self.samples, &self.chunks, edit, 0, false);
+            let probe = progressive_video_moov(track, &self.samples, &self.chunks, edit, 0, false);
             let mut start = head.len() as u64 + probe.len() as u64 + mdat_len;
             let co64 = start.saturating_add(payload) > u64::from(u32::MAX);
             if co64 {
-                let probe = progressive_moov(track, &self.samples, &self.chunks, edit, 0, true);
+                let probe =
+                    progressive_video_moov(track, &self.samples, &self.chunks, edit, 0, true);
                 start = head.len() as u64 + probe.len() as u64 + mdat_len;
             }
-            head.extend_from_slice(&progressive_moov(
+            head.extend_from_slice(&progressive_video_moov(
                 track,
                 &self.samples,
                 &self.chunks,

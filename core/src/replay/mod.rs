@@ -1,5 +1,11 @@
 //! Footage off the device: ONVIF Profile G replay over RTSP into one MP4 with a manifest.
 //!
+//! The first H.264 or H.265 video stream of the replay is fetched: H.264 into `avc1`/`avcC`,
+//! H.265 into `hvc1`/`hvcC` (IRAP pictures are its keyframes), progressive or fragmented,
+//! timed by 0xABAC either way. A parameter-set change inside the range is the typed
+//! [`ReplayError::ParameterSetsChanged`] for a clip; a back-fill starts a new segment file
+//! there, as the recorder does.
+//!
 //! - [`extension`]: the 0xABAC RTP header extension (NTP time of each frame, C/E/D/T flags,
 //!   CSeq), with the 2036 NTP era placed by a reference time.
 //! - [`fetch`](mod@fetch): one download: `PLAY` with `Require: onvif-replay`,
@@ -19,9 +25,7 @@
 //! - [`vendor`]: Hikvision, Dahua and Uniview playback URLs for devices without a working
 //!   Profile G ([`FetchOptions::vendor`] plays them without the replay headers).
 //!
-//! Not here yet (issue 13): the recorder's automatic back-fill after an
-//! outage (`backfill = true`), audio tracks and H.265, fetching across a parameter-set change, Python and
-//! C surfaces, the sim's Profile G face.
+//! Not here yet (issue 13): audio tracks, fetching one clip across a parameter-set change.
 
 pub mod backfill;
 pub mod device;

@@ -6,11 +6,16 @@ recording dated to a real day: the Profile G replay peer of camwire's tests.
 Usage: gst_onvif_server.py FILE --start 2026-11-25T10:00:00Z [--fps 25] [--port N]
                            [--ignore-end] [--gap AT:LEN[:nod]] [--clock-offset S]
                            [--refuse-rate-control-no] [--soap-log FILE] [--no-get-services]
-                           [--vendor-mount PATH]... [--utc-offset S]
+                           [--vendor-mount PATH]... [--utc-offset S] [--codec h264|h265]
 
 FILE is an MP4 with one H.264 track (converted here with ffmpeg to Annex B with an access
 unit delimiter before every access unit) or such an Annex B file already (.h264), B-frame
 free. Access unit i is the frame recorded at START + i / FPS.
+
+With --codec h265, FILE is an MP4 with one H.265 track (converted with ffmpeg's
+hevc_mp4toannexb and hevc_metadata=aud=insert) or an Annex B .h265/.hevc file with an AUD
+(NAL type 35) before every access unit; keyframes are IRAP pictures (NAL types 16..21), and
+every mount runs h265parse ! rtph265pay config-interval=-1 instead of the H.264 elements.
 
 Printed on stdout once everything listens: "READY <replay-url> <plain-url> <device-xaddr>".
 
@@ -65,6 +70,34 @@ Gst.init(None)
 
 NTP_UNIX = 2_208_988_800
 CAPS = "video/x-h264,stream-format=byte-stream,alignment=au"
+CAPS_H265 = "video/x-h265,stream-format=byte-stream,alignment=au"
+
+
+def split_access_units_h265(data: bytes):
+    """(bytes, keyframe) per H.265 access unit, cut at each AUD (NAL type 35); a keyframe
+    holds an IRAP picture (NAL types 16..21: BLA, IDR, CRA)."""
+    def nal_type(b):
+        return (b >> 1) & 0x3F
+
+    starts = []
+    i = data.find(b"\x00\x00\x01")
+    while i >= 0:
+        if i + 3 < len(data) and nal_type(data[i + 3]) == 35:
+            starts.append(i - 1 if i > 0 and data[i - 1] == 0 else i)
+        i = data.find(b"\x00\x00\x01", i + 3)
+    aus = []
+    for n, s in enumerate(starts):
+        e = starts[n + 1] if n + 1 < len(starts) else len(data)
+        au = data[s:e]
+        key = False
+        j = au.find(b"\x00\x00\x01")
+        while j >= 0:
+            if j + 3 < len(au) and 16 <= nal_type(au[j + 3]) <= 21:
+                key = True
+                break
+            j = au.find(b"\x00\x00\x01", j + 3)
+        aus.append((au, key))
+    return aus
 
 
 def split_access_units(data: bytes):
@@ -170,11 +203,32 @@ class ArchiveSrc(GstBase.BaseSrc):
 GObject.type_register(ArchiveSrc)
 
 
+class ArchiveSrcH265(ArchiveSrc):
+    """ArchiveSrc for an H.265 archive: the same source with H.265 caps."""
+
+    __gstmetadata__ = ("camwire H.265 archive source", "Source/Video", "test archive", "camwire")
+    __gsttemplates__ = (
+        Gst.PadTemplate.new(
+            "src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, Gst.Caps.from_string(CAPS_H265)
+        ),
+    )
+
+
+GObject.type_register(ArchiveSrcH265)
+
+# Per codec: the source class, parser and payloader.
+CODECS = {
+    "h264": (ArchiveSrc, "h264parse", "rtph264pay"),
+    "h265": (ArchiveSrcH265, "h265parse", "rtph265pay"),
+}
+
+
 class Archive:
     """The recording: access units, the first one's time (ns since 1900), frame length, and
     an optional hole: from access unit `gap_index` on, times are `gap_ns` later."""
 
-    def __init__(self, aus, epoch, frame, ignore_end, gap=None):
+    def __init__(self, aus, epoch, frame, ignore_end, gap=None, codec="h264"):
+        self.codec = codec
         self.aus = aus
         self.epoch = epoch
         self.frame = frame
@@ -202,9 +256,10 @@ class ArchiveFactory(GstRtspServer.RTSPOnvifMediaFactory):
     def do_create_element(self, url):
         outer = Gst.Bin.new(None)
         pay0 = Gst.Bin.new("pay0")
-        src = ArchiveSrc(self.archive)
-        parse = Gst.ElementFactory.make("h264parse")
-        pay = Gst.ElementFactory.make("rtph264pay")
+        src_class, parse_name, pay_name = CODECS[self.archive.codec]
+        src = src_class(self.archive)
+        parse = Gst.ElementFactory.make(parse_name)
+        pay = Gst.ElementFactory.make(pay_name)
         pay.set_property("pt", 96)
         pay.set_property("config-interval", -1)
         ts = Gst.ElementFactory.make("rtponviftimestamp")
@@ -251,12 +306,13 @@ class VendorFactory(GstRtspServer.RTSPMediaFactory):
         if start is None:
             return None
         pay0 = Gst.Bin.new("pay0")
-        src = ArchiveSrc(self.archive)
+        src_class, parse_name, pay_name = CODECS[self.archive.codec]
+        src = src_class(self.archive)
         t = (start + NTP_UNIX) * 1_000_000_000
         src.base = src.index = src.snap(t)
         src.pts_base = self.archive.time_of(src.base)
-        parse = Gst.ElementFactory.make("h264parse")
-        pay = Gst.ElementFactory.make("rtph264pay")
+        parse = Gst.ElementFactory.make(parse_name)
+        pay = Gst.ElementFactory.make(pay_name)
         pay.set_property("pt", 96)
         pay.set_property("config-interval", -1)
         for e in (src, parse, pay):
@@ -530,10 +586,27 @@ def main() -> int:
         default=0.0,
         help="seconds the SOAP side's GetSystemDateAndTime is ahead of the real clock",
     )
+    ap.add_argument(
+        "--codec",
+        choices=["h264", "h265"],
+        default="h264",
+        help="the codec of FILE (h265: split at AUD NAL type 35, IRAP keyframes, "
+        "h265parse ! rtph265pay)",
+    )
     a = ap.parse_args()
-    if a.file.endswith(".h264"):
+    annexb = a.file.endswith((".h265", ".hevc")) if a.codec == "h265" else a.file.endswith(
+        ".h264"
+    )
+    if annexb:
         with open(a.file, "rb") as f:
             data = f.read()
+    elif a.codec == "h265":
+        data = subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", a.file, "-c", "copy", "-bsf:v",
+             "hevc_mp4toannexb,hevc_metadata=aud=insert", "-f", "hevc", "-"],
+            check=True,
+            stdout=subprocess.PIPE,
+        ).stdout
     else:
         data = subprocess.run(
             ["ffmpeg", "-v", "error", "-i", a.file, "-c", "copy", "-bsf:v",
@@ -541,7 +614,7 @@ def main() -> int:
             check=True,
             stdout=subprocess.PIPE,
         ).stdout
-    aus = split_access_units(data)
+    aus = split_access_units_h265(data) if a.codec == "h265" else split_access_units(data)
     if not aus or not aus[0][1]:
         print("ERROR no access units, or the first is not a keyframe", flush=True)
         return 1
@@ -557,19 +630,22 @@ def main() -> int:
     if a.gap:
         at, length, *flag = a.gap.split(":")
         gap = (round(float(at) * a.fps), int(float(length) * 1e9), flag != ["nod"])
-    replay = ArchiveFactory(Archive(aus, epoch_ns, frame_ns, a.ignore_end, gap))
+    replay = ArchiveFactory(Archive(aus, epoch_ns, frame_ns, a.ignore_end, gap, a.codec))
     replay.set_replay_support(True)
     replay.set_media_gtype(GstRtspServer.RTSPOnvifMedia.__gtype__)
     mounts.add_factory("/recording/1", replay)
     plain = GstRtspServer.RTSPMediaFactory()
     loc = a.file.replace("\\", "\\\\").replace('"', '\\"')
-    demux = "" if a.file.endswith(".h264") else "qtdemux ! "
+    demux = "" if annexb else "qtdemux ! "
+    _, parse_name, pay_name = CODECS[a.codec]
     plain.set_launch(
-        f'( filesrc location="{loc}" ! {demux}h264parse ! rtph264pay name=pay0 pt=96 )'
+        f'( filesrc location="{loc}" ! {demux}{parse_name} ! {pay_name} name=pay0 pt=96 )'
     )
     mounts.add_factory("/live", plain)
     for path in a.vendor_mount:
-        vendor = VendorFactory(Archive(aus, epoch_ns, frame_ns, True, gap), a.utc_offset or 0)
+        vendor = VendorFactory(
+            Archive(aus, epoch_ns, frame_ns, True, gap, a.codec), a.utc_offset or 0
+        )
         vendor.set_shared(False)
         mounts.add_factory(path, vendor)
     if a.refuse_rate_control_no:
