@@ -71,7 +71,8 @@ class StreamInfo:
     def from_sdp(self) -> bool: ...
     @property
     def avcc(self) -> bytes:
-        """The AVCDecoderConfigurationRecord (decoder extradata for ``format="avc"``)."""
+        """The decoder configuration record (decoder extradata for ``format="avc"``): avcC for
+        H.264, hvcC for H.265 (``codec`` starting with ``hvc1``)."""
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 

@@ -696,7 +696,7 @@ impl FrameBuffer {
 /// What a camera's video stream is, read from its SPS/PPS.
 #[pyclass(frozen, name = "StreamInfo", module = "camwire._camwire")]
 pub struct PyStreamInfo {
-    /// RFC 6381 codec string, e.g. `avc1.4d401e`.
+    /// RFC 6381 codec string, e.g. `avc1.4d401e` or `hvc1.1.6.L93.B0`.
     #[pyo3(get)]
     codec: String,
     /// Profile name (`Baseline`, `Main`, `High`, ...).
@@ -741,7 +741,8 @@ impl From<StreamInfo> for PyStreamInfo {
 
 #[pymethods]
 impl PyStreamInfo {
-    /// The AVCDecoderConfigurationRecord (decoder extradata for `format="avc"` frames).
+    /// The decoder configuration record (decoder extradata for `format="avc"` frames): avcC
+    /// for H.264, hvcC for H.265 (`codec` starting with `hvc1`).
     #[getter]
     fn avcc<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.avcc)

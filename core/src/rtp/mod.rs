@@ -12,7 +12,7 @@
 //! - [`sequence`]: loss, late packets, sequence restarts.
 //! - [`timestamp`]: 32 → 64-bit timestamp extension.
 //! - [`h264`]: RFC 6184 depacketization and every camera quirk we know of.
-//! - [`h265`]: RFC 7798 depacketization (not yet wired into the recorder).
+//! - [`h265`]: RFC 7798 depacketization (recorder, live stream, fetch and back-fill).
 //! - [`aac`], [`g711`], [`audio`]: RFC 3640 AAC and G.711 audio frames, bytes as sent.
 
 pub mod aac;
