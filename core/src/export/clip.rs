@@ -144,6 +144,8 @@ struct Plan {
     samples: Vec<ClipSample>,
     chunks: Vec<Chunk>,
     display_index: usize,
+    /// Frames the edit list presents (from `display_index` on, in presentation order).
+    shown_frames: u64,
     display_wall: Nanos,
     preroll_wall: Nanos,
     last_wall: Nanos,
@@ -322,7 +324,7 @@ pub fn export_with_progress<R: AsRoot + ?Sized>(
         },
         preroll_start: show(plan.preroll_wall),
         last_frame: show(plan.last_wall),
-        frames: (plan.samples.len() - plan.display_index) as u64,
+        frames: plan.shown_frames,
         samples: plan.samples.len() as u64,
         gaps: plan
             .gaps
@@ -461,6 +463,7 @@ fn plan(
         samples: Vec::new(),
         chunks: Vec::new(),
         display_index: usize::MAX,
+        shown_frames: 0,
         display_wall: 0,
         preroll_wall: 0,
         last_wall: 0,
@@ -476,8 +479,6 @@ fn plan(
     };
     let mut damage = DamageTracker::new();
     let mut out_time: u64 = 0;
-    let mut display_dts: u64 = 0;
-    let mut last_dts: u64 = 0; // output decode time of the last sample stored
     let mut prev_end: Option<(Nanos, Nanos)> = None; // (wall end, frame interval)
     // One streaming reader, for the source being read (sources follow each other).
     let mut reader: Option<(usize, SegmentReader<'_>)> = None;
@@ -563,7 +564,6 @@ fn plan(
             if p.display_index == usize::MAX && (g > k || (g == k && i >= display_at)) {
                 p.display_index = p.samples.len();
                 p.display_wall = w;
-                display_dts = out_time;
             }
             damage.sample(w, s.is_keyframe(), s.lost_packets, s.damaged);
             p.lost_packets += u64::from(s.lost_packets);
@@ -575,7 +575,6 @@ fn plan(
                 cto,
             });
             p.last_wall = w;
-            last_dts = out_time;
             out_time = out_time.saturating_add(u64::from(s.duration));
             let dur = ticks_to_nanos(i64::from(s.duration), ts);
             p.end_wall = w.saturating_add(dur).min(t2);
@@ -615,18 +614,51 @@ fn plan(
             ..d
         })
         .collect();
-    let cto = p.samples.get(p.display_index).map_or(0, |s| s.cto);
-    // Presentation ends inside the last stored frame: at T2 by that frame's own wall clock,
+    // Presentation end: inside the last stored frame, at T2 by that frame's own wall clock,
     // or at its end. Measuring from the last frame (not from T2 − T1) keeps every stored
     // frame on screen even when the camera's clock stepped a little between fragments, so
     // the manifest's frame count is exactly what players decode.
     let last_dur = p.samples.last().map_or(0, |s| u64::from(s.duration));
     let to_t2 = u64::try_from(nanos_to_ticks(t2.saturating_sub(p.last_wall), ts)).unwrap_or(0);
+    let last_dur = last_dur.min(to_t2).max(1);
+    // With B-frames (composition offsets) presentation order differs from decode order. The
+    // edit starts at the earliest frame presented among those decoded from the display
+    // sample on. It ends where the last stored frame's decode interval ends: every frame
+    // presented before that is stored (a frame decoded later is presented no earlier than
+    // its own decode time), while a reference frame presented later may be missing the
+    // B-frames shown before it. Without reordering these are the display sample's decode
+    // time and the end of the last sample, as they always were.
+    let (mut start, mut latest) = (i64::MAX, i64::MIN);
+    let mut dts = 0i64;
+    for (j, s) in p.samples.iter().enumerate() {
+        let pts = dts.saturating_add(i64::from(s.cto));
+        if j >= p.display_index {
+            start = start.min(pts);
+        }
+        latest = latest.max(pts);
+        dts = dts.saturating_add(i64::from(s.duration));
+    }
+    let start = u64::try_from(start).unwrap_or(0);
+    let latest = u64::try_from(latest).unwrap_or(0).max(start);
+    let last_dts = out_time.saturating_sub(p.samples.last().map_or(0, |s| u64::from(s.duration)));
+    let end = latest.min(last_dts).saturating_add(last_dur).max(start + 1);
+    p.shown_frames = if p.samples.iter().all(|s| s.cto == 0) {
+        (p.samples.len() - p.display_index) as u64
+    } else {
+        let mut dts = 0i64;
+        let mut shown = 0u64;
+        for s in &p.samples {
+            let pts = dts.saturating_add(i64::from(s.cto));
+            if u64::try_from(pts).is_ok_and(|t| t >= start && t < end) {
+                shown += 1;
+            }
+            dts = dts.saturating_add(i64::from(s.duration));
+        }
+        shown
+    };
     p.edit = Edit {
-        media_time: display_dts.saturating_add_signed(i64::from(cto)),
-        duration: last_dts
-            .saturating_sub(display_dts)
-            .saturating_add(last_dur.min(to_t2).max(1)),
+        media_time: start,
+        duration: end - start,
     };
     Ok(Some(p))
 }

@@ -312,10 +312,12 @@ fn stts(out: &mut Vec<u8>, samples: &[ClipSample]) {
     end(out, b);
 }
 
-/// Run-length `ctts` v1 (signed offsets).
+/// Run-length `ctts`: version 0 (unsigned offsets, what every player reads) when no offset
+/// is negative, else version 1 (signed).
 fn ctts(out: &mut Vec<u8>, samples: &[ClipSample]) {
     let runs = run_lengths(samples.iter().map(|s| s.cto));
-    let b = begin_full(out, b"ctts", 1, 0);
+    let version = u8::from(samples.iter().any(|s| s.cto < 0));
+    let b = begin_full(out, b"ctts", version, 0);
     put_u32(out, u32::try_from(runs.len()).unwrap_or(u32::MAX));
     for (n, o) in runs {
         put_u32(out, n);
@@ -388,6 +390,45 @@ mod tests {
         // Same size with 64-bit offsets plus 4 bytes per chunk.
         let wide = progressive_moov(&track(), &samples, &chunks, edit, 1 << 33, true);
         assert_eq!(wide.len(), moov.len() + 8);
+    }
+
+    /// Composition offsets: `ctts` version 0 when none is negative, version 1 (signed) when
+    /// one is; run-length coded either way.
+    #[test]
+    fn ctts_version_follows_the_sign_of_the_offsets() {
+        let s = |cto| ClipSample {
+            size: 10,
+            duration: 3600,
+            sync: false,
+            cto,
+        };
+        let chunks = [ChunkLayout {
+            count: 4,
+            bytes: 40,
+        }];
+        let edit = Edit {
+            media_time: 7200,
+            duration: 14_400,
+        };
+        for (ctos, version) in [
+            ([7200, 14_400, 3600, 3600], 0u8),
+            ([0, 7200, -3600, -3600], 1),
+        ] {
+            let samples = ctos.map(s);
+            let moov = progressive_moov(&track(), &samples, &chunks, edit, 1000, false);
+            let top: Vec<_> = BoxIter::new(&moov, 0)
+                .collect::<Result<_, _>>()
+                .expect("walk");
+            let stbl = find_path(top[0].body, &[b"trak", b"mdia", b"minf", b"stbl"]).expect("stbl");
+            let ctts = find_path(stbl, &[b"ctts"]).expect("ctts");
+            assert_eq!(ctts[0], version, "{ctos:?}");
+            let mut want = vec![0, 0, 0, 3];
+            for (n, o) in [(1u32, ctos[0]), (1, ctos[1]), (2, ctos[2])] {
+                want.extend_from_slice(&n.to_be_bytes());
+                want.extend_from_slice(&o.to_be_bytes());
+            }
+            assert_eq!(&ctts[4..], &want[..], "{ctos:?}");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ mod sps;
 mod vui;
 
 #[cfg(test)]
-mod testdata;
+pub(crate) mod testdata;
 #[cfg(test)]
 mod tests;
 

@@ -274,6 +274,30 @@ impl BitWriter {
     }
 }
 
+/// A 320x240 Main SPS without VUI (so without a stated reorder depth), as hex.
+pub(crate) fn sps_without_vui() -> String {
+    BitWriter::new()
+        .u(8, 77) // profile_idc Main
+        .u(8, 0x40) // constraint_set1
+        .u(8, 30) // level_idc
+        .ue(0) // seq_parameter_set_id
+        .ue(0) // log2_max_frame_num_minus4
+        .ue(0) // pic_order_cnt_type
+        .ue(2) // log2_max_pic_order_cnt_lsb_minus4
+        .ue(3) // max_num_ref_frames
+        .flag(false) // gaps_in_frame_num_value_allowed_flag
+        .ue(19) // pic_width_in_mbs_minus1
+        .ue(14) // pic_height_in_map_units_minus1
+        .flag(true) // frame_mbs_only_flag
+        .flag(true) // direct_8x8_inference_flag
+        .flag(false) // frame_cropping_flag
+        .flag(false) // vui_parameters_present_flag
+        .nal(0x67)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Deterministic xorshift64 for the fuzz-style tests (no dependency).
 pub(crate) struct XorShift(pub u64);
 

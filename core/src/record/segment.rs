@@ -12,8 +12,18 @@
 //!   ([`push`](SegmentWriter::push), [`push_h265`](SegmentWriter::push_h265)).
 //! - Sample times come from RTP timestamps, relative to the file's first frame (tfdt starts
 //!   at 0 in every file); each fragment's `prft` carries the wall-clock of its first frame.
-//!   Decode time equals presentation time: cameras send no B-frames (a stream with B-frames
-//!   would need reordering we do not do yet).
+//!   RTP timestamps are presentation times. Decode times come from them as FFmpeg derives
+//!   them: the reorder depth `d` of the stream (the H.264 VUI `max_num_reorder_frames`, the
+//!   H.265 `sps_max_num_reorder_pics`) sizes a window of presentation times, and each sample's
+//!   decode time is the smallest one in the window once its own is added, so the decode times
+//!   are the sorted presentation times delayed by `d` frames (the first `d` extrapolated one
+//!   frame interval apart). `trun` then carries signed composition offsets (pts − dts). A
+//!   stream with `d = 0` keeps dts = pts, byte for byte what it was before. An H.264 SPS that
+//!   does not state its depth starts at 0; the first reordered picture (a small step back)
+//!   then ends the file, the depth becomes 2 (or more if needed) and the next keyframe starts a
+//!   new file with reordered decode times. A step back to or behind the last decode time is a
+//!   discontinuity, as is a step forward past `max_timestamp_jump` from the latest
+//!   presentation time.
 //! - A failed write (disk full, I/O error) never leaves a torn fragment behind: the file is cut
 //!   back to the end of its last complete fragment and closed (removed when it holds none),
 //!   and the writer waits for the next keyframe to start a new file. [`SegmentWriter::set_paused`]
@@ -25,7 +35,7 @@
 use crate::filelock::FileHold;
 use crate::fmp4::{FragmentBuilder, VideoCodec, VideoConfig, write_video_init};
 use crate::frame::{AccessUnit, ParameterSets};
-use crate::h264::AvcDecoderConfig;
+use crate::h264::{AvcDecoderConfig, PicOrderCnt};
 use crate::h265::HevcDecoderConfig;
 use crate::rtp::h265::H265ParameterSets;
 use std::fs::{File, OpenOptions};
@@ -149,10 +159,93 @@ pub struct SegmentStats {
     pub dropped_frames: u64,
 }
 
+/// Frame interval in ticks from a frame rate `(num, den)` (frames per second = num / den),
+/// else 25 fps.
+fn frame_ticks(rate: Option<(u32, u32)>, clock_rate: u32) -> i64 {
+    rate.filter(|&(n, d)| n > 0 && d > 0)
+        .map(|(n, d)| i64::from(clock_rate) * i64::from(d) / i64::from(n))
+        .filter(|&t| t > 0)
+        .unwrap_or(i64::from(clock_rate) / 25)
+        .max(1)
+}
+
+/// Decode times from presentation times (see the module docs).
+#[derive(Debug, Default)]
+struct DtsWindow {
+    /// Reorder depth in frames (0: dts = pts).
+    depth: usize,
+    /// The depth came from the parameter sets (else it may grow when reordering shows up).
+    stated: bool,
+    /// Frame interval guess from the parameter sets (ticks), for the extrapolated start.
+    frame_ticks: i64,
+    /// Presentation times not yet used as a decode time, ascending (at most `depth`).
+    pending: Vec<i64>,
+    /// Last decode time handed out and the latest presentation time seen.
+    last_dts: Option<i64>,
+    max_pts: Option<i64>,
+    /// Presentation time of the previous sample, and the smallest positive step seen between
+    /// two consecutive ones (the frame interval; kept across files).
+    prev_pts: Option<i64>,
+    min_step: Option<i64>,
+}
+
+/// Largest reorder depth honoured (H.264 and H.265 both stop at 16 frames in the DPB).
+const MAX_REORDER_DEPTH: usize = 16;
+
+impl DtsWindow {
+    fn reset(&mut self) {
+        self.pending.clear();
+        self.last_dts = None;
+        self.max_pts = None;
+        self.prev_pts = None;
+    }
+
+    /// Notes the presentation time of every frame that arrives, written or skipped.
+    fn observe(&mut self, pts: i64) {
+        if let Some(prev) = self.prev_pts
+            && pts > prev
+        {
+            let step = pts - prev;
+            self.min_step = Some(self.min_step.map_or(step, |m| m.min(step)));
+        }
+        self.prev_pts = Some(pts);
+    }
+
+    /// The decode time of the next sample in decode order, presented at `pts`.
+    fn next(&mut self, pts: i64) -> i64 {
+        let dts = if self.depth == 0 {
+            pts
+        } else {
+            if self.last_dts.is_none() {
+                let step = self.min_step.unwrap_or(self.frame_ticks).max(1);
+                self.pending.clear();
+                for k in (1..=self.depth as i64).rev() {
+                    self.pending
+                        .push(pts.saturating_sub(k.saturating_mul(step)));
+                }
+            }
+            let at = self.pending.partition_point(|&p| p <= pts);
+            self.pending.insert(at, pts);
+            self.pending.remove(0)
+        };
+        // Decode times never go back or repeat, even if the stream reorders deeper than it
+        // said (the composition offset then goes negative, which trun v1 carries).
+        let dts = match self.last_dts {
+            Some(last) if dts <= last => last + 1,
+            _ => dts,
+        };
+        self.last_dts = Some(dts);
+        self.max_pts = Some(self.max_pts.map_or(pts, |m| m.max(pts)));
+        dts
+    }
+}
+
 struct OpenFile {
     path: PathBuf,
     file: File,
     first_ts: i64,
+    /// Decode time of the file's first frame (first_ts minus the reorder delay).
+    first_dts: i64,
     start_ntp: u64,
     /// Frames pushed into this file (written or waiting in the builder).
     frames: u64,
@@ -182,12 +275,17 @@ pub struct SegmentWriter {
     builder_first_ntp: u64,
     /// RTP time of the first frame in the builder.
     builder_first_ts: i64,
+    /// Decode time of the last frame written to the open file.
     last_ts: Option<i64>,
+    dts: DtsWindow,
     last_duration: i64,
     fixed_count: u32,
     stats: SegmentStats,
     init_buf: Vec<u8>,
     paused: bool,
+    /// Reorder depth, whether stated, and frame interval of parameter sets just parsed,
+    /// applied when they become the track's.
+    next_reorder: Option<(usize, bool, i64)>,
     /// Files closed by a failed push (the error wins the return value; they are kept here).
     closed_on_error: Vec<ClosedSegment>,
 }
@@ -207,11 +305,13 @@ impl SegmentWriter {
             builder_first_ntp: 0,
             builder_first_ts: 0,
             last_ts: None,
+            dts: DtsWindow::default(),
             last_duration: 0,
             fixed_count: 0,
             stats: SegmentStats::default(),
             init_buf: Vec::new(),
             paused: false,
+            next_reorder: None,
             closed_on_error: Vec::new(),
         }
     }
@@ -291,6 +391,11 @@ impl SegmentWriter {
             {
                 Ok((config, cfg)) => {
                     let sps = cfg.sps_info();
+                    self.next_reorder = Some((
+                        usize::from(sps.max_num_reorder_pics()),
+                        true,
+                        frame_ticks(sps.frame_rate(), self.clock_rate),
+                    ));
                     let track = VideoConfig {
                         codec: VideoCodec::H265,
                         width: sps.width(),
@@ -343,6 +448,20 @@ impl SegmentWriter {
             match AvcDecoderConfig::from_parameter_sets(&ps.sps, &ps.pps) {
                 Ok(cfg) => {
                     let sps = cfg.sps_info();
+                    let stated = sps.max_num_reorder_frames();
+                    let no_reorder =
+                        matches!(sps.pic_order_cnt, PicOrderCnt::Type2) || sps.profile_idc == 66;
+                    self.next_reorder = Some((
+                        stated.map_or(0, |d| d as usize),
+                        stated.is_some() || no_reorder,
+                        frame_ticks(
+                            sps.vui
+                                .as_ref()
+                                .and_then(|v| v.timing)
+                                .map(|t| (t.time_scale, t.num_units_in_tick.saturating_mul(2))),
+                            self.clock_rate,
+                        ),
+                    ));
                     new_track = Some(VideoConfig {
                         codec: VideoCodec::H264,
                         width: sps.width(),
@@ -372,51 +491,99 @@ impl SegmentWriter {
                     track.height
                 );
             }
-            closed.extend(self.close_file(Some(au.timestamp))?);
+            // The old file's last frame lasts until this one (in decode time when nothing
+            // is reordered; a reordered stream repeats its last interval instead).
+            let end = (self.dts.depth == 0).then_some(au.timestamp);
+            closed.extend(self.close_file(end)?);
             self.track = Some(track);
+            if let Some((depth, stated, frame)) = self.next_reorder.take() {
+                self.dts.depth = depth.min(MAX_REORDER_DEPTH);
+                self.dts.stated = stated;
+                self.dts.frame_ticks = frame;
+            }
+            self.dts.reset();
         }
+        self.next_reorder = None;
 
-        // Timestamp discontinuity: end the file; the next keyframe starts a new one.
+        // Timestamp discontinuity: end the file; the next keyframe starts a new one. Going
+        // back is measured against the last decode time (a reordered picture is presented
+        // before pictures decoded earlier, never before what was already decoded), going
+        // forward against the latest presentation time; without reordering both are the last
+        // timestamp.
         if let (Some(last), Some(_)) = (self.last_ts, &self.open) {
-            let step = au.timestamp - last;
             let max =
                 (self.opts.max_timestamp_jump.as_secs_f64() * f64::from(self.clock_rate)) as i64;
-            if step <= 0 || step > max {
-                log::warn!("RTP timestamp jumped by {step} ticks: ending the file");
-                self.stats.discontinuities += 1;
+            let latest = self.dts.max_pts.unwrap_or(last).max(last);
+            let back = au.timestamp <= last;
+            let forward = au.timestamp - latest;
+            if back || forward > max {
+                let interval = if self.last_duration > 0 {
+                    self.last_duration
+                } else {
+                    self.dts.frame_ticks.max(1)
+                };
+                // A small step back behind a frame not yet presented is a B-frame in a stream
+                // whose SPS did not state its reorder depth: reorder from the next keyframe.
+                // (A repeated timestamp is no B-frame.)
+                let reordered = au.timestamp < last
+                    && !self.dts.stated
+                    && au.timestamp > last - interval * MAX_REORDER_DEPTH as i64;
+                if reordered {
+                    let need = self.dts.depth.max(1) * 2;
+                    self.dts.depth = need.clamp(2, MAX_REORDER_DEPTH);
+                    self.dts.stated = self.dts.depth >= MAX_REORDER_DEPTH;
+                    log::warn!(
+                        "pictures are reordered (B-frames) and the SPS does not say how deep: \
+                         assuming {} frames from the next keyframe, ending the file",
+                        self.dts.depth
+                    );
+                } else {
+                    log::warn!(
+                        "RTP timestamp jumped by {} ticks: ending the file",
+                        if back { au.timestamp - last } else { forward }
+                    );
+                    self.stats.discontinuities += 1;
+                }
                 closed.extend(self.close_file(None)?);
             }
         }
+
+        self.dts.observe(au.timestamp);
+        if self.open.is_none() && (!au.keyframe || self.track.is_none()) {
+            self.stats.skipped_frames += 1;
+            return Ok(());
+        }
+        let dts = self.dts.next(au.timestamp);
 
         if let Some(open) = &self.open
             && au.keyframe
         {
             let elapsed = au.timestamp - open.first_ts;
             if elapsed >= i64::from(self.opts.segment_secs) * i64::from(self.clock_rate) {
-                closed.extend(self.close_file(Some(au.timestamp))?);
+                // The decode-time window runs on into the next file.
+                let window = std::mem::take(&mut self.dts);
+                let r = self.close_file(Some(dts));
+                self.dts = window;
+                closed.extend(r?);
             }
         }
 
         if self.open.is_none() {
-            if !au.keyframe || self.track.is_none() {
-                self.stats.skipped_frames += 1;
-                return Ok(());
-            }
-            self.open_file(au.timestamp, wall_ntp)?;
+            self.open_file(au.timestamp, dts, wall_ntp)?;
         }
 
         let file_first_ts = self.open.as_ref().map_or(au.timestamp, |o| o.first_ts);
         let fragment_age = self
             .builder
             .first_dts()
-            .map_or(0, |first| au.timestamp - file_first_ts - first);
+            .map_or(0, |first| dts - file_first_ts - first);
         let closes_fragment = !self.builder.is_empty()
             && (au.keyframe
                 || fragment_age
                     >= i64::from(self.opts.fragment_ms) * i64::from(self.clock_rate) / 1000
                 || self.builder.payload_bytes() + au.avc_len() > self.opts.max_fragment_bytes);
         if closes_fragment {
-            self.flush_fragment(Some(au.timestamp))?;
+            self.flush_fragment(Some(dts))?;
         }
         let Some(open) = self.open.as_mut() else {
             return Ok(());
@@ -426,13 +593,13 @@ impl SegmentWriter {
             self.builder_first_ts = au.timestamp;
         }
         if let Some(last) = self.last_ts {
-            self.last_duration = au.timestamp - last;
+            self.last_duration = dts - last;
         }
-        self.last_ts = Some(au.timestamp);
-        let dts = au.timestamp - open.first_ts;
+        self.last_ts = Some(dts);
         open.frames += 1;
         self.stats.frames += 1;
-        self.builder.push(au, dts, dts);
+        self.builder
+            .push(au, dts - open.first_ts, au.timestamp - open.first_ts);
         Ok(())
     }
 
@@ -460,6 +627,7 @@ impl SegmentWriter {
         self.stats.frames = self.stats.frames.saturating_sub(lost);
         self.builder.clear();
         self.last_ts = None;
+        self.dts.reset();
         let Some(open) = self.open.take() else {
             return;
         };
@@ -492,7 +660,7 @@ impl SegmentWriter {
             open.durable_frames
         );
         self.closed_on_error.push(ClosedSegment {
-            duration_ticks: open.durable_end - open.first_ts,
+            duration_ticks: open.durable_end - open.first_dts,
             end_ntp: open.durable_end_ntp,
             path: open.path,
             start_ntp: open.start_ntp,
@@ -551,7 +719,10 @@ impl SegmentWriter {
         open.durable_frames = open.frames;
         if let Some(d) = next_dts {
             open.durable_end = d + open.first_ts;
-            let ticks = u64::try_from(open.durable_end - self.builder_first_ts).unwrap_or(0);
+            // Presentation runs the reorder delay behind decode.
+            let delay = open.first_ts - open.first_dts;
+            let ticks =
+                u64::try_from(open.durable_end + delay - self.builder_first_ts).unwrap_or(0);
             open.durable_end_ntp = self
                 .builder_first_ntp
                 .saturating_add(super::recovery::ticks_to_ntp(ticks, self.clock_rate));
@@ -568,12 +739,13 @@ impl SegmentWriter {
         };
         let end = next_ts.or_else(|| self.last_ts.map(|t| t + self.last_duration));
         self.last_ts = None;
+        self.dts.reset();
         if self.opts.fsync != FsyncPolicy::Never
             && let Err(e) = open.file.sync_all()
         {
             // Every fragment was written; report the file with the error.
             self.closed_on_error.push(ClosedSegment {
-                duration_ticks: end.map_or(0, |e| e - open.first_ts),
+                duration_ticks: end.map_or(0, |e| e - open.first_dts),
                 end_ntp: open.durable_end_ntp,
                 path: open.path,
                 start_ntp: open.start_ntp,
@@ -583,7 +755,7 @@ impl SegmentWriter {
             return Err(e);
         }
         let seg = ClosedSegment {
-            duration_ticks: end.map_or(0, |e| e - open.first_ts),
+            duration_ticks: end.map_or(0, |e| e - open.first_dts),
             end_ntp: open.durable_end_ntp,
             path: open.path,
             start_ntp: open.start_ntp,
@@ -599,7 +771,7 @@ impl SegmentWriter {
         Ok(vec![seg])
     }
 
-    fn open_file(&mut self, first_ts: i64, start_ntp: u64) -> io::Result<()> {
+    fn open_file(&mut self, first_ts: i64, first_dts: i64, start_ntp: u64) -> io::Result<()> {
         if self.track.is_none() {
             return Ok(());
         }
@@ -654,11 +826,12 @@ impl SegmentWriter {
             path,
             file,
             first_ts,
+            first_dts,
             start_ntp,
             frames: 0,
             bytes,
             durable_frames: 0,
-            durable_end: first_ts,
+            durable_end: first_dts,
             durable_end_ntp: start_ntp,
             last_fsync: Instant::now(),
             _hold: hold,
@@ -800,5 +973,159 @@ mod tests {
         assert_eq!(codecs[2].codec, VideoCodec::H265);
         assert_ne!(codecs[1].config, codecs[2].config);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Decode order I P B B P B B ... (x264 `-bf 2` without pyramid) in presentation ticks.
+    fn reordered_pts(gops: i64, gop: i64) -> Vec<(i64, bool)> {
+        let mut out = Vec::new();
+        for g in 0..gops {
+            let base = g * gop;
+            out.push((base, true));
+            let mut anchor = 0;
+            while anchor + 3 < gop {
+                out.push((base + anchor + 3, false));
+                out.push((base + anchor + 1, false));
+                out.push((base + anchor + 2, false));
+                anchor += 3;
+            }
+            for f in anchor + 1..gop {
+                out.push((base + f, false));
+            }
+        }
+        out.into_iter().map(|(f, k)| (f * 3600, k)).collect()
+    }
+
+    /// Closed files, each file's samples as (decode time, composition offset), and counters.
+    type Recorded = (Vec<ClosedSegment>, Vec<Vec<(u64, i64)>>, SegmentStats);
+
+    /// Records `frames` (pts, keyframe) with the given SPS; returns the closed files and every
+    /// sample read back (decode time, composition offset) per file.
+    fn record(name: &str, sps: &str, frames: &[(i64, bool)]) -> Recorded {
+        let dir = std::env::temp_dir().join(format!("camwire-seg-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let mut w = SegmentWriter::new(
+            Naming::Fixed(dir.join("rec.mp4")),
+            SegmentOptions {
+                fsync: FsyncPolicy::Never,
+                ..SegmentOptions::default()
+            },
+            90_000,
+        );
+        let ntp = 3_900_000_000u64 << 32;
+        let mut closed = Vec::new();
+        for (i, &(pts, key)) in frames.iter().enumerate() {
+            let mut au = keyframe(
+                pts,
+                if key {
+                    b"\x65\x88\x84"
+                } else {
+                    b"\x41\x9a\x02"
+                },
+            );
+            au.keyframe = key;
+            if i == 0 {
+                au.new_parameters = Some(ParameterSets {
+                    sps: hex(sps),
+                    pps: hex(PPS264),
+                });
+            }
+            closed.extend(w.push(&mut au, ntp).expect("push"));
+        }
+        closed.extend(w.finish().expect("finish"));
+        let stats = w.stats().clone();
+        let samples = closed
+            .iter()
+            .map(|c| {
+                let mut f = File::open(&c.path).expect("open");
+                let scan = crate::fmp4::scan_fragments(&mut f).expect("scan");
+                let mut v = Vec::new();
+                for frag in &scan.fragments {
+                    for s in crate::fmp4::read_fragment_samples(&mut f, frag, &scan.defaults)
+                        .expect("samples")
+                    {
+                        v.push((s.decode_time, s.composition_offset));
+                    }
+                }
+                v
+            })
+            .collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        (closed, samples, stats)
+    }
+
+    /// x264 High 1080p SPS stating max_num_reorder_frames = 2.
+    const SPS_HIGH_REORDER2: &str = "67640028acd940780227e5c044000003000400000300c83c60c658";
+
+    /// A reordered stream (the SPS states 2 frames) is one file: decode times go up by one
+    /// frame interval from 0, each presentation time is decode time plus a non-negative
+    /// offset, and the presentation times are exactly the source's (shifted by the delay).
+    #[test]
+    fn reordered_stream_gets_monotonic_dts_and_offsets() {
+        let frames = reordered_pts(3, 25);
+        let (closed, samples, stats) = record("bframes", SPS_HIGH_REORDER2, &frames);
+        assert_eq!(closed.len(), 1, "{closed:?}");
+        assert_eq!(stats.discontinuities, 0);
+        assert_eq!(closed[0].frames, 75);
+        let s = &samples[0];
+        assert_eq!(s.len(), 75);
+        for (i, &(dts, _)) in s.iter().enumerate() {
+            assert_eq!(dts, i as u64 * 3600, "sample {i}");
+        }
+        // Delay of two frames: pts on the file timeline = source pts + 7200.
+        for (i, (&(dts, cto), &(pts, _))) in s.iter().zip(&frames).enumerate() {
+            assert!(cto >= 0, "sample {i}: {cto}");
+            assert_eq!(dts as i64 + cto, pts + 7200, "sample {i}");
+        }
+        assert_eq!(
+            s[0].1, 7200,
+            "the keyframe shows two frames after it is decoded"
+        );
+        assert_eq!(s[1].1, 3 * 3600 + 7200 - 3600, "P three frames ahead");
+        assert_eq!(closed[0].duration_ticks, 75 * 3600);
+    }
+
+    /// Without reordering, decode time is presentation time and every offset is 0, as before.
+    #[test]
+    fn in_order_stream_keeps_dts_equal_pts() {
+        let frames: Vec<(i64, bool)> = (0..50).map(|i| (i * 3600, i % 25 == 0)).collect();
+        let (closed, samples, _) = record("inorder", SPS264, &frames);
+        assert_eq!(closed.len(), 1);
+        for (i, &(dts, cto)) in samples[0].iter().enumerate() {
+            assert_eq!((dts, cto), (i as u64 * 3600, 0));
+        }
+    }
+
+    /// A real backward jump still ends the file in a reordered stream.
+    #[test]
+    fn reordered_stream_still_detects_a_jump_back() {
+        let mut frames = reordered_pts(1, 25);
+        frames.extend(
+            reordered_pts(1, 25)
+                .into_iter()
+                .map(|(t, k)| (t - 900_000, k)),
+        );
+        let (closed, samples, stats) = record("bframes-jump", SPS_HIGH_REORDER2, &frames);
+        assert_eq!(stats.discontinuities, 1);
+        assert_eq!(closed.len(), 2);
+        assert_eq!(samples.iter().map(Vec::len).collect::<Vec<_>>(), [25, 25]);
+    }
+
+    /// An SPS that does not state its reorder depth (Main, no bitstream restriction): the
+    /// first B-frame ends the file; from the next keyframe decode times are reordered.
+    #[test]
+    fn unstated_depth_learns_reordering_at_the_next_keyframe() {
+        let sps = crate::h264::testdata::sps_without_vui();
+        let frames = reordered_pts(3, 25);
+        let (closed, samples, stats) = record("bframes-unstated", &sps, &frames);
+        assert_eq!(stats.discontinuities, 0);
+        assert_eq!(closed.len(), 2, "{closed:?}");
+        // The first file ends before the first B-frame (I and P only).
+        assert_eq!(samples[0].len(), 2);
+        assert_eq!(samples[1].len(), 50);
+        for (i, &(dts, cto)) in samples[1].iter().enumerate() {
+            assert_eq!(dts, i as u64 * 3600, "sample {i}");
+            assert!(cto >= 0);
+        }
     }
 }
