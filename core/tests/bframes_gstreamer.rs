@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use camwire::export::{ExportOptions, export, ranges, verify};
+use camwire::export::{ExportOptions, OutputFormat, export, ranges, verify};
 use camwire::record::{CameraConfig, SegmentOptions, record_camera};
 use camwire::rtsp::{SourceOptions, Transport};
 
@@ -40,29 +40,51 @@ fn tmpdir(name: &str) -> PathBuf {
     d
 }
 
-/// The clip, encoded once and cached in the target dir.
-fn clip() -> PathBuf {
+#[derive(Clone, Copy)]
+enum Codec {
+    H264,
+    H265,
+}
+
+/// The clip, encoded once (one encoder thread: bit-identical every time) and cached in the
+/// target dir.
+fn clip(codec: Codec) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("clips");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("x264-high-bf2-320x240-{CLIP_SECS}s-g50.mp4"));
+    let name = match codec {
+        Codec::H264 => format!("x264-high-bf2-320x240-{CLIP_SECS}s-g50.mp4"),
+        Codec::H265 => format!("x265-bf2-320x240-{CLIP_SECS}s-g50.mp4"),
+    };
+    let path = dir.join(name);
     if path.exists() {
         return path;
     }
-    let part = dir.join(format!("x264-bf2.{}.part.mp4", std::process::id()));
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+    let part = dir.join(format!("bf2.{}.part.mp4", std::process::id()));
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-y", "-f", "lavfi", "-i"])
         .arg(format!("testsrc2=size=320x240:rate={FPS}"))
-        .args(["-t", &CLIP_SECS.to_string(), "-c:v", "libx264"])
-        .args([
-            "-profile:v",
-            "high",
-            "-bf",
-            "2",
-            "-g",
-            "50",
-            "-threads",
-            "1",
-        ])
+        .args(["-t", &CLIP_SECS.to_string()]);
+    match codec {
+        Codec::H264 => cmd
+            .args([
+                "-c:v",
+                "libx264",
+                "-profile:v",
+                "high",
+                "-bf",
+                "2",
+                "-g",
+                "50",
+            ])
+            .args(["-threads", "1"]),
+        Codec::H265 => cmd
+            .args(["-c:v", "libx265", "-tag:v", "hvc1", "-x265-params"])
+            .arg(
+                "keyint=50:min-keyint=50:scenecut=0:bframes=2:open-gop=0:repeat-headers=1:\
+             pools=none:frame-threads=1:log-level=error",
+            ),
+    };
+    let out = cmd
         .args(["-pix_fmt", "yuv420p", "-b:v", "300k"])
         .arg(&part)
         .output()
@@ -145,9 +167,15 @@ struct GstServer {
 }
 
 impl GstServer {
-    fn start(file: &Path) -> GstServer {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../examples/tests/support/gst_rtsp_server.py");
+    /// `script`: `gst_rtsp_server.py` (H.264, in examples/tests/support) or
+    /// `gst_rtsp_h265_server.py` (in core/tests/support).
+    fn start(file: &Path, script: &str) -> GstServer {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let script = if script.contains("h265") {
+            root.join("tests/support").join(script)
+        } else {
+            root.join("../examples/tests/support").join(script)
+        };
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
             .arg(file)
@@ -191,20 +219,13 @@ fn mp4_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-#[test]
-fn h264_bframes_recorded_in_display_order_exported_and_verified() {
-    let source = clip();
-    let want = framemd5(&source);
-    assert_eq!(want.len(), CLIP_FRAMES);
-    // The source really reorders: some packet is presented before one decoded earlier.
-    let src_pkts = ffprobe_packets(&source);
-    assert!(
-        src_pkts.windows(2).any(|w| w[1].0 < w[0].0),
-        "the source clip has B-frames"
-    );
-
-    let server = GstServer::start(&source);
-    let root = tmpdir("tcp");
+/// Records `source` (served by `script`) over TCP in 4 s files until the server's BYE and
+/// checks every file: ffprobe silent, decode times strictly increasing and never after the
+/// presentation time, reordering kept, and the decoded frames equal `want` in display order.
+/// Returns the recording root.
+fn record_and_check(source: &Path, script: &str, name: &str, want: &[String]) -> PathBuf {
+    let server = GstServer::start(source, script);
+    let root = tmpdir(name);
     let cfg = CameraConfig {
         id: "cam".into(),
         url: server.url.clone(),
@@ -266,6 +287,23 @@ fn h264_bframes_recorded_in_display_order_exported_and_verified() {
         "decoded frames equal the source's, in display order"
     );
 
+    root
+}
+
+#[test]
+fn h264_bframes_recorded_in_display_order_exported_and_verified() {
+    let source = clip(Codec::H264);
+    let want = framemd5(&source);
+    assert_eq!(want.len(), CLIP_FRAMES);
+    // The source really reorders: some packet is presented before one decoded earlier.
+    let src_pkts = ffprobe_packets(&source);
+    assert!(
+        src_pkts.windows(2).any(|w| w[1].0 < w[0].0),
+        "the source clip has B-frames"
+    );
+
+    let root = record_and_check(&source, "gst_rtsp_server.py", "h264", &want);
+
     // A 5 s progressive export from 2.5 s in.
     let listing = ranges(&root, "cam", None, None).expect("ranges");
     assert_eq!(listing.ranges.len(), 1, "{listing:?}");
@@ -307,6 +345,59 @@ fn h264_bframes_recorded_in_display_order_exported_and_verified() {
     );
     let r = verify(&clip_path).expect("verify");
     assert!(r.ok(), "{r:?}");
+    eprintln!(
+        "progressive export: {} frames from source frame {at}, {} samples",
+        frames.len(),
+        s.manifest.samples
+    );
+
+    // The fragmented layout: trun offsets carry the reordering; it decodes and verifies.
+    let frag_path = out.join("clip-frag.mp4");
+    let opts = ExportOptions {
+        format: OutputFormat::Fragmented,
+        ..ExportOptions::default()
+    };
+    let s = export(&root, "cam", t1, t2, &frag_path, &opts).expect("export fragmented");
+    assert_decodes_cleanly(&frag_path);
+    let pkts = ffprobe_packets(&frag_path);
+    assert!(
+        pkts.windows(2).all(|w| w[1].1 > w[0].1),
+        "fragmented dts increase"
+    );
+    // ffmpeg 5.1 does not apply a fragmented file's edit list: it shows every sample, the
+    // pre-roll from the keyframe before T1 and, at the end, reference frames whose B-frames
+    // (decoded after T2) were not stored. Every one is a source frame, in display order.
+    let frames = framemd5(&frag_path);
+    assert_eq!(frames.len() as u64, s.manifest.samples, "{:?}", s.manifest);
+    let at: Vec<usize> = frames
+        .iter()
+        .map(|h| want.iter().position(|w| w == h).expect("a source frame"))
+        .collect();
+    assert!(at.windows(2).all(|w| w[1] > w[0]), "display order: {at:?}");
+    let at = at[0];
+    let r = verify(&frag_path).expect("verify fragmented");
+    assert!(r.ok(), "{r:?}");
+    eprintln!(
+        "fragmented export: {} frames from source frame {at}, {} samples",
+        frames.len(),
+        s.manifest.samples
+    );
     let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// H.265 with two B-frames (x265 `bframes=2`, `sps_max_num_reorder_pics` > 0): the same
+/// recording checks.
+#[test]
+fn h265_bframes_recorded_in_display_order() {
+    let source = clip(Codec::H265);
+    let want = framemd5(&source);
+    assert_eq!(want.len(), CLIP_FRAMES);
+    let src_pkts = ffprobe_packets(&source);
+    assert!(
+        src_pkts.windows(2).any(|w| w[1].0 < w[0].0),
+        "the source clip has B-frames"
+    );
+    let root = record_and_check(&source, "gst_rtsp_h265_server.py", "h265", &want);
     let _ = std::fs::remove_dir_all(&root);
 }
