@@ -4,6 +4,7 @@
 use camwire::credentials::Credentials;
 use camwire::export;
 use camwire::onvif::OnvifDevice;
+use camwire::onvif::search::{Covering, covering};
 use camwire::replay::{self, FetchOptions};
 use clap::Args;
 use std::path::PathBuf;
@@ -180,20 +181,13 @@ async fn only_recording(
         jiff::Timestamp::try_from(start).map_err(|e| e.to_string())?,
         jiff::Timestamp::try_from(end).map_err(|e| e.to_string())?,
     );
-    // Unknown ends count as overlapping: the device did not say.
-    let covering: Vec<&str> = recs
-        .iter()
-        .filter(|r| r.earliest.is_none_or(|e| e < end) && r.latest.is_none_or(|l| l > start))
-        .map(|r| r.token.as_str())
-        .collect();
-    match covering.as_slice() {
-        [one] => Ok((*one).to_string()),
-        [] => Err(format!(
-            "no recording on the device covers {start} .. {end} ({} recordings; see camwire \
-             recordings)",
-            recs.len()
+    match covering(&recs, start, end) {
+        Covering::One(token) => Ok(token),
+        Covering::NoneOf(listed) => Err(format!(
+            "no recording on the device covers {start} .. {end} ({listed} recordings; see \
+             camwire recordings)"
         )),
-        many => Err(format!(
+        Covering::Several(many) => Err(format!(
             "{} recordings cover {start} .. {end}: choose one with --recording ({})",
             many.len(),
             many.join(", ")

@@ -11,7 +11,7 @@ use crate::export::{
     camwire_export_format, camwire_export_result, camwire_time_range,
 };
 use camwire_core::export::OutputFormat;
-use camwire_core::onvif::search::{RecordingInformation, Span, present_ranges};
+use camwire_core::onvif::search::{Covering, RecordingInformation, Span, covering, present_ranges};
 use camwire_core::onvif::{Credentials, OnvifDevice};
 use camwire_core::replay::{self, FetchOptions, FetchSummary};
 use std::ffi::{CString, c_char};
@@ -496,22 +496,16 @@ async fn only_recording(dev: &OnvifDevice, start: SystemTime, end: SystemTime) -
     ) else {
         return Err(Error::invalid("time out of range"));
     };
-    let covering: Vec<&str> = recs
-        .iter()
-        .filter(|r| r.overlaps(s, e))
-        .map(|r| r.token.as_str())
-        .collect();
-    match covering.as_slice() {
-        [one] => Ok((*one).to_string()),
-        [] => Err(Error::new(
+    match covering(&recs, s, e) {
+        Covering::One(token) => Ok(token),
+        Covering::NoneOf(listed) => Err(Error::new(
             CAMWIRE_E_NOT_FOUND,
             format!(
-                "no recording on the device covers {s} .. {e} ({} recordings; see \
-                 camwire_device_recordings)",
-                recs.len()
+                "no recording on the device covers {s} .. {e} ({listed} recordings; see \
+                 camwire_device_recordings)"
             ),
         )),
-        many => Err(Error::invalid(format!(
+        Covering::Several(many) => Err(Error::invalid(format!(
             "{} recordings cover {s} .. {e}: choose one with recording_token ({})",
             many.len(),
             many.join(", ")

@@ -11,7 +11,9 @@ use crate::stream::spawn_for_asyncio;
 use crate::time::{system_time, timestamp, to_system_time};
 use camwire::Credentials;
 use camwire::export::OutputFormat;
-use camwire::onvif::search::{RecordingInformation, Span, Track, present_ranges};
+use camwire::onvif::search::{
+    Covering, RecordingInformation, Span, Track, covering, present_ranges,
+};
 use camwire::onvif::{self, OnvifDevice};
 use camwire::replay::{
     self, BackfillSummary, FetchOptions, FetchProgress, FetchSummary, ReplayError,
@@ -594,19 +596,13 @@ async fn only_recording(
     ) else {
         return Err(Fail::Choose("time out of range".into()));
     };
-    let covering: Vec<&str> = recs
-        .iter()
-        .filter(|r| r.overlaps(s, e))
-        .map(|r| r.token.as_str())
-        .collect();
-    match covering.as_slice() {
-        [one] => Ok((*one).to_string()),
-        [] => Err(Fail::Choose(format!(
-            "no recording on the device covers {s} .. {e} ({} recordings; see \
-             OnvifDevice.recordings())",
-            recs.len()
+    match covering(&recs, s, e) {
+        Covering::One(token) => Ok(token),
+        Covering::NoneOf(listed) => Err(Fail::Choose(format!(
+            "no recording on the device covers {s} .. {e} ({listed} recordings; see \
+             OnvifDevice.recordings())"
         ))),
-        many => Err(Fail::Choose(format!(
+        Covering::Several(many) => Err(Fail::Choose(format!(
             "{} recordings cover {s} .. {e}: choose one with recording= ({})",
             many.len(),
             many.join(", ")

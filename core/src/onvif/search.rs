@@ -93,6 +93,32 @@ impl RecordingInformation {
     }
 }
 
+/// Which of a device's recordings ([`OnvifDevice::recordings`]) may hold a window: how a
+/// fetch without a recording token picks one (CLI, Python, C, the recorder's back-fill).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Covering {
+    /// Exactly one recording overlaps the window: its token.
+    One(String),
+    /// None does; the device lists this many recordings.
+    NoneOf(usize),
+    /// Several do: their tokens, in the device's order.
+    Several(Vec<String>),
+}
+
+/// What `recs` say about `[start, end)` ([`RecordingInformation::overlaps`]).
+pub fn covering(recs: &[RecordingInformation], start: Timestamp, end: Timestamp) -> Covering {
+    let mut tokens: Vec<String> = recs
+        .iter()
+        .filter(|r| r.overlaps(start, end))
+        .map(|r| r.token.clone())
+        .collect();
+    match tokens.len() {
+        0 => Covering::NoneOf(recs.len()),
+        1 => Covering::One(tokens.remove(0)),
+        _ => Covering::Several(tokens),
+    }
+}
+
 /// A time as the device wrote it: RFC 3339; without an offset, read as UTC and flagged.
 fn parse_time(s: &str, suspect: &mut bool) -> Option<Timestamp> {
     let s = s.trim();
@@ -666,6 +692,42 @@ mod tests {
         assert_eq!(
             (a.encoding.as_str(), a.bitrate_kbps, a.sample_rate_khz),
             ("G711", None, Some(8))
+        );
+    }
+
+    #[test]
+    fn covering_picks_the_one_recording_that_overlaps_the_window() {
+        let rec = |token: &str, from: &str, to: Option<&str>| RecordingInformation {
+            token: token.into(),
+            source_id: String::new(),
+            source_name: String::new(),
+            location: String::new(),
+            description: String::new(),
+            earliest: Some(ts(from)),
+            latest: to.map(ts),
+            content: String::new(),
+            tracks: Vec::new(),
+            status: String::new(),
+            suspect_time: false,
+        };
+        let recs = [
+            rec("old", "2026-11-24T00:00:00Z", Some("2026-11-24T12:00:00Z")),
+            rec("now", "2026-11-25T00:00:00Z", Some("2026-11-25T12:00:00Z")),
+            rec("open", "2026-11-26T00:00:00Z", None),
+        ];
+        let w = |a: &str, b: &str| covering(&recs, ts(a), ts(b));
+        assert_eq!(
+            w("2026-11-25T10:00:00Z", "2026-11-25T10:05:00Z"),
+            Covering::One("now".into())
+        );
+        assert_eq!(
+            w("2026-11-23T00:00:00Z", "2026-11-23T01:00:00Z"),
+            Covering::NoneOf(3)
+        );
+        // An unknown end counts as overlapping: the device did not say.
+        assert_eq!(
+            w("2026-11-25T11:00:00Z", "2026-11-27T00:00:00Z"),
+            Covering::Several(vec!["now".into(), "open".into()])
         );
     }
 

@@ -24,6 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::credentials::Credentials;
 use crate::onvif::OnvifDevice;
+use crate::onvif::search::{Covering, covering};
 use crate::replay::{BackfillSummary, FetchOptions, ReplayError, VendorPlayback};
 
 /// Where a camera's own recordings can be fetched from.
@@ -160,16 +161,13 @@ async fn covering_recording(
         jiff::Timestamp::try_from(start).map_err(|e| no_recording(e.to_string()))?,
         jiff::Timestamp::try_from(end).map_err(|e| no_recording(e.to_string()))?,
     );
-    let recs = dev.recordings().await?;
-    recs.iter()
-        .find(|r| r.overlaps(s, e))
-        .map(|r| r.token.clone())
-        .ok_or_else(|| {
-            no_recording(format!(
-                "none of the device's {} recordings covers the gap",
-                recs.len()
-            ))
-        })
+    match covering(&dev.recordings().await?, s, e) {
+        Covering::One(token) => Ok(token),
+        Covering::Several(tokens) => Ok(tokens.into_iter().next().unwrap_or_default()),
+        Covering::NoneOf(listed) => Err(no_recording(format!(
+            "none of the device's {listed} recordings covers the gap"
+        ))),
+    }
 }
 
 #[cfg(test)]
