@@ -56,7 +56,7 @@
 use super::camera::{CameraConfig, RecordError, validate_camera_id};
 use super::clock::{ntp_to_system_time, system_time_to_ntp};
 use super::ingest::Ingest;
-use super::recovery::{recover_camera_dir, ticks_to_ntp};
+use super::recovery::recover_camera_dir;
 use super::retention::{RetentionPolicy, RetentionReport, apply_retention};
 use super::segment::{ClosedSegment, Naming};
 use crate::rtsp::{RtspError, Source, SourceEvent};
@@ -664,8 +664,6 @@ struct Cam {
     /// Retrying the disk: the fragment count at the retry; the pause ends for good (state
     /// back to recording) only once a fragment more has been written.
     retry_fragments: Option<u64>,
-    /// RTP clock rate of the current session's video.
-    clock_rate: u32,
     /// For the rates: when and at which totals the last sample was taken.
     rate_sample: (Instant, u64, u64),
     last_publish: Instant,
@@ -799,17 +797,7 @@ impl Cam {
                         b.files.len()
                     );
                     for c in b.files {
-                        #[cfg(feature = "s3")]
-                        if let Some(u) = &shared.uploader {
-                            u.enqueue(&c.path);
-                        }
-                        emit(RecorderEventKind::SegmentClosed {
-                            path: c.path,
-                            start: ntp_to_system_time(c.start_ntp),
-                            end: ntp_to_system_time(c.end_ntp.max(c.start_ntp)),
-                            frames: c.frames,
-                            bytes: c.bytes,
-                        });
+                        ship_closed(&shared, &camera, c);
                     }
                 }
                 Err(e) => {
@@ -825,37 +813,20 @@ impl Cam {
         }));
     }
 
-    fn on_closed(&mut self, closed: Vec<ClosedSegment>, clock_rate: u32) {
+    fn on_closed(&mut self, closed: Vec<ClosedSegment>) {
         for c in closed {
-            let duration = u64::try_from(c.duration_ticks).unwrap_or(0);
-            // By the last fragment's own clock: where listings see the file end, so the
-            // gap that follows starts there too.
-            let end_ntp = if c.end_ntp > c.start_ntp {
-                c.end_ntp
-            } else {
-                c.start_ntp
-                    .saturating_add(ticks_to_ntp(duration, clock_rate))
-            };
             if c.frames > 0 {
-                self.last_end_ntp = Some(end_ntp);
+                // By the last fragment's own clock: where listings see the file end, so the
+                // gap that follows starts there too.
+                self.last_end_ntp = Some(c.end_ntp.max(c.start_ntp));
             }
-            #[cfg(feature = "s3")]
-            if let Some(u) = &self.shared.uploader {
-                u.enqueue(&c.path);
-            }
-            self.emit(RecorderEventKind::SegmentClosed {
-                path: c.path,
-                start: ntp_to_system_time(c.start_ntp),
-                end: ntp_to_system_time(end_ntp),
-                frames: c.frames,
-                bytes: c.bytes,
-            });
+            ship_closed(&self.shared, &self.cfg.id, c);
         }
     }
 
     /// After packets: close a gap once a new file is open, report closed files, refresh the
     /// status now and then.
-    fn after_packet(&mut self, ingest: &mut Ingest, clock_rate: u32, force: bool) {
+    fn after_packet(&mut self, ingest: &mut Ingest, force: bool) {
         if let Some(n) = self.retry_fragments
             && self.paused_until.is_none()
             && ingest.segment_stats().fragments > n
@@ -871,7 +842,7 @@ impl Cam {
         }
         let closed = ingest.take_closed();
         if !closed.is_empty() {
-            self.on_closed(closed, clock_rate);
+            self.on_closed(closed);
         }
         if force || self.last_publish.elapsed() >= STATUS_EVERY {
             self.publish(Some(ingest));
@@ -929,12 +900,6 @@ impl Cam {
         mut source: Source,
         stop: &mut watch::Receiver<bool>,
     ) -> SessionEnd {
-        let clock_rate = if source.video().clock_rate == 0 {
-            90_000
-        } else {
-            source.video().clock_rate
-        };
-        self.clock_rate = clock_rate;
         let mut ingest = Ingest::new(
             source.video(),
             Naming::CameraDir {
@@ -977,7 +942,7 @@ impl Cam {
                     if let Some(e) = ingest.codec_error() {
                         break SessionEnd::Lost(e.to_string());
                     }
-                    self.after_packet(&mut ingest, clock_rate, false);
+                    self.after_packet(&mut ingest, false);
                 }
                 Ok(Some(SourceEvent::SenderReport { ntp, rtp_timestamp })) => {
                     ingest.on_sender_report(ntp, rtp_timestamp, now_ntp());
@@ -991,7 +956,7 @@ impl Cam {
         if let Err(e) = ingest.finish(now_ntp()) {
             self.write_failed(&mut ingest, &e);
         }
-        self.after_packet(&mut ingest, clock_rate, true);
+        self.after_packet(&mut ingest, true);
         self.end_session(&ingest);
         self.publish(None);
         end
@@ -1002,7 +967,7 @@ impl Cam {
         let retry = self.shared.opts.disk_retry;
         // The writer already cut the file back to its last complete fragment.
         let closed = ingest.take_closed();
-        self.on_closed(closed, self.clock_rate);
+        self.on_closed(closed);
         let what = if full { "disk full" } else { "write error" };
         self.error(format!(
             "{what}: {e}; pausing this camera, retrying in {retry:?}"
@@ -1018,6 +983,25 @@ impl Cam {
         self.set_state(self.paused_state);
         self.shared.retention_kick.notify_one();
     }
+}
+
+/// A closed file of `camera`: queued for upload (when on) and announced as
+/// [`RecorderEventKind::SegmentClosed`], its end by its last fragment's own clock.
+fn ship_closed(shared: &Shared, camera: &str, c: ClosedSegment) {
+    #[cfg(feature = "s3")]
+    if let Some(u) = &shared.uploader {
+        u.enqueue(&c.path);
+    }
+    let _ = shared.events.send(RecorderEvent {
+        camera: camera.to_string(),
+        kind: RecorderEventKind::SegmentClosed {
+            path: c.path,
+            start: ntp_to_system_time(c.start_ntp),
+            end: ntp_to_system_time(c.end_ntp.max(c.start_ntp)),
+            frames: c.frames,
+            bytes: c.bytes,
+        },
+    });
 }
 
 async fn camera_task(
@@ -1040,7 +1024,6 @@ async fn camera_task(
         paused_until: None,
         paused_state: CameraState::PausedDiskFull,
         retry_fragments: None,
-        clock_rate: 90_000,
         rate_sample: (now, 0, 0),
         last_publish: now,
         connected_once: false,
