@@ -316,6 +316,8 @@ impl LiveStream {
                 Some(SourceEvent::SenderReport { ntp, rtp_timestamp }) => self
                     .clock
                     .on_sender_report(ntp, rtp_timestamp, system_time_to_ntp(SystemTime::now())),
+                // Audio frames reach live streams in a later step (issue 12).
+                Some(SourceEvent::Audio { .. } | SourceEvent::AudioSenderReport { .. }) => {}
                 Some(SourceEvent::Bye) | None => self.ended = true,
             }
         }

@@ -98,6 +98,84 @@ impl VideoConfig {
     }
 }
 
+/// The audio codecs camwire records; frames are stored exactly as the camera sent them (no
+/// transcoding: evidence).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AudioCodec {
+    /// AAC (RFC 3640 `mpeg4-generic`): `mp4a` sample entry with `esds` holding the
+    /// AudioSpecificConfig; one sample per access unit.
+    Aac,
+    /// G.711 µ-law: `ulaw` sample entry; one sample per RTP packet's payload.
+    Pcmu,
+    /// G.711 A-law: `alaw` sample entry; one sample per RTP packet's payload.
+    Pcma,
+}
+
+impl AudioCodec {
+    /// The sample entry fourcc written (`mp4a`, `ulaw`, `alaw`).
+    pub fn sample_entry(self) -> &'static [u8; 4] {
+        match self {
+            AudioCodec::Aac => b"mp4a",
+            AudioCodec::Pcmu => b"ulaw",
+            AudioCodec::Pcma => b"alaw",
+        }
+    }
+
+    /// `AAC`, `PCMU` or `PCMA`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AudioCodec::Aac => "AAC",
+            AudioCodec::Pcmu => "PCMU",
+            AudioCodec::Pcma => "PCMA",
+        }
+    }
+}
+
+impl std::fmt::Display for AudioCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the init segment says about one audio track: what the writers take and the readers
+/// return. Audio tracks follow the video track, with track IDs 2, 3, ... in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AudioConfig {
+    /// The codec (decides the sample entry).
+    pub codec: AudioCodec,
+    /// Media timescale in ticks per second: the RTP clock rate (the sample rate; 8000 for
+    /// G.711, the AudioSpecificConfig's rate for AAC).
+    pub timescale: u32,
+    /// Sample rate written in the sample entry.
+    pub sample_rate: u32,
+    /// Channel count.
+    pub channels: u16,
+    /// AAC: the AudioSpecificConfig as the SDP `config` gave it (the DecoderSpecificInfo of
+    /// `esds`). Empty for G.711.
+    pub config: Vec<u8>,
+}
+
+impl AudioConfig {
+    /// The RFC 6381 codec string (`mp4a.40.2`, `ulaw`, `alaw`).
+    pub fn codec_string(&self) -> String {
+        match self.codec {
+            AudioCodec::Aac => {
+                // audioObjectType: 5 bits, 31 escapes to 32 + 6 more bits.
+                let aot = match self.config.first() {
+                    Some(&b) if b >> 3 == 31 => {
+                        32 + (((b & 7) << 3) | self.config.get(1).map_or(0, |n| n >> 5))
+                    }
+                    Some(&b) => b >> 3,
+                    None => 2,
+                };
+                format!("mp4a.40.{aot}")
+            }
+            AudioCodec::Pcmu => "ulaw".into(),
+            AudioCodec::Pcma => "alaw".into(),
+        }
+    }
+}
+
 impl From<VideoTrack> for VideoConfig {
     fn from(t: VideoTrack) -> Self {
         VideoConfig {

@@ -153,6 +153,8 @@ pub async fn record_camera(
             Ok(Some(SourceEvent::SenderReport { ntp, rtp_timestamp })) => {
                 ingest.on_sender_report(ntp, rtp_timestamp, now_ntp())
             }
+            // Audio is recorded once the segment writer has audio tracks (issue 12).
+            Ok(Some(SourceEvent::Audio { .. } | SourceEvent::AudioSenderReport { .. })) => {}
             Ok(Some(SourceEvent::Bye)) | Ok(None) => {
                 log::info!("{}: stream ended by the camera", source.url());
                 ended_by_camera = true;

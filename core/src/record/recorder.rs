@@ -947,6 +947,8 @@ impl Cam {
                 Ok(Some(SourceEvent::SenderReport { ntp, rtp_timestamp })) => {
                     ingest.on_sender_report(ntp, rtp_timestamp, now_ntp());
                 }
+                // Audio is recorded once the segment writer has audio tracks (issue 12).
+                Ok(Some(SourceEvent::Audio { .. } | SourceEvent::AudioSenderReport { .. })) => {}
                 Ok(Some(SourceEvent::Bye)) | Ok(None) => {
                     break SessionEnd::Lost("stream ended by camera".into());
                 }

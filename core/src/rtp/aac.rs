@@ -358,6 +358,7 @@ struct Fragment {
 #[derive(Debug)]
 pub struct AacDepacketizer {
     fmtp: AacFmtp,
+    clock_rate: u32,
     /// RTP ticks per AU.
     au_ticks: i64,
     seq: SequenceTracker,
@@ -379,6 +380,7 @@ impl AacDepacketizer {
             / i64::from(fmtp.config.sample_rate);
         Ok(AacDepacketizer {
             fmtp,
+            clock_rate,
             au_ticks,
             seq: SequenceTracker::default(),
             ts: TimestampExtender::new(clock_rate.saturating_mul(10)),
@@ -387,6 +389,11 @@ impl AacDepacketizer {
             ready: VecDeque::new(),
             stats: AacStats::default(),
         })
+    }
+
+    /// The RTP clock rate.
+    pub fn clock_rate(&self) -> u32 {
+        self.clock_rate
     }
 
     /// The stream's parameters.

@@ -128,6 +128,11 @@ impl G711Depacketizer {
         self.codec
     }
 
+    /// Interleaved channels.
+    pub fn channels(&self) -> u8 {
+        self.channels
+    }
+
     /// The clock (= sample) rate.
     pub fn clock_rate(&self) -> u32 {
         self.clock_rate

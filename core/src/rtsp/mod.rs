@@ -16,6 +16,6 @@ mod session;
 pub mod url;
 
 pub use session::{
-    RECORDING_READ_COALESCE, RawPacket, RtspError, Source, SourceEvent, SourceOptions, Transport,
-    rtcp_event,
+    AudioChoice, RECORDING_READ_COALESCE, RawPacket, RtspError, Source, SourceEvent, SourceOptions,
+    TrackInfo, TrackKind, Transport, rtcp_event,
 };

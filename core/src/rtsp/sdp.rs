@@ -35,6 +35,8 @@ pub struct MediaSection {
     pub encoding: String,
     /// Clock rate from `a=rtpmap`; 90000 when absent for video.
     pub clock_rate: u32,
+    /// Channel count from `a=rtpmap` (`PCMA/8000/2`), when given.
+    pub channels: Option<u16>,
     /// `a=fmtp` parameters for the payload type, as `key=value` pairs in order.
     pub fmtp: Vec<(String, String)>,
     /// `a=control` value, if any.
@@ -89,10 +91,21 @@ pub fn media_sections(sdp: &[u8]) -> Result<Vec<MediaSection>, SdpError> {
                     .next()
                     .and_then(|c| c.trim().parse().ok())
                     .unwrap_or(0);
+                cur.channels = parts.next().and_then(|c| c.trim().parse().ok());
             }
         } else if let Some(v) = line.strip_prefix("a=fmtp:") {
             let (pt, rest) = split_pt(v);
-            if pt == Some(cur.payload_type) {
+            // Hikvision puts `a=fmtp:97` under `a=rtpmap:104 MPEG4-GENERIC/16000`: a section's
+            // only fmtp is used even when its payload type does not match (a matching one
+            // wins: it replaces what a mismatched line gave).
+            let matches = pt == Some(cur.payload_type);
+            if matches || cur.fmtp.is_empty() {
+                if !matches {
+                    log::debug!(
+                        "fmtp for payload type {pt:?} under an m= line of payload type {}: used",
+                        cur.payload_type
+                    );
+                }
                 cur.fmtp = rest
                     .split(';')
                     .filter_map(|kv| {
@@ -196,6 +209,27 @@ mod tests {
         assert_eq!(s[1].index, 1);
         assert_eq!(s[1].encoding, "PCMA");
         assert_eq!(h264_section(HIKVISION_STYLE.as_bytes()).unwrap().index, 0);
+    }
+
+    /// Hikvision: `a=fmtp:97` under `m=audio 0 RTP/AVP 104` (mediamtx #3669): the section's
+    /// only fmtp is used; a matching one still wins.
+    #[test]
+    fn hikvision_fmtp_payload_type_mismatch() {
+        let sdp = b"m=audio 0 RTP/AVP 104\r\na=rtpmap:104 MPEG4-GENERIC/16000/1\r\n\
+            a=fmtp:97 streamtype=5;mode=AAC-hbr;config=1408;sizelength=13\r\n";
+        let s = media_sections(sdp).unwrap();
+        assert_eq!(s[0].fmtp_param("config"), Some("1408"));
+        assert_eq!((s[0].clock_rate, s[0].channels), (16_000, Some(1)));
+        let sdp = b"m=audio 0 RTP/AVP 104\na=fmtp:97 config=1408\na=fmtp:104 config=1210\n";
+        assert_eq!(
+            media_sections(sdp).unwrap()[0].fmtp_param("config"),
+            Some("1210")
+        );
+        let sdp = b"m=audio 0 RTP/AVP 104\na=fmtp:104 config=1210\na=fmtp:97 config=1408\n";
+        assert_eq!(
+            media_sections(sdp).unwrap()[0].fmtp_param("config"),
+            Some("1210")
+        );
     }
 
     #[test]

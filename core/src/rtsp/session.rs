@@ -1,5 +1,11 @@
-//! One playing RTSP session for the video track (H.264 or H.265) of a camera, on camwire's
-//! own client ([`super::client`]).
+//! One playing RTSP session of a camera, on camwire's own client ([`super::client`]): its
+//! video track (H.264 or H.265) and, by [`AudioChoice`], its audio tracks.
+//!
+//! Tracks are numbered in the session: 0 is the video, 1.. the audio tracks set up, in SDP
+//! order. [`Source::tracks`] lists every SDP media section with its track number or the
+//! reason it is not recorded (an audio codec camwire does not record is skipped by name and
+//! nothing fails). Video packets arrive as [`SourceEvent::Rtp`], audio as
+//! [`SourceEvent::Audio`], each track with its own sender reports.
 
 use super::client::{ClientError, ClientOptions, Packet, PlayOptions, RtspClient, SetupTransport};
 use super::rtcp::{self, RtcpEvent};
@@ -61,6 +67,75 @@ pub struct SourceOptions {
     /// the use, 0 for live streams, [`RECORDING_READ_COALESCE`] for recordings (see
     /// [`Self::for_recording`]), unless `CAMWIRE_RTSP_COALESCE_MS` says otherwise.
     pub read_coalesce: Option<Duration>,
+    /// Which audio tracks to set up (default: the first one the camera offers).
+    pub audio: AudioChoice,
+}
+
+/// Which audio tracks a session sets up (`--audio no|first|all`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AudioChoice {
+    /// Video only.
+    No,
+    /// The first audio track camwire can record (default).
+    #[default]
+    First,
+    /// Every audio track camwire can record.
+    All,
+}
+
+impl std::str::FromStr for AudioChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "no" | "none" => Ok(AudioChoice::No),
+            "first" => Ok(AudioChoice::First),
+            "all" => Ok(AudioChoice::All),
+            o => Err(format!("unknown audio choice {o:?} (no, first or all)")),
+        }
+    }
+}
+
+impl std::fmt::Display for AudioChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AudioChoice::No => "no",
+            AudioChoice::First => "first",
+            AudioChoice::All => "all",
+        })
+    }
+}
+
+/// Video or audio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TrackKind {
+    /// A video track.
+    Video,
+    /// An audio track.
+    Audio,
+}
+
+impl std::fmt::Display for TrackKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TrackKind::Video => "video",
+            TrackKind::Audio => "audio",
+        })
+    }
+}
+
+/// One SDP media section of the camera and what the session does with it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackInfo {
+    /// The SDP media section (codec name, clock rate, channels, fmtp).
+    pub section: MediaSection,
+    /// Video or audio; `None` for other media (`application`, metadata).
+    pub kind: Option<TrackKind>,
+    /// The session's track number when set up (0 video, 1.. audio), else `None`.
+    pub track: Option<usize>,
+    /// Why it is not set up, when it is not (`None` when set up).
+    pub skipped: Option<String>,
+    /// RTP time of the start of the PLAY range from `RTP-Info`, when the camera sent it.
+    pub rtptime: Option<u32>,
 }
 
 /// Read coalescing of recordings: one wakeup and read per 250 ms instead of one per camera
@@ -92,6 +167,7 @@ impl Default for SourceOptions {
             request_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(10),
             read_coalesce: None,
+            audio: AudioChoice::First,
         }
     }
 }
@@ -168,6 +244,22 @@ impl RtspError {
 pub enum SourceEvent {
     /// An RTP packet of the video track; the payload is a slice of the receive buffer.
     Rtp(RtpPacket),
+    /// An RTP packet of audio track `track` (1..; see [`Source::tracks`]).
+    Audio {
+        /// The session's track number.
+        track: usize,
+        /// The packet.
+        pkt: RtpPacket,
+    },
+    /// An RTCP sender report of audio track `track`.
+    AudioSenderReport {
+        /// The session's track number.
+        track: usize,
+        /// 64-bit NTP timestamp.
+        ntp: u64,
+        /// RTP timestamp at that instant.
+        rtp_timestamp: u32,
+    },
     /// An RTCP sender report of the video track: NTP wall-clock and the matching RTP time.
     SenderReport {
         /// 64-bit NTP timestamp (seconds since 1900 in the upper 32 bits).
@@ -189,7 +281,7 @@ pub struct RawPacket {
     pub data: Bytes,
 }
 
-/// A playing RTSP session of a camera's video track (H.264 or H.265).
+/// A playing RTSP session of a camera: its video track (H.264 or H.265) and chosen audio.
 pub struct Source {
     url: CameraUrl,
     /// `None` only while being dropped (TEARDOWN takes it).
@@ -197,6 +289,9 @@ pub struct Source {
     sdp: Bytes,
     video: MediaSection,
     video_stream: usize,
+    tracks: Vec<TrackInfo>,
+    /// Session track number of each SDP stream index (`None`: not set up).
+    stream_track: Vec<Option<usize>>,
     idle_timeout: Duration,
     /// The idle-read timer: one armed timer per session, pushed forward only when it fires
     /// (a fresh `tokio::time::timeout` per packet put a timer into the wheel and took it out
@@ -266,7 +361,11 @@ fn client_err(url: &CameraUrl, e: ClientError) -> RtspError {
 
 impl Source {
     /// DESCRIBE, SETUP the first video track that is H.264 or H.265 (by its `a=rtpmap`
-    /// encoding name), PLAY.
+    /// encoding name) and the audio tracks [`SourceOptions::audio`] asks for, PLAY.
+    ///
+    /// An audio track whose codec camwire does not record is not set up (listed as skipped
+    /// in [`tracks`](Self::tracks)); an audio SETUP the camera refuses is logged and skipped
+    /// too: audio never costs the video.
     pub async fn connect(url: &str, opts: SourceOptions) -> Result<Source, RtspError> {
         let (url, url_creds) = CameraUrl::parse(url)?;
         let creds = opts.credentials.clone().or(url_creds);
@@ -311,21 +410,60 @@ impl Source {
             .await
             .map_err(|_| timeout_err(&url, "SETUP", opts.request_timeout))?
             .map_err(|e| client_err(&url, e))?;
+        let mut tracks = plan_tracks(&sdp, video_stream, opts.audio);
+        for t in tracks
+            .iter_mut()
+            .filter(|t| t.track.is_some() && t.kind == Some(TrackKind::Audio))
+        {
+            let setup = tokio::time::timeout(
+                opts.request_timeout,
+                client.setup(t.section.index, transport),
+            )
+            .await;
+            let why = match setup {
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) => client_err(&url, e).to_string(),
+                Err(_) => timeout_err(&url, "SETUP", opts.request_timeout).to_string(),
+            };
+            log::warn!("{url}: audio track {} not recorded: {why}", t.section.index);
+            t.track = None;
+            t.skipped = Some(format!("SETUP failed: {why}"));
+        }
+        number_tracks(&mut tracks);
         let tool = client.server().map(str::to_string);
-        tokio::time::timeout(opts.request_timeout, client.play(&PlayOptions::default()))
-            .await
-            .map_err(|_| timeout_err(&url, "PLAY", opts.request_timeout))?
-            .map_err(|e| client_err(&url, e))?;
+        let reply =
+            tokio::time::timeout(opts.request_timeout, client.play(&PlayOptions::default()))
+                .await
+                .map_err(|_| timeout_err(&url, "PLAY", opts.request_timeout))?
+                .map_err(|e| client_err(&url, e))?;
+        if let Some(p) = client.presentation() {
+            apply_rtp_info(&mut tracks, p, &reply.rtp_info);
+        }
+        let audio = tracks
+            .iter()
+            .filter(|t| t.track.is_some() && t.kind == Some(TrackKind::Audio))
+            .map(|t| t.section.encoding.as_str())
+            .collect::<Vec<_>>();
         log::info!(
-            "{url}: playing {codec} track {video_stream} over {}",
+            "{url}: playing {codec} track {video_stream}{}{} over {}",
+            if audio.is_empty() { "" } else { " with audio " },
+            audio.join(", "),
             opts.transport
         );
+        let mut stream_track = vec![None; tracks.len()];
+        for t in &tracks {
+            if let (Some(n), Some(slot)) = (t.track, stream_track.get_mut(t.section.index)) {
+                *slot = Some(n);
+            }
+        }
         Ok(Source {
             url,
             client: Some(client),
             sdp,
             video,
             video_stream,
+            tracks,
+            stream_track,
             idle_timeout: opts.idle_timeout,
             idle: Box::pin(tokio::time::sleep(opts.idle_timeout)),
             last_rx: tokio::time::Instant::now(),
@@ -344,6 +482,23 @@ impl Source {
     /// The DESCRIBE answer's SDP body.
     pub fn sdp(&self) -> &Bytes {
         &self.sdp
+    }
+
+    /// Every media section of the SDP, in order, with its session track number or why it is
+    /// not recorded.
+    pub fn tracks(&self) -> &[TrackInfo] {
+        &self.tracks
+    }
+
+    /// The audio tracks set up, in track-number order (track 1, 2, ...).
+    pub fn audio_tracks(&self) -> impl Iterator<Item = &TrackInfo> {
+        let mut v: Vec<&TrackInfo> = self
+            .tracks
+            .iter()
+            .filter(|t| t.kind == Some(TrackKind::Audio) && t.track.is_some())
+            .collect();
+        v.sort_by_key(|t| t.track);
+        v.into_iter()
     }
 
     /// The video section of the SDP being played.
@@ -426,9 +581,9 @@ impl Source {
         }
     }
 
-    /// The next event of the video track; `Ok(None)` when the server closed the session.
-    /// Packets of other tracks (none are set up today) are skipped. `Bye` is reported
-    /// once, after the packets still queued behind it over UDP.
+    /// The next event of the session; `Ok(None)` when the server closed it. `Bye` (of the
+    /// video track: an audio BYE is ignored, the video decides the end) is reported once,
+    /// after the packets still queued behind it over UDP.
     pub async fn next(&mut self) -> Result<Option<SourceEvent>, RtspError> {
         loop {
             let Some(item) = self.next_item().await? else {
@@ -471,7 +626,31 @@ impl Source {
                         None => {}
                     }
                 }
-                _ => {}
+                Packet::Rtp { stream, data } => {
+                    let Some(track) = self.stream_track.get(stream).copied().flatten() else {
+                        continue;
+                    };
+                    match RtpPacket::parse(data) {
+                        Ok(pkt) => return Ok(Some(SourceEvent::Audio { track, pkt })),
+                        Err(e) => {
+                            log::debug!("{}: skipping a malformed audio packet: {e}", self.url);
+                        }
+                    }
+                }
+                Packet::Rtcp { stream, data } => {
+                    let Some(track) = self.stream_track.get(stream).copied().flatten() else {
+                        continue;
+                    };
+                    if let Some(SourceEvent::SenderReport { ntp, rtp_timestamp }) =
+                        rtcp_event(&data)
+                    {
+                        return Ok(Some(SourceEvent::AudioSenderReport {
+                            track,
+                            ntp,
+                            rtp_timestamp,
+                        }));
+                    }
+                }
             }
         }
     }
@@ -534,6 +713,104 @@ pub fn video_section(sdp: &[u8]) -> Result<MediaSection, sdp::SdpError> {
         .ok_or(sdp::SdpError::NoH264Video)
 }
 
+/// Every media section with its kind and whether it will be set up (track numbers are given
+/// by [`number_tracks`] once the audio SETUPs are done).
+fn plan_tracks(sdp: &[u8], video_stream: usize, audio: AudioChoice) -> Vec<TrackInfo> {
+    let sections = sdp::media_sections(sdp).unwrap_or_default();
+    let mut audio_taken = 0usize;
+    sections
+        .into_iter()
+        .map(|section| {
+            let (kind, track, skipped) = if section.index == video_stream {
+                (Some(TrackKind::Video), Some(0), None)
+            } else if section.media.eq_ignore_ascii_case("video") {
+                (
+                    Some(TrackKind::Video),
+                    None,
+                    Some("only one video track is recorded".to_string()),
+                )
+            } else if section.media.eq_ignore_ascii_case("audio") {
+                match crate::rtp::audio::AudioDepacketizer::from_section(&section) {
+                    Err(e) => (Some(TrackKind::Audio), None, Some(e.to_string())),
+                    Ok(_) => {
+                        let want = match audio {
+                            AudioChoice::No => false,
+                            AudioChoice::First => audio_taken == 0,
+                            AudioChoice::All => true,
+                        };
+                        if want {
+                            audio_taken += 1;
+                            (Some(TrackKind::Audio), Some(audio_taken), None)
+                        } else {
+                            let why = match audio {
+                                AudioChoice::No => "audio not requested (--audio no)",
+                                _ => "not the first audio track (--audio all records it)",
+                            };
+                            (Some(TrackKind::Audio), None, Some(why.to_string()))
+                        }
+                    }
+                }
+            } else {
+                (
+                    None,
+                    None,
+                    Some(format!("{} media are not recorded", section.media)),
+                )
+            };
+            TrackInfo {
+                section,
+                kind,
+                track,
+                skipped,
+                rtptime: None,
+            }
+        })
+        .collect()
+}
+
+/// Gives the audio tracks that were set up the numbers 1, 2, ... in SDP order.
+fn number_tracks(tracks: &mut [TrackInfo]) {
+    let mut n = 0;
+    for t in tracks.iter_mut() {
+        if t.kind == Some(TrackKind::Audio) && t.track.is_some() {
+            n += 1;
+            t.track = Some(n);
+        }
+    }
+}
+
+/// Puts each `RTP-Info` `rtptime` on its track: by `url=` (the stream's control URL, or a
+/// suffix of it: cameras send relative ones), else by position when the counts match.
+fn apply_rtp_info(
+    tracks: &mut [TrackInfo],
+    p: &super::client::Presentation,
+    infos: &[super::headers::RtpInfo],
+) {
+    let set_up: Vec<usize> = {
+        let mut v: Vec<&TrackInfo> = tracks.iter().filter(|t| t.track.is_some()).collect();
+        v.sort_by_key(|t| t.track);
+        v.iter().map(|t| t.section.index).collect()
+    };
+    for (pos, info) in infos.iter().enumerate() {
+        let Some(rtptime) = info.rtptime else {
+            continue;
+        };
+        let by_url = info.url.as_deref().and_then(|u| {
+            let u = u.trim();
+            set_up.iter().copied().find(|&i| {
+                p.streams.get(i).is_some_and(|s| {
+                    let c = s.control.as_str();
+                    !u.is_empty() && (c == u || c.ends_with(u.trim_start_matches('/')))
+                })
+            })
+        });
+        let index = by_url.or_else(|| (infos.len() == set_up.len()).then(|| set_up[pos]));
+        if let Some(t) = index.and_then(|i| tracks.iter_mut().find(|t| t.section.index == i)) {
+            t.rtptime = Some(rtptime);
+        }
+    }
+}
+
 fn capture_channel(stream: usize, rtcp: bool) -> u8 {
     u8::try_from(stream * 2 + usize::from(rtcp)).unwrap_or(255)
 }
@@ -552,6 +829,76 @@ pub fn rtcp_event(raw: &[u8]) -> Option<SourceEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// gst-rtsp-server with H.265, AAC (rtpmp4gpay), PCMU and G.726 (same PT as the video).
+    const GST_AV: &str = "v=0\r\ns=x\r\nt=0 0\r\n\
+        m=video 0 RTP/AVP 96\r\na=rtpmap:96 H265/90000\r\na=control:stream=0\r\n\
+        m=audio 0 RTP/AVP 96\r\na=rtpmap:96 G726-32/8000\r\na=control:stream=1\r\n\
+        m=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/16000/1\r\n\
+        a=fmtp:97 streamtype=5;profile-level-id=2;mode=AAC-hbr;config=140856e500;sizelength=13;indexlength=3;indexdeltalength=3\r\n\
+        a=control:stream=2\r\n\
+        m=audio 0 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=control:stream=3\r\n\
+        m=application 0 RTP/AVP 107\r\na=rtpmap:107 vnd.onvif.metadata/90000\r\n";
+
+    #[test]
+    fn tracks_by_audio_choice() {
+        let plan = |a| {
+            let mut t = plan_tracks(GST_AV.as_bytes(), 0, a);
+            number_tracks(&mut t);
+            t.iter().map(|t| t.track).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            plan(AudioChoice::First),
+            [Some(0), None, Some(1), None, None]
+        );
+        assert_eq!(
+            plan(AudioChoice::All),
+            [Some(0), None, Some(1), Some(2), None]
+        );
+        assert_eq!(plan(AudioChoice::No), [Some(0), None, None, None, None]);
+        let t = plan_tracks(GST_AV.as_bytes(), 0, AudioChoice::First);
+        assert_eq!(
+            t[1].skipped.as_deref(),
+            Some("audio codec G726-32 is not recorded")
+        );
+        assert_eq!(t[4].kind, None);
+        assert!(t[3].skipped.as_deref().unwrap().contains("--audio all"));
+    }
+
+    /// `RTP-Info` by absolute URL, by relative URL, and by position when URLs name no stream.
+    #[test]
+    fn rtp_info_goes_to_its_track() {
+        let url = url::Url::parse("rtsp://cam/live/").unwrap();
+        let resp = crate::rtsp::msg::Response {
+            status: 200,
+            reason: "OK".into(),
+            headers: {
+                let mut h = crate::rtsp::msg::Headers::default();
+                h.push("Content-Type", "application/sdp");
+                h
+            },
+            body: Bytes::from_static(GST_AV.as_bytes()),
+        };
+        let p = crate::rtsp::client::parse_describe(&url, &resp).unwrap();
+        let mut t = plan_tracks(GST_AV.as_bytes(), 0, AudioChoice::First);
+        number_tracks(&mut t);
+        let infos = crate::rtsp::headers::parse_rtp_info(
+            "url=rtsp://cam/live/stream=0;seq=1;rtptime=1000,url=stream=2;seq=5;rtptime=2000",
+        );
+        apply_rtp_info(&mut t, &p, &infos);
+        assert_eq!((t[0].rtptime, t[2].rtptime), (Some(1000), Some(2000)));
+        let mut t = plan_tracks(GST_AV.as_bytes(), 0, AudioChoice::First);
+        number_tracks(&mut t);
+        // URLs that name no stream: by position, since there is one entry per track.
+        let infos =
+            crate::rtsp::headers::parse_rtp_info("url=trackID=1;rtptime=7,url=trackID=2;rtptime=8");
+        apply_rtp_info(&mut t, &p, &infos);
+        assert_eq!((t[0].rtptime, t[2].rtptime), (Some(7), Some(8)));
+        let mut t = plan_tracks(GST_AV.as_bytes(), 0, AudioChoice::First);
+        let infos = crate::rtsp::headers::parse_rtp_info("url=trackID=9;rtptime=7");
+        apply_rtp_info(&mut t, &p, &infos);
+        assert_eq!((t[0].rtptime, t[2].rtptime), (None, None));
+    }
 
     #[test]
     fn first_video_section_is_h264_or_h265() {
