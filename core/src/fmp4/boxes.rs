@@ -126,11 +126,23 @@ pub(crate) fn mvhd(out: &mut Vec<u8>, timescale: u32, duration: u64, next_track_
 
 /// `tkhd` of an enabled, in-movie video track (`width` x `height` pixels, 16.16 fixed point).
 pub(crate) fn tkhd(out: &mut Vec<u8>, track_id: u32, duration: u64, width: u32, height: u32) {
+    tkhd_any(out, track_id, duration, 0, width, height)
+}
+
+/// `tkhd` of an enabled, in-movie audio track: volume 1.0 (8.8 fixed point), no width or
+/// height (ISO 14496-12 wants both 0 for non-visual tracks).
+pub(crate) fn tkhd_audio(out: &mut Vec<u8>, track_id: u32, duration: u64) {
+    tkhd_any(out, track_id, duration, 0x0100, 0, 0)
+}
+
+fn tkhd_any(out: &mut Vec<u8>, track_id: u32, duration: u64, volume: u16, width: u32, height: u32) {
     let v1 = !fits32(duration);
     let b = begin_full(out, b"tkhd", u8::from(v1), 0x3); // track_enabled | track_in_movie
     put_times(out, v1, track_id, true, duration);
     put_zeros(out, 8); // reserved
-    put_zeros(out, 8); // layer, alternate_group, volume (video: 0), reserved
+    put_zeros(out, 4); // layer, alternate_group
+    put_u16(out, volume);
+    put_zeros(out, 2); // reserved
     put_unity_matrix(out);
     put_u32(out, u32::from(clamp_u16(width)) << 16);
     put_u32(out, u32::from(clamp_u16(height)) << 16);
@@ -149,9 +161,14 @@ pub(crate) fn mdhd(out: &mut Vec<u8>, timescale: u32, duration: u64) {
 
 /// `hdlr` for a video track; `name` is NUL-terminated by the caller (e.g. `b"camwire video\0"`).
 pub(crate) fn hdlr_vide(out: &mut Vec<u8>, name: &[u8]) {
+    hdlr(out, b"vide", name)
+}
+
+/// `hdlr` with handler type `handler` (`vide`, `soun`); `name` NUL-terminated by the caller.
+pub(crate) fn hdlr(out: &mut Vec<u8>, handler: &[u8; 4], name: &[u8]) {
     let b = begin_full(out, b"hdlr", 0, 0);
     put_u32(out, 0); // pre_defined
-    out.extend_from_slice(b"vide");
+    out.extend_from_slice(handler);
     put_zeros(out, 12); // reserved
     out.extend_from_slice(name);
     end(out, b);
@@ -163,6 +180,20 @@ pub(crate) fn vmhd_dinf(out: &mut Vec<u8>) {
     put_u16(out, 0); // graphicsmode: copy
     put_zeros(out, 6); // opcolor
     end(out, vmhd);
+    dinf(out);
+}
+
+/// `smhd` then `dinf/dref/url `: the fixed head of an audio `minf`.
+pub(crate) fn smhd_dinf(out: &mut Vec<u8>) {
+    let smhd = begin_full(out, b"smhd", 0, 0);
+    put_u16(out, 0); // balance: centre
+    put_u16(out, 0); // reserved
+    end(out, smhd);
+    dinf(out);
+}
+
+/// `dinf/dref/url `: the media data is in this file.
+fn dinf(out: &mut Vec<u8>) {
     let dinf = begin(out, b"dinf");
     let dref = begin_full(out, b"dref", 0, 0);
     put_u32(out, 1); // entry_count
@@ -213,6 +244,93 @@ fn stsd_entry(
     end(out, c);
     end(out, avc1);
     end(out, stsd);
+}
+
+/// `stsd` with an audio track's one sample entry: `mp4a`+`esds` (AAC) or `ulaw`/`alaw`
+/// (G.711), all as an ISO AudioSampleEntry, which is also a QuickTime version-0 sound
+/// description (its first 8 reserved bytes are QT's version, revision and vendor, all 0).
+///
+/// `samplesize` is 16 for every codec, as ISO 14496-12 fixes it and as QuickTime writes for
+/// µ-law and A-law (the decoded sample size); both ffmpeg (`mov.c`, which takes the coded
+/// size from the codec for G.711) and GStreamer's qtdemux read 8-bit codes from it.
+/// `samplerate` is 16.16 fixed point, so rates from 65536 Hz up do not fit and are written
+/// as 0 (readers then use the `mdhd` timescale, which equals the sample rate here; for AAC
+/// the AudioSpecificConfig in `esds` is what decoders trust).
+pub(crate) fn stsd_audio(out: &mut Vec<u8>, track: &super::AudioConfig, track_id: u32) {
+    let stsd = begin_full(out, b"stsd", 0, 0);
+    put_u32(out, 1); // entry_count
+    let entry = begin(out, track.codec.sample_entry());
+    put_zeros(out, 6); // reserved
+    put_u16(out, 1); // data_reference_index
+    put_zeros(out, 8); // reserved (QT: version 0, revision, vendor)
+    put_u16(out, track.channels);
+    put_u16(out, 16); // samplesize
+    put_zeros(out, 4); // pre_defined, reserved (QT: compression ID, packet size)
+    put_u32(
+        out,
+        if track.sample_rate <= 0xffff {
+            track.sample_rate << 16
+        } else {
+            0
+        },
+    );
+    if track.codec == super::AudioCodec::Aac {
+        let esds = begin(out, b"esds");
+        esds_body(out, &track.config, u16::try_from(track_id).unwrap_or(0));
+        end(out, esds);
+    }
+    end(out, entry);
+    end(out, stsd);
+}
+
+/// The body of `esds` (version/flags included) carrying `asc`, the AudioSpecificConfig, byte
+/// for byte: ES_Descriptor { ES_ID, DecoderConfigDescriptor { objectTypeIndication 0x40
+/// (MPEG-4 audio), streamType 5 (audio), bufferSizeDB 0, bitrates 0 (unknown),
+/// DecoderSpecificInfo { asc } }, SLConfigDescriptor { predefined 2 } }.
+///
+/// The same layout as `rtp::aac::esds_body`, but infallible over raw bytes and writing into
+/// the caller's buffer: the init writer cannot fail, and the config it is given was already
+/// parsed once by the depacketizer (a unit test checks both agree).
+pub(crate) fn esds_body(out: &mut Vec<u8>, asc: &[u8], es_id: u16) {
+    /// Descriptor tag and size (expandable: 7 bits a byte, high bit = more), minimal.
+    fn tag(out: &mut Vec<u8>, tag: u8, len: usize) {
+        out.push(tag);
+        let len = u32::try_from(len).unwrap_or(u32::MAX) & 0x0fff_ffff;
+        let mut started = false;
+        for shift in [21u32, 14, 7] {
+            let g = ((len >> shift) & 0x7f) as u8;
+            if g != 0 || started {
+                out.push(g | 0x80);
+                started = true;
+            }
+        }
+        out.push((len & 0x7f) as u8);
+    }
+    fn tag_len(len: usize) -> usize {
+        1 + match len {
+            0..=0x7f => 1,
+            0x80..=0x3fff => 2,
+            0x4000..=0x1f_ffff => 3,
+            _ => 4,
+        }
+    }
+    let dsi = tag_len(asc.len()) + asc.len();
+    let dcd = 13 + dsi;
+    let es = 3 + tag_len(dcd) + dcd + 3;
+    put_u32(out, 0); // version 0, flags 0
+    tag(out, 0x03, es);
+    put_u16(out, es_id);
+    out.push(0); // no stream dependence, URL or OCR stream; priority 0
+    tag(out, 0x04, dcd);
+    out.push(0x40); // objectTypeIndication: MPEG-4 audio
+    out.push((0x05 << 2) | 1); // streamType audio, upStream 0, reserved 1
+    put_zeros(out, 3); // bufferSizeDB: unknown
+    put_u32(out, 0); // maxBitrate: unknown
+    put_u32(out, 0); // avgBitrate: unknown
+    tag(out, 0x05, asc.len());
+    out.extend_from_slice(asc);
+    tag(out, 0x06, 1);
+    out.push(0x02); // SLConfigDescriptor predefined = 2 (MP4)
 }
 
 /// The empty `stts`, `stsc`, `stsz` and `stco` of a track whose samples all live in fragments.

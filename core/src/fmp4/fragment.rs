@@ -30,14 +30,33 @@
 //! like any other. Fragments without loss carry no such box, so a clean recording is byte for
 //! byte what it was before. [`super::read_fragment_samples`] reads it back into
 //! [`super::SampleInfo::lost_packets`] / [`super::SampleInfo::damaged`].
+//!
+//! Audio ([`FragmentBuilder::set_audio_tracks`], [`FragmentBuilder::push_audio`]): a file may
+//! have audio tracks after its video track (IDs [`super::audio_track_id`]). Each fragment is
+//! still one `moof` + one `mdat`, written in one vectored write, so a fragment is atomic with
+//! its audio (a crash loses at most the fragment being built, audio included):
+//!
+//! ```text
+//! moof { mfhd, traf video (as above),
+//!        traf per audio lane with samples { tfhd (default-base-is-moof, default_sample_flags
+//!          = sync), tfdt v1 (the lane's first decode time), trun v0 (data offset; per sample
+//!          duration, size), [loss table] } }
+//! mdat { video samples, then lane 0's audio bytes, lane 1's, ... }
+//! ```
+//!
+//! Video decides when a fragment is cut: with no video sample waiting nothing is written and
+//! the audio keeps waiting for the next fragment. Audio frames are stored exactly as they came
+//! (an AAC access unit or one RTP packet of G.711 codes: one sample each, raw bytes, no length
+//! prefix). Audio loss entries have flags 0 (an audio frame is never partly kept).
 
 use std::io::{self, IoSlice, Write};
 
 use bytes::Bytes;
 
 use super::boxes::{begin, begin_full, end, header, put_i32, put_u32, put_u64};
-use super::init::TRACK_ID;
+use super::init::{TRACK_ID, audio_track_id};
 use crate::frame::AccessUnit;
+use crate::rtp::audio::AudioFrame;
 
 /// The usertype of the per-fragment loss table (see the module docs).
 pub const LOSS_BOX_UUID: [u8; 16] = [
@@ -105,6 +124,63 @@ struct PendingNal {
     prefixed: bool,
 }
 
+/// One audio sample waiting in the builder.
+#[derive(Clone, Copy, Debug)]
+struct PendingAudio {
+    /// Decode time on the file's timeline, in the track's timescale.
+    decode_time: u64,
+    /// The frame's own duration (samples per channel).
+    samples: u32,
+    /// Bytes in the mdat.
+    size: u64,
+    /// RTP packets lost just before this frame.
+    loss: u32,
+}
+
+/// The waiting samples of one audio track; its buffers are reused across fragments.
+#[derive(Debug, Default)]
+struct AudioLane {
+    samples: Vec<PendingAudio>,
+    /// Payload handles of all waiting samples, in order.
+    pieces: Vec<Bytes>,
+    bytes: u64,
+    lossy_samples: usize,
+}
+
+impl AudioLane {
+    fn clear(&mut self) {
+        self.samples.clear();
+        self.pieces.clear();
+        self.bytes = 0;
+        self.lossy_samples = 0;
+    }
+
+    /// Bytes of this lane's `traf` (0 when it has no samples): traf header 8, tfhd 20,
+    /// tfdt 20, trun 20 + 8 per sample, loss table.
+    fn traf_size(&self) -> u64 {
+        if self.samples.is_empty() {
+            return 0;
+        }
+        68 + AUDIO_TRUN_SAMPLE_BYTES * self.samples.len() as u64 + loss_box_size(self.lossy_samples)
+    }
+}
+
+/// `trun` flags of an audio traf: data offset, per-sample duration and size (flags come from
+/// `tfhd`, there is no composition offset).
+const AUDIO_TRUN_FLAGS: u32 = 0x0001 | 0x0100 | 0x0200;
+/// Bytes of an audio `trun` sample record.
+const AUDIO_TRUN_SAMPLE_BYTES: u64 = 8;
+/// `tfhd` flag: default_sample_flags present.
+const TFHD_DEFAULT_SAMPLE_FLAGS: u32 = 0x00_0020;
+
+fn loss_box_size(entries: usize) -> u64 {
+    if entries > 0 {
+        LOSS_BOX_BASE + LOSS_ENTRY_BYTES * entries as u64
+    } else {
+        0
+    }
+}
+
 /// Collects the samples of one fragment and writes them out; reused for every fragment of a
 /// file.
 #[derive(Debug)]
@@ -126,6 +202,10 @@ pub struct FragmentBuilder {
     origin_dts: Option<i64>,
     /// Waiting samples with a loss or damage to record.
     lossy_samples: usize,
+    /// One per audio track of the file ([`Self::set_audio_tracks`]).
+    lanes: Vec<AudioLane>,
+    /// Where each audio traf's data offset sits in `header` (reused across fragments).
+    audio_offset_at: Vec<usize>,
 }
 
 impl Default for FragmentBuilder {
@@ -148,7 +228,67 @@ impl FragmentBuilder {
             sequence: 1,
             origin_dts: None,
             lossy_samples: 0,
+            lanes: Vec::new(),
+            audio_offset_at: Vec::new(),
         }
+    }
+
+    /// Declares the file's audio tracks: `n` lanes, lane `i` written as track
+    /// [`audio_track_id`]`(i)`, matching the `audio` list given to
+    /// [`write_av_init`](super::write_av_init). Call once after [`new`](Self::new); a
+    /// smaller `n` later drops the removed lanes' waiting samples.
+    pub fn set_audio_tracks(&mut self, n: usize) {
+        self.lanes.resize_with(n, AudioLane::default);
+    }
+
+    /// Number of audio lanes ([`set_audio_tracks`](Self::set_audio_tracks)).
+    pub fn audio_tracks(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// Adds one audio frame to lane `lane` as its next sample, at `decode_time` on the file's
+    /// timeline in that track's timescale (the caller maps RTP time to it; it must not
+    /// decrease within a lane). The frame's pieces are moved in, not copied; `frame` is left
+    /// empty (pieces cleared, capacity kept) for reuse.
+    ///
+    /// A sample lasts `frame.samples` ticks, except that a hole before the next sample of the
+    /// same fragment (lost packets, a camera that skipped) stretches it to that sample's
+    /// decode time: players lay audio end to end, so without the stretch everything after a
+    /// loss would play early and drift from the video. Overlaps are not shortened (a duration
+    /// is never less than the frame's own); the next fragment's `tfdt` puts the lane back on
+    /// its timeline. A frame with `loss > 0` gets an entry in the lane's loss table.
+    ///
+    /// A `lane` with no track (not below [`audio_tracks`](Self::audio_tracks)) has nowhere to
+    /// go in the file: the frame is dropped (emptied the same way), never a panic.
+    pub fn push_audio(&mut self, lane: usize, frame: &mut AudioFrame, decode_time: u64) {
+        let Some(l) = self.lanes.get_mut(lane) else {
+            frame.pieces.clear();
+            return;
+        };
+        let size: u64 = frame.pieces.iter().map(|p| p.len() as u64).sum();
+        l.samples.push(PendingAudio {
+            decode_time,
+            samples: frame.samples,
+            size,
+            loss: frame.loss,
+        });
+        if frame.loss > 0 {
+            l.lossy_samples += 1;
+        }
+        l.bytes += size;
+        l.pieces.append(&mut frame.pieces);
+    }
+
+    /// Number of audio samples waiting in lane `lane` (0 for a lane that does not exist).
+    pub fn audio_len(&self, lane: usize) -> usize {
+        self.lanes.get(lane).map_or(0, |l| l.samples.len())
+    }
+
+    /// Bytes the waiting audio samples of all lanes take in the mdat (what they pin in
+    /// receive buffers, besides [`payload_bytes`](Self::payload_bytes)).
+    pub fn audio_payload_bytes(&self) -> usize {
+        let n: u64 = self.lanes.iter().map(|l| l.bytes).sum();
+        usize::try_from(n).unwrap_or(usize::MAX)
     }
 
     /// Adds one access unit as the next sample, decoded at `dts` and presented at `pts` (both
@@ -264,8 +404,8 @@ impl FragmentBuilder {
         self.origin_dts
     }
 
-    /// Drops the waiting samples (and the receive buffers they pin) without writing them.
-    /// The sequence number and timeline are kept.
+    /// Drops the waiting samples, video and audio (and the receive buffers they pin),
+    /// without writing them. The sequence number, timeline and audio lanes are kept.
     pub fn clear(&mut self) {
         self.samples.clear();
         self.nals.clear();
@@ -273,10 +413,17 @@ impl FragmentBuilder {
         self.prefixes.clear();
         self.payload_bytes = 0;
         self.lossy_samples = 0;
+        for l in &mut self.lanes {
+            l.clear();
+        }
     }
 
     /// Writes the waiting samples as one fragment and clears the builder. Returns the bytes
-    /// written (0, writing nothing, when the builder is empty).
+    /// written (0, writing nothing, when no video sample is waiting: audio alone never makes
+    /// a fragment, it waits for the next video).
+    ///
+    /// Every waiting audio sample goes into this fragment, one `traf` per lane that has any
+    /// (see the module docs); `next_dts` concerns the video only.
     ///
     /// `next_dts` is the decode time of the sample that will follow (it gives the last
     /// sample its duration; without it the last sample repeats the previous duration, or 0
@@ -297,10 +444,12 @@ impl FragmentBuilder {
         if self.samples.is_empty() {
             return Ok(0);
         }
-        let mdat_size = u32::try_from(8 + self.payload_bytes)
-            .map_err(|_| invalid("fragment payload exceeds 4 GiB"))?;
+        let audio_bytes: u64 = self.lanes.iter().map(|l| l.bytes).sum();
+        let payload = self.payload_bytes + audio_bytes;
+        let mdat_size =
+            u32::try_from(8 + payload).map_err(|_| invalid("fragment payload exceeds 4 GiB"))?;
         self.encode_header(next_dts, wallclock_ntp, mdat_size)?;
-        let total = self.header.len() as u64 + self.payload_bytes;
+        let total = self.header.len() as u64 + payload;
 
         let mut slices = recycle(std::mem::take(&mut self.slices));
         slices.push(IoSlice::new(&self.header));
@@ -313,6 +462,13 @@ impl FragmentBuilder {
                 slices.push(IoSlice::new(prefix));
             }
             for piece in pieces.by_ref().take(nal.pieces as usize) {
+                if !piece.is_empty() {
+                    slices.push(IoSlice::new(piece));
+                }
+            }
+        }
+        for lane in &self.lanes {
+            for piece in &lane.pieces {
                 if !piece.is_empty() {
                     slices.push(IoSlice::new(piece));
                 }
@@ -341,16 +497,23 @@ impl FragmentBuilder {
         let count = self.samples.len();
         // moof = 8 + mfhd 16 + traf (8 + tfhd 16 + tfdt 20 + trun 20 + 16 per sample); the
         // data offset (moof size + 8) must fit the signed 32-bit field.
-        let loss_box = if self.lossy_samples > 0 {
-            LOSS_BOX_BASE + LOSS_ENTRY_BYTES * self.lossy_samples as u64
-        } else {
-            0
-        };
-        let moof_size = 88 + TRUN_SAMPLE_BYTES as u64 * count as u64 + loss_box;
+        let loss_box = loss_box_size(self.lossy_samples);
+        let audio_trafs: u64 = self.lanes.iter().map(AudioLane::traf_size).sum();
+        let moof_size = 88 + TRUN_SAMPLE_BYTES as u64 * count as u64 + loss_box + audio_trafs;
         let sample_count =
             u32::try_from(count).map_err(|_| invalid("too many samples in one fragment"))?;
         if moof_size + 8 > i32::MAX as u64 {
             return Err(invalid("too many samples in one fragment"));
+        }
+        // The last audio traf's data starts after the moof, the video and the other lanes;
+        // its offset must fit trun's signed 32-bit field too.
+        let last_audio = self.lanes.iter().rev().find(|l| !l.samples.is_empty());
+        let audio_before_last: u64 =
+            self.lanes.iter().map(|l| l.bytes).sum::<u64>() - last_audio.map_or(0, |l| l.bytes);
+        if last_audio.is_some()
+            && moof_size + 8 + self.payload_bytes + audio_before_last > i32::MAX as u64
+        {
+            return Err(invalid("audio data offset exceeds 2 GiB"));
         }
 
         let out = &mut self.header;
@@ -410,6 +573,13 @@ impl FragmentBuilder {
             end(out, uuid);
         }
         end(out, traf);
+        self.audio_offset_at.clear();
+        for (lane, l) in self.lanes.iter().enumerate() {
+            if l.samples.is_empty() {
+                continue;
+            }
+            self.audio_offset_at.push(write_audio_traf(out, lane, l));
+        }
         let moof_len = end(out, moof_start);
         debug_assert_eq!(u64::from(moof_len), moof_size);
         // default-base-is-moof: the first sample follows the moof and the 8-byte mdat header.
@@ -417,9 +587,71 @@ impl FragmentBuilder {
         if let Some(field) = out.get_mut(data_offset_at..data_offset_at + 4) {
             field.copy_from_slice(&data_offset.to_be_bytes());
         }
+        // Audio data follows the video data, lane after lane (checked above to fit i32).
+        let mut next = u64::from(moof_len) + 8 + self.payload_bytes;
+        let with_samples = self.lanes.iter().filter(|l| !l.samples.is_empty());
+        for (l, &at) in with_samples.zip(&self.audio_offset_at) {
+            let offset = i32::try_from(next).unwrap_or(i32::MAX);
+            if let Some(field) = out.get_mut(at..at + 4) {
+                field.copy_from_slice(&offset.to_be_bytes());
+            }
+            next += l.bytes;
+        }
         header(out, b"mdat", mdat_size);
         Ok(())
     }
+}
+
+/// Writes the `traf` of audio lane `lane` (which has samples) into `out`; returns where its
+/// `trun` data offset field is, for the caller to patch once the `moof` size is known.
+fn write_audio_traf(out: &mut Vec<u8>, lane: usize, l: &AudioLane) -> usize {
+    let traf = begin(out, b"traf");
+    let tfhd = begin_full(
+        out,
+        b"tfhd",
+        0,
+        TFHD_DEFAULT_BASE_IS_MOOF | TFHD_DEFAULT_SAMPLE_FLAGS,
+    );
+    put_u32(out, audio_track_id(lane));
+    // Every audio frame decodes on its own: sample_depends_on = 2, a sync sample.
+    put_u32(out, KEYFRAME_SAMPLE_FLAGS);
+    end(out, tfhd);
+    let tfdt = begin_full(out, b"tfdt", 1, 0);
+    put_u64(out, l.samples.first().map_or(0, |s| s.decode_time));
+    end(out, tfdt);
+    let trun = begin_full(out, b"trun", 0, AUDIO_TRUN_FLAGS);
+    put_u32(out, u32::try_from(l.samples.len()).unwrap_or(u32::MAX));
+    let offset_at = out.len();
+    put_i32(out, 0); // data_offset, patched by the caller
+    for (i, s) in l.samples.iter().enumerate() {
+        let own = u64::from(s.samples);
+        let duration = match l.samples.get(i + 1) {
+            // A hole before the next frame: stretch over it (see push_audio).
+            Some(n) if n.decode_time > s.decode_time.saturating_add(own) => {
+                n.decode_time - s.decode_time
+            }
+            _ => own,
+        };
+        put_u32(out, u32::try_from(duration).unwrap_or(u32::MAX));
+        put_u32(out, u32::try_from(s.size).unwrap_or(u32::MAX));
+    }
+    end(out, trun);
+    if l.lossy_samples > 0 {
+        let uuid = begin(out, b"uuid");
+        out.extend_from_slice(&LOSS_BOX_UUID);
+        put_u32(out, 0); // version 0, flags 0
+        put_u32(out, u32::try_from(l.lossy_samples).unwrap_or(u32::MAX));
+        for (i, s) in l.samples.iter().enumerate() {
+            if s.loss > 0 {
+                put_u32(out, u32::try_from(i).unwrap_or(u32::MAX));
+                put_u32(out, s.loss);
+                put_u32(out, 0);
+            }
+        }
+        end(out, uuid);
+    }
+    end(out, traf);
+    offset_at
 }
 
 #[cfg(test)]
@@ -439,6 +671,16 @@ impl FragmentBuilder {
             self.pieces.as_ptr() as usize,
             self.nals.as_ptr() as usize,
         ]
+    }
+
+    /// Addresses of the audio lanes' reusable buffers (allocation-reuse checks).
+    pub(super) fn audio_buffer_ptrs(&self) -> Vec<usize> {
+        let mut v = vec![self.audio_offset_at.as_ptr() as usize];
+        for l in &self.lanes {
+            v.push(l.samples.as_ptr() as usize);
+            v.push(l.pieces.as_ptr() as usize);
+        }
+        v
     }
 
     /// Capacity of the kept IoSlice array, and whether it is empty.

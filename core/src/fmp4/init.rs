@@ -219,8 +219,31 @@ pub fn write_init_segment(track: &VideoTrack, out: &mut Vec<u8>) {
     write_video_init(&track.into(), out)
 }
 
-/// Appends the init segment (`ftyp` + `moov`) for `track` (any codec) to `out`.
+/// Appends the init segment (`ftyp` + `moov`) for `track` (any codec) to `out`: a
+/// video-only file, the same bytes as [`write_av_init`] with no audio.
 pub fn write_video_init(track: &VideoConfig, out: &mut Vec<u8>) {
+    write_av_init(track, &[], out)
+}
+
+/// The track ID of audio lane `lane` (0-based, in the order given to [`write_av_init`]):
+/// `2 + lane`, after the video track ([`TRACK_ID`]). Fragments use it in their audio `traf`s.
+/// Lanes past `u32::MAX - 2` (never used) saturate.
+pub fn audio_track_id(lane: usize) -> u32 {
+    u32::try_from(lane)
+        .ok()
+        .and_then(|l| l.checked_add(TRACK_ID + 1))
+        .unwrap_or(u32::MAX)
+}
+
+/// Appends the init segment (`ftyp` + `moov`) for one video track (ID [`TRACK_ID`]) and one
+/// audio track per entry of `audio` (IDs [`audio_track_id`]`(i)`) to `out`.
+///
+/// The video `trak` is written first and is byte for byte the one of a video-only file, so
+/// readers that look for "the first track" keep finding the video. Each audio `trak` is
+/// `tkhd` (volume 1.0) + `mdia { mdhd (timescale = the config's), hdlr soun, minf { smhd,
+/// dinf, stbl { stsd, empty tables } } }`; `mvex` has one `trex` per track (all defaults 0:
+/// every `traf` carries what it needs).
+pub fn write_av_init(track: &VideoConfig, audio: &[AudioConfig], out: &mut Vec<u8>) {
     let ftyp = begin(out, b"ftyp");
     out.extend_from_slice(MAJOR_BRAND);
     put_u32(out, 0); // minor_version
@@ -230,18 +253,46 @@ pub fn write_video_init(track: &VideoConfig, out: &mut Vec<u8>) {
     end(out, ftyp);
 
     let moov = begin(out, b"moov");
-    boxes::mvhd(out, track.timescale, 0, TRACK_ID + 1);
+    let next_track_id = audio_track_id(audio.len());
+    boxes::mvhd(out, track.timescale, 0, next_track_id);
     write_trak(track, out);
+    for (lane, a) in audio.iter().enumerate() {
+        write_audio_trak(a, audio_track_id(lane), out);
+    }
     let mvex = begin(out, b"mvex");
+    write_trex(out, TRACK_ID);
+    for lane in 0..audio.len() {
+        write_trex(out, audio_track_id(lane));
+    }
+    end(out, mvex);
+    end(out, moov);
+}
+
+fn write_trex(out: &mut Vec<u8>, track_id: u32) {
     let trex = begin_full(out, b"trex", 0, 0);
-    put_u32(out, TRACK_ID);
+    put_u32(out, track_id);
     put_u32(out, 1); // default_sample_description_index
     put_u32(out, 0); // default_sample_duration (every trun carries its own)
     put_u32(out, 0); // default_sample_size
     put_u32(out, 0); // default_sample_flags
     end(out, trex);
-    end(out, mvex);
-    end(out, moov);
+}
+
+fn write_audio_trak(track: &AudioConfig, track_id: u32, out: &mut Vec<u8>) {
+    let trak = begin(out, b"trak");
+    boxes::tkhd_audio(out, track_id, 0);
+    let mdia = begin(out, b"mdia");
+    boxes::mdhd(out, track.timescale, 0);
+    boxes::hdlr(out, b"soun", b"camwire audio\0");
+    let minf = begin(out, b"minf");
+    boxes::smhd_dinf(out);
+    let stbl = begin(out, b"stbl");
+    boxes::stsd_audio(out, track, track_id);
+    boxes::empty_sample_tables(out);
+    end(out, stbl);
+    end(out, minf);
+    end(out, mdia);
+    end(out, trak);
 }
 
 fn write_trak(track: &VideoConfig, out: &mut Vec<u8>) {

@@ -45,8 +45,8 @@ pub use fragment::{
     NON_KEYFRAME_SAMPLE_FLAGS, NON_SYNC_BIT, base_decode_time, sample_flags,
 };
 pub use init::{
-    AudioCodec, AudioConfig, TRACK_ID, VideoCodec, VideoConfig, VideoTrack, write_init_segment,
-    write_video_init,
+    AudioCodec, AudioConfig, TRACK_ID, VideoCodec, VideoConfig, VideoTrack, audio_track_id,
+    write_av_init, write_init_segment, write_video_init,
 };
 pub use read_init::{
     MAX_MOOV_BYTES, TrackDefaults, parse_moov, read_init, read_init_with_defaults,

@@ -782,3 +782,335 @@ fn hevc_init_round_trip() {
     };
     assert_eq!(short.codec_string(), None);
 }
+
+// ---- audio tracks ----------------------------------------------------------------------
+
+use crate::rtp::audio::AudioFrame;
+
+/// AAC-LC 16 kHz mono (ASC 0x1408) and G.711 µ-law 8 kHz mono.
+fn audio_configs() -> [AudioConfig; 2] {
+    [
+        AudioConfig {
+            codec: AudioCodec::Aac,
+            timescale: 16_000,
+            sample_rate: 16_000,
+            channels: 1,
+            config: vec![0x14, 0x08],
+        },
+        AudioConfig {
+            codec: AudioCodec::Pcmu,
+            timescale: 8000,
+            sample_rate: 8000,
+            channels: 1,
+            config: Vec::new(),
+        },
+    ]
+}
+
+fn audio_frame(bytes: &[u8], samples: u32, loss: u32) -> AudioFrame {
+    let b = Bytes::copy_from_slice(bytes);
+    let cut = b.len() / 2;
+    AudioFrame {
+        timestamp: 0,
+        samples,
+        // Two pieces, as an AAC AU fragmented over two packets arrives.
+        pieces: vec![b.slice(..cut), b.slice(cut..)],
+        loss,
+    }
+}
+
+#[test]
+fn av_init_layout() {
+    let video: VideoConfig = track().into();
+    let audio = audio_configs();
+    let mut only = Vec::new();
+    write_video_init(&video, &mut only);
+    let mut same = Vec::new();
+    write_av_init(&video, &[], &mut same);
+    assert_eq!(only, same, "video-only init is write_av_init without audio");
+
+    let mut file = Vec::new();
+    write_av_init(&video, &audio, &mut file);
+    let top: Vec<_> = BoxIter::new(&file, 0)
+        .collect::<Result<_, _>>()
+        .expect("walk");
+    let moov = top[1].body;
+    let kids: Vec<_> = BoxIter::new(moov, 0).map(|b| b.expect("box")).collect();
+    let names: Vec<[u8; 4]> = kids.iter().map(|b| b.fourcc).collect();
+    assert_eq!(names, [*b"mvhd", *b"trak", *b"trak", *b"trak", *b"mvex"]);
+    // mvhd next_track_ID (last field) = 4.
+    let mvhd = kids[0].body;
+    assert_eq!(be32(mvhd, mvhd.len() - 4), 4);
+    // The video trak is byte for byte the video-only file's.
+    let only_trak = find_path(
+        BoxIter::new(&only, 0).nth(1).unwrap().unwrap().body,
+        &[b"trak"],
+    )
+    .expect("trak");
+    assert_eq!(kids[1].body, only_trak);
+
+    for (lane, (trak, cfg)) in kids[2..4].iter().zip(&audio).enumerate() {
+        let id = audio_track_id(lane);
+        assert_eq!(id, 2 + lane as u32);
+        let tkhd = find_child(trak.body, b"tkhd").expect("tkhd");
+        assert_eq!(be32(tkhd, 12), id);
+        assert_eq!(&tkhd[36..38], &[1, 0], "volume 1.0");
+        assert_eq!(&tkhd[76..84], &[0; 8], "no width or height");
+        let mdhd = find_path(trak.body, &[b"mdia", b"mdhd"]).expect("mdhd");
+        assert_eq!(be32(mdhd, 12), cfg.timescale);
+        let hdlr = find_path(trak.body, &[b"mdia", b"hdlr"]).expect("hdlr");
+        assert_eq!(&hdlr[8..12], b"soun");
+        let minf = find_path(trak.body, &[b"mdia", b"minf"]).expect("minf");
+        let names: Vec<[u8; 4]> = BoxIter::new(minf, 0)
+            .map(|b| b.expect("box").fourcc)
+            .collect();
+        assert_eq!(names, [*b"smhd", *b"dinf", *b"stbl"]);
+        let stsd = find_path(minf, &[b"stbl", b"stsd"]).expect("stsd");
+        assert_eq!(be32(stsd, 4), 1);
+        let entry = BoxIter::new(&stsd[8..], 0)
+            .next()
+            .expect("entry")
+            .expect("entry");
+        assert_eq!(&entry.fourcc, cfg.codec.sample_entry());
+        // AudioSampleEntry: channelcount at 16, samplesize 18, samplerate (16.16) at 24.
+        assert_eq!(&entry.body[6..8], &[0, 1], "data_reference_index");
+        assert_eq!(&entry.body[16..18], &[0, 1], "mono");
+        assert_eq!(&entry.body[18..20], &[0, 16], "samplesize");
+        assert_eq!(be32(entry.body, 24), cfg.sample_rate << 16);
+        match cfg.codec {
+            AudioCodec::Aac => {
+                let esds = find_child(&entry.body[28..], b"esds").expect("esds");
+                let asc = crate::rtp::aac::AudioSpecificConfig::parse(&cfg.config).expect("asc");
+                assert_eq!(esds, crate::rtp::aac::esds_body(&asc, id as u16, 0));
+            }
+            _ => assert_eq!(entry.body.len(), 28, "G.711: no child box"),
+        }
+    }
+    let trex: Vec<u32> = BoxIter::new(kids[4].body, 0)
+        .map(|b| be32(b.expect("trex").body, 4))
+        .collect();
+    assert_eq!(trex, [1, 2, 3]);
+    // The video reader still finds the video (first trak), as before.
+    assert_eq!(read_init(&mut Cursor::new(&file)).expect("read"), video);
+
+    // A sample rate over 16.16's range is written as 0.
+    let hi = AudioConfig {
+        sample_rate: 96_000,
+        timescale: 96_000,
+        ..audio[0].clone()
+    };
+    let mut file = Vec::new();
+    write_av_init(&video, &[hi], &mut file);
+    let at = find_string(&file, b"mp4a");
+    assert_eq!(be32(&file, at + 4 + 24), 0);
+}
+
+#[test]
+fn av_fragment_layout_offsets_durations_and_loss() {
+    let mut b = FragmentBuilder::new();
+    b.set_audio_tracks(2);
+    let video = [
+        au(&[b"\x67sps", b"\x65idr-slice"], true),
+        au(&[b"\x41p"], false),
+    ];
+    let aac: [&[u8]; 3] = [b"aac-au-0", b"aac-au-1-longer", b"au2"];
+    let ulaw: [&[u8]; 2] = [&[0x7f; 160], &[0xff; 80]];
+    let mut v_payload = Vec::new();
+    for (i, a) in video.iter().enumerate() {
+        v_payload.extend(avc(a));
+        b.push(
+            &mut a.clone(),
+            90_000 + 3600 * i as i64,
+            90_000 + 3600 * i as i64,
+        );
+    }
+    // AAC: 1024 apart, then a hole of one frame before the third; it follows 1 lost packet.
+    for (i, (bytes, t)) in aac.iter().zip([16_000u64, 17_024, 19_072]).enumerate() {
+        let mut f = audio_frame(bytes, 1024, u32::from(i == 2));
+        let ptrs: Vec<_> = f.pieces.iter().map(|p| p.as_ptr()).collect();
+        b.push_audio(0, &mut f, t);
+        assert!(
+            f.pieces.is_empty() && f.pieces.capacity() >= 2,
+            "moved out, capacity kept"
+        );
+        assert_eq!(ptrs.len(), 2);
+    }
+    for (bytes, t) in ulaw.iter().zip([8000u64, 8160]) {
+        b.push_audio(1, &mut audio_frame(bytes, bytes.len() as u32, 0), t);
+    }
+    // A lane the file does not have: dropped, no panic.
+    let mut stray = audio_frame(b"stray", 5, 0);
+    b.push_audio(7, &mut stray, 0);
+    assert!(stray.pieces.is_empty());
+    assert_eq!((b.audio_len(0), b.audio_len(1), b.audio_len(7)), (3, 2, 0));
+    assert_eq!(b.audio_payload_bytes(), 8 + 15 + 3 + 160 + 80);
+
+    let mut out = Vec::new();
+    let n = b
+        .write_to(&mut out, Some(90_000 + 7200), None)
+        .expect("write");
+    assert_eq!(n, out.len() as u64);
+    assert_eq!(
+        (b.audio_len(0), b.audio_len(1), b.audio_payload_bytes()),
+        (0, 0, 0)
+    );
+    let top: Vec<_> = BoxIter::new(&out, 0)
+        .collect::<Result<_, _>>()
+        .expect("walk");
+    let names: Vec<_> = top.iter().map(|b| b.fourcc).collect();
+    assert_eq!(names, [*b"moof", *b"mdat"], "one moof, one mdat");
+    let (moof, mdat) = (&top[0], &top[1]);
+    let trafs: Vec<_> = BoxIter::new(moof.body, moof.offset + 8)
+        .map(|b| b.expect("box"))
+        .filter(|b| &b.fourcc == b"traf")
+        .collect();
+    assert_eq!(trafs.len(), 3);
+    // The video traf is what a video-only fragment has.
+    let (count, off, _) = trun_records(moof.body);
+    assert_eq!(count, 2);
+    assert_eq!(moof.offset + off as u64, mdat.offset + 8);
+    let mut expect_data = v_payload.clone();
+    /// Per lane: its frames, tfdt, sample durations.
+    type Lane<'a> = (&'a [&'a [u8]], u64, Vec<u32>);
+    let lanes: [Lane<'_>; 2] = [
+        (&aac, 16_000, vec![1024, 2048, 1024]),
+        (&ulaw, 8000, vec![160, 80]),
+    ];
+    let mut at = mdat.offset + 8 + v_payload.len() as u64;
+    for (lane, (traf, (frames, tfdt, durations))) in trafs[1..].iter().zip(&lanes).enumerate() {
+        let tfhd = find_child(traf.body, b"tfhd").expect("tfhd");
+        assert_eq!(
+            be32(tfhd, 0),
+            0x02_0020,
+            "default-base-is-moof, default flags"
+        );
+        assert_eq!(be32(tfhd, 4), audio_track_id(lane));
+        assert_eq!(
+            be32(tfhd, 8),
+            KEYFRAME_SAMPLE_FLAGS,
+            "every audio frame is sync"
+        );
+        let t = find_child(traf.body, b"tfdt").expect("tfdt");
+        assert_eq!(
+            (t[0], be64(t, 4)),
+            (1, *tfdt),
+            "tfdt v1 = the lane's first decode time"
+        );
+        let trun = find_child(traf.body, b"trun").expect("trun");
+        assert_eq!(be32(trun, 0), 0x301);
+        assert_eq!(be32(trun, 4) as usize, frames.len());
+        assert_eq!(
+            moof.offset + u64::from(be32(trun, 8)),
+            at,
+            "lane {lane} data offset"
+        );
+        let recs: Vec<(u32, u32)> = (0..frames.len())
+            .map(|i| (be32(trun, 12 + 8 * i), be32(trun, 16 + 8 * i)))
+            .collect();
+        let want: Vec<(u32, u32)> = frames
+            .iter()
+            .zip(durations)
+            .map(|(f, &d)| (d, f.len() as u32))
+            .collect();
+        assert_eq!(recs, want);
+        for f in frames.iter() {
+            let s = (at - mdat.offset) as usize;
+            assert_eq!(&mdat.body[s - 8..s - 8 + f.len()], *f);
+            at += f.len() as u64;
+            expect_data.extend_from_slice(f);
+        }
+    }
+    assert_eq!(
+        mdat.body,
+        &expect_data[..],
+        "video, then lane 0, then lane 1"
+    );
+    // Loss: an entry for AAC sample 2 in lane 0's traf only.
+    let loss = find_child(trafs[1].body, b"uuid").expect("loss table");
+    assert_eq!(&loss[..16], &LOSS_BOX_UUID);
+    assert_eq!(be32(loss, 20), 1);
+    assert_eq!((be32(loss, 24), be32(loss, 28), be32(loss, 32)), (2, 1, 0));
+    assert!(find_child(trafs[0].body, b"uuid").is_none());
+    assert!(find_child(trafs[2].body, b"uuid").is_none());
+}
+
+#[test]
+fn no_audio_pushed_writes_what_a_video_only_builder_writes() {
+    let run = |lanes: Option<usize>| {
+        let mut b = FragmentBuilder::new();
+        if let Some(n) = lanes {
+            b.set_audio_tracks(n);
+        }
+        let mut out = Vec::new();
+        for f in 0..3i64 {
+            for i in 0..5 {
+                let mut a = au(&[b"\x41slice", b"\x06sei"], i == 0);
+                a.loss = u32::from(i == 3);
+                b.push(&mut a, f * 18_000 + i * 3600, f * 18_000 + i * 3600);
+            }
+            b.write_to(&mut out, Some((f + 1) * 18_000), Some(7))
+                .expect("write");
+        }
+        out
+    };
+    let plain = run(None);
+    assert_eq!(run(Some(2)), plain);
+    assert_eq!(run(Some(0)), plain);
+}
+
+#[test]
+fn audio_waits_for_video_and_clear_drops_it() {
+    let mut b = FragmentBuilder::new();
+    b.set_audio_tracks(1);
+    b.push_audio(0, &mut audio_frame(b"abcd", 1024, 0), 0);
+    let mut out = Vec::new();
+    assert_eq!(b.write_to(&mut out, None, Some(1)).expect("write"), 0);
+    assert!(out.is_empty());
+    assert_eq!(b.audio_len(0), 1, "audio alone waits for the next video");
+    assert_eq!(b.sequence_number(), 1);
+    b.clear();
+    assert_eq!(
+        (b.audio_len(0), b.audio_payload_bytes(), b.audio_tracks()),
+        (0, 0, 1)
+    );
+    // After clear, a fragment without audio is video only.
+    b.push(&mut au(&[b"\x65idr"], true), 0, 0);
+    b.write_to(&mut out, Some(3600), None).expect("write");
+    let moof = BoxIter::new(&out, 0).next().unwrap().unwrap();
+    assert_eq!(
+        BoxIter::new(moof.body, 0)
+            .filter(|b| b.as_ref().is_ok_and(|b| &b.fourcc == b"traf"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn audio_buffers_are_reused_once_warm() {
+    let mut b = FragmentBuilder::new();
+    b.set_audio_tracks(2);
+    let mut out = Vec::with_capacity(1 << 16);
+    let mut frame = AudioFrame::default();
+    let fill = |b: &mut FragmentBuilder, frame: &mut AudioFrame, base: i64| {
+        for i in 0..25 {
+            b.push(
+                &mut au(&[b"\x41slice"], i == 0),
+                base + i * 3600,
+                base + i * 3600,
+            );
+            for lane in 0..2 {
+                frame.samples = 160;
+                frame.pieces.push(Bytes::from_static(&[0xd5; 160]));
+                b.push_audio(lane, frame, (base + i * 3600) as u64 / 90 * 8);
+            }
+        }
+    };
+    fill(&mut b, &mut frame, 0);
+    b.write_to(&mut out, None, None).expect("write");
+    let warm = (b.buffer_ptrs(), b.audio_buffer_ptrs());
+    for k in 1..4 {
+        fill(&mut b, &mut frame, k * 90_000);
+        b.write_to(&mut out, None, None).expect("write");
+        assert_eq!((b.buffer_ptrs(), b.audio_buffer_ptrs()), warm);
+    }
+}
