@@ -1,5 +1,7 @@
 //! camwire's hot path against retina's, on the same committed captures, in the same run.
 //!
+//! Captures: the committed GStreamer 1080p H.264 and sim captures, and an x265 1080p H.265
+//! capture made on first use (`camwire_benches::h265_capture`, needs ffmpeg with libx265).
 //! For each capture, three jobs, each done by camwire and by retina side by side:
 //! - `depacketize`: RTP packets to frames (camwire: access units of `Bytes` slices, recycled;
 //!   retina: its depacketizer's `VideoFrame`s, each a fresh `Vec`), frames discarded;
@@ -8,11 +10,11 @@
 //! - `to_file`: camwire's `replay` (the recorder's `Ingest`) into an MP4 file; retina's
 //!   depacketize-and-write-frames into a file (its own benchmark's job, to a real file).
 //!
-//! Throughput is in bytes of RTP payload. `cargo bench -p camwire-benches` runs it (about two
-//! minutes); `CAMWIRE_BENCH_SECS` changes the measurement time per bench (default 3).
+//! Throughput is in bytes of RTP payload. `cargo bench -p camwire-benches` runs it (about three
+//! minutes; `-- x265` runs only the H.265 group); `CAMWIRE_BENCH_SECS` changes the measurement time per bench (default 3).
 
 use camwire_benches::{
-    Capture, camwire_depacketize, camwire_mux, camwire_replay, retina_depacketize,
+    Capture, camwire_depacketize, camwire_mux, camwire_replay, h265_capture, retina_depacketize,
     retina_write_frames, testdata,
 };
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -20,16 +22,21 @@ use std::hint::black_box;
 use std::time::Duration;
 
 fn captures() -> Vec<Capture> {
-    ["gst_1080p_capture", "sim_capture"]
+    let mut prefixes: Vec<_> = ["gst_1080p_capture", "sim_capture"]
         .iter()
-        .filter_map(|name| {
-            let prefix = testdata(name);
-            match Capture::load(&prefix) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    eprintln!("skipping {}: {e}", prefix.display());
-                    None
-                }
+        .map(|name| testdata(name))
+        .collect();
+    match h265_capture() {
+        Ok(p) => prefixes.push(p),
+        Err(e) => eprintln!("skipping the H.265 capture: {e}"),
+    }
+    prefixes
+        .into_iter()
+        .filter_map(|prefix| match Capture::load(&prefix) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("skipping {}: {e}", prefix.display());
+                None
             }
         })
         .collect()
@@ -71,7 +78,8 @@ fn bench(c: &mut Criterion) {
         });
 
         let camwire_out = tmp.join(format!("{}-camwire.mp4", cap.name));
-        let retina_out = tmp.join(format!("{}-retina.h264", cap.name));
+        let ext = if cap.is_h265() { "h265" } else { "h264" };
+        let retina_out = tmp.join(format!("{}-retina.{ext}", cap.name));
         g.bench_function(BenchmarkId::new("to_file", "camwire"), |b| {
             b.iter(|| {
                 let n = camwire_replay(&cap, &camwire_out).expect("replay");

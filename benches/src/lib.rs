@@ -4,16 +4,21 @@
 //!
 //! Inputs are `camwire capture` files (`PREFIX.sdp` + interleaved `PREFIX.rtp`), loaded into
 //! one buffer as a receive buffer would hold them; every packet is a `Bytes` slice of it.
+//! H.264 captures are committed; the H.265 one is made on first use ([`h265_capture`]).
 
 use bytes::Bytes;
 use camwire::capture::Reader;
 use camwire::fmp4::FragmentBuilder;
 use camwire::record::replay::{ReplayReport, replay};
+use camwire::rtp::h265::{H265Depacketizer, H265DepacketizerOptions, H265Fmtp};
 use camwire::rtp::{DepacketizerOptions, H264Depacketizer, RtpPacket};
 use camwire::rtsp::sdp::{self, MediaSection};
 use retina::codec::{CodecItem, Depacketizer};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+mod h265_capture;
+pub use h265_capture::{H265_CAPTURE, h265_capture};
 
 /// The directory holding the committed captures (core's testdata and benches' own).
 pub fn testdata(name: &str) -> PathBuf {
@@ -33,7 +38,7 @@ pub struct Capture {
     pub sdp: Vec<u8>,
     /// The whole interleaved file.
     pub interleaved: Bytes,
-    /// The H.264 section of the SDP.
+    /// The video section of the SDP (the first H.264 or H.265 one).
     pub video: MediaSection,
     /// The video track's RTP packets (slices of `interleaved`), in order.
     pub packets: Vec<Bytes>,
@@ -46,7 +51,11 @@ impl Capture {
     pub fn load(prefix: &Path) -> io::Result<Capture> {
         let sdp_body = std::fs::read(prefix.with_extension("sdp"))?;
         let interleaved = Bytes::from(std::fs::read(prefix.with_extension("rtp"))?);
-        let video = sdp::h264_section(&sdp_body).map_err(io::Error::other)?;
+        let video = sdp::media_sections(&sdp_body)
+            .map_err(io::Error::other)?
+            .into_iter()
+            .find(|m| m.media == "video" && matches!(m.encoding.as_str(), "H264" | "H265"))
+            .ok_or_else(|| io::Error::other("no H.264 or H.265 video section"))?;
         let channel = u8::try_from(video.index * 2).unwrap_or(u8::MAX);
         let mut packets = Vec::new();
         let mut payload_bytes = 0u64;
@@ -91,11 +100,63 @@ impl Capture {
         }
     }
 
-    fn depacketizer(&self) -> H264Depacketizer {
-        H264Depacketizer::new(
-            DepacketizerOptions::default(),
-            self.video.fmtp_param("sprop-parameter-sets"),
-        )
+    /// True for an H.265 capture.
+    pub fn is_h265(&self) -> bool {
+        self.video.encoding == "H265"
+    }
+
+    fn depacketizer(&self) -> Depack {
+        if self.is_h265() {
+            Depack::H265(H265Depacketizer::new(
+                H265DepacketizerOptions::default(),
+                &H265Fmtp::parse(&self.fmtp()),
+            ))
+        } else {
+            Depack::H264(H264Depacketizer::new(
+                DepacketizerOptions::default(),
+                self.video.fmtp_param("sprop-parameter-sets"),
+            ))
+        }
+    }
+}
+
+/// camwire's depacketizer for the capture's codec, behind one interface.
+enum Depack {
+    H264(H264Depacketizer),
+    H265(H265Depacketizer),
+}
+
+impl Depack {
+    fn push(&mut self, pkt: RtpPacket) {
+        match self {
+            Depack::H264(d) => {
+                let _ = d.push(pkt);
+            }
+            Depack::H265(d) => {
+                let _ = d.push(pkt);
+            }
+        }
+    }
+
+    fn pull(&mut self) -> Option<camwire::AccessUnit> {
+        match self {
+            Depack::H264(d) => d.pull(),
+            Depack::H265(d) => d.pull().map(|f| f.au),
+        }
+    }
+
+    fn flush(&mut self) -> Option<camwire::AccessUnit> {
+        match self {
+            Depack::H264(d) => d.flush(),
+            Depack::H265(d) => d.flush().map(|f| f.au),
+        }
+    }
+
+    fn recycle(&mut self, au: camwire::AccessUnit) {
+        match self {
+            Depack::H264(d) => d.recycle(au),
+            Depack::H265(d) => d.recycle(au),
+        }
     }
 }
 
@@ -108,7 +169,7 @@ pub fn camwire_depacketize(cap: &Capture) -> u64 {
         let Ok(pkt) = RtpPacket::parse(raw.clone()) else {
             continue;
         };
-        let _ = d.push(pkt);
+        d.push(pkt);
         while let Some(au) = d.pull() {
             frames += 1;
             d.recycle(au);
@@ -139,7 +200,7 @@ pub fn camwire_mux<W: Write>(cap: &Capture, out: &mut W) -> io::Result<u64> {
         let Ok(pkt) = RtpPacket::parse(raw.clone()) else {
             continue;
         };
-        let _ = d.push(pkt);
+        d.push(pkt);
         while let Some(mut au) = d.pull() {
             frames += 1;
             mux(&mut au, &mut builder)?;
@@ -179,8 +240,9 @@ fn retina_frames<F: FnMut(&retina::codec::VideoFrame)>(
     packets: impl Iterator<Item = Bytes>,
     on_frame: &mut F,
 ) -> u64 {
+    let encoding = if cap.is_h265() { "h265" } else { "h264" };
     let mut depacketizer =
-        Depacketizer::new("video", "h264", cap.clock_rate(), None, Some(&cap.fmtp()))
+        Depacketizer::new("video", encoding, cap.clock_rate(), None, Some(&cap.fmtp()))
             .expect("retina accepts the capture's fmtp");
     let mut timeline =
         retina::client::Timeline::new(None, cap.clock_rate(), None).expect("clock rate");

@@ -1,7 +1,10 @@
 //! Allocation accounting: heap bytes allocated per RTP payload byte, counted by a global
 //! allocator, for camwire's recording path and for retina's depacketizer on the same capture.
 //!
-//! `alloc [CAPTURE_PREFIX]...` (default: the committed 1080p capture and the sim capture):
+//! `alloc [CAPTURE_PREFIX]...` (default: the committed 1080p capture, the sim capture and the
+//! generated x265 1080p H.265 capture, `camwire_benches::h265_capture`):
+//! - `camwire depacketize`: the depacketizer alone (H.264 or H.265), access units recycled
+//!   as the recorder does, construction included;
 //! - `camwire Ingest -> file`: depacketizer + wall clock + segment writer into an MP4 file,
 //!   as `camwire record` runs them (setup allocations excluded, as in core's zero_copy test);
 //! - `retina depacketize -> sink`: retina's depacketizer (the core of its `demuxed()`
@@ -15,7 +18,7 @@
 use bytes::Bytes;
 use camwire::record::{CameraConfig, FsyncPolicy, Ingest, Naming, SegmentOptions, record_camera};
 use camwire::rtp::RtpPacket;
-use camwire_benches::{Capture, retina_depacketize, testdata};
+use camwire_benches::{Capture, camwire_depacketize, h265_capture, retina_depacketize, testdata};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,6 +72,15 @@ fn row(capture: &str, path: &str, payload: u64, frames: u64, before: (u64, u64))
 
 fn offline(prefix: &Path, tmp: &Path) -> Result<(), String> {
     let cap = Capture::load(prefix).map_err(|e| format!("{}: {e}", prefix.display()))?;
+    let before = counters();
+    let frames = camwire_depacketize(&cap);
+    let what = if cap.is_h265() {
+        "camwire H265Depacketizer (recycled)"
+    } else {
+        "camwire H264Depacketizer (recycled)"
+    };
+    row(&cap.name, what, cap.payload_bytes, frames, before);
+
     let out = tmp.join(format!("alloc-{}-{}.mp4", cap.name, std::process::id()));
     let mut ingest = Ingest::new(
         &cap.video,
@@ -203,11 +215,16 @@ fn main() -> Result<(), String> {
         return live(url, secs, &tmp);
     }
     let prefixes: Vec<_> = if args.is_empty() {
-        ["gst_1080p_capture", "sim_capture"]
+        let mut p: Vec<_> = ["gst_1080p_capture", "sim_capture"]
             .iter()
             .map(|n| testdata(n))
             .filter(|p| p.with_extension("rtp").exists())
-            .collect()
+            .collect();
+        match h265_capture() {
+            Ok(h265) => p.push(h265),
+            Err(e) => eprintln!("skipping the H.265 capture: {e}"),
+        }
+        p
     } else {
         args.iter().map(Into::into).collect()
     };
