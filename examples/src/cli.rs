@@ -200,7 +200,9 @@ fn yes_no(v: &str) -> Result<bool, String> {
 const PROBE_HELP: &str = "\
 Examples:
   camwire probe --url rtsp://admin:PW@10.0.0.5/stream1
-  camwire probe --url rtsp://10.0.0.5/stream1 --transport udp --json";
+  camwire probe --url rtsp://10.0.0.5/stream1 --transport udp --json
+  camwire probe --url rtsp://10.0.0.5/stream1 --audio all
+      lists every track (codec, clock rate, channels) as recorded or skipped, and why";
 
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
@@ -210,12 +212,15 @@ pub struct ProbeArgs {
     #[command(flatten)]
     pub login: RtspLogin,
     /// Print one JSON object (codec, profile, profile_idc, level_idc, level, width, height,
-    /// fps, transport, parameter_sets_from)
+    /// fps, transport, parameter_sets_from, tracks)
     #[arg(long)]
     pub json: bool,
     /// Seconds to wait for the stream's parameters
     #[arg(long, value_name = "SECS", value_parser = seconds, default_value_t = 10.0)]
     pub timeout: f64,
+    /// Audio tracks to set up, as `record --audio` would: no, first or all
+    #[arg(long, value_name = "no|first|all", default_value = "first")]
+    pub audio: camwire::rtsp::AudioChoice,
 }
 
 const CAPTURE_HELP: &str = "\

@@ -3,9 +3,17 @@
 tests and benchmarks (software written by others, as the cameras are).
 
 Usage: gst_rtsp_server.py FILE.mp4 [--port N] [--path /stream] [--shared]
+                          [--audio aac|pcmu|pcma|g726]
 Prints "READY rtsp://127.0.0.1:PORT/PATH" on stdout once it listens. Unshared (default):
 every client gets its own pipeline from the clip's start; at the clip's end the server sends
 RTCP BYE.
+
+--audio adds a second stream (pay1). aac, pcmu and pcma send the file's own first audio track
+as stored (no re-encoding, so every session sends the same bytes): AAC in an .mp4
+(rtpmp4gpay: RFC 3640 mpeg4-generic AAC-hbr, pt 97), mu-law or A-law in a .mov (rtppcmupay
+pt 0, rtppcmapay pt 8). g726 encodes a 440 Hz sine from audiotestsrc (8 kHz mono,
+avenc_g726 32 kbit/s, rtpg726pay with RFC 3551 packing): a codec camwire lists as skipped.
+Without --audio the launch line is the video-only one.
 """
 import argparse
 import sys
@@ -17,12 +25,22 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 
+AUDIO = {
+    "aac": "d.audio_0 ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97",
+    "pcmu": "d.audio_0 ! queue ! rtppcmupay name=pay1",
+    "pcma": "d.audio_0 ! queue ! rtppcmapay name=pay1",
+    "g726": "audiotestsrc wave=sine freq=440 ! audio/x-raw,rate=8000,channels=1 "
+    "! avenc_g726 bitrate=32000 ! rtpg726pay name=pay1 force-aal2=false",
+}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("file")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--path", default="/stream")
     ap.add_argument("--shared", action="store_true")
+    ap.add_argument("--audio", choices=sorted(AUDIO))
     a = ap.parse_args()
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
@@ -30,10 +48,18 @@ def main() -> int:
     server.set_service(str(a.port))
     factory = GstRtspServer.RTSPMediaFactory()
     loc = a.file.replace("\\", "\\\\").replace('"', '\\"')
-    factory.set_launch(
-        f'( filesrc location="{loc}" ! qtdemux ! h264parse config-interval=-1 '
-        "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
-    )
+    if a.audio is None:
+        factory.set_launch(
+            f'( filesrc location="{loc}" ! qtdemux ! h264parse config-interval=-1 '
+            "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+        )
+    else:
+        factory.set_launch(
+            f'( filesrc location="{loc}" ! qtdemux name=d '
+            "d.video_0 ! queue ! h264parse config-interval=-1 "
+            "! rtph264pay name=pay0 pt=96 config-interval=-1 "
+            f"{AUDIO[a.audio]} )"
+        )
     factory.set_shared(a.shared)
     server.get_mount_points().add_factory(a.path, factory)
     if server.attach(None) == 0:
