@@ -14,8 +14,9 @@ use rand::Rng as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
+use super::audio::AudioStreamer;
 use super::auth::{DigestAuth, Verdict, new_nonce};
-use super::clip::{FPS, parsed};
+use super::clip::{FPS, parsed_of};
 use super::hostile;
 use super::recording::{Plan, RECORDING_TOKEN, REPLAY_PATH_PREFIX, now_nanos};
 use super::replay::{Cursor, Frames, clock_time, parse_clock_range};
@@ -27,8 +28,10 @@ use super::{PAYLOAD_TYPE, STREAM_PATH};
 
 /// Session timeout announced in the `Session` header, in seconds.
 const SESSION_TIMEOUT_S: u32 = 60;
-/// The track's control name, relative to the Content-Base.
+/// The video track's control name, relative to the Content-Base.
 const TRACK: &str = "trackID=0";
+/// The audio track's control name ([`super::SimOptions::audio`], live only).
+const AUDIO_TRACK: &str = "trackID=1";
 /// The RTSP feature tag of ONVIF replay.
 const ONVIF_REPLAY: &str = "onvif-replay";
 
@@ -41,32 +44,106 @@ enum Kind {
     Replay,
 }
 
-/// Whether a URL path is a presentation or its track.
+/// Whether a URL path is a presentation or one of its tracks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Part {
     Presentation,
-    Track,
+    /// The video, `trackID=0`.
+    Video,
+    /// The audio, `trackID=1` (live, and only when the sim serves audio).
+    Audio,
 }
 
-/// A set-up session: its id and its sender. Counted in `active_sessions` from creation until
-/// dropped (TEARDOWN, a replacing SETUP, disconnect, or the sim stopping).
+/// Which of a session's streams is due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Which {
+    Video,
+    Audio,
+}
+
+/// A set-up session: its id and its senders, one per stream set up. Counted in
+/// `active_sessions` from creation until dropped (TEARDOWN, a replacing SETUP, disconnect, or
+/// the sim stopping).
 struct Session {
     id: String,
-    streamer: Streamer,
+    video: Option<Streamer>,
+    audio: Option<AudioStreamer>,
     served: bool,
     kind: Kind,
     shared: Arc<Shared>,
 }
 
 impl Session {
-    fn new(id: String, streamer: Streamer, kind: Kind, shared: Arc<Shared>) -> Session {
+    fn new(id: String, kind: Kind, shared: Arc<Shared>) -> Session {
         shared.counters.session_opened();
         Session {
             id,
-            streamer,
+            video: None,
+            audio: None,
             served: false,
             kind,
             shared,
+        }
+    }
+
+    fn is_playing(&self) -> bool {
+        self.video.as_ref().is_some_and(Streamer::is_playing)
+            || self.audio.as_ref().is_some_and(AudioStreamer::is_playing)
+    }
+
+    fn pause(&mut self) {
+        if let Some(v) = self.video.as_mut() {
+            v.pause();
+        }
+        if let Some(a) = self.audio.as_mut() {
+            a.pause();
+        }
+    }
+
+    /// The stream whose next packet is due first. Both follow one schedule, so paced streams
+    /// interleave by due time; unpaced ones (both always due now) by media time, so neither
+    /// runs ahead of the other.
+    fn next_due(&self) -> Option<(Due, Which)> {
+        // `None` (due now) sorts before any instant.
+        let rank = |d: Due| match d {
+            Due::Now => None,
+            Due::At(t) => Some(t),
+        };
+        let video = self
+            .video
+            .as_ref()
+            .and_then(|v| Some((v.next_due()?, v.media_time(), Which::Video)));
+        let audio = self
+            .audio
+            .as_ref()
+            .and_then(|a| Some((a.next_due()?, a.media_time(), Which::Audio)));
+        let pick = match (video, audio) {
+            (Some(v), Some(a)) => {
+                if (rank(v.0), v.1) <= (rank(a.0), a.1) {
+                    v
+                } else {
+                    a
+                }
+            }
+            (v, a) => v.or(a)?,
+        };
+        Some((pick.0, pick.2))
+    }
+
+    async fn send<W: tokio::io::AsyncWrite + Unpin>(
+        &mut self,
+        which: Which,
+        wr: &mut W,
+    ) -> std::io::Result<()> {
+        match which {
+            Which::Video => match self.video.as_mut() {
+                Some(v) => v.send_next(wr).await,
+                None => Ok(()),
+            },
+            Which::Audio => match self.audio.as_mut() {
+                Some(a) => a.send_next(wr).await,
+                None => Ok(()),
+            },
         }
     }
 }
@@ -122,7 +199,7 @@ impl Connection {
         let (mut rd, mut wr) = stream.into_split();
         let mut buf = BytesMut::with_capacity(16 * 1024);
         loop {
-            let due = self.session.as_ref().and_then(|s| s.streamer.next_due());
+            let due = self.session.as_ref().and_then(Session::next_due);
             tokio::select! {
                 biased;
                 read = rd.read_buf(&mut buf) => {
@@ -158,9 +235,9 @@ impl Connection {
                         buf.reserve(16 * 1024);
                     }
                 }
-                () = wait(due), if due.is_some() => {
-                    if let Some(s) = self.session.as_mut() {
-                        s.streamer.send_next(&mut wr).await?;
+                () = wait(due.map(|d| d.0)), if due.is_some() => {
+                    if let (Some(s), Some((_, which))) = (self.session.as_mut(), due) {
+                        s.send(which, &mut wr).await?;
                     }
                 }
             }
@@ -196,7 +273,7 @@ impl Connection {
             "PLAY" => self.play(req),
             "PAUSE" => match self.own_session(req) {
                 Ok(s) => {
-                    s.streamer.pause();
+                    s.pause();
                     Response::new(200).header("Session", session_header(&s.id))
                 }
                 Err(r) => r,
@@ -235,7 +312,11 @@ impl Connection {
     }
 
     fn classify(&self, path: &str) -> Option<(Kind, Part)> {
-        classify(path, self.shared.recording.is_some())
+        classify(
+            path,
+            self.shared.recording.is_some(),
+            self.shared.opts.audio.is_some(),
+        )
     }
 
     /// The base URL of a presentation (the Content-Base, without its trailing slash).
@@ -268,7 +349,7 @@ impl Connection {
         let Some((kind, Part::Presentation)) = self.classify(uri_path(&req.uri)) else {
             return Response::new(404);
         };
-        let mut sdp = self.sdp();
+        let mut sdp = self.sdp(kind);
         if kind == Kind::Replay
             && let Some(plan) = self.shared.recording
         {
@@ -287,13 +368,16 @@ impl Connection {
             )
     }
 
-    /// The session description: one H.264 track with its parameter sets (RFC 6184 section 8).
-    fn sdp(&self) -> String {
-        let clip = parsed();
+    /// The session description: the video track with its parameter sets (RFC 6184 section 8.2
+    /// or RFC 7798 section 7.2), then on the live stream the audio track when the sim has one
+    /// (replay is video only).
+    fn sdp(&self, kind: Kind) -> String {
+        let clip = parsed_of(self.shared.opts.video_codec);
+        let (encoding, fmtp) = clip.sdp_format();
         let ip = self.local.ip();
         let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
         let session_id: u32 = rand::thread_rng().r#gen();
-        format!(
+        let mut sdp = format!(
             "v=0\r\n\
              o=- {session_id} 1 IN {family} {ip}\r\n\
              s=camwire sim\r\n\
@@ -303,24 +387,26 @@ impl Connection {
              a=range:npt=0-\r\n\
              a=control:*\r\n\
              m=video 0 RTP/AVP {PAYLOAD_TYPE}\r\n\
-             a=rtpmap:{PAYLOAD_TYPE} H264/90000\r\n\
-             a=fmtp:{PAYLOAD_TYPE} packetization-mode=1;profile-level-id={};sprop-parameter-sets={}\r\n\
+             a=rtpmap:{PAYLOAD_TYPE} {encoding}\r\n\
+             a=fmtp:{PAYLOAD_TYPE} {fmtp}\r\n\
              a=control:{TRACK}\r\n\
              a=framerate:{FPS}\r\n",
-            clip.profile_level_id(),
-            clip.sprop_parameter_sets(),
-        )
+        );
+        if let (Kind::Live, Some(audio)) = (kind, self.shared.opts.audio) {
+            sdp.push_str(&audio.sdp_media(AUDIO_TRACK));
+        }
+        sdp
     }
 
     fn setup(&mut self, req: &Request) -> Response {
-        // Lenient clients SETUP the aggregate URL itself, which has one track anyway.
-        let Some((kind, _)) = self.classify(uri_path(&req.uri)) else {
+        // Lenient clients SETUP the aggregate URL itself: that is the video.
+        let Some((kind, part)) = self.classify(uri_path(&req.uri)) else {
             return Response::new(404);
         };
         match (req.session(), &self.session) {
             (Some(id), Some(s)) if id != s.id => return Response::new(454),
             (Some(_), None) => return Response::new(454),
-            (_, Some(s)) if s.streamer.is_playing() => return Response::new(455),
+            (_, Some(s)) if s.is_playing() => return Response::new(455),
             _ => {}
         }
         let Some(spec) = req.header("Transport").and_then(transport::choose) else {
@@ -333,20 +419,34 @@ impl Connection {
                 return Response::new(500);
             }
         };
-        let streamer = Streamer::new(sink, self.shared.clone());
-        let answer = transport::answer(spec, streamer.server_ports(), streamer.ssrc);
-        // A repeated SETUP (before PLAY) replaces the transport but keeps the session id.
-        let id = match self.session.take() {
-            Some(old) => old.id.clone(),
+        // A SETUP naming the session adds its stream to it (or replaces that stream's
+        // transport when it was set up already); one without a session starts over.
+        let mut session = match self.session.take() {
+            Some(old) if req.session().is_some() && old.kind == kind => old,
+            Some(old) => Session::new(old.id.clone(), kind, self.shared.clone()),
             None => {
                 let id: u64 = rand::thread_rng().r#gen();
-                format!("{id:016X}")
+                Session::new(format!("{id:016X}"), kind, self.shared.clone())
+            }
+        };
+        let answer = match (part, self.shared.opts.audio) {
+            (Part::Audio, Some(audio)) => {
+                let a = AudioStreamer::new(sink, self.shared.clone(), audio);
+                let answer = transport::answer(spec, a.server_ports(), a.ssrc);
+                session.audio = Some(a);
+                answer
+            }
+            _ => {
+                let v = Streamer::new(sink, self.shared.clone());
+                let answer = transport::answer(spec, v.server_ports(), v.ssrc);
+                session.video = Some(v);
+                answer
             }
         };
         let resp = Response::new(200)
             .header("Transport", answer)
-            .header("Session", session_header(&id));
-        self.session = Some(Session::new(id, streamer, kind, self.shared.clone()));
+            .header("Session", session_header(&session.id));
+        self.session = Some(session);
         resp
     }
 
@@ -374,15 +474,31 @@ impl Connection {
             s.served = true;
             s.shared.counters.client_served();
         }
-        let (seq, rtptime) = s.streamer.next_seq_and_rtptime();
-        s.streamer.play();
+        // Aggregate PLAY: every stream set up starts on one schedule (the video's).
+        let mut rtp_info = Vec::new();
+        let mut schedule = None;
+        if let Some(v) = s.video.as_mut() {
+            let (seq, rtptime) = v.next_seq_and_rtptime();
+            v.play();
+            schedule = v.schedule();
+            rtp_info.push(format!(
+                "url=rtsp://{local}{STREAM_PATH}/{TRACK};seq={seq};rtptime={rtptime}"
+            ));
+        }
+        if let Some(a) = s.audio.as_mut() {
+            let (seq, rtptime) = a.next_seq_and_rtptime();
+            match schedule {
+                Some((anchor, anchor_ntp)) => a.play_at(anchor, anchor_ntp),
+                None => a.play(),
+            }
+            rtp_info.push(format!(
+                "url=rtsp://{local}{STREAM_PATH}/{AUDIO_TRACK};seq={seq};rtptime={rtptime}"
+            ));
+        }
         Response::new(200)
             .header("Session", session_header(&s.id))
             .header("Range", "npt=0.000-")
-            .header(
-                "RTP-Info",
-                format!("url=rtsp://{local}{STREAM_PATH}/{TRACK};seq={seq};rtptime={rtptime}"),
-            )
+            .header("RTP-Info", rtp_info.join(","))
     }
 
     /// The connection's session when the request names it: 454 when it names another or none,
@@ -406,8 +522,8 @@ fn session_header(id: &str) -> String {
 
 /// Which presentation and part `path` names, if any: `/stream` or, when the sim has a
 /// recording, `/replay/<token>`; the aggregate URL with or without the Content-Base's
-/// trailing slash, or the track.
-fn classify(path: &str, recording: bool) -> Option<(Kind, Part)> {
+/// trailing slash, or a track (the audio one only live, and only when `audio`).
+fn classify(path: &str, recording: bool, audio: bool) -> Option<(Kind, Part)> {
     let (kind, rest) = if let Some(rest) = path.strip_prefix(STREAM_PATH) {
         (Kind::Live, rest)
     } else {
@@ -421,7 +537,10 @@ fn classify(path: &str, recording: bool) -> Option<(Kind, Part)> {
     };
     match rest {
         "" | "/" => Some((kind, Part::Presentation)),
-        r if r.strip_prefix('/') == Some(TRACK) => Some((kind, Part::Track)),
+        r if r.strip_prefix('/') == Some(TRACK) => Some((kind, Part::Video)),
+        r if audio && kind == Kind::Live && r.strip_prefix('/') == Some(AUDIO_TRACK) => {
+            Some((kind, Part::Audio))
+        }
         _ => None,
     }
 }
@@ -435,6 +554,10 @@ fn replay_play(s: &mut Session, req: &Request, plan: Plan, base: &str) -> Respon
     });
     if !required {
         return Response::new(551).header("Unsupported", ONVIF_REPLAY);
+    }
+    if s.video.is_none() {
+        // Replay is video only, and nothing else was set up.
+        return Response::new(455);
     }
     let paced = match req.header("Rate-Control").map(str::trim) {
         None => true,
@@ -451,9 +574,10 @@ fn replay_play(s: &mut Session, req: &Request, plan: Plan, base: &str) -> Respon
         .cseq()
         .and_then(|c| c.trim().parse::<u32>().ok())
         .map_or(0, |c| (c & 0xff) as u8);
-    let resume = req.header("Range").is_none() && s.streamer.cursor().is_some();
+    let resume =
+        req.header("Range").is_none() && s.video.as_mut().and_then(Streamer::cursor).is_some();
     if resume {
-        if let Some(c) = s.streamer.cursor() {
+        if let Some(c) = s.video.as_mut().and_then(Streamer::cursor) {
             c.resume(cseq);
             c.set_frames(frames);
         }
@@ -468,7 +592,9 @@ fn replay_play(s: &mut Session, req: &Request, plan: Plan, base: &str) -> Respon
         match Cursor::seek(plan, t1, t2, now_nanos(), cseq) {
             Ok(mut c) => {
                 c.set_frames(frames);
-                s.streamer.replay(c, paced);
+                if let Some(v) = s.video.as_mut() {
+                    v.replay(c, paced);
+                }
             }
             Err(_) => return Response::new(457),
         }
@@ -477,12 +603,15 @@ fn replay_play(s: &mut Session, req: &Request, plan: Plan, base: &str) -> Respon
         s.served = true;
         s.shared.counters.client_served();
     }
-    let (from, to) = match s.streamer.cursor() {
+    let (from, to) = match s.video.as_mut().and_then(Streamer::cursor) {
         Some(c) => (c.start_time(), c.end_time()),
         None => return Response::new(500),
     };
-    let (seq, rtptime) = s.streamer.next_seq_and_rtptime();
-    s.streamer.play();
+    let Some(video) = s.video.as_mut() else {
+        return Response::new(455);
+    };
+    let (seq, rtptime) = video.next_seq_and_rtptime();
+    video.play();
     let mut resp = Response::new(200)
         .header("Session", session_header(&s.id))
         .header(
@@ -517,22 +646,31 @@ mod tests {
 
     #[test]
     fn stream_paths() {
-        let live = |p| classify(p, true);
+        let live = |p| classify(p, true, false);
         assert_eq!(live("/stream"), Some((Kind::Live, Part::Presentation)));
         assert_eq!(live("/stream/"), Some((Kind::Live, Part::Presentation)));
         assert_eq!(live("/streams"), None);
-        assert_eq!(live("/stream/trackID=0"), Some((Kind::Live, Part::Track)));
+        assert_eq!(live("/stream/trackID=0"), Some((Kind::Live, Part::Video)));
         assert_eq!(live("/stream/trackID=1"), None);
         assert_eq!(live("/other/trackID=0"), None);
         assert_eq!(
             live("/replay/SimRecording_1/trackID=0"),
-            Some((Kind::Replay, Part::Track))
+            Some((Kind::Replay, Part::Video))
         );
         assert_eq!(
             live("/replay/SimRecording_1/"),
             Some((Kind::Replay, Part::Presentation))
         );
         assert_eq!(live("/replay/SimRecording_2"), None);
-        assert_eq!(classify("/replay/SimRecording_1", false), None);
+        assert_eq!(classify("/replay/SimRecording_1", false, false), None);
+        let av = |p| classify(p, true, true);
+        assert_eq!(av("/stream/trackID=1"), Some((Kind::Live, Part::Audio)));
+        assert_eq!(av("/stream/trackID=0"), Some((Kind::Live, Part::Video)));
+        assert_eq!(
+            av("/replay/SimRecording_1/trackID=1"),
+            None,
+            "replay is video only"
+        );
+        assert_eq!(av("/stream/trackID=2"), None);
     }
 }

@@ -1,11 +1,21 @@
 //! An embedded simulated IP camera: an RTSP/1.0 server over tokio that streams a committed
-//! H.264 clip as RTP (RFC 6184), for the demo, fast tests and benchmarks.
+//! H.264 clip as RTP (RFC 6184), or its H.265 twin (RFC 7798, [`SimOptions::video_codec`]),
+//! optionally with a PCMU or AAC audio track ([`SimOptions::audio`]), for the demo, fast
+//! tests and benchmarks.
 //!
 //! It behaves like a well-mannered camera so real clients (retina, ffmpeg, GStreamer) accept
 //! it: OPTIONS/DESCRIBE/SETUP/PLAY/PAUSE/GET_PARAMETER/TEARDOWN, optional Digest auth, TCP
 //! interleaved or UDP transport, RTCP sender reports and BYE. Every client gets its own session
 //! that starts at the clip's first access unit with its own random SSRC, sequence number and
 //! timestamp, so a test can compare received frame `i` with [`clip_access_units`]`()[i]`.
+//!
+//! With audio, the SDP has a second `m=audio` section (control `trackID=1`); each stream is
+//! set up on its own (TCP interleaved channels as the client asks, or UDP ports), has its
+//! own SSRC, sequence numbers and random RTP timestamp offset, and an aggregate PLAY starts
+//! both on one schedule: video frame `n` and audio frame `k` are captured at
+//! `anchor + n * 40 ms` and `anchor + k * frame_duration`, which is what both streams'
+//! sender reports say. The audio bytes are a pure function of `k` ([`SimAudio::frame`]), so
+//! tests can check every packet. Replay (Profile G) stays video only.
 //!
 //! Real-peer tests against a third-party server (GStreamer) live elsewhere; the sim is the fast
 //! path and the one knob box (packetization, MTU, pacing, duration) for depacketizer tests.
@@ -29,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+mod audio;
 mod auth;
 mod blocking;
 mod clip;
@@ -48,8 +59,14 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::fmp4::VideoCodec;
+pub use audio::{
+    SimAudio, aac_config_hex, aac_frames, linear_to_ulaw, pcmu_sample, ulaw_to_linear,
+};
 pub use blocking::BlockingSimCamera;
-pub use clip::{CLOCK_RATE, FPS, TICKS_PER_FRAME, clip, clip_access_units};
+pub use clip::{
+    CLOCK_RATE, FPS, TICKS_PER_FRAME, clip, clip_access_units, clip_access_units_of, clip_of,
+};
 pub use hostile::{CLEAN_FRAMES, HUGE_SDP_BYTES, HostileMode, SLOWLORIS_BYTE_INTERVAL};
 pub use onvif::{PROFILE_TOKEN, SimOnvifOptions};
 pub use recording::{
@@ -127,6 +144,22 @@ pub struct SimOptions {
     /// from the sim are the same footage. Needs `recording` and `realtime`; `false`
     /// (default): every session starts at the clip's first access unit.
     pub live_on_recording_clock: bool,
+    /// The video codec: H.264 (default, `core/testdata/sim_clip.h264`, RFC 6184) or H.265
+    /// (`core/testdata/sim_clip.h265`, RFC 7798: single NAL unit packets, VPS+SPS+PPS in one
+    /// aggregation packet, fragmentation units for large NALs; SDP `H265/90000` with
+    /// `sprop-vps/sps/pps`). Both clips are 250 frames of the same picture with a keyframe
+    /// every 50, so everything said about "the clip" (frame numbering, the recording's rule,
+    /// replay) holds for either; [`clip_of`] and [`clip_access_units_of`] give its bytes.
+    pub video_codec: VideoCodec,
+    /// A second stream, live only: `m=audio` with control `trackID=1` after the video, set
+    /// up over TCP (the client's interleaved channels) or UDP with its own SSRC, sequence
+    /// numbers and random RTP timestamp offset in its own clock. It is paced on the video's
+    /// schedule and its sender reports are stamped from it, so audio frame `k` is captured at
+    /// exactly `anchor + k * frame_duration` where video frame `n` is at `anchor + n * 40 ms`.
+    /// An aggregate PLAY starts both and its `RTP-Info` lists both. What is sent is a
+    /// function of the frame number: [`SimAudio::frame`]. Replay sessions stay video only.
+    /// `None` (default): video only, as before.
+    pub audio: Option<SimAudio>,
 }
 
 impl Default for SimOptions {
@@ -145,6 +178,8 @@ impl Default for SimOptions {
             drop_after: None,
             recording: Some(SimRecordingOptions::default()),
             live_on_recording_clock: false,
+            video_codec: VideoCodec::H264,
+            audio: None,
         }
     }
 }

@@ -15,9 +15,9 @@ use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
-use super::clip::{FPS, TICKS_PER_FRAME, parsed};
+use super::clip::{FPS, TICKS_PER_FRAME, parsed_of};
 use super::hostile;
-use super::packetizer::{RTP_HEADER_LEN, packetize, rtp_header};
+use super::packetizer::{RTP_HEADER_LEN, packetize_codec, rtp_header};
 use super::replay::{Cursor, EXTENSION_LEN};
 use super::rtcp::{SenderCounts, bye, ntp_now, sender_report};
 use super::server::Shared;
@@ -25,7 +25,7 @@ use super::transport::TransportSpec;
 use crate::replay::extension::unix_nanos_to_ntp;
 
 /// Duration of one frame at the clip's rate.
-const FRAME: Duration = Duration::from_micros(1_000_000 / FPS as u64);
+pub(crate) const FRAME: Duration = Duration::from_micros(1_000_000 / FPS as u64);
 
 /// Where a session's packets go.
 pub(crate) enum Sink {
@@ -143,7 +143,7 @@ impl Streamer {
     pub(crate) fn new(sink: Sink, shared: Arc<Shared>) -> Streamer {
         let mut rng = rand::thread_rng();
         let opts = &shared.opts;
-        let clip_len = parsed().len() as u64;
+        let clip_len = parsed_of(opts.video_codec).len() as u64;
         let by_duration = opts.max_duration.map(|d| {
             let frame_us = FRAME.as_micros();
             u64::try_from(d.as_micros().div_ceil(frame_us)).unwrap_or(u64::MAX)
@@ -265,6 +265,21 @@ impl Streamer {
         }
     }
 
+    /// The schedule of a playing session, `(anchor, anchor_ntp)`: frame `n` due at
+    /// `anchor + n * 40 ms`, captured at `anchor_ntp + n * 40 ms`. The audio of the session
+    /// plays on the same one, so both streams' sender reports agree on wall-clock time.
+    pub(crate) fn schedule(&self) -> Option<(Instant, u64)> {
+        match self.state {
+            State::Playing { anchor, anchor_ntp } => Some((anchor, anchor_ntp)),
+            State::Idle | State::Ended => None,
+        }
+    }
+
+    /// Media time of the next access unit since the session's start.
+    pub(crate) fn media_time(&self) -> Duration {
+        FRAME.saturating_mul(u32::try_from(self.frames_sent).unwrap_or(u32::MAX))
+    }
+
     pub(crate) fn pause(&mut self) {
         if matches!(self.state, State::Playing { .. }) {
             self.state = State::Idle;
@@ -289,7 +304,7 @@ impl Streamer {
     /// Sends the next access unit (and a sender report once per second of media), or BYE when
     /// the stream is over. `tcp` is the RTSP connection, used for interleaved sinks.
     pub(crate) async fn send_next<W: AsyncWrite + Unpin>(&mut self, tcp: &mut W) -> io::Result<()> {
-        let clip = parsed();
+        let clip = parsed_of(self.shared.opts.video_codec);
         let clip_len = clip.len() as u64;
         // Replay: the cursor says which frame, with its 0xABAC extension.
         let (frame, index, extension) = match self.replay.as_mut() {
@@ -326,7 +341,8 @@ impl Streamer {
         );
         let mut packets = 0u64;
         let ext_len = extension.map_or(0, |_| EXTENSION_LEN);
-        packetize(
+        packetize_codec(
+            clip.codec,
             &self.nals,
             opts.packetization,
             // The extension's bytes count against the MTU too.
@@ -460,13 +476,17 @@ impl Streamer {
 }
 
 /// A duration in 64-bit NTP units (2^32 per second).
-fn duration_to_ntp(d: Duration) -> u64 {
+pub(crate) fn duration_to_ntp(d: Duration) -> u64 {
     let units = (d.as_nanos() << 32) / 1_000_000_000;
     u64::try_from(units).unwrap_or(u64::MAX)
 }
 
 /// Appends `$ channel len` and the RTCP packet `fill` writes; returns the RTCP length.
-fn append_interleaved(buf: &mut Vec<u8>, channel: u8, fill: impl FnOnce(&mut Vec<u8>)) -> usize {
+pub(crate) fn append_interleaved(
+    buf: &mut Vec<u8>,
+    channel: u8,
+    fill: impl FnOnce(&mut Vec<u8>),
+) -> usize {
     let at = buf.len();
     buf.extend_from_slice(&[b'$', channel, 0, 0]);
     fill(buf);
