@@ -354,6 +354,13 @@ async fn own_client_receives(audio: SimAudio, transport: Transport, encoding: &s
         v_start.abs_diff(a_start) < 16,
         "video starts at {v_start:#x}, audio at {a_start:#x}"
     );
+    // Dropping the source sends TEARDOWN for the aggregate session: both streams go.
+    drop(source);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while sim.stats().active_sessions != 0 {
+        assert!(std::time::Instant::now() < deadline, "session torn down");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     sim.shutdown().await;
 }
 
@@ -366,4 +373,46 @@ async fn own_client_sets_up_pcmu_as_track_1_over_tcp() {
 async fn own_client_sets_up_aac_as_track_1_over_tcp_and_udp() {
     own_client_receives(SimAudio::Aac, Transport::Tcp, "MPEG4-GENERIC").await;
     own_client_receives(SimAudio::Aac, Transport::Udp, "MPEG4-GENERIC").await;
+}
+
+/// A hostile camera stays hostile with audio: [`HostileMode::Stall`] goes quiet on both
+/// streams after the clean start (2 s: 100 PCMU packets), so only the read timeout ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalling_camera_stalls_its_audio_too() {
+    let sim = SimCamera::start(SimOptions {
+        video_codec: VideoCodec::H265,
+        audio: Some(SimAudio::Pcmu),
+        hostile: Some(camwire::sim::HostileMode::Stall),
+        onvif: None,
+        recording: None,
+        ..SimOptions::default()
+    })
+    .await
+    .expect("sim starts");
+    let opts = SourceOptions {
+        idle_timeout: Duration::from_secs(2),
+        ..SourceOptions::default()
+    };
+    let mut source = Source::connect(&sim.rtsp_url(), opts)
+        .await
+        .expect("connects");
+    let mut audio = 0u64;
+    let err = loop {
+        match tokio::time::timeout(Duration::from_secs(30), source.next())
+            .await
+            .expect("the idle timeout fires first")
+        {
+            Ok(Some(SourceEvent::Audio { pkt, .. })) => {
+                assert_eq!(pkt.payload, SimAudio::Pcmu.rtp_payload(audio));
+                audio += 1;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the stream ended instead of stalling"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.kind(), camwire::ErrorKind::Timeout, "{err}");
+    assert_eq!(audio, 100, "2 s of 20 ms packets, then nothing");
+    drop(source);
+    sim.shutdown().await;
 }
