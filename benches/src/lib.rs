@@ -10,6 +10,7 @@ use bytes::Bytes;
 use camwire::capture::Reader;
 use camwire::fmp4::FragmentBuilder;
 use camwire::record::replay::{ReplayReport, replay};
+use camwire::record::{FsyncPolicy, Ingest, Naming, SegmentOptions};
 use camwire::rtp::h265::{H265Depacketizer, H265DepacketizerOptions, H265Fmtp};
 use camwire::rtp::{DepacketizerOptions, H264Depacketizer, RtpPacket};
 use camwire::rtsp::sdp::{self, MediaSection};
@@ -217,11 +218,41 @@ pub fn camwire_mux<W: Write>(cap: &Capture, out: &mut W) -> io::Result<u64> {
 
 /// camwire: `camwire replay` (capture framing, RTCP, wall clock, init segment, fragments)
 /// into the file `out`. Returns the number of frames recorded.
+///
+/// H.265: `record::replay` takes H.264 sections only (so far), so the same loop is run here:
+/// the capture framing, then the recorder's `Ingest` (H.265 depacketizer, wall clock,
+/// `hvc1` init segment, fragments) into one file with the options `replay` uses (one
+/// segment, no fsync). The generated H.265 capture has no RTCP, so nothing else differs.
 pub fn camwire_replay(cap: &Capture, out: &Path) -> Result<u64, String> {
     let _ = std::fs::remove_file(out);
-    let rep: ReplayReport =
-        replay(&cap.sdp, cap.interleaved.clone(), out).map_err(|e| e.to_string())?;
-    Ok(rep.segments.frames)
+    if !cap.is_h265() {
+        let rep: ReplayReport =
+            replay(&cap.sdp, cap.interleaved.clone(), out).map_err(|e| e.to_string())?;
+        return Ok(rep.segments.frames);
+    }
+    let mut ingest = Ingest::new(
+        &cap.video,
+        Naming::Fixed(out.to_path_buf()),
+        SegmentOptions {
+            segment_secs: u32::MAX,
+            fsync: FsyncPolicy::Never,
+            ..Default::default()
+        },
+        DepacketizerOptions::default(),
+    );
+    let channel = u8::try_from(cap.video.index * 2).unwrap_or(u8::MAX);
+    // No arrival times in a capture; `alloc` passes 0 too.
+    let now = 0;
+    for frame in Reader::new(cap.interleaved.clone()) {
+        let frame = frame.map_err(|e| e.to_string())?;
+        if frame.channel == channel
+            && let Ok(pkt) = RtpPacket::parse(frame.data)
+        {
+            ingest.on_rtp(pkt, now).map_err(|e| e.to_string())?;
+        }
+    }
+    ingest.finish(now).map_err(|e| e.to_string())?;
+    Ok(ingest.segment_stats().frames)
 }
 
 /// retina: its own depacketizer, fed the way retina's `depacketize` bench and its `demuxed()`
