@@ -416,3 +416,69 @@ async fn a_stalling_camera_stalls_its_audio_too() {
     drop(source);
     sim.shutdown().await;
 }
+
+/// Replay (Profile G) serves the configured codec's clip, video only: with H.265 and audio
+/// on, the replay SDP has one `H265/90000` section, and 2 s of recording arrive as 50 H.265
+/// access units whose first packet is the VPS+SPS+PPS aggregation packet (type 48).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_serves_the_h265_clip_video_only() {
+    use camwire::rtsp::client::{
+        ClientOptions, Packet, PlayOptions, Range, RtspClient, SetupTransport,
+    };
+    let sim = SimCamera::start(SimOptions {
+        video_codec: VideoCodec::H265,
+        audio: Some(SimAudio::Aac),
+        onvif: None,
+        ..SimOptions::default()
+    })
+    .await
+    .expect("sim starts");
+    let rec = sim.recording().expect("a recording by default");
+    let url = sim.replay_url().expect("replay URL");
+    let mut c = RtspClient::connect(url.parse().expect("url"), ClientOptions::default())
+        .await
+        .expect("connect");
+    let p = c.describe().await.expect("DESCRIBE");
+    assert_eq!(p.streams.len(), 1, "replay is video only");
+    let sdp = String::from_utf8_lossy(&p.sdp).into_owned();
+    assert!(sdp.contains("a=rtpmap:96 H265/90000"), "{sdp}");
+    assert!(!sdp.contains("m=audio"), "{sdp}");
+    c.setup(0, SetupTransport::Tcp).await.expect("SETUP");
+    let start = rec.start + Duration::from_secs(60);
+    let ts = |t: std::time::SystemTime| jiff::Timestamp::try_from(t).unwrap();
+    c.play(&PlayOptions {
+        range: Range::Clock {
+            start: ts(start),
+            end: Some(ts(start + Duration::from_secs(2))),
+        },
+        rate_control: Some(false),
+        require: vec!["onvif-replay".into()],
+        ..Default::default()
+    })
+    .await
+    .expect("PLAY");
+    let mut first_type = None;
+    let mut access_units = 0;
+    loop {
+        let item = tokio::time::timeout(Duration::from_secs(20), c.next())
+            .await
+            .expect("a packet within 20 s")
+            .expect("no error");
+        match item {
+            Some(Packet::Rtp { data, .. }) => {
+                let pkt = camwire::rtp::RtpPacket::parse(data).expect("RTP");
+                first_type.get_or_insert((pkt.payload[0] >> 1) & 0x3f);
+                access_units += usize::from(pkt.marker);
+            }
+            Some(Packet::Rtcp { data, .. }) => {
+                if matches!(camwire::rtsp::rtcp_event(&data), Some(SourceEvent::Bye)) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    assert_eq!(first_type, Some(48), "VPS+SPS+PPS aggregation packet first");
+    assert_eq!(access_units, 50, "2 s of 25 fps");
+    sim.shutdown().await;
+}

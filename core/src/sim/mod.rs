@@ -150,6 +150,7 @@ pub struct SimOptions {
     /// `sprop-vps/sps/pps`). Both clips are 250 frames of the same picture with a keyframe
     /// every 50, so everything said about "the clip" (frame numbering, the recording's rule,
     /// replay) holds for either; [`clip_of`] and [`clip_access_units_of`] give its bytes.
+    /// The ONVIF face still describes its encoder and recording track as H.264.
     pub video_codec: VideoCodec,
     /// A second stream, live only: `m=audio` with control `trackID=1` after the video, set
     /// up over TCP (the client's interleaved channels) or UDP with its own SSRC, sequence
