@@ -128,8 +128,8 @@ pub async fn record_camera(
             depacketizer: DepacketizerStats::default(), rtp_errors: 0, files: Vec::new(),
         }),
     };
-    let mut ingest = Ingest::new(
-        source.video(),
+    let mut ingest = Ingest::for_source(
+        &source,
         Naming::CameraDir {
             root,
             camera_id: cfg.id.clone(),
@@ -153,8 +153,12 @@ pub async fn record_camera(
             Ok(Some(SourceEvent::SenderReport { ntp, rtp_timestamp })) => {
                 ingest.on_sender_report(ntp, rtp_timestamp, now_ntp())
             }
-            // Audio is recorded once the segment writer has audio tracks (issue 12).
-            Ok(Some(SourceEvent::Audio { .. } | SourceEvent::AudioSenderReport { .. })) => {}
+            Ok(Some(SourceEvent::Audio { track, pkt })) => ingest.on_audio(track, pkt, now_ntp()),
+            Ok(Some(SourceEvent::AudioSenderReport {
+                track,
+                ntp,
+                rtp_timestamp,
+            })) => ingest.on_audio_sender_report(track, ntp, rtp_timestamp, now_ntp()),
             Ok(Some(SourceEvent::Bye)) | Ok(None) => {
                 log::info!("{}: stream ended by the camera", source.url());
                 ended_by_camera = true;

@@ -126,6 +126,25 @@ impl WallClock {
         Some(ntp_add_ticks(antp, ts - ats, self.clock_rate))
     }
 
+    /// The clock rate.
+    pub fn clock_rate(&self) -> u32 {
+        self.clock_rate
+    }
+
+    /// The extended RTP time of the last frame timed ([`wall`](Self::wall)), if any.
+    pub fn last_ts(&self) -> Option<i64> {
+        self.last_ts
+    }
+
+    /// The extended RTP time that the current anchor puts at wall-clock `ntp` (the inverse
+    /// of [`map`](Self::map)); `None` before the first frame.
+    pub fn ts_at(&self, ntp: u64) -> Option<i64> {
+        let (ats, antp) = self.anchor?;
+        let units = i128::from(ntp) - i128::from(antp);
+        let ticks = (units * i128::from(self.clock_rate)) >> 32;
+        i64::try_from(i128::from(ats) + ticks).ok()
+    }
+
     /// Wall-clock NTP of the frame with extended RTP time `ts`, received at `received`.
     pub fn wall(&mut self, ts: i64, received: u64) -> u64 {
         self.last_ts = Some(ts);
@@ -192,6 +211,20 @@ mod tests {
         c.on_sender_report(NOW - (1 << 31), 0, NOW);
         assert_eq!(c.map(0), Some(NOW - (1 << 31)));
         assert_eq!(c.source(), ClockSource::SenderReport);
+    }
+
+    #[test]
+    fn ts_at_inverts_map() {
+        let mut c = WallClock::new(8000);
+        assert_eq!(c.ts_at(NOW), None);
+        c.wall(1000, NOW);
+        assert_eq!(c.ts_at(NOW + (1 << 32)), Some(9000));
+        assert_eq!(c.ts_at(NOW - (1 << 31)), Some(-3000));
+        assert_eq!(
+            c.map(c.ts_at(NOW + 12345).unwrap())
+                .map(|n| n.abs_diff(NOW + 12345) < 1 << 20),
+            Some(true)
+        );
     }
 
     #[test]

@@ -1,8 +1,21 @@
 //! RTP in, MP4 files out: the pipeline shared by live recording and offline replay.
+//!
+//! One video track and any number of audio tracks ([`Ingest::add_audio`]), each with its own
+//! depacketizer and RTP-to-wall-clock mapping, into one [`SegmentWriter`].
+//!
+//! Audio is placed on the video's RTP clock (what the writer's file timeline is made of), by
+//! the first of these that is known for the frame (issue 12; research note h265_audio §3.6):
+//! 1. `RTP-Info` of the PLAY answer, when it gave `rtptime` for the video and the audio
+//!    track: both name the RTP time of the same instant, which is exact and needs no clock;
+//! 2. the wall clock: the audio track's own sender reports (else its first packet's
+//!    arrival) give the frame's wall time, and the video's clock gives the video RTP time of
+//!    that wall time. With sender reports on both tracks this is the camera's own lip sync;
+//!    by arrival it is as good as the network's jitter.
 
 use super::clock::{ClockSource, WallClock};
 use super::segment::{ClosedSegment, Naming, SegmentOptions, SegmentStats, SegmentWriter};
 use crate::fmp4::VideoCodec;
+use crate::rtp::audio::{AudioDepacketizer, AudioSkip};
 use crate::rtp::h265::{
     H265DepacketizeError, H265Depacketizer, H265DepacketizerOptions, H265DepacketizerStats,
     H265Fmtp,
@@ -69,10 +82,32 @@ pub(crate) fn mirror_h265_stats(h: &H265DepacketizerStats, out: &mut Depacketize
     out.sprop_rejected = h.sprop_rejected_entries > 0;
 }
 
-/// Depacketizer, wall clock and segment writer for one video track (H.264 or H.265).
+/// Audio frames kept until the first video frame: a few seconds of any codec.
+const MAX_WAITING_AUDIO: usize = 256;
+
+/// One audio track of an [`Ingest`].
+struct AudioTrack {
+    /// The session's track number (1..).
+    track: usize,
+    dep: AudioDepacketizer,
+    clock: WallClock,
+    /// `RTP-Info` rtptime of this track, when the PLAY answer gave it.
+    rtptime: Option<u32>,
+}
+
+/// Depacketizers, wall clocks and the segment writer for one video track (H.264 or H.265)
+/// and its audio tracks.
 pub struct Ingest {
     video: Video,
     clock: WallClock,
+    /// `RTP-Info` rtptime of the video track, when the PLAY answer gave it.
+    video_rtptime: Option<u32>,
+    audio: Vec<AudioTrack>,
+    /// Audio frames that came before the first video frame (no video clock to place them
+    /// by yet), with their arrival: placed once the video starts. At most
+    /// [`MAX_WAITING_AUDIO`].
+    audio_waiting: std::collections::VecDeque<(usize, crate::rtp::audio::AudioFrame, u64)>,
+    audio_errors: u64,
     writer: SegmentWriter,
     rtp_errors: u64,
     codec_error: Option<H265DepacketizeError>,
@@ -111,11 +146,147 @@ impl Ingest {
         Self {
             video,
             clock: WallClock::new(clock_rate),
+            video_rtptime: None,
+            audio: Vec::new(),
+            audio_waiting: std::collections::VecDeque::new(),
+            audio_errors: 0,
             writer: SegmentWriter::new(naming, segment, clock_rate),
             rtp_errors: 0,
             codec_error: None,
             closed: Vec::new(),
         }
+    }
+
+    /// The pipeline for a playing session: its video track and every audio track it set up
+    /// (with their `RTP-Info` times).
+    pub fn for_source(
+        source: &crate::rtsp::Source,
+        naming: Naming,
+        segment: SegmentOptions,
+        depacketizer: DepacketizerOptions,
+    ) -> Self {
+        let mut ingest = Ingest::new(source.video(), naming, segment, depacketizer);
+        let video_rtptime = source
+            .tracks()
+            .iter()
+            .find(|t| t.track == Some(0))
+            .and_then(|t| t.rtptime);
+        ingest.set_video_rtptime(video_rtptime);
+        for t in source.audio_tracks() {
+            let Some(n) = t.track else { continue };
+            if let Err(e) = ingest.add_audio(n, &t.section, t.rtptime) {
+                log::warn!("{}: audio track {n} not recorded: {e}", source.url());
+            }
+        }
+        ingest
+    }
+
+    /// Records audio track `track` (the session's number, 1..; see
+    /// [`crate::rtsp::Source::tracks`]) described by `section`, beside the video, with the
+    /// `RTP-Info` rtptime of the PLAY answer for it (if any). Call before the first packet;
+    /// a stream camwire cannot record is refused with the reason, and nothing else changes.
+    pub fn add_audio(
+        &mut self,
+        track: usize,
+        section: &MediaSection,
+        rtptime: Option<u32>,
+    ) -> Result<(), AudioSkip> {
+        let dep = AudioDepacketizer::from_section(section)?;
+        let clock = WallClock::new(dep.clock_rate());
+        let mut configs: Vec<_> = self.writer.audio_tracks().to_vec();
+        configs.push(dep.config());
+        // No file is open before the first packet: nothing closes.
+        if let Err(e) = self.writer.set_audio_tracks(configs) {
+            log::warn!("adding an audio track: {e}");
+        }
+        self.audio.push(AudioTrack {
+            track,
+            dep,
+            clock,
+            rtptime,
+        });
+        Ok(())
+    }
+
+    /// The `RTP-Info` rtptime the PLAY answer gave for the video track.
+    pub fn set_video_rtptime(&mut self, rtptime: Option<u32>) {
+        self.video_rtptime = rtptime;
+    }
+
+    /// One RTP packet of audio track `track`, received at `received_ntp`. Packets of a track
+    /// not added are ignored; bad packets are counted and dropped (the audio has a hole, the
+    /// file goes on).
+    pub fn on_audio(&mut self, track: usize, pkt: RtpPacket, received_ntp: u64) {
+        let Some(lane) = self.audio.iter().position(|a| a.track == track) else {
+            return;
+        };
+        if let Err(e) = self.audio[lane].dep.push(pkt) {
+            self.audio_errors += 1;
+            if self.audio_errors <= 10 || self.audio_errors.is_power_of_two() {
+                log::warn!("audio RTP: {e} ({} so far)", self.audio_errors);
+            }
+        }
+        while let Some(mut frame) = self.audio[lane].dep.pull() {
+            if self.clock.last_ts().is_none() {
+                if self.audio_waiting.len() >= MAX_WAITING_AUDIO {
+                    self.audio_waiting.pop_front();
+                }
+                self.audio_waiting.push_back((lane, frame, received_ntp));
+                continue;
+            }
+            let video_ts = self.audio_on_video_clock(lane, frame.timestamp, received_ntp);
+            self.writer.push_audio(lane, &mut frame, video_ts);
+        }
+    }
+
+    /// Places the audio that came before the first video frame, now that there is one.
+    fn place_waiting_audio(&mut self) {
+        if self.audio_waiting.is_empty() || self.clock.last_ts().is_none() {
+            return;
+        }
+        for (lane, mut frame, received) in std::mem::take(&mut self.audio_waiting) {
+            let video_ts = self.audio_on_video_clock(lane, frame.timestamp, received);
+            self.writer.push_audio(lane, &mut frame, video_ts);
+        }
+    }
+
+    /// An RTCP sender report of audio track `track`.
+    pub fn on_audio_sender_report(
+        &mut self,
+        track: usize,
+        ntp: u64,
+        rtp_timestamp: u32,
+        received_ntp: u64,
+    ) {
+        if let Some(a) = self.audio.iter_mut().find(|a| a.track == track) {
+            a.clock.on_sender_report(ntp, rtp_timestamp, received_ntp);
+        }
+    }
+
+    /// The video RTP time of audio time `ts` of lane `lane` (see the module docs).
+    fn audio_on_video_clock(&mut self, lane: usize, ts: i64, received_ntp: u64) -> Option<i64> {
+        let video_rate = i64::from(self.writer_clock_rate());
+        let a = &mut self.audio[lane];
+        let rate = i64::from(a.dep.clock_rate().max(1));
+        let wall = a.clock.wall(ts, received_ntp);
+        if let (Some(v_rt), Some(a_rt), Some(v_last)) =
+            (self.video_rtptime, a.rtptime, self.clock.last_ts())
+        {
+            let v = super::clock::extend_near(v_last, v_rt);
+            let at = super::clock::extend_near(ts, a_rt);
+            let ticks = i128::from(ts - at) * i128::from(video_rate) / i128::from(rate);
+            return i64::try_from(i128::from(v) + ticks).ok();
+        }
+        self.clock.ts_at(wall)
+    }
+
+    fn writer_clock_rate(&self) -> u32 {
+        self.clock.clock_rate()
+    }
+
+    /// Audio packets the depacketizers refused.
+    pub fn audio_errors(&self) -> u64 {
+        self.audio_errors
     }
 
     /// The codec being recorded.
@@ -176,6 +347,7 @@ impl Ingest {
             dep.recycle(au);
             self.closed.extend(closed?);
         }
+        self.place_waiting_audio();
         Ok(())
     }
 
@@ -200,6 +372,7 @@ impl Ingest {
             }
         }
         mirror_h265_stats(dep.stats(), stats);
+        self.place_waiting_audio();
         result
     }
 

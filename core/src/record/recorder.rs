@@ -900,8 +900,8 @@ impl Cam {
         mut source: Source,
         stop: &mut watch::Receiver<bool>,
     ) -> SessionEnd {
-        let mut ingest = Ingest::new(
-            source.video(),
+        let mut ingest = Ingest::for_source(
+            &source,
             Naming::CameraDir {
                 root: self.shared.opts.root.clone(),
                 camera_id: self.cfg.id.clone(),
@@ -947,8 +947,14 @@ impl Cam {
                 Ok(Some(SourceEvent::SenderReport { ntp, rtp_timestamp })) => {
                     ingest.on_sender_report(ntp, rtp_timestamp, now_ntp());
                 }
-                // Audio is recorded once the segment writer has audio tracks (issue 12).
-                Ok(Some(SourceEvent::Audio { .. } | SourceEvent::AudioSenderReport { .. })) => {}
+                Ok(Some(SourceEvent::Audio { track, pkt })) => {
+                    ingest.on_audio(track, pkt, now_ntp());
+                }
+                Ok(Some(SourceEvent::AudioSenderReport {
+                    track,
+                    ntp,
+                    rtp_timestamp,
+                })) => ingest.on_audio_sender_report(track, ntp, rtp_timestamp, now_ntp()),
                 Ok(Some(SourceEvent::Bye)) | Ok(None) => {
                     break SessionEnd::Lost("stream ended by camera".into());
                 }

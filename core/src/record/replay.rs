@@ -1,4 +1,9 @@
 //! `camwire replay`: a capture (`.sdp` + interleaved `.rtp`) back into MP4, offline.
+//!
+//! The video track is the first H.264 or H.265 section; the first audio section camwire can
+//! record (AAC, G.711) rides along, as in a live recording. A capture keeps no arrival
+//! times: the tracks line up by their sender reports when the capture has them, else by
+//! their first packets.
 
 use super::clock::system_time_to_ntp;
 use super::ingest::Ingest;
@@ -30,6 +35,8 @@ pub struct ReplayReport {
     pub frames_read: u64,
     /// RTP packets of the video track.
     pub video_packets: u64,
+    /// RTP packets of the recorded audio track.
+    pub audio_packets: u64,
     /// RTP packets that failed to parse.
     pub bad_packets: u64,
     /// Packets the depacketizer refused.
@@ -45,9 +52,9 @@ pub struct ReplayReport {
 }
 
 /// Replays `interleaved` (with its `sdp`) into `out` (a second file `out-2.mp4` if the
-/// parameter sets change). The video track is the first H.264 section; other tracks are
-/// skipped. Wall-clock times come from the capture's sender reports when present, else from
-/// now.
+/// parameter sets change). The video track is the first H.264 or H.265 section, with the
+/// first audio section camwire records; other tracks are skipped. Wall-clock times come
+/// from the capture's sender reports when present, else from now.
 pub fn replay(
     sdp_body: &[u8],
     interleaved: Bytes,
@@ -63,7 +70,7 @@ pub fn replay_with(
     out: &Path,
     depacketizer: DepacketizerOptions,
 ) -> Result<ReplayReport, ReplayError> {
-    let video = sdp::h264_section(sdp_body)?;
+    let video = crate::rtsp::video_section(sdp_body)?;
     let rtp_channel = u8::try_from(video.index * 2).unwrap_or(u8::MAX);
     let mut ingest = Ingest::new(
         &video,
@@ -75,10 +82,17 @@ pub fn replay_with(
         },
         depacketizer,
     );
+    // The first audio section that can be recorded is track 1, as a live session numbers it.
+    let audio_channel = sdp::media_sections(sdp_body)?
+        .iter()
+        .filter(|s| s.media.eq_ignore_ascii_case("audio"))
+        .find(|s| ingest.add_audio(1, s, None).is_ok())
+        .map(|s| u8::try_from(s.index * 2).unwrap_or(u8::MAX));
     let now = system_time_to_ntp(SystemTime::now());
     let mut report = ReplayReport {
         frames_read: 0,
         video_packets: 0,
+        audio_packets: 0,
         bad_packets: 0,
         rtp_errors: 0,
         capture_error: None,
@@ -114,6 +128,19 @@ pub fn replay_with(
                 Some(SourceEvent::Bye) => break,
                 _ => {}
             }
+        } else if Some(frame.channel) == audio_channel {
+            report.audio_packets += 1;
+            match RtpPacket::parse(frame.data) {
+                Ok(p) => ingest.on_audio(1, p, now),
+                Err(e) => {
+                    report.bad_packets += 1;
+                    log::debug!("bad RTP packet: {e}");
+                }
+            }
+        } else if audio_channel.is_some_and(|c| frame.channel == c.wrapping_add(1))
+            && let Some(SourceEvent::SenderReport { ntp, rtp_timestamp }) = rtcp_event(&frame.data)
+        {
+            ingest.on_audio_sender_report(1, ntp, rtp_timestamp, ntp);
         }
     }
     ingest.finish(now)?;

@@ -24,6 +24,15 @@
 //!   new file with reordered decode times. A step back to or behind the last decode time is a
 //!   discontinuity, as is a step forward past `max_timestamp_jump` from the latest
 //!   presentation time.
+//! - Audio tracks ([`SegmentWriter::set_audio_tracks`]) ride along: each file has one `trak`
+//!   per audio track after the video's, and each fragment one `traf` per track. The video
+//!   decides where fragments and files are cut. An audio frame is placed by its time on the
+//!   video's RTP clock ([`SegmentWriter::push_audio`]; the ingest maps each track's clock onto
+//!   the video's): the first frame of a track in a file fixes that track's offset, and later
+//!   frames follow their own RTP timestamps, so a lost packet leaves a hole and never shifts
+//!   the audio after it. Audio from before the file's first frame cannot be placed (tfdt
+//!   cannot be negative) and is dropped and counted: at a file cut that is the audio still
+//!   in flight, tens of milliseconds.
 //! - A failed write (disk full, I/O error) never leaves a torn fragment behind: the file is cut
 //!   back to the end of its last complete fragment and closed (removed when it holds none),
 //!   and the writer waits for the next keyframe to start a new file. [`SegmentWriter::set_paused`]
@@ -33,10 +42,11 @@
 //!   writer mark that tells an export the file is still growing.
 
 use crate::filelock::FileHold;
-use crate::fmp4::{FragmentBuilder, VideoCodec, VideoConfig, write_video_init};
+use crate::fmp4::{AudioConfig, FragmentBuilder, VideoCodec, VideoConfig, write_av_init};
 use crate::frame::{AccessUnit, ParameterSets};
 use crate::h264::{AvcDecoderConfig, PicOrderCnt};
 use crate::h265::HevcDecoderConfig;
+use crate::rtp::audio::AudioFrame;
 use crate::rtp::h265::H265ParameterSets;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -157,7 +167,26 @@ pub struct SegmentStats {
     pub write_errors: u64,
     /// Frames dropped while paused ([`SegmentWriter::set_paused`]) or lost in a failed write.
     pub dropped_frames: u64,
+    /// Audio frames written (all audio tracks).
+    pub audio_frames: u64,
+    /// Audio frames that could not be placed: no file open (before the first keyframe, while
+    /// paused), from before the file's start, or repeating time already written.
+    pub audio_dropped: u64,
 }
+
+/// Where one audio track stands in the open file.
+#[derive(Clone, Copy, Debug, Default)]
+struct AudioLane {
+    /// RTP time (the track's clock) and file decode time of the track's first frame in the
+    /// file: later frames are placed by their RTP time from here.
+    base: Option<(i64, u64)>,
+    /// Decode time just past the last frame placed.
+    next: u64,
+}
+
+/// An audio track whose RTP time strays further than this from where the video clock puts
+/// it (a camera that restarts its audio clock) is placed anew by the video clock.
+const AUDIO_RESYNC_SECS: i64 = 1;
 
 /// Frame interval in ticks from a frame rate `(num, den)` (frames per second = num / den),
 /// else 25 fps.
@@ -288,7 +317,18 @@ pub struct SegmentWriter {
     next_reorder: Option<(usize, bool, i64)>,
     /// Files closed by a failed push (the error wins the return value; they are kept here).
     closed_on_error: Vec<ClosedSegment>,
+    /// The audio tracks of the session (lane i has track ID 2 + i), and of the open file.
+    audio: Vec<AudioConfig>,
+    lanes: Vec<AudioLane>,
+    /// Audio that came while no file was open (before the first keyframe of a session or
+    /// after a cut): placed when the next file opens, if it falls inside it. Bounded by
+    /// [`MAX_PENDING_AUDIO`].
+    pending_audio: std::collections::VecDeque<(usize, AudioFrame, i64)>,
 }
+
+/// Audio frames kept while no file is open: about 5 s of 20 ms G.711 packets or 6 s of 16 kHz
+/// AAC; older ones are dropped (and counted) first.
+const MAX_PENDING_AUDIO: usize = 256;
 
 impl SegmentWriter {
     /// A writer for a stream with this RTP clock rate (90000 for H.264).
@@ -313,7 +353,104 @@ impl SegmentWriter {
             paused: false,
             next_reorder: None,
             closed_on_error: Vec::new(),
+            audio: Vec::new(),
+            lanes: Vec::new(),
+            pending_audio: std::collections::VecDeque::new(),
         }
+    }
+
+    /// The audio tracks to record beside the video, in lane order (lane i is the session's
+    /// audio track i + 1, track ID 2 + i in the file). A change ends the open file (its
+    /// moov no longer describes the tracks); the next keyframe starts a file with them.
+    pub fn set_audio_tracks(&mut self, tracks: Vec<AudioConfig>) -> io::Result<Vec<ClosedSegment>> {
+        if tracks == self.audio {
+            return Ok(Vec::new());
+        }
+        let closed = self.finish()?;
+        self.audio = tracks;
+        self.stats.audio_dropped += self.pending_audio.len() as u64;
+        self.pending_audio.clear();
+        Ok(closed)
+    }
+
+    /// The audio tracks recorded (see [`set_audio_tracks`](Self::set_audio_tracks)).
+    pub fn audio_tracks(&self) -> &[AudioConfig] {
+        &self.audio
+    }
+
+    /// Adds one audio frame of lane `lane`. `video_ts` is the time of its first sample on the
+    /// video's RTP clock (extended, like access unit timestamps): it places the track's first
+    /// frame in each file; later frames follow their own RTP timestamps. The frame's pieces
+    /// are moved into the fragment being built (no copy) and `frame` is left empty for reuse.
+    /// Frames that cannot be placed (and those with no `video_ts`: no video clock yet) are
+    /// dropped and counted in [`SegmentStats::audio_dropped`].
+    pub fn push_audio(&mut self, lane: usize, frame: &mut AudioFrame, video_ts: Option<i64>) {
+        if let Some(v) = video_ts
+            && self.open.is_none()
+            && !self.paused
+            && lane < self.audio.len()
+        {
+            // The file this belongs in may open with the next keyframe.
+            if self.pending_audio.len() >= MAX_PENDING_AUDIO {
+                self.pending_audio.pop_front();
+                self.stats.audio_dropped += 1;
+            }
+            self.pending_audio
+                .push_back((lane, std::mem::take(frame), v));
+            return;
+        }
+        let placed = video_ts.and_then(|v| self.place_audio(lane, frame, v));
+        match placed {
+            Some(t) => {
+                self.builder.push_audio(lane, frame, t);
+                self.stats.audio_frames += 1;
+            }
+            None => {
+                frame.pieces.clear();
+                self.stats.audio_dropped += 1;
+            }
+        }
+    }
+
+    /// The decode time of an audio frame in the open file, or `None` when it has no place.
+    fn place_audio(&mut self, lane: usize, frame: &AudioFrame, video_ts: i64) -> Option<u64> {
+        let open = self.open.as_ref().filter(|_| !self.paused)?;
+        let rate = i64::from(self.audio.get(lane)?.timescale.max(1));
+        let state = self.lanes.get_mut(lane)?;
+        // Where the video clock puts it, in the track's ticks from the file's decode zero.
+        let by_video = i128::from(video_ts.checked_sub(open.first_dts)?) * i128::from(rate)
+            / i128::from(self.clock_rate);
+        let by_video = i64::try_from(by_video).ok()?;
+        let at = match state.base {
+            Some((ts, t)) => {
+                let by_rtp = i64::try_from(t).ok()?.checked_add(frame.timestamp - ts)?;
+                if (by_rtp - by_video).abs() > AUDIO_RESYNC_SECS * rate {
+                    log::warn!(
+                        "audio track {} is {} ms off the video clock: placing it anew",
+                        lane + 1,
+                        (by_rtp - by_video) * 1000 / rate
+                    );
+                    by_video
+                } else {
+                    by_rtp
+                }
+            }
+            None => by_video,
+        };
+        let at = u64::try_from(at).ok()?;
+        if state.base.is_some() && at < state.next {
+            return None;
+        }
+        if state.base.is_none_or(|(ts, t)| {
+            i64::try_from(t)
+                .ok()
+                .and_then(|t| t.checked_add(frame.timestamp - ts))
+                != i64::try_from(at).ok()
+        }) {
+            state.base = Some((frame.timestamp, at));
+        }
+        state.next = at + u64::from(frame.samples);
+        Some(at)
     }
 
     /// While paused, pushed frames are dropped (counted in `dropped_frames`); call
@@ -321,6 +458,10 @@ impl SegmentWriter {
     /// starts a new file.
     pub fn set_paused(&mut self, paused: bool) {
         self.paused = paused;
+        if paused {
+            self.stats.audio_dropped += self.pending_audio.len() as u64;
+            self.pending_audio.clear();
+        }
     }
 
     /// True while frames are being dropped.
@@ -794,7 +935,7 @@ impl SegmentWriter {
         };
         self.init_buf.clear();
         if let Some(track) = &self.track {
-            write_video_init(track, &mut self.init_buf);
+            write_av_init(track, &self.audio, &mut self.init_buf);
         }
         let written = file.write_all(&self.init_buf).and_then(|()| {
             if self.opts.fsync != FsyncPolicy::Never {
@@ -821,6 +962,8 @@ impl SegmentWriter {
         // last_duration is kept: it is the frame interval, the best guess for a file's
         // last frame when no next frame comes.
         self.builder = FragmentBuilder::new();
+        self.builder.set_audio_tracks(self.audio.len());
+        self.lanes = vec![AudioLane::default(); self.audio.len()];
         log::info!("recording to {}", path.display());
         self.open = Some(OpenFile {
             path,
@@ -836,6 +979,12 @@ impl SegmentWriter {
             last_fsync: Instant::now(),
             _hold: hold,
         });
+        // Audio that came before this file's first frame arrived: what falls inside the file
+        // is placed (sorted per track by arrival, which is their RTP order), the rest dropped.
+        let pending = std::mem::take(&mut self.pending_audio);
+        for (lane, mut frame, video_ts) in pending {
+            self.push_audio(lane, &mut frame, Some(video_ts));
+        }
         Ok(())
     }
 
