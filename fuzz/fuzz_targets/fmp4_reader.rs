@@ -2,11 +2,15 @@
 //! (`avc1`/`avcC` or `hvc1`/`hvcC`, and the codec string from the record), every fragment's
 //! sample table and (bounded) sample bytes, over an in-memory file. Seeds include an H.265
 //! `hvc1` file (`corpus/fmp4_reader/h265_hvc1_ffmpeg.mp4`, ffmpeg `-movflags frag_keyframe`).
+//! Audio tracks (`mp4a`/`esds`, `ulaw`, `alaw`; read by the scan through `parse_moov_audio`)
+//! and their samples (`read_track_samples`) too; seed: `corpus/fmp4_reader/av_pcma_camwire.mp4`.
 #![no_main]
 
 use std::io::Cursor;
 
-use camwire::fmp4::{read_fragment_samples, read_init, read_sample, scan_fragments};
+use camwire::fmp4::{
+    read_fragment_samples, read_init, read_sample, read_track_samples, scan_fragments,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,6 +27,17 @@ fuzz_target!(|data: &[u8]| {
     let mut buf = Vec::new();
     for frag in &scan.fragments {
         assert!(frag.end <= scan.file_len, "fragment past the end");
+        for a in &scan.audio {
+            let _ = a.config.codec_string();
+            let Ok(samples) = read_track_samples(&mut file, frag, a.track_id, &a.defaults) else {
+                continue;
+            };
+            for s in samples.iter().take(64) {
+                if read_sample(&mut file, s, &mut buf).is_ok() {
+                    assert_eq!(buf.len(), s.size as usize);
+                }
+            }
+        }
         let Ok(samples) = read_fragment_samples(&mut file, frag, &scan.defaults) else {
             continue;
         };

@@ -15,6 +15,14 @@
 //!   mdat (4-byte length-prefixed NAL units, exactly as the camera sent them)
 //! ```
 //!
+//! Audio (AAC as `mp4a`/`esds`, G.711 as `ulaw`/`alaw`, one sample per AAC access unit or
+//! per RTP packet, bytes as sent) goes in tracks 2, 3, ... after the video ([`write_av_init`],
+//! [`audio_track_id`]); each fragment then has one more `traf` per audio track that has
+//! samples, after the video `traf`, and their bytes follow the video's in the same `mdat`
+//! (see `fragment.rs`). Video-only files are byte for byte what they were before audio existed.
+//! ffmpeg 5.1 (`-c copy`, framemd5) and GStreamer 1.22 qtdemux return every audio frame byte
+//! for byte at its decode time (`core/tests/fmp4_audio_ffprobe.rs`).
+//!
 //! A fragment with packet loss also carries a loss table (`uuid` box) in its `traf`; see
 //! `fragment.rs` for its layout and [`DamageTracker`] for the damaged time ranges read from it.
 //!
@@ -26,7 +34,8 @@
 //! - [`FragmentBuilder`]: collects access units (moving their `Bytes`, copying nothing) and
 //!   writes a fragment.
 //! - [`scan_fragments`], [`read_init`], [`read_fragment_samples`], [`read_sample`]: reading
-//!   files back without loading them, for recovery and export.
+//!   files back without loading them, for recovery and export; [`parse_moov_audio`] and
+//!   [`read_track_samples`] for the audio tracks.
 //! - [`BoxIter`], [`FileBoxIter`]: the underlying panic-free box walkers.
 
 pub(crate) mod boxes;
@@ -49,13 +58,14 @@ pub use init::{
     write_av_init, write_init_segment, write_video_init,
 };
 pub use read_init::{
-    MAX_MOOV_BYTES, TrackDefaults, parse_moov, read_init, read_init_with_defaults,
+    AudioTrackInfo, MAX_AUDIO_TRACKS, MAX_MOOV_BYTES, TrackDefaults, parse_moov, parse_moov_audio,
+    read_init, read_init_with_defaults,
 };
 pub use reader::{
     BoxHeader, BoxIter, BoxRef, FileBoxIter, FourCC, decode_header, find_child, find_path,
     read_body, read_header_at, source_len,
 };
 pub use scan::{
-    DamageSpan, DamageTracker, FragmentInfo, MAX_MOOF_BYTES, SampleInfo, ScanResult,
-    read_fragment_samples, read_sample, scan_fragments,
+    AudioTrafInfo, DamageSpan, DamageTracker, FragmentInfo, MAX_MOOF_BYTES, SampleInfo, ScanResult,
+    read_fragment_samples, read_sample, read_track_samples, scan_fragments,
 };

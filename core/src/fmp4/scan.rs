@@ -5,13 +5,22 @@
 //! keyframe before a start time, then [`read_fragment_samples`] and [`read_sample`] to copy
 //! only the bytes it needs. The scan reads box headers, `prft` and `moof` bodies, never an
 //! `mdat`.
+//!
+//! Files with audio: every fragment-level field ([`FragmentInfo::base_decode_time`],
+//! [`FragmentInfo::sample_count`], ...) describes the video `traf` (the one of the video
+//! track ID from the init segment; the first `traf` when there is no readable init), exactly
+//! as for a video-only file; the audio `traf`s are summarized in [`FragmentInfo::audio`] and
+//! their samples read with [`read_track_samples`]. The torn-tail rule covers them too: a
+//! fragment counts only when its `mdat` is whole and holds the samples of every `traf`.
 
 use std::io::{Read, Seek, SeekFrom};
 
 use super::error::Fmp4Error;
 use super::fragment::{LOSS_BOX_UUID, LOSS_FLAG_DAMAGED, NON_SYNC_BIT};
 use super::init::VideoConfig;
-use super::read_init::{MAX_MOOV_BYTES, TrackDefaults, parse_moov};
+use super::read_init::{
+    AudioTrackInfo, MAX_AUDIO_TRACKS, MAX_MOOV_BYTES, TrackDefaults, parse_moov, parse_moov_audio,
+};
 use super::reader::{BoxHeader, BoxIter, Fields, FileBoxIter, read_body};
 
 /// The largest `moof` the reader loads (camwire writes ~100 bytes + 16 per sample).
@@ -19,6 +28,22 @@ pub const MAX_MOOF_BYTES: u64 = 64 << 20;
 /// Largest number of samples accepted, per `moof`, from `trun`s whose samples take no bytes in
 /// the box (all values from defaults), where the box size cannot bound the count.
 const MAX_IMPLICIT_SAMPLES: u32 = 1 << 20;
+/// Most `traf`s accepted in one `moof`: one per track, and a file has at most one video and
+/// [`MAX_AUDIO_TRACKS`] audio tracks (a few spare for writers that split a track's run).
+const MAX_TRAFS: usize = 4 * (1 + MAX_AUDIO_TRACKS);
+
+/// One audio `traf` of a fragment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AudioTrafInfo {
+    /// The audio track it belongs to ([`AudioTrackInfo::track_id`]).
+    pub track_id: u32,
+    /// `tfdt` base media decode time, in that track's timescale.
+    pub base_decode_time: u64,
+    /// Samples (audio frames) in it.
+    pub sample_count: u32,
+    /// Sum of their durations, in that track's timescale.
+    pub duration: u64,
+}
 
 /// One complete fragment: an optional `prft`, a `moof` and its whole `mdat`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +76,9 @@ pub struct FragmentInfo {
     pub lost_packets: u64,
     /// Samples that lost some of their own NAL units.
     pub damaged_samples: u32,
+    /// The fragment's audio `traf`s (tracks of [`ScanResult::audio`]), in file order; empty
+    /// for a video-only file or a fragment without audio.
+    pub audio: Vec<AudioTrafInfo>,
 }
 
 /// What a scan found.
@@ -64,6 +92,9 @@ pub struct ScanResult {
     pub track: Option<VideoConfig>,
     /// The `trex` defaults (all zero without an init segment).
     pub defaults: TrackDefaults,
+    /// The audio tracks of the init segment (empty without audio, or when they could not be
+    /// read: the video is still recovered).
+    pub audio: Vec<AudioTrackInfo>,
     /// Complete fragments, in file order.
     pub fragments: Vec<FragmentInfo>,
     /// Bytes from the start up to the end of the last complete unit (the init segment, a
@@ -240,6 +271,7 @@ fn scan_boxes<R: Read + Seek + ?Sized>(
         init_end: None,
         track: None,
         defaults: TrackDefaults::default(),
+        audio: Vec::new(),
         fragments: Vec::new(),
         valid_len: 0,
         tail_error: None,
@@ -249,7 +281,8 @@ fn scan_boxes<R: Read + Seek + ?Sized>(
     let mut pending_damage: Option<DamageTracker> = None;
     let mut body = Vec::new();
     let mut prft: Option<(u64, u64, u64)> = None; // (offset, ntp, media_time)
-    let mut moof: Option<(u64, BoxHeader, MoofSummary)> = None; // (fragment start, ...)
+    // (fragment start, header, video summary, audio trafs)
+    let mut moof: Option<(u64, BoxHeader, MoofSummary, Vec<AudioTrafInfo>)> = None;
 
     while let Some(h) = it.next() {
         let h = match h {
@@ -271,6 +304,10 @@ fn scan_boxes<R: Read + Seek + ?Sized>(
                         res.defaults = defaults;
                     }
                     Err(e) => log::warn!("unreadable moov at {}: {e}", h.offset),
+                }
+                match parse_moov_audio(&body, h.body_offset()) {
+                    Ok(audio) => res.audio = audio,
+                    Err(e) => log::warn!("unreadable audio track at {}: {e}", h.offset),
                 }
                 res.init_end = Some(h.end());
                 res.valid_len = h.end();
@@ -301,21 +338,33 @@ fn scan_boxes<R: Read + Seek + ?Sized>(
                     prev_start: damage.0.prev_start,
                     spans: Vec::new(),
                 };
-                let parsed = parse_moof(&body, &h, &res.defaults, |s| {
-                    let t = i64::try_from(s.decode_time).unwrap_or(i64::MAX);
-                    trial.sample(t, s.is_keyframe(), s.lost_packets, s.damaged);
-                });
+                let mut audio = Vec::new();
+                let tracks = Tracks {
+                    video: &res.defaults,
+                    audio: &res.audio,
+                };
+                let parsed = parse_moof_tracks(
+                    &body,
+                    &h,
+                    &tracks,
+                    None,
+                    |s| {
+                        let t = i64::try_from(s.decode_time).unwrap_or(i64::MAX);
+                        trial.sample(t, s.is_keyframe(), s.lost_packets, s.damaged);
+                    },
+                    Some(&mut audio),
+                );
                 match parsed {
                     Ok(summary) => {
                         let start = prft.map_or(h.offset, |p| p.0);
-                        moof = Some((start, h, summary));
+                        moof = Some((start, h, summary, audio));
                         pending_damage = Some(trial);
                     }
                     Err(e) => return tail(res, e),
                 }
             }
             b"mdat" => {
-                let Some((start, moof_h, summary)) = moof.take() else {
+                let Some((start, moof_h, summary, audio)) = moof.take() else {
                     // Media data no fragment refers to: harmless, but not a fragment end.
                     prft = None;
                     continue;
@@ -342,6 +391,7 @@ fn scan_boxes<R: Read + Seek + ?Sized>(
                     ntp_media_time: p.map(|p| p.2),
                     lost_packets: summary.lost_packets,
                     damaged_samples: summary.damaged_samples,
+                    audio,
                 });
                 if let Some(mut d) = pending_damage.take() {
                     res.damage.append(&mut d.spans);
@@ -388,11 +438,37 @@ fn parse_prft(body: &[u8], base: u64) -> Result<(u64, u64), Fmp4Error> {
     Ok((ntp, media_time))
 }
 
-/// Reads the sample table of one fragment (its `moof` only).
+/// Reads the video sample table of one fragment (its `moof` only): the samples of the `traf`
+/// of `defaults.track_id` ([`ScanResult::defaults`]), or of the first `traf` when that is 0.
 pub fn read_fragment_samples<R: Read + Seek + ?Sized>(
     r: &mut R,
     frag: &FragmentInfo,
     defaults: &TrackDefaults,
+) -> Result<Vec<SampleInfo>, Fmp4Error> {
+    read_samples_of(r, frag, defaults, None)
+}
+
+/// Reads the sample table of track `track_id` in one fragment (its `moof` only): any track,
+/// video or audio; `defaults` are that track's `trex` defaults
+/// ([`AudioTrackInfo::defaults`], [`ScanResult::defaults`]). A fragment without a `traf` of
+/// that track (audio that had no frame in it) gives an empty list.
+///
+/// Audio samples are frames exactly as the camera sent them (an AAC access unit without
+/// ADTS header, or one RTP packet of G.711 codes); [`read_sample`] returns their bytes.
+pub fn read_track_samples<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    frag: &FragmentInfo,
+    track_id: u32,
+    defaults: &TrackDefaults,
+) -> Result<Vec<SampleInfo>, Fmp4Error> {
+    read_samples_of(r, frag, defaults, Some(track_id))
+}
+
+fn read_samples_of<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    frag: &FragmentInfo,
+    defaults: &TrackDefaults,
+    target: Option<u32>,
 ) -> Result<Vec<SampleInfo>, Fmp4Error> {
     let len = r.seek(SeekFrom::End(0))?;
     let h = super::reader::read_header_at(r, frag.moof_offset, len)?;
@@ -404,12 +480,26 @@ pub fn read_fragment_samples<R: Read + Seek + ?Sized>(
     // The count was checked against the trun's size while parsing, so this is bounded by the
     // moof we just read.
     let mut samples = Vec::new();
-    parse_moof(&body, &h, defaults, |s| samples.push(s))?;
-    Ok(samples)
+    let video = match target {
+        Some(_) => TrackDefaults::default(),
+        None => *defaults,
+    };
+    let tracks = Tracks {
+        video: &video,
+        audio: &[],
+    };
+    let own = target.map(|id| (id, defaults));
+    match parse_moof_target(&body, &h, &tracks, own, |s| samples.push(s), None) {
+        Ok(_) => Ok(samples),
+        Err(Fmp4Error::Missing("traf")) if target.is_some() => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
 }
 
-/// Reads one sample's bytes (length-prefixed NAL units) into `out`, replacing its contents.
-/// The sample must come from [`read_fragment_samples`] on the same file.
+/// Reads one sample's bytes into `out`, replacing its contents: 4-byte length-prefixed NAL
+/// units for video, the raw frame for audio (the bytes are copied as stored; this function
+/// does not look at them). The sample must come from [`read_fragment_samples`] or
+/// [`read_track_samples`] on the same file.
 pub fn read_sample<R: Read + Seek + ?Sized>(
     r: &mut R,
     sample: &SampleInfo,
@@ -428,39 +518,144 @@ pub fn read_sample<R: Read + Seek + ?Sized>(
     Ok(())
 }
 
-/// Parses a `moof` body (`h` is its header, giving its file offset), calling `visit` for each
-/// sample of the first `traf`. Other `traf`s are ignored: camwire files have one track.
-pub(crate) fn parse_moof(
+/// The tracks a `moof` is read against: the video track's defaults (`track_id` 0 = unknown:
+/// the first `traf` is the video) and the audio tracks.
+pub(crate) struct Tracks<'a> {
+    pub video: &'a TrackDefaults,
+    pub audio: &'a [AudioTrackInfo],
+}
+
+/// [`parse_moof_target`] for the video `traf` or track `target`, with that track's defaults
+/// looked up in `tracks`.
+pub(crate) fn parse_moof_tracks(
     body: &[u8],
     h: &BoxHeader,
-    defaults: &TrackDefaults,
+    tracks: &Tracks<'_>,
+    target: Option<u32>,
+    visit: impl FnMut(SampleInfo),
+    audio_out: Option<&mut Vec<AudioTrafInfo>>,
+) -> Result<MoofSummary, Fmp4Error> {
+    let own = target.map(|id| {
+        let d = tracks
+            .audio
+            .iter()
+            .find(|a| a.track_id == id)
+            .map_or(tracks.video, |a| &a.defaults);
+        (id, d)
+    });
+    parse_moof_target(body, h, tracks, own, visit, audio_out)
+}
+
+/// Parses a `moof` body: `mfhd`, then every `traf` in order. `visit` gets the samples of the
+/// target `traf` (`target` = (track ID, its defaults), or the video `traf` when `None`), whose
+/// summary is returned; `audio_out` collects a summary of each `traf` of a track in
+/// `tracks.audio`. The returned byte range covers the samples of every `traf`, so the caller
+/// can check them all against the `mdat`. A missing target `traf` is `Missing("traf")`.
+pub(crate) fn parse_moof_target(
+    body: &[u8],
+    h: &BoxHeader,
+    tracks: &Tracks<'_>,
+    target: Option<(u32, &TrackDefaults)>,
     mut visit: impl FnMut(SampleInfo),
+    mut audio_out: Option<&mut Vec<AudioTrafInfo>>,
 ) -> Result<MoofSummary, Fmp4Error> {
     let base = h.body_offset();
+    let mut sequence_number = None;
+    for b in BoxIter::new(body, base) {
+        let b = b?;
+        if &b.fourcc == b"mfhd" {
+            let mut f = Fields::new(b.body, b.offset + 8);
+            f.full_box()?;
+            sequence_number = Some(f.u32()?);
+            break;
+        }
+    }
+    let sequence_number = sequence_number.ok_or(Fmp4Error::Missing("mfhd"))?;
+
+    let video_id = tracks.video.track_id;
+    let mut found: Option<MoofSummary> = None;
+    let mut data = (u64::MAX, 0u64); // byte range of every traf's samples
+    let mut implicit = 0u32;
+    let mut next_base = h.offset; // base of a traf without one of its own (first: the moof)
+    let mut trafs = 0usize;
+    let mut video_seen = false;
+    for b in BoxIter::new(body, base) {
+        let b = b?;
+        if &b.fourcc != b"traf" {
+            continue;
+        }
+        trafs += 1;
+        if trafs > MAX_TRAFS {
+            return Err(invalid(b.offset, "too many trafs in one moof"));
+        }
+        let id = traf_track_id(&b)?;
+        // The video traf: the video track's, or the first when the video ID is unknown.
+        let is_video = !video_seen && (id == video_id || (video_id == 0 && trafs == 1));
+        video_seen |= is_video;
+        let audio = tracks.audio.iter().find(|a| a.track_id == id);
+        let is_target = match target {
+            Some((t, _)) => found.is_none() && t == id,
+            None => is_video,
+        };
+        let defaults = match (target, audio) {
+            (Some((_, d)), _) if is_target => d,
+            _ if is_video => tracks.video,
+            (_, Some(a)) => &a.defaults,
+            _ => &TrackDefaults::default(),
+        };
+        let sum = if is_target {
+            parse_traf(&b, h, next_base, defaults, &mut implicit, &mut visit)?
+        } else {
+            parse_traf(&b, h, next_base, defaults, &mut implicit, &mut |_| {})?
+        };
+        if sum.data_end > 0 {
+            data = (data.0.min(sum.data_start), data.1.max(sum.data_end));
+            next_base = sum.data_end;
+        }
+        if let (Some(out), Some(a), false) = (audio_out.as_deref_mut(), audio, is_video) {
+            out.push(AudioTrafInfo {
+                track_id: a.track_id,
+                base_decode_time: sum.base_decode_time,
+                sample_count: sum.sample_count,
+                duration: sum.duration,
+            });
+        }
+        if is_target {
+            found = Some(sum);
+        }
+    }
+    let mut sum = found.ok_or(Fmp4Error::Missing("traf"))?;
+    sum.sequence_number = sequence_number;
+    (sum.data_start, sum.data_end) = if data.1 == 0 { (0, 0) } else { data };
+    Ok(sum)
+}
+
+/// The track ID in a `traf`'s `tfhd`.
+fn traf_track_id(traf: &super::reader::BoxRef<'_>) -> Result<u32, Fmp4Error> {
+    let tfhd = BoxIter::new(traf.body, traf.offset + 8)
+        .map_while(Result::ok)
+        .find(|b| &b.fourcc == b"tfhd")
+        .ok_or(Fmp4Error::Missing("tfhd"))?;
+    let mut f = Fields::new(tfhd.body, tfhd.offset + 8);
+    f.full_box()?;
+    f.u32()
+}
+
+/// Parses one `traf` of the `moof` `h`, calling `visit` for each sample. `implicit_base` is
+/// where its data starts when `tfhd` gives neither a base offset nor default-base-is-moof;
+/// `implicit` counts, across the `moof`, samples whose records take no bytes.
+fn parse_traf(
+    traf: &super::reader::BoxRef<'_>,
+    h: &BoxHeader,
+    implicit_base: u64,
+    defaults: &TrackDefaults,
+    implicit: &mut u32,
+    visit: &mut dyn FnMut(SampleInfo),
+) -> Result<MoofSummary, Fmp4Error> {
     let mut sum = MoofSummary {
         data_start: u64::MAX,
         ..MoofSummary::default()
     };
-    let mut seen_mfhd = false;
-    let mut traf = None;
-    for b in BoxIter::new(body, base) {
-        let b = b?;
-        match &b.fourcc {
-            b"mfhd" => {
-                let mut f = Fields::new(b.body, b.offset + 8);
-                f.full_box()?;
-                sum.sequence_number = f.u32()?;
-                seen_mfhd = true;
-            }
-            b"traf" if traf.is_none() => traf = Some(b),
-            _ => {}
-        }
-    }
-    if !seen_mfhd {
-        return Err(Fmp4Error::Missing("mfhd"));
-    }
-    let traf = traf.ok_or(Fmp4Error::Missing("traf"))?;
-
     // tfhd first: it sets the defaults and the data base for every trun.
     let mut tfhd = None;
     let mut tfdt = None;
@@ -480,7 +675,11 @@ pub(crate) fn parse_moof(
     let mut f = Fields::new(tfhd.body, tfhd.offset + 8);
     let (_, tf_flags) = f.full_box()?;
     f.skip(4)?; // track_ID
-    let mut data_base = h.offset; // default-base-is-moof, and the first traf's implicit base
+    let mut data_base = if tf_flags & 0x02_0000 != 0 {
+        h.offset // default-base-is-moof
+    } else {
+        implicit_base
+    };
     if tf_flags & 0x01 != 0 {
         data_base = f.u64()?;
     }
@@ -515,7 +714,6 @@ pub(crate) fn parse_moof(
     let mut decode_time = sum.base_decode_time;
     let mut next_data = data_base;
     let mut first = true;
-    let mut implicit = 0u32;
     let mut index = 0u32;
     for b in BoxIter::new(traf.body, traf.offset + 8) {
         let b = b?;
@@ -542,8 +740,8 @@ pub(crate) fn parse_moof(
             .filter(|&&bit| flags & bit != 0)
             .count();
         let fits = if record == 0 {
-            implicit = implicit.saturating_add(count);
-            implicit <= MAX_IMPLICIT_SAMPLES
+            *implicit = implicit.saturating_add(count);
+            *implicit <= MAX_IMPLICIT_SAMPLES
         } else {
             (count as usize)
                 .checked_mul(record)

@@ -569,6 +569,12 @@ fn read_everything(data: &[u8]) {
         let _ = BoxIter::new(b.body, b.offset).take(10_000).count();
     }
     let _ = read_init(&mut c);
+    if let Some(moov) = BoxIter::new(data, 0)
+        .flatten()
+        .find(|b| &b.fourcc == b"moov")
+    {
+        let _ = parse_moov_audio(moov.body, moov.offset + 8);
+    }
     if let Ok(scan) = scan_fragments(&mut c) {
         assert!(scan.valid_len <= data.len() as u64);
         let mut buf = Vec::new();
@@ -577,6 +583,13 @@ fn read_everything(data: &[u8]) {
             if let Ok(table) = read_fragment_samples(&mut c, f, &scan.defaults) {
                 for s in table.iter().take(100) {
                     let _ = read_sample(&mut c, s, &mut buf);
+                }
+            }
+            for a in scan.audio.iter().take(4) {
+                if let Ok(table) = read_track_samples(&mut c, f, a.track_id, &a.defaults) {
+                    for s in table.iter().take(100) {
+                        let _ = read_sample(&mut c, s, &mut buf);
+                    }
                 }
             }
         }
@@ -615,8 +628,10 @@ fn random_bytes_never_panic() {
 #[test]
 fn mutated_recordings_never_panic() {
     let (file, _, _) = recording(3, 5);
+    let (av, _, _) = av_recording(3, 2);
     let mut rng = Rng(12345);
-    for round in 0..3000 {
+    for round in 0..6000 {
+        let file = if round % 3 == 0 { &av } else { &file };
         let mut g = file.clone();
         for _ in 0..1 + rng.below(4) {
             let at = rng.below(g.len());
@@ -1113,4 +1128,202 @@ fn audio_buffers_are_reused_once_warm() {
         b.write_to(&mut out, None, None).expect("write");
         assert_eq!((b.buffer_ptrs(), b.audio_buffer_ptrs()), warm);
     }
+}
+
+/// Video (`per` seconds per fragment, 25 fps) + AAC (lane 0, 16 kHz, 1024 per AU) + PCMA
+/// (lane 1, 8 kHz, 160 per packet, packet 7 lost) in `n` fragments; returns the file, the
+/// video samples (avc bytes) and each lane's frames as (decode time, bytes).
+#[allow(clippy::type_complexity)]
+fn av_recording(n: usize, per: usize) -> (Vec<u8>, Vec<Vec<u8>>, [Vec<(u64, Vec<u8>)>; 2]) {
+    let audio = audio_configs();
+    let pcma = AudioConfig {
+        codec: AudioCodec::Pcma,
+        ..audio[1].clone()
+    };
+    let mut file = Vec::new();
+    write_av_init(&track().into(), &[audio[0].clone(), pcma], &mut file);
+    let mut b = FragmentBuilder::new();
+    b.set_audio_tracks(2);
+    let (mut video, mut lanes) = (Vec::new(), [Vec::new(), Vec::new()]);
+    let (mut aac_n, mut pcma_n) = (0u64, 0u64);
+    for f in 0..n {
+        for i in 0..25 * per {
+            let v = f * 25 * per + i;
+            let body = format!("frame {v}");
+            let mut a = if i == 0 {
+                au(
+                    &[b"\x67sps", &[b"\x65".as_slice(), body.as_bytes()].concat()],
+                    true,
+                )
+            } else {
+                au(&[&[b"\x41".as_slice(), body.as_bytes()].concat()], false)
+            };
+            video.push(avc(&a));
+            let dts = v as i64 * 3600;
+            b.push(&mut a, dts, dts);
+            let until = (v as u64 + 1) * 40; // ms
+            while aac_n * 1024 * 1000 / 16_000 < until {
+                let bytes = format!("aac {aac_n} {}", "a".repeat(aac_n as usize % 40)).into_bytes();
+                b.push_audio(0, &mut audio_frame(&bytes, 1024, 0), aac_n * 1024);
+                lanes[0].push((aac_n * 1024, bytes));
+                aac_n += 1;
+            }
+            while pcma_n * 20 < until {
+                let t = pcma_n * 160;
+                if pcma_n != 7 {
+                    let bytes = vec![pcma_n as u8; 160];
+                    let loss = u32::from(pcma_n == 8);
+                    b.push_audio(1, &mut audio_frame(&bytes, 160, loss), t);
+                    lanes[1].push((t, bytes));
+                }
+                pcma_n += 1;
+            }
+        }
+        let next = ((f + 1) * 25 * per) as i64 * 3600;
+        b.write_to(&mut file, Some(next), Some(1 << 32))
+            .expect("write");
+    }
+    (file, video, lanes)
+}
+
+#[test]
+fn av_recording_reads_back_video_as_before_and_every_audio_frame() {
+    let (file, video, lanes) = av_recording(3, 2);
+    let mut c = Cursor::new(&file);
+    let scan = scan_fragments(&mut c).expect("scan");
+    assert!(scan.tail_error.is_none() && !scan.is_torn());
+    assert_eq!(scan.track, Some(track().into()));
+    assert_eq!(scan.defaults.track_id, TRACK_ID);
+    let audio = &scan.audio;
+    assert_eq!(audio.len(), 2);
+    assert_eq!(audio[0].track_id, 2);
+    assert_eq!(
+        audio[0].config,
+        audio_configs()[0],
+        "AAC config back byte for byte"
+    );
+    assert_eq!(audio[1].track_id, 3);
+    assert_eq!(audio[1].config.codec, AudioCodec::Pcma);
+    assert_eq!(
+        (audio[1].config.sample_rate, audio[1].config.channels),
+        (8000, 1)
+    );
+    assert_eq!(audio[1].defaults.track_id, 3);
+    assert_eq!(scan.fragments.len(), 3);
+    assert_eq!(scan.duration(), 3 * 50 * 3600, "video duration, as before");
+    let mut got_video = Vec::new();
+    let mut got = [Vec::new(), Vec::new()];
+    let mut buf = Vec::new();
+    for (i, f) in scan.fragments.iter().enumerate() {
+        assert_eq!(f.base_decode_time, i as u64 * 50 * 3600);
+        assert_eq!((f.sample_count, f.first_is_keyframe), (50, true));
+        assert_eq!(f.audio.len(), 2);
+        for s in read_fragment_samples(&mut c, f, &scan.defaults).expect("video") {
+            read_sample(&mut c, &s, &mut buf).expect("bytes");
+            got_video.push(buf.clone());
+        }
+        for (lane, a) in audio.iter().enumerate() {
+            let t = &f.audio[lane];
+            assert_eq!(t.track_id, a.track_id);
+            let table = read_track_samples(&mut c, f, a.track_id, &a.defaults).expect("audio");
+            assert_eq!(table.len() as u32, t.sample_count);
+            assert_eq!(table[0].decode_time, t.base_decode_time);
+            assert_eq!(
+                table.iter().map(|s| u64::from(s.duration)).sum::<u64>(),
+                t.duration
+            );
+            for s in &table {
+                assert!(s.is_keyframe());
+                read_sample(&mut c, s, &mut buf).expect("bytes");
+                got[lane].push((s.decode_time, buf.clone(), s.lost_packets));
+            }
+        }
+    }
+    assert_eq!(got_video, video);
+    for lane in 0..2 {
+        let want: Vec<(u64, Vec<u8>)> = lanes[lane].clone();
+        let back: Vec<(u64, Vec<u8>)> = got[lane].iter().map(|g| (g.0, g.1.clone())).collect();
+        assert_eq!(back, want, "lane {lane}: every frame at its decode time");
+    }
+    // The PCMA frame after the lost packet carries the loss; nothing else does.
+    let lossy: Vec<(u64, u32)> = got[1]
+        .iter()
+        .filter(|g| g.2 > 0)
+        .map(|g| (g.0, g.2))
+        .collect();
+    assert_eq!(lossy, [(8 * 160, 1)]);
+    assert!(got[0].iter().all(|g| g.2 == 0));
+    // Video loss accounting is untouched by audio loss.
+    assert!(scan.damage.is_empty());
+    assert!(scan.fragments.iter().all(|f| f.lost_packets == 0));
+    // A track the file does not have: no samples, no error.
+    let none = read_track_samples(&mut c, &scan.fragments[0], 9, &TrackDefaults::default());
+    assert_eq!(none.expect("absent track").len(), 0);
+}
+
+#[test]
+fn av_torn_tails_fall_back_to_the_previous_fragment() {
+    let (file, _, _) = av_recording(2, 1);
+    let scan = scan_fragments(&mut Cursor::new(&file)).expect("scan");
+    let prev = scan.fragments[0].end;
+    // Every cut inside the second fragment, audio bytes at the end of its mdat included.
+    for cut in prev..file.len() as u64 {
+        let scan = scan_fragments(&mut Cursor::new(&file[..cut as usize])).expect("scan");
+        assert_eq!(scan.valid_len, prev, "cut at {cut}");
+        assert_eq!(scan.fragments.len(), 1, "cut at {cut}");
+        assert_eq!(scan.fragments[0].audio.len(), 2);
+    }
+    // An audio trun pointing past the mdat: the fragment is damage, not accepted.
+    let mut bad = file.clone();
+    let f = &scan.fragments[1];
+    let moof = &bad[f.moof_offset as usize..f.mdat_offset as usize];
+    let last_trun =
+        moof.windows(4).rposition(|w| w == b"trun").expect("trun") + f.moof_offset as usize;
+    // trun: fourcc, version/flags, count, data offset.
+    let at = last_trun + 12;
+    let off = u32::from_be_bytes(bad[at..at + 4].try_into().unwrap());
+    bad[at..at + 4].copy_from_slice(&(off + 1000).to_be_bytes());
+    let scan = scan_fragments(&mut Cursor::new(&bad)).expect("scan");
+    assert_eq!(scan.fragments.len(), 1);
+    assert!(scan.tail_error.is_some());
+}
+
+#[test]
+fn malformed_audio_traks_are_errors_and_the_video_still_reads() {
+    let (file, _, _) = av_recording(1, 1);
+    let moov = BoxIter::new(&file, 0).nth(1).unwrap().unwrap();
+    let moov_range = moov.offset as usize + 8..(moov.offset + moov.size) as usize;
+    // An esds whose ES descriptor claims more bytes than it has.
+    let mut g = file.clone();
+    let at = find_string(&g, b"esds") + 8;
+    assert_eq!(g[at], 0x03);
+    g[at + 1] = 0x7f;
+    let moov_body = &g[moov_range.clone()];
+    assert!(matches!(
+        parse_moov_audio(moov_body, moov_range.start as u64),
+        Err(Fmp4Error::Invalid { .. })
+    ));
+    let scan = scan_fragments(&mut Cursor::new(&g)).expect("scan");
+    assert!(
+        scan.track.is_some() && scan.audio.is_empty(),
+        "video kept, audio dropped"
+    );
+    assert_eq!(scan.fragments.len(), 1);
+    // Another codec.
+    let mut g = file.clone();
+    let at = find_string(&g, b"alaw");
+    g[at..at + 4].copy_from_slice(b"Opus");
+    assert!(matches!(
+        parse_moov_audio(&g[moov_range.clone()], 0),
+        Err(Fmp4Error::Unsupported(_))
+    ));
+    // Every truncation of the moov body: an error or a shorter list, never a panic.
+    for cut in 0..moov_range.len() {
+        let _ = parse_moov_audio(&file[moov_range.start..moov_range.start + cut], 0);
+    }
+    // No audio: an empty list.
+    let mut plain = Vec::new();
+    write_init_segment(&track(), &mut plain);
+    let moov = BoxIter::new(&plain, 0).nth(1).unwrap().unwrap();
+    assert!(parse_moov_audio(moov.body, 0).expect("parse").is_empty());
 }
