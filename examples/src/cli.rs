@@ -8,7 +8,7 @@
 
 use camwire::record::FsyncPolicy;
 use camwire::rtp::LossPolicy;
-use camwire::rtsp::Transport;
+use camwire::rtsp::{AudioChoice, Transport};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -108,6 +108,10 @@ pub struct RtspLogin {
     /// RTP over the RTSP connection (tcp, default) or over UDP
     #[arg(long, value_name = "tcp|udp")]
     pub transport: Option<Transport>,
+    /// Audio tracks to set up beside the video: none, the first one camwire can record
+    /// (AAC, G.711; default), or all of them
+    #[arg(long, value_name = "no|first|all")]
+    pub audio: Option<AudioChoice>,
 }
 
 const RECORD_HELP: &str = "\
@@ -218,9 +222,6 @@ pub struct ProbeArgs {
     /// Seconds to wait for the stream's parameters
     #[arg(long, value_name = "SECS", value_parser = seconds, default_value_t = 10.0)]
     pub timeout: f64,
-    /// Audio tracks to set up, as `record --audio` would: no, first or all
-    #[arg(long, value_name = "no|first|all", default_value = "first")]
-    pub audio: camwire::rtsp::AudioChoice,
 }
 
 const CAPTURE_HELP: &str = "\

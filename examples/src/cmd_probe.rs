@@ -8,8 +8,8 @@ use std::time::Duration;
 
 pub async fn run(args: &ProbeArgs) -> Result<(), String> {
     let url = &args.url;
-    let mut opts = crate::source_options(&args.login)?;
-    opts.audio = args.audio;
+    // `--audio` (in the login flags) as `record` takes it.
+    let opts = crate::source_options(&args.login)?;
     let wait = Duration::try_from_secs_f64(args.timeout)
         .map_err(|_| "--timeout: a number of seconds".to_string())?;
     let info = camwire::stream::probe(url, opts, wait)

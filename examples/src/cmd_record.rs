@@ -10,6 +10,7 @@
 //! user = "admin"
 //! password = "secret"
 //! transport = "tcp"
+//! audio = "first"         # no | first | all: audio tracks recorded beside the video
 //! segment_secs = 60
 //! fragment_ms = 1000
 //! fsync = "fragment"      # fragment | Ns | never
@@ -28,6 +29,7 @@
 //! user = "viewer"          # optional: overrides the default
 //! password = "pw"
 //! transport = "udp"
+//! audio = "no"             # optional: this camera's own
 //! retain_days = 7          # optional: this camera's own limits
 //! retain_gb = 50
 //! loss_policy = "skip-to-keyframe"  # optional: this camera's own
@@ -63,6 +65,7 @@ struct ConfigFile {
     user: Option<String>,
     password: Option<String>,
     transport: Option<String>,
+    audio: Option<String>,
     segment_secs: Option<u32>,
     fragment_ms: Option<u32>,
     fsync: Option<String>,
@@ -85,6 +88,7 @@ struct CameraEntry {
     user: Option<String>,
     password: Option<String>,
     transport: Option<String>,
+    audio: Option<String>,
     retain_days: Option<f64>,
     retain_gb: Option<f64>,
     loss_policy: Option<String>,
@@ -208,6 +212,11 @@ pub async fn run(args: &RecordArgs) -> Result<(), String> {
     } else if let Some(t) = &file.transport {
         base.transport = t.parse()?;
     }
+    if let Some(a) = args.login.audio {
+        base.audio = a;
+    } else if let Some(a) = &file.audio {
+        base.audio = a.parse()?;
+    }
     let mut segment = SegmentOptions::default();
     if let Some(n) = args.segment_secs.or(file.segment_secs) {
         segment.segment_secs = n;
@@ -287,6 +296,9 @@ pub async fn run(args: &RecordArgs) -> Result<(), String> {
         }
         if let Some(t) = &c.transport {
             source.transport = t.parse()?;
+        }
+        if let Some(a) = &c.audio {
+            source.audio = a.parse()?;
         }
         let mut limits = RetentionLimits::default();
         if let Some(d) = c.retain_days {

@@ -112,6 +112,9 @@ fn source_options(login: &cli::RtspLogin) -> Result<camwire::rtsp::SourceOptions
     if let Some(t) = login.transport {
         o.transport = t;
     }
+    if let Some(a) = login.audio {
+        o.audio = a;
+    }
     Ok(o)
 }
 
