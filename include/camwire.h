@@ -377,6 +377,9 @@ typedef struct camwire_recorder_options {
 // RTP transport (`CAMWIRE_TRANSPORT_*`).
 typedef uint32_t camwire_transport;
 
+// Which audio tracks a session sets up (`CAMWIRE_AUDIO_*`).
+typedef uint32_t camwire_audio_choice;
+
 // Options for `camwire_stream_open2` and `camwire_recorder_add_camera2`. Fill with
 // `camwire_stream_options_init` first.
 typedef struct camwire_stream_options {
@@ -396,6 +399,10 @@ typedef struct camwire_stream_options {
   // The stream fails when no packet arrives for this long, ms (default 10000; 0 =
   // default).
   uint32_t idle_timeout_ms;
+  // Audio tracks to set up (`CAMWIRE_AUDIO_*`): `CAMWIRE_AUDIO_DEFAULT` (0) is no audio
+  // for `camwire_stream_open2` and the first audio track for
+  // `camwire_recorder_add_camera2`.
+  camwire_audio_choice audio;
 } camwire_stream_options;
 
 // What a recorded camera is doing (`CAMWIRE_CAMERA_*`).
@@ -611,6 +618,47 @@ typedef struct camwire_stream_info_view {
   size_t avcc_len;
 } camwire_stream_info_view;
 
+// What a track carries (`CAMWIRE_TRACK_*`).
+typedef uint32_t camwire_track_kind;
+
+// A frame's or track's codec (`CAMWIRE_CODEC_*`).
+typedef uint32_t camwire_codec;
+
+// One track of a stream description (see `camwire_stream_info_track`): pointers valid until
+// the info is freed.
+typedef struct camwire_track_view {
+  // Set by the caller before the call (`camwire_struct_init`); on return the bytes
+  // camwire filled.
+  size_t struct_size;
+  // The session's track number (0 video, 1.. audio: `camwire_frame_track` of its
+  // frames), or -1 when the track is not set up (see `skipped`).
+  int32_t track;
+  // `CAMWIRE_TRACK_VIDEO`, `CAMWIRE_TRACK_AUDIO` or `CAMWIRE_TRACK_OTHER`.
+  camwire_track_kind kind;
+  // `CAMWIRE_CODEC_*`; `CAMWIRE_CODEC_UNKNOWN` for a codec camwire does not handle.
+  camwire_codec codec;
+  // The clock rate of the track's timestamps (ticks per second).
+  uint32_t clock_rate;
+  // Audio channels; 0 when not stated (and for video).
+  uint32_t channels;
+  // The codec string: RFC 6381 ("avc1.4d401e", "hvc1.1.6.L93.B0", "mp4a.40.2") or the
+  // sample entry ("ulaw", "alaw") for a codec camwire handles, else the SDP encoding name
+  // ("G726-32").
+  const char *codec_string;
+  // The SDP encoding name, upper-cased ("H264", "MPEG4-GENERIC", "PCMU"); "" if none.
+  const char *encoding;
+  // The SDP media type ("video", "audio", "application", ...).
+  const char *media;
+  // The decoder configuration: avcC or hvcC (video), AudioSpecificConfig (AAC); NULL
+  // with `config_len` 0 when there is none (G.711, skipped codecs).
+  const uint8_t *config;
+  // Its length in bytes.
+  size_t config_len;
+  // Why the track is not set up ("audio codec G726-32 is not recorded", "audio not
+  // requested (--audio no)", ...); NULL when it is.
+  const char *skipped;
+} camwire_track_view;
+
 // Called with each frame (borrowed: valid only during the call; do not free it) on the
 // stream's callback thread (named `camwire-stream`). After the stream ends or fails, called
 // once more with `frame` NULL and `status` the reason (CAMWIRE_E_END_OF_STREAM or an
@@ -624,20 +672,23 @@ typedef struct camwire_frame_info {
   // Set by the caller before `camwire_frame_get_info2` (`camwire_struct_init`); on return
   // the bytes camwire filled.
   size_t struct_size;
-  // Presentation time, 90 kHz, the RTP timestamp extended to 64 bits.
+  // Presentation time, the RTP timestamp extended to 64 bits: 90 kHz for video, the
+  // track's clock rate for audio (`camwire_frame_clock_rate`).
   int64_t pts;
-  // Decode time, 90 kHz (equal to pts: cameras send no B-frames).
+  // Decode time, in the same clock (equal to pts: live pictures arrive in decoding
+  // order).
   int64_t dts;
-  // Wall-clock time of the picture, microseconds since 1970-01-01 UTC (from RTCP sender
-  // reports when the camera sends them, else from arrival).
+  // Wall-clock time of the picture (or of an audio frame's first sample), microseconds
+  // since 1970-01-01 UTC (from the track's RTCP sender reports when the camera sends them,
+  // else from arrival).
   int64_t wallclock_us;
-  // True for an IDR picture (decoding can start here).
+  // True for an IDR/IRAP picture (decoding can start here); always true for audio.
   bool keyframe;
-  // RTP packets lost just before this picture.
+  // RTP packets of the frame's track lost just before this frame.
   uint32_t loss;
   // Payload size in bytes (the same for both payload formats).
   size_t payload_size;
-  // Number of NAL units.
+  // Number of NAL units (0 for audio).
   uint32_t nal_count;
 } camwire_frame_info;
 
@@ -817,6 +868,47 @@ typedef uint32_t camwire_payload_format;
 
 // Each NAL unit preceded by the start code 00 00 00 01 (H.264 Annex B byte stream).
 #define CAMWIRE_PAYLOAD_ANNEXB 1
+
+// The default of the call: no audio for `camwire_stream_open2` (frames stay pictures only),
+// the first audio track for `camwire_recorder_add_camera2`.
+#define CAMWIRE_AUDIO_DEFAULT 0
+
+// Video only.
+#define CAMWIRE_AUDIO_NO 1
+
+// The first audio track camwire can record (AAC, G.711).
+#define CAMWIRE_AUDIO_FIRST 2
+
+// Every audio track camwire can record.
+#define CAMWIRE_AUDIO_ALL 3
+
+// Neither video nor audio (an `application` or metadata section of the SDP).
+#define CAMWIRE_TRACK_OTHER 0
+
+// Video.
+#define CAMWIRE_TRACK_VIDEO 1
+
+// Audio.
+#define CAMWIRE_TRACK_AUDIO 2
+
+// A codec camwire does not handle (a skipped track; see its codec string).
+#define CAMWIRE_CODEC_UNKNOWN 0
+
+// H.264: payload in AVC or Annex B form; decoder configuration avcC.
+#define CAMWIRE_CODEC_H264 1
+
+// H.265: payload in AVC-style (4-byte lengths) or Annex B form; decoder configuration hvcC.
+#define CAMWIRE_CODEC_H265 2
+
+// AAC: each frame one raw access unit (no ADTS header); decoder configuration the
+// AudioSpecificConfig.
+#define CAMWIRE_CODEC_AAC 3
+
+// G.711 mu-law: each frame one RTP packet's samples, one byte per sample and channel.
+#define CAMWIRE_CODEC_PCMU 4
+
+// G.711 A-law: as CAMWIRE_CODEC_PCMU.
+#define CAMWIRE_CODEC_PCMA 5
 
 #ifdef __cplusplus
 extern "C" {
@@ -1484,8 +1576,9 @@ void camwire_sim_free(struct camwire_sim *sim);
 camwire_result camwire_stream_options_init(struct camwire_stream_options *options,
                                            size_t struct_size);
 
-// Connects to an `rtsp://` URL (DESCRIBE, SETUP of the H.264 track, PLAY), blocking for at
-// most about connect_timeout + 2 x request_timeout. `options` may be NULL for defaults.
+// Connects to an `rtsp://` URL (DESCRIBE, SETUP of the H.264 or H.265 track and of the
+// audio tracks `options->audio` asks for, PLAY), blocking for at most about connect_timeout
+// + 2 x request_timeout per track. `options` may be NULL for defaults (video only).
 //
 // Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (URL, transport,
 // `struct_size`), CAMWIRE_E_UNSUPPORTED (options this library does not know are set),
@@ -1517,7 +1610,26 @@ camwire_result camwire_stream_info_get2(const struct camwire_stream_info *info,
 // Frees a stream info (NULL-safe).
 void camwire_stream_info_free(struct camwire_stream_info *info);
 
-// Waits up to `timeout_ms` for the next picture and hands it over (free it with
+// The number of tracks in a stream description: every media section of the camera's SDP,
+// set up or skipped (0 for NULL).
+size_t camwire_stream_info_tracks_len(const struct camwire_stream_info *info);
+
+// Track `index` (0 .. `camwire_stream_info_tracks_len` - 1, in SDP order; not the track
+// number) of a stream description, into `out_track` (its `struct_size` set by the caller):
+// borrowed pointers valid until the info is freed.
+//
+// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE (index), CAMWIRE_E_INVALID_ARGUMENT
+// (`struct_size`).
+camwire_result camwire_stream_info_track(const struct camwire_stream_info *info,
+                                         size_t index,
+                                         struct camwire_track_view *out_track);
+
+// The name of a codec: "H264", "H265", "AAC", "PCMU", "PCMA"; "UNKNOWN" for any other
+// value (static storage).
+const char *camwire_codec_name(camwire_codec codec);
+
+// Waits up to `timeout_ms` for the next picture (or audio frame, on a stream opened with
+// audio) and hands it over (free it with
 // `camwire_frame_free`; its payload stays in the receive buffers until you ask for it).
 // `timeout_ms` 0 returns a frame only if one is already complete.
 //
@@ -1557,7 +1669,37 @@ void camwire_stream_free(struct camwire_stream *stream);
 camwire_result camwire_frame_get_info2(const struct camwire_frame *frame,
                                        struct camwire_frame_info *out_info);
 
-// Copies the frame's payload into the caller's buffer: the one copy of the payload.
+// The session's track number of a frame: 0 for video, 1.. for audio (the `track` of its
+// `camwire_track_view`).
+//
+// Errors: CAMWIRE_E_NULL_POINTER.
+camwire_result camwire_frame_track(const struct camwire_frame *frame, uint32_t *out_track);
+
+// `CAMWIRE_TRACK_VIDEO` or `CAMWIRE_TRACK_AUDIO`.
+//
+// Errors: CAMWIRE_E_NULL_POINTER.
+camwire_result camwire_frame_kind(const struct camwire_frame *frame, camwire_track_kind *out_kind);
+
+// The frame's codec (`CAMWIRE_CODEC_*`, never UNKNOWN).
+//
+// Errors: CAMWIRE_E_NULL_POINTER.
+camwire_result camwire_frame_codec(const struct camwire_frame *frame, camwire_codec *out_codec);
+
+// The clock rate of the frame's pts and dts in ticks per second (90000 for video, usually
+// the sample rate for audio).
+//
+// Errors: CAMWIRE_E_NULL_POINTER.
+camwire_result camwire_frame_clock_rate(const struct camwire_frame *frame,
+                                        uint32_t *out_clock_rate);
+
+// Samples per channel of an audio frame (its duration in clock ticks when the clock rate is
+// the sample rate: 1024 for AAC, the payload size for mono G.711); 0 for video.
+//
+// Errors: CAMWIRE_E_NULL_POINTER.
+camwire_result camwire_frame_samples(const struct camwire_frame *frame, uint32_t *out_samples);
+
+// Copies the frame's payload into the caller's buffer: the one copy of the payload. For an
+// audio frame both formats give its bytes as the camera sent them.
 // `*size` is the buffer's capacity on entry and the bytes written on success. When the
 // buffer is too small (or `buffer` is NULL with `*size` 0, to ask) the needed size is
 // written to `*size` and CAMWIRE_E_BUFFER_TOO_SMALL returned.

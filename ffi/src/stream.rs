@@ -1,11 +1,18 @@
 //! Live streams: `camwire::stream::LiveStream` behind `camwire_stream`, frames behind
 //! `camwire_frame`, and the frame-callback thread.
+//!
+//! Tracks: a stream opened with `camwire_stream_options.audio` left at its zero value
+//! (`CAMWIRE_AUDIO_DEFAULT`) plays video only, so C programs written when every frame was a
+//! picture keep working on cameras with a microphone. With `CAMWIRE_AUDIO_FIRST` or
+//! `CAMWIRE_AUDIO_ALL` the same pulls and callbacks also deliver audio frames; each frame
+//! tells its track (`camwire_frame_track`), kind and codec. The stream info lists every
+//! track of the camera's SDP (`camwire_stream_info_track`).
 
 use crate::context::*;
 use crate::error::*;
 use camwire_core::Credentials;
-use camwire_core::rtsp::{SourceOptions, Transport};
-use camwire_core::stream::{Frame, LiveStream, StreamInfo};
+use camwire_core::rtsp::{AudioChoice, SourceOptions, TrackKind, Transport};
+use camwire_core::stream::{Codec, Frame, LiveStream, StreamInfo};
 use std::ffi::{CString, c_char, c_void};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,6 +32,61 @@ pub type camwire_payload_format = u32;
 pub const CAMWIRE_PAYLOAD_AVC: camwire_payload_format = 0;
 /// Each NAL unit preceded by the start code 00 00 00 01 (H.264 Annex B byte stream).
 pub const CAMWIRE_PAYLOAD_ANNEXB: camwire_payload_format = 1;
+
+/// Which audio tracks a session sets up (`CAMWIRE_AUDIO_*`).
+pub type camwire_audio_choice = u32;
+/// The default of the call: no audio for `camwire_stream_open2` (frames stay pictures only),
+/// the first audio track for `camwire_recorder_add_camera2`.
+pub const CAMWIRE_AUDIO_DEFAULT: camwire_audio_choice = 0;
+/// Video only.
+pub const CAMWIRE_AUDIO_NO: camwire_audio_choice = 1;
+/// The first audio track camwire can record (AAC, G.711).
+pub const CAMWIRE_AUDIO_FIRST: camwire_audio_choice = 2;
+/// Every audio track camwire can record.
+pub const CAMWIRE_AUDIO_ALL: camwire_audio_choice = 3;
+
+/// What a track carries (`CAMWIRE_TRACK_*`).
+pub type camwire_track_kind = u32;
+/// Neither video nor audio (an `application` or metadata section of the SDP).
+pub const CAMWIRE_TRACK_OTHER: camwire_track_kind = 0;
+/// Video.
+pub const CAMWIRE_TRACK_VIDEO: camwire_track_kind = 1;
+/// Audio.
+pub const CAMWIRE_TRACK_AUDIO: camwire_track_kind = 2;
+
+/// A frame's or track's codec (`CAMWIRE_CODEC_*`).
+pub type camwire_codec = u32;
+/// A codec camwire does not handle (a skipped track; see its codec string).
+pub const CAMWIRE_CODEC_UNKNOWN: camwire_codec = 0;
+/// H.264: payload in AVC or Annex B form; decoder configuration avcC.
+pub const CAMWIRE_CODEC_H264: camwire_codec = 1;
+/// H.265: payload in AVC-style (4-byte lengths) or Annex B form; decoder configuration hvcC.
+pub const CAMWIRE_CODEC_H265: camwire_codec = 2;
+/// AAC: each frame one raw access unit (no ADTS header); decoder configuration the
+/// AudioSpecificConfig.
+pub const CAMWIRE_CODEC_AAC: camwire_codec = 3;
+/// G.711 mu-law: each frame one RTP packet's samples, one byte per sample and channel.
+pub const CAMWIRE_CODEC_PCMU: camwire_codec = 4;
+/// G.711 A-law: as CAMWIRE_CODEC_PCMU.
+pub const CAMWIRE_CODEC_PCMA: camwire_codec = 5;
+
+fn codec_code(c: Codec) -> camwire_codec {
+    match c {
+        Codec::H264 => CAMWIRE_CODEC_H264,
+        Codec::H265 => CAMWIRE_CODEC_H265,
+        Codec::Aac => CAMWIRE_CODEC_AAC,
+        Codec::Pcmu => CAMWIRE_CODEC_PCMU,
+        Codec::Pcma => CAMWIRE_CODEC_PCMA,
+    }
+}
+
+fn kind_code(k: Option<TrackKind>) -> camwire_track_kind {
+    match k {
+        Some(TrackKind::Video) => CAMWIRE_TRACK_VIDEO,
+        Some(TrackKind::Audio) => CAMWIRE_TRACK_AUDIO,
+        None => CAMWIRE_TRACK_OTHER,
+    }
+}
 
 /// Options for `camwire_stream_open2` and `camwire_recorder_add_camera2`. Fill with
 /// `camwire_stream_options_init` first.
@@ -47,6 +109,10 @@ pub struct camwire_stream_options {
     /// The stream fails when no packet arrives for this long, ms (default 10000; 0 =
     /// default).
     pub idle_timeout_ms: u32,
+    /// Audio tracks to set up (`CAMWIRE_AUDIO_*`): `CAMWIRE_AUDIO_DEFAULT` (0) is no audio
+    /// for `camwire_stream_open2` and the first audio track for
+    /// `camwire_recorder_add_camera2`.
+    pub audio: camwire_audio_choice,
 }
 
 crate::abi::growable!(
@@ -66,6 +132,7 @@ impl Default for camwire_stream_options {
             connect_timeout_ms: d.connect_timeout.as_millis() as u32,
             request_timeout_ms: d.request_timeout.as_millis() as u32,
             idle_timeout_ms: d.idle_timeout.as_millis() as u32,
+            audio: CAMWIRE_AUDIO_DEFAULT,
         }
     }
 }
@@ -75,7 +142,92 @@ pub struct camwire_stream_info {
     info: StreamInfo,
     codec: CString,
     profile: CString,
+    /// Per track: codec string, encoding, media, skip reason (the view's strings).
+    tracks: Vec<TrackStrings>,
 }
+
+struct TrackStrings {
+    codec: CString,
+    encoding: CString,
+    media: CString,
+    skipped: Option<CString>,
+}
+
+impl camwire_stream_info {
+    fn new(info: StreamInfo) -> camwire_stream_info {
+        camwire_stream_info {
+            codec: to_cstring(&info.codec),
+            profile: to_cstring(&info.profile),
+            tracks: info
+                .tracks
+                .iter()
+                .map(|t| TrackStrings {
+                    codec: to_cstring(&t.codec),
+                    encoding: to_cstring(&t.encoding),
+                    media: to_cstring(&t.media),
+                    skipped: t.skipped.as_deref().map(to_cstring),
+                })
+                .collect(),
+            info,
+        }
+    }
+}
+
+/// One track of a stream description (see `camwire_stream_info_track`): pointers valid until
+/// the info is freed.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct camwire_track_view {
+    /// Set by the caller before the call (`camwire_struct_init`); on return the bytes
+    /// camwire filled.
+    pub struct_size: usize,
+    /// The session's track number (0 video, 1.. audio: `camwire_frame_track` of its
+    /// frames), or -1 when the track is not set up (see `skipped`).
+    pub track: i32,
+    /// `CAMWIRE_TRACK_VIDEO`, `CAMWIRE_TRACK_AUDIO` or `CAMWIRE_TRACK_OTHER`.
+    pub kind: camwire_track_kind,
+    /// `CAMWIRE_CODEC_*`; `CAMWIRE_CODEC_UNKNOWN` for a codec camwire does not handle.
+    pub codec: camwire_codec,
+    /// The clock rate of the track's timestamps (ticks per second).
+    pub clock_rate: u32,
+    /// Audio channels; 0 when not stated (and for video).
+    pub channels: u32,
+    /// The codec string: RFC 6381 ("avc1.4d401e", "hvc1.1.6.L93.B0", "mp4a.40.2") or the
+    /// sample entry ("ulaw", "alaw") for a codec camwire handles, else the SDP encoding name
+    /// ("G726-32").
+    pub codec_string: *const c_char,
+    /// The SDP encoding name, upper-cased ("H264", "MPEG4-GENERIC", "PCMU"); "" if none.
+    pub encoding: *const c_char,
+    /// The SDP media type ("video", "audio", "application", ...).
+    pub media: *const c_char,
+    /// The decoder configuration: avcC or hvcC (video), AudioSpecificConfig (AAC); NULL
+    /// with `config_len` 0 when there is none (G.711, skipped codecs).
+    pub config: *const u8,
+    /// Its length in bytes.
+    pub config_len: usize,
+    /// Why the track is not set up ("audio codec G726-32 is not recorded", "audio not
+    /// requested (--audio no)", ...); NULL when it is.
+    pub skipped: *const c_char,
+}
+
+crate::abi::growable!(
+    camwire_track_view,
+    skipped: *const c_char,
+    camwire_track_view {
+        struct_size: std::mem::size_of::<camwire_track_view>(),
+        track: -1,
+        kind: CAMWIRE_TRACK_OTHER,
+        codec: CAMWIRE_CODEC_UNKNOWN,
+        clock_rate: 0,
+        channels: 0,
+        codec_string: std::ptr::null(),
+        encoding: std::ptr::null(),
+        media: std::ptr::null(),
+        config: std::ptr::null(),
+        config_len: 0,
+        skipped: std::ptr::null(),
+    }
+);
 
 /// A borrowed view of a `camwire_stream_info`: pointers valid until it is freed.
 #[repr(C)]
@@ -115,20 +267,23 @@ pub struct camwire_frame_info {
     /// Set by the caller before `camwire_frame_get_info2` (`camwire_struct_init`); on return
     /// the bytes camwire filled.
     pub struct_size: usize,
-    /// Presentation time, 90 kHz, the RTP timestamp extended to 64 bits.
+    /// Presentation time, the RTP timestamp extended to 64 bits: 90 kHz for video, the
+    /// track's clock rate for audio (`camwire_frame_clock_rate`).
     pub pts: i64,
-    /// Decode time, 90 kHz (equal to pts: cameras send no B-frames).
+    /// Decode time, in the same clock (equal to pts: live pictures arrive in decoding
+    /// order).
     pub dts: i64,
-    /// Wall-clock time of the picture, microseconds since 1970-01-01 UTC (from RTCP sender
-    /// reports when the camera sends them, else from arrival).
+    /// Wall-clock time of the picture (or of an audio frame's first sample), microseconds
+    /// since 1970-01-01 UTC (from the track's RTCP sender reports when the camera sends them,
+    /// else from arrival).
     pub wallclock_us: i64,
-    /// True for an IDR picture (decoding can start here).
+    /// True for an IDR/IRAP picture (decoding can start here); always true for audio.
     pub keyframe: bool,
-    /// RTP packets lost just before this picture.
+    /// RTP packets of the frame's track lost just before this frame.
     pub loss: u32,
     /// Payload size in bytes (the same for both payload formats).
     pub payload_size: usize,
-    /// Number of NAL units.
+    /// Number of NAL units (0 for audio).
     pub nal_count: u32,
 }
 
@@ -392,6 +547,13 @@ pub(crate) unsafe fn source_options(o: Option<camwire_stream_options>) -> Result
         connect_timeout: ms_or(o.connect_timeout_ms, defaults.connect_timeout),
         request_timeout: ms_or(o.request_timeout_ms, defaults.request_timeout),
         idle_timeout: ms_or(o.idle_timeout_ms, defaults.idle_timeout),
+        audio: match o.audio {
+            CAMWIRE_AUDIO_DEFAULT => defaults.audio,
+            CAMWIRE_AUDIO_NO => AudioChoice::No,
+            CAMWIRE_AUDIO_FIRST => AudioChoice::First,
+            CAMWIRE_AUDIO_ALL => AudioChoice::All,
+            a => return Err(Error::invalid(format!("unknown audio choice {a}"))),
+        },
         ..defaults
     })
 }
@@ -400,8 +562,9 @@ fn ms_or(ms: u32, default: Duration) -> Duration {
     if ms == 0 { default } else { timeout_of(ms) }
 }
 
-/// Connects to an `rtsp://` URL (DESCRIBE, SETUP of the H.264 track, PLAY), blocking for at
-/// most about connect_timeout + 2 x request_timeout. `options` may be NULL for defaults.
+/// Connects to an `rtsp://` URL (DESCRIBE, SETUP of the H.264 or H.265 track and of the
+/// audio tracks `options->audio` asks for, PLAY), blocking for at most about connect_timeout
+/// + 2 x request_timeout per track. `options` may be NULL for defaults (video only).
 ///
 /// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (URL, transport,
 /// `struct_size`), CAMWIRE_E_UNSUPPORTED (options this library does not know are set),
@@ -433,9 +596,17 @@ pub(crate) unsafe fn stream_open(
     let url = unsafe { cstr(url, "url") }?;
     let out_stream = out(out_stream, "out_stream")?;
     // SAFETY: the strings in the options are NULL or NUL-terminated.
+    let audio = options.map_or(CAMWIRE_AUDIO_DEFAULT, |o| o.audio);
     let source = unsafe { source_options(options) }?;
     let inner = ctx.inner.clone();
-    let live = inner.block_on(async { Ok(LiveStream::open(url, source).await?) })?;
+    // Frames stay pictures unless audio was asked for (see the module docs).
+    let live = inner.block_on(async {
+        Ok(if audio == CAMWIRE_AUDIO_DEFAULT {
+            LiveStream::open(url, source).await?
+        } else {
+            LiveStream::open_with_audio(url, source).await?
+        })
+    })?;
     let info = live.info().cloned();
     let shared = Arc::new(StreamShared {
         info: Mutex::new(info),
@@ -510,11 +681,7 @@ pub unsafe extern "C" fn camwire_stream_get_info(
                 }
             }
         };
-        let boxed = Box::new(camwire_stream_info {
-            codec: to_cstring(&info.codec),
-            profile: to_cstring(&info.profile),
-            info,
-        });
+        let boxed = Box::new(camwire_stream_info::new(info));
         // SAFETY: checked non-NULL.
         unsafe { out_info.write(Box::into_raw(boxed)) };
         Ok(())
@@ -568,7 +735,98 @@ pub unsafe extern "C" fn camwire_stream_info_free(info: *mut camwire_stream_info
     })
 }
 
-/// Waits up to `timeout_ms` for the next picture and hands it over (free it with
+/// The number of tracks in a stream description: every media section of the camera's SDP,
+/// set up or skipped (0 for NULL).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camwire_stream_info_tracks_len(info: *const camwire_stream_info) -> usize {
+    guard_value(0, || {
+        // SAFETY: NULL or a live handle.
+        unsafe { info.as_ref() }.map_or(0, |i| i.info.tracks.len())
+    })
+}
+
+/// Track `index` (0 .. `camwire_stream_info_tracks_len` - 1, in SDP order; not the track
+/// number) of a stream description, into `out_track` (its `struct_size` set by the caller):
+/// borrowed pointers valid until the info is freed.
+///
+/// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_OUT_OF_RANGE (index), CAMWIRE_E_INVALID_ARGUMENT
+/// (`struct_size`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camwire_stream_info_track(
+    info: *const camwire_stream_info,
+    index: usize,
+    out_track: *mut camwire_track_view,
+) -> camwire_result {
+    guard(|| {
+        // SAFETY: NULL or a live handle.
+        let i = unsafe { arg(info, "info") }?;
+        let (Some(t), Some(strings)) = (i.info.tracks.get(index), i.tracks.get(index)) else {
+            return Err(Error::new(
+                CAMWIRE_E_OUT_OF_RANGE,
+                format!("track index {index}, the info has {}", i.info.tracks.len()),
+            ));
+        };
+        let v = camwire_track_view {
+            struct_size: std::mem::size_of::<camwire_track_view>(),
+            track: t.track.and_then(|n| i32::try_from(n).ok()).unwrap_or(-1),
+            kind: kind_code(t.kind),
+            codec: track_codec(&t.codec),
+            clock_rate: t.clock_rate,
+            channels: t.channels.map_or(0, u32::from),
+            codec_string: strings.codec.as_ptr(),
+            encoding: strings.encoding.as_ptr(),
+            media: strings.media.as_ptr(),
+            config: if t.config.is_empty() {
+                std::ptr::null()
+            } else {
+                t.config.as_ptr()
+            },
+            config_len: t.config.len(),
+            skipped: strings
+                .skipped
+                .as_ref()
+                .map_or(std::ptr::null(), |c| c.as_ptr()),
+        };
+        // SAFETY: NULL or the caller's struct with its struct_size set.
+        unsafe { crate::abi::write(out_track, v) }
+    })
+}
+
+/// `CAMWIRE_CODEC_*` of a track by its codec string (the core names codecs by string in
+/// track descriptions).
+fn track_codec(s: &str) -> camwire_codec {
+    if s.starts_with("avc1") {
+        CAMWIRE_CODEC_H264
+    } else if s.starts_with("hvc1") || s.starts_with("hev1") {
+        CAMWIRE_CODEC_H265
+    } else if s.starts_with("mp4a") {
+        CAMWIRE_CODEC_AAC
+    } else if s == "ulaw" {
+        CAMWIRE_CODEC_PCMU
+    } else if s == "alaw" {
+        CAMWIRE_CODEC_PCMA
+    } else {
+        CAMWIRE_CODEC_UNKNOWN
+    }
+}
+
+/// The name of a codec: "H264", "H265", "AAC", "PCMU", "PCMA"; "UNKNOWN" for any other
+/// value (static storage).
+#[unsafe(no_mangle)]
+pub extern "C" fn camwire_codec_name(codec: camwire_codec) -> *const c_char {
+    match codec {
+        CAMWIRE_CODEC_H264 => c"H264",
+        CAMWIRE_CODEC_H265 => c"H265",
+        CAMWIRE_CODEC_AAC => c"AAC",
+        CAMWIRE_CODEC_PCMU => c"PCMU",
+        CAMWIRE_CODEC_PCMA => c"PCMA",
+        _ => c"UNKNOWN",
+    }
+    .as_ptr()
+}
+
+/// Waits up to `timeout_ms` for the next picture (or audio frame, on a stream opened with
+/// audio) and hands it over (free it with
 /// `camwire_frame_free`; its payload stays in the receive buffers until you ask for it).
 /// `timeout_ms` 0 returns a frame only if one is already complete.
 ///
@@ -744,10 +1002,96 @@ pub(crate) unsafe fn frame_info(frame: *const camwire_frame) -> Result<camwire_f
         wallclock_us: wall,
         keyframe: f.keyframe,
         loss: f.loss,
-        payload_size: f.access_unit.avc_len(),
-        nal_count: f.access_unit.nals.len() as u32,
+        payload_size: f.payload_len(),
+        nal_count: u32::try_from(f.access_unit.nals.len()).unwrap_or(u32::MAX),
     };
     Ok(info)
+}
+
+/// Reads one value of a frame into `out`.
+///
+/// # Safety
+/// `frame` is NULL or live; `out` NULL or writable.
+unsafe fn frame_value<T>(
+    frame: *const camwire_frame,
+    out_value: *mut T,
+    value: impl FnOnce(&Frame) -> T,
+) -> camwire_result {
+    guard(|| {
+        // SAFETY: NULL or a live frame.
+        let f = unsafe { arg(frame, "frame") }?.frame()?;
+        let o = out(out_value, "out")?;
+        // SAFETY: checked non-NULL.
+        unsafe { o.write(value(f)) };
+        Ok(())
+    })
+}
+
+/// The session's track number of a frame: 0 for video, 1.. for audio (the `track` of its
+/// `camwire_track_view`).
+///
+/// Errors: CAMWIRE_E_NULL_POINTER.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camwire_frame_track(
+    frame: *const camwire_frame,
+    out_track: *mut u32,
+) -> camwire_result {
+    // SAFETY: per the C contract.
+    unsafe {
+        frame_value(frame, out_track, |f| {
+            u32::try_from(f.track).unwrap_or(u32::MAX)
+        })
+    }
+}
+
+/// `CAMWIRE_TRACK_VIDEO` or `CAMWIRE_TRACK_AUDIO`.
+///
+/// Errors: CAMWIRE_E_NULL_POINTER.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camwire_frame_kind(
+    frame: *const camwire_frame,
+    out_kind: *mut camwire_track_kind,
+) -> camwire_result {
+    // SAFETY: per the C contract.
+    unsafe { frame_value(frame, out_kind, |f| kind_code(Some(f.kind))) }
+}
+
+/// The frame's codec (`CAMWIRE_CODEC_*`, never UNKNOWN).
+///
+/// Errors: CAMWIRE_E_NULL_POINTER.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camwire_frame_codec(
+    frame: *const camwire_frame,
+    out_codec: *mut camwire_codec,
+) -> camwire_result {
+    // SAFETY: per the C contract.
+    unsafe { frame_value(frame, out_codec, |f| codec_code(f.codec)) }
+}
+
+/// The clock rate of the frame's pts and dts in ticks per second (90000 for video, usually
+/// the sample rate for audio).
+///
+/// Errors: CAMWIRE_E_NULL_POINTER.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camwire_frame_clock_rate(
+    frame: *const camwire_frame,
+    out_clock_rate: *mut u32,
+) -> camwire_result {
+    // SAFETY: per the C contract.
+    unsafe { frame_value(frame, out_clock_rate, |f| f.clock_rate) }
+}
+
+/// Samples per channel of an audio frame (its duration in clock ticks when the clock rate is
+/// the sample rate: 1024 for AAC, the payload size for mono G.711); 0 for video.
+///
+/// Errors: CAMWIRE_E_NULL_POINTER.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camwire_frame_samples(
+    frame: *const camwire_frame,
+    out_samples: *mut u32,
+) -> camwire_result {
+    // SAFETY: per the C contract.
+    unsafe { frame_value(frame, out_samples, Frame::samples) }
 }
 
 fn check_format(format: camwire_payload_format) -> Result<()> {
@@ -757,7 +1101,8 @@ fn check_format(format: camwire_payload_format) -> Result<()> {
     }
 }
 
-/// Copies the frame's payload into the caller's buffer: the one copy of the payload.
+/// Copies the frame's payload into the caller's buffer: the one copy of the payload. For an
+/// audio frame both formats give its bytes as the camera sent them.
 /// `*size` is the buffer's capacity on entry and the bytes written on success. When the
 /// buffer is too small (or `buffer` is NULL with `*size` 0, to ask) the needed size is
 /// written to `*size` and CAMWIRE_E_BUFFER_TOO_SMALL returned.
@@ -776,7 +1121,7 @@ pub unsafe extern "C" fn camwire_frame_copy_payload(
         // SAFETY: non-NULL.
         let cap = unsafe { size.read() };
         let au = &f.access_unit;
-        let need = au.avc_len();
+        let need = f.payload_len();
         if cap < need {
             // SAFETY: non-NULL (documented exception: the needed size).
             unsafe { size.write(need) };
@@ -791,6 +1136,11 @@ pub unsafe extern "C" fn camwire_frame_copy_payload(
         // SAFETY: the caller gives `cap` >= `need` writable bytes at `buffer`.
         let dst = unsafe { std::slice::from_raw_parts_mut(buffer, need) };
         let mut at = 0;
+        // Audio: the bytes as sent, whatever the format (it concerns NAL framing).
+        for p in f.audio.iter().flat_map(|a| &a.pieces) {
+            dst[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
         for nal in &au.nals {
             let prefix = if format == CAMWIRE_PAYLOAD_AVC {
                 nal.len.to_be_bytes()

@@ -5,7 +5,8 @@
 //! (tamper, motion and other injected into its first PullMessages answer) and a WS-Discovery
 //! responder (onvif-server, in this process), and,
 //! except for the C++ run, a GStreamer RTSP server (examples/tests/support/gst_rtsp_server.py)
-//! when GStreamer is installed (required under CI). The C11 run also records with uploads to
+//! when GStreamer is installed (required under CI), and a second one sending H.264 with
+//! G.711 mu-law audio (`--audio pcmu`) for the track and audio-frame calls. The C11 run also records with uploads to
 //! a real S3 server (s3s-fs).
 
 #[path = "../../core/tests/support/s3s_fs.rs"]
@@ -15,6 +16,16 @@ mod support;
 use s3s_fs::S3sFs;
 use std::process::Command;
 use support::*;
+
+/// Starts the H.264 + PCMU server and passes it to the C program (`--rtsp-pcmu`); the
+/// server lives as long as the returned guard.
+fn with_audio(cmd: &mut Command, dir: &std::path::Path) -> Option<Gst> {
+    let av = start_gst_with_audio(dir);
+    if let Some(g) = &av {
+        cmd.args(["--rtsp-pcmu", &g.url]);
+    }
+    av
+}
 
 fn test_source() -> std::path::PathBuf {
     root().join("ffi/tests/c/test_api.c")
@@ -57,6 +68,7 @@ fn c11_static() {
     // Uploads through the C options, to a real S3 server (this build only: one is enough).
     let s3 = S3sFs::start(&dir.join("s3"), "AKCAMWIREC", "SKcamwire/c+secret");
     let mut cmd = Command::new(&exe);
+    let _av = with_audio(&mut cmd, &dir);
     cmd.arg("--s3")
         .arg(s3.endpoint())
         .arg("--s3-data")
@@ -114,6 +126,7 @@ fn asan_ubsan() {
         ),
     );
     let gst = start_gst(&dir);
+    let _av = with_audio(&mut cmd, &dir);
     run(
         cmd,
         &peers,
@@ -148,6 +161,7 @@ fn valgrind() {
     ))
     .arg(&exe);
     let gst = start_gst(&dir);
+    let _av = with_audio(&mut cmd, &dir);
     run(
         cmd,
         &peers,

@@ -4,11 +4,13 @@
  * return an error code, never crash. Built as C11 and as C++17 with -Wall -Wextra -Werror and
  * run plain, under AddressSanitizer+UBSan and under valgrind by ffi/tests/c_api.rs.
  *
- * usage: test_api [--onvif URL] [--discovery HOST:PORT] [--rtsp URL] [--out DIR]
+ * usage: test_api [--onvif URL] [--discovery HOST:PORT] [--rtsp URL] [--rtsp-pcmu URL]
+ *                 [--out DIR]
  *   --out: an empty directory for recordings and exports (default: a new one under /tmp)
  *   --onvif: an ONVIF device service (user "operator", password "Tr0ub4dor&3")
  *   --discovery: a WS-Discovery responder for a unicast probe
  *   --rtsp: another RTSP server to pull frames from (e.g. GStreamer)
+ *   --rtsp-pcmu: an RTSP server sending H.264 and G.711 mu-law 8 kHz mono audio
  * Prints "N passed, N failed" and exits non-zero on any failure.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -287,6 +289,160 @@ static void test_stream_pull(camwire_context *ctx, const char *url, int frames, 
         check_frame(kept, &l2);
         camwire_frame_free(kept);
     }
+}
+
+/* ---- tracks: audio frames and the track list (H.264 + PCMU server) ---- */
+static void check_tracks(camwire_stream *s, int audio_set_up) {
+    camwire_stream_info *info = NULL;
+    OK(camwire_stream_get_info(s, 5000, &info));
+    if (!info) return;
+    CHECK(camwire_stream_info_tracks_len(NULL) == 0);
+    CHECK(camwire_stream_info_tracks_len(info) == 2);
+    camwire_stream_info_view v;
+    camwire_struct_init(&v, sizeof v);
+    OK(camwire_stream_info_get2(info, &v));
+    camwire_track_view t;
+    camwire_struct_init(&t, sizeof t);
+    EXPECT(camwire_stream_info_track(NULL, 0, &t), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_stream_info_track(info, 0, NULL), CAMWIRE_E_NULL_POINTER);
+    EXPECT(camwire_stream_info_track(info, 2, &t), CAMWIRE_E_OUT_OF_RANGE);
+    t.struct_size = 4;
+    EXPECT(camwire_stream_info_track(info, 0, &t), CAMWIRE_E_INVALID_ARGUMENT);
+    camwire_struct_init(&t, sizeof t);
+    OK(camwire_stream_info_track(info, 0, &t));
+    CHECK(t.track == 0 && t.kind == CAMWIRE_TRACK_VIDEO && t.codec == CAMWIRE_CODEC_H264);
+    CHECK(t.clock_rate == 90000 && t.skipped == NULL);
+    CHECK(t.codec_string && strcmp(t.codec_string, v.codec) == 0);
+    CHECK(strcmp(t.encoding, "H264") == 0 && strcmp(t.media, "video") == 0);
+    CHECK(t.config_len == v.avcc_len && t.config && memcmp(t.config, v.avcc, v.avcc_len) == 0);
+    camwire_struct_init(&t, sizeof t);
+    OK(camwire_stream_info_track(info, 1, &t));
+    CHECK(t.kind == CAMWIRE_TRACK_AUDIO && t.codec == CAMWIRE_CODEC_PCMU);
+    CHECK(strcmp(t.codec_string, "ulaw") == 0 && strcmp(t.encoding, "PCMU") == 0);
+    CHECK(strcmp(t.media, "audio") == 0);
+    CHECK(t.clock_rate == 8000 && t.channels == 1);
+    CHECK(t.config == NULL && t.config_len == 0);
+    if (audio_set_up) {
+        CHECK(t.track == 1 && t.skipped == NULL);
+    } else {
+        CHECK(t.track == -1 && t.skipped && strstr(t.skipped, "not requested") != NULL);
+    }
+    camwire_stream_info_free(info);
+}
+
+static void test_stream_audio(camwire_context *ctx, const char *url) {
+    CHECK(strcmp(camwire_codec_name(CAMWIRE_CODEC_PCMU), "PCMU") == 0);
+    CHECK(strcmp(camwire_codec_name(CAMWIRE_CODEC_H265), "H265") == 0);
+    CHECK(strcmp(camwire_codec_name(77), "UNKNOWN") == 0);
+    camwire_stream_options so;
+    OK(camwire_stream_options_init(&so, sizeof so));
+    CHECK(so.audio == CAMWIRE_AUDIO_DEFAULT);
+    camwire_stream *s = NULL;
+    so.audio = 9;
+    EXPECT(camwire_stream_open2(ctx, url, &so, &s), CAMWIRE_E_INVALID_ARGUMENT);
+    CHECK(s == NULL);
+
+    /* The default: pictures only, the audio track listed as not requested. */
+    so.audio = CAMWIRE_AUDIO_DEFAULT;
+    OK(camwire_stream_open2(ctx, url, &so, &s));
+    if (!s) return;
+    check_tracks(s, 0);
+    for (int i = 0; i < 40; i++) {
+        camwire_frame *f = NULL;
+        camwire_result rc = camwire_stream_next_frame(s, 5000, &f);
+        CHECK(rc == CAMWIRE_OK);
+        if (rc != CAMWIRE_OK) break;
+        camwire_track_kind kind = 99;
+        uint32_t track = 99, rate = 0, samples = 99;
+        camwire_codec codec = 99;
+        OK(camwire_frame_kind(f, &kind));
+        OK(camwire_frame_track(f, &track));
+        OK(camwire_frame_codec(f, &codec));
+        OK(camwire_frame_clock_rate(f, &rate));
+        OK(camwire_frame_samples(f, &samples));
+        CHECK(kind == CAMWIRE_TRACK_VIDEO && track == 0 && codec == CAMWIRE_CODEC_H264);
+        CHECK(rate == 90000 && samples == 0);
+        camwire_frame_free(f);
+    }
+    camwire_stream_free(s);
+
+    /* With audio: mu-law frames on track 1 between the pictures. */
+    s = NULL;
+    so.audio = CAMWIRE_AUDIO_FIRST;
+    OK(camwire_stream_open2(ctx, url, &so, &s));
+    if (!s) return;
+    check_tracks(s, 1);
+    int audio = 0, video = 0;
+    int64_t next_pts = INT64_MIN, first_wall = 0, last_wall = 0;
+    uint64_t audio_samples = 0, last_samples = 0;
+    for (int i = 0; i < 400 && audio < 25; i++) {
+        camwire_frame *f = NULL;
+        camwire_result rc = camwire_stream_next_frame(s, 5000, &f);
+        CHECK(rc == CAMWIRE_OK);
+        if (rc != CAMWIRE_OK) break;
+        camwire_track_kind kind = 99;
+        OK(camwire_frame_kind(f, &kind));
+        EXPECT(camwire_frame_kind(NULL, &kind), CAMWIRE_E_NULL_POINTER);
+        EXPECT(camwire_frame_kind(f, NULL), CAMWIRE_E_NULL_POINTER);
+        if (kind == CAMWIRE_TRACK_VIDEO) {
+            video++;
+            camwire_frame_free(f);
+            continue;
+        }
+        CHECK(kind == CAMWIRE_TRACK_AUDIO);
+        uint32_t track = 0, rate = 0, samples = 0;
+        camwire_codec codec = 0;
+        OK(camwire_frame_track(f, &track));
+        OK(camwire_frame_codec(f, &codec));
+        OK(camwire_frame_clock_rate(f, &rate));
+        OK(camwire_frame_samples(f, &samples));
+        EXPECT(camwire_frame_track(f, NULL), CAMWIRE_E_NULL_POINTER);
+        EXPECT(camwire_frame_codec(NULL, &codec), CAMWIRE_E_NULL_POINTER);
+        CHECK(track == 1 && codec == CAMWIRE_CODEC_PCMU && rate == 8000 && samples > 0);
+        camwire_frame_info fi;
+        camwire_struct_init(&fi, sizeof fi);
+        OK(camwire_frame_get_info2(f, &fi));
+        /* Mono mu-law: one byte per sample; no NAL units; every frame decodes alone. */
+        CHECK(fi.payload_size == samples && fi.nal_count == 0 && fi.keyframe);
+        CHECK(fi.pts == fi.dts && fi.loss == 0);
+        if (next_pts != INT64_MIN) CHECK(fi.pts == next_pts); /* pts advance by samples */
+        next_pts = fi.pts + samples;
+        if (audio == 0) first_wall = fi.wallclock_us;
+        last_wall = fi.wallclock_us;
+        audio_samples += samples;
+        last_samples = samples;
+        /* Both formats give the bytes as sent; the copy equals the frame-owned buffer. */
+        const uint8_t *avc = NULL, *annexb = NULL;
+        size_t avc_len = 0, annexb_len = 0;
+        OK(camwire_frame_payload(f, CAMWIRE_PAYLOAD_AVC, &avc, &avc_len));
+        uint8_t *copy = (uint8_t *)malloc(avc_len);
+        if (copy) {
+            memcpy(copy, avc, avc_len);
+            OK(camwire_frame_payload(f, CAMWIRE_PAYLOAD_ANNEXB, &annexb, &annexb_len));
+            CHECK(annexb_len == avc_len && memcmp(copy, annexb, avc_len) == 0);
+            uint8_t *buf = (uint8_t *)malloc(fi.payload_size);
+            size_t size = fi.payload_size;
+            if (buf) {
+                OK(camwire_frame_copy_payload(f, CAMWIRE_PAYLOAD_ANNEXB, buf, &size));
+                CHECK(size == avc_len && memcmp(buf, copy, size) == 0);
+                free(buf);
+            }
+            free(copy);
+        }
+        audio++;
+        camwire_frame_free(f);
+    }
+    CHECK(audio >= 25 && video >= 1);
+    printf("stream audio: %d PCMU frames (%.2f s), %d pictures\n", audio,
+           (double)audio_samples / 8000.0, video);
+    /* Wall-clock time follows the samples: from the first frame to the last, the samples
+     * before the last one, within 100 ms (a sender report may re-anchor the clock). */
+    if (audio >= 2) {
+        double span = (double)(last_wall - first_wall) / 1e6;
+        double media = (double)(audio_samples - last_samples) / 8000.0;
+        CHECK(media > 0.5 && fabs(span - media) < 0.1);
+    }
+    camwire_stream_free(s);
 }
 
 /* ---- frame callbacks ---- */
@@ -886,7 +1042,13 @@ static void test_growable_structs(camwire_context *ctx) {
     camwire_stream_options so;
     EXPECT(camwire_stream_options_init(&so, 0), CAMWIRE_E_INVALID_ARGUMENT);
     EXPECT(camwire_stream_options_init(&so, sizeof(size_t)), CAMWIRE_E_INVALID_ARGUMENT);
-    EXPECT(camwire_stream_options_init(&so, sizeof so - 1), CAMWIRE_E_INVALID_ARGUMENT);
+    /* One byte short of the first growable layout (which ended at idle_timeout_ms). */
+    EXPECT(camwire_stream_options_init(
+               &so, offsetof(camwire_stream_options, idle_timeout_ms) + sizeof(uint32_t) - 1),
+           CAMWIRE_E_INVALID_ARGUMENT);
+    /* That layout itself (before `audio`) is still accepted: `audio` keeps its default. */
+    OK(camwire_stream_options_init(&so, offsetof(camwire_stream_options, audio)));
+    CHECK(so.struct_size == offsetof(camwire_stream_options, audio));
     EXPECT(camwire_stream_options_init(&so, 1u << 20), CAMWIRE_E_INVALID_ARGUMENT);
     EXPECT(camwire_stream_options_init(NULL, sizeof so), CAMWIRE_E_NULL_POINTER);
     OK(camwire_stream_options_init(&so, sizeof so));
@@ -1235,11 +1397,12 @@ static void test_upload(camwire_context *ctx, const char *out_dir, const char *e
 
 int main(int argc, char **argv) {
     const char *onvif = NULL, *discovery = NULL, *rtsp = NULL, *out_dir = NULL;
-    const char *s3 = NULL, *s3_data = NULL;
+    const char *s3 = NULL, *s3_data = NULL, *rtsp_pcmu = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--onvif") == 0) onvif = argv[i + 1];
         else if (strcmp(argv[i], "--discovery") == 0) discovery = argv[i + 1];
         else if (strcmp(argv[i], "--rtsp") == 0) rtsp = argv[i + 1];
+        else if (strcmp(argv[i], "--rtsp-pcmu") == 0) rtsp_pcmu = argv[i + 1];
         else if (strcmp(argv[i], "--out") == 0) out_dir = argv[i + 1];
         else if (strcmp(argv[i], "--s3") == 0) s3 = argv[i + 1];
         else if (strcmp(argv[i], "--s3-data") == 0) s3_data = argv[i + 1];
@@ -1263,6 +1426,7 @@ int main(int argc, char **argv) {
     test_growable_structs(ctx);
     test_events_and_ptz(ctx, onvif);
     if (rtsp) test_stream_pull(ctx, rtsp, 30, 0);
+    if (rtsp_pcmu) test_stream_audio(ctx, rtsp_pcmu);
     char tmp[] = "/tmp/camwire-test-XXXXXX";
     if (!out_dir) out_dir = mkdtemp(tmp);
     CHECK(out_dir != NULL);

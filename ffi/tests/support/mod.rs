@@ -408,23 +408,57 @@ pub fn start_gst(dir: &Path) -> Option<Gst> {
     gst
 }
 
+/// Starts the GStreamer RTSP server with audio: the sim clip (stream copy) with an 8 kHz
+/// mu-law 440 Hz sine, sent as H.264 + PCMU (`gst_rtsp_server.py --audio pcmu`); None as for
+/// [`start_gst`] (a failure under CI).
+pub fn start_gst_with_audio(dir: &Path) -> Option<Gst> {
+    let gst = start_gst_inner_with(dir, true);
+    if gst.is_none() && std::env::var_os("CI").is_some() {
+        panic!("the GStreamer RTSP server could not start under CI");
+    }
+    gst
+}
+
 fn start_gst_inner(dir: &Path) -> Option<Gst> {
+    start_gst_inner_with(dir, false)
+}
+
+fn start_gst_inner_with(dir: &Path, pcmu: bool) -> Option<Gst> {
     if !have("ffmpeg") || !have("gst-inspect-1.0") {
         eprintln!("skipping the GStreamer peer: ffmpeg or GStreamer not installed");
         return None;
     }
-    let mp4 = dir.join("clip.mp4");
-    let o = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-framerate", "25", "-f", "h264", "-i"])
-        .arg(root().join("core/testdata/sim_clip.h264"))
-        .args(["-c", "copy"])
-        .arg(&mp4)
-        .output()
-        .expect("ffmpeg");
+    let clip = dir.join(if pcmu { "clip-pcmu.mov" } else { "clip.mp4" });
+    let mut ff = Command::new("ffmpeg");
+    ff.args(["-v", "error", "-y", "-framerate", "25", "-f", "h264", "-i"])
+        .arg(root().join("core/testdata/sim_clip.h264"));
+    if pcmu {
+        // ffmpeg's mp4 muxer refuses mu-law: a .mov, as the server's qtdemux reads.
+        ff.args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000"])
+            .args([
+                "-map",
+                "0:v",
+                "-map",
+                "1:a",
+                "-c:v",
+                "copy",
+                "-c:a",
+                "pcm_mulaw",
+            ])
+            .arg("-shortest");
+    } else {
+        ff.args(["-c", "copy"]);
+    }
+    let o = ff.arg(&clip).output().expect("ffmpeg");
     assert_ok(&o, "ffmpeg remux of the sim clip");
-    let mut child = Command::new("/usr/bin/python3")
+    let mut server = Command::new("/usr/bin/python3");
+    server
         .arg(root().join("examples/tests/support/gst_rtsp_server.py"))
-        .arg(&mp4)
+        .arg(&clip);
+    if pcmu {
+        server.args(["--audio", "pcmu"]);
+    }
+    let mut child = server
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
