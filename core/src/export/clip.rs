@@ -31,6 +31,20 @@
 //! - Packet loss inside the range (the sources' loss tables): the frames are copied as
 //!   recorded, and the manifest lists the lost packets and the damaged ranges (from the first
 //!   frame after a loss to the next intact keyframe, clipped to what the clip presents).
+//! - Audio tracks (those of the file the clip starts in, in its order): each is cut to the
+//!   range the video presents (the manifest's `actual`, which is T1..T2 snapped to the frames
+//!   showing there), by wall clock: the audio samples overlapping it, from the first to the
+//!   last one in each source file (everything between is copied, so each source's samples
+//!   are one run). A sample's wall clock comes from its own `tfdt` on the file's timeline,
+//!   placed by the video fragment's `prft` (all tracks of a file share one decode-time zero),
+//!   so files are joined by their own clocks and the audio keeps its place relative to the
+//!   video. Within the clip, audio samples are laid end to end as recorded; a hole longer than
+//!   1.5 sample durations (a gap between files, lost packets the recorder did not stretch
+//!   over) stretches the sample before it, as for video. Each audio track gets its own edit
+//!   list: an empty edit when it starts after the video's first presented frame, or a media
+//!   time skipping the part of its first sample before it. A file whose track of that lane
+//!   has another codec or configuration contributes no audio to it (logged): one track, one
+//!   sample description. An audio track left with no sample is not written.
 //! - SPS/PPS changing between files inside the range: refused with
 //!   [`ExportError::ParameterSetsChanged`] naming the time to split at (one track, one sample
 //!   description, plays everywhere).
@@ -47,18 +61,21 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-use crate::fmp4::{DamageSpan, DamageTracker, SampleInfo, VideoConfig, read_fragment_samples};
+use crate::fmp4::{
+    AudioConfig, DamageSpan, DamageTracker, SampleInfo, TRACK_ID, VideoConfig, audio_track_id,
+    read_fragment_samples, read_track_samples,
+};
 
 use super::index::{
     ListOptions, ScannedFile, candidates, open_and_scan, parse_gaps, reason_for, show, tolerance,
 };
 use super::manifest::{
-    MANIFEST_FORMAT, Manifest, ManifestDamage, ManifestGap, ManifestOutput, ManifestSource, Span,
-    hex, manifest_path,
+    MANIFEST_FORMAT, MANIFEST_FORMAT_AV, Manifest, ManifestDamage, ManifestGap, ManifestOutput,
+    ManifestSource, ManifestSourceTrack, ManifestTrack, Span, hex, manifest_path,
 };
 use super::mp4_writer::{
-    ChunkLayout, ClipSample, Edit, fragment_header, fragmented_video_moov, ftyp, mdat_header,
-    mdat_header_len, progressive_video_moov,
+    AudioEdit, ChunkLayout, ClipAudio, ClipSample, Edit, TrafRun, fragment_header_tracks,
+    fragmented_av_moov, ftyp, mdat_header, mdat_header_len, progressive_av_moov,
 };
 use super::progress::{Meter, Progress};
 use super::storage::{AsRoot, Segment, SegmentReader};
@@ -126,10 +143,14 @@ struct Used {
     samples: u64,
 }
 
-/// One run of samples from one source fragment.
+/// One run of samples of one track from one source fragment.
 struct Chunk {
     src: usize,
     frag: usize,
+    /// 0: the video; `1 + i`: audio track `i` of [`Plan::audio`].
+    track: usize,
+    /// The source's track ID of an audio chunk (0 for video).
+    src_track: u32,
     /// Index of its first sample within the source fragment.
     first: usize,
     /// Index of its first sample in the clip.
@@ -139,10 +160,27 @@ struct Chunk {
     wall: Nanos,
 }
 
+/// One audio track of the clip.
+struct AudioPlan {
+    /// Its track ID in the clip.
+    track_id: u32,
+    config: AudioConfig,
+    samples: Vec<ClipSample>,
+    chunks: Vec<ChunkLayout>,
+    edit: AudioEdit,
+    /// Wall-clock range it presents.
+    start_wall: Nanos,
+    end_wall: Nanos,
+    /// What it took from each source: (source index, source track ID, what).
+    used: Vec<(usize, u32, Used)>,
+}
+
 struct Plan {
     track: VideoConfig,
     samples: Vec<ClipSample>,
+    /// Every track's chunks in storage order: by source, fragment, then track.
     chunks: Vec<Chunk>,
+    audio: Vec<AudioPlan>,
     display_index: usize,
     /// Frames the edit list presents (from `display_index` on, in presentation order).
     shown_frames: u64,
@@ -152,6 +190,8 @@ struct Plan {
     /// Wall-clock end of what is presented: T2, or the last frame's end when earlier.
     end_wall: Nanos,
     gaps: Vec<(Nanos, Nanos)>,
+    /// The source whose audio tracks the clip carries (the one it starts in).
+    audio_from: usize,
     edit: Edit,
     media_duration: u64,
     /// RTP packets lost before or inside the stored frames.
@@ -245,7 +285,8 @@ pub fn export_with_progress<R: AsRoot + ?Sized>(
     };
     let cand_files: Vec<_> = cands.into_iter().cloned().collect();
     let recorded_gaps = parse_gaps(&storage.gaps_text(camera, &cand_files));
-    let plan = plan(&sources, t1, t2, opts)?.ok_or_else(no_recording)?;
+    let mut plan = plan(&sources, t1, t2, opts)?.ok_or_else(no_recording)?;
+    plan_audio(&mut plan, &sources, opts)?;
 
     // A damaged file the range runs past would silently cut the clip: refuse, naming it.
     for s in &mut sources {
@@ -269,7 +310,7 @@ pub fn export_with_progress<R: AsRoot + ?Sized>(
             .sum(),
     );
     let mut manifest_sources = Vec::new();
-    for s in &sources {
+    for (si, s) in sources.iter().enumerate() {
         let Some(u) = s.used.get() else { continue };
         let path = &s.scanned.file.path;
         // Growing: a recorder still holds the file's writer mark, or its tail is torn (a
@@ -300,6 +341,24 @@ pub fn export_with_progress<R: AsRoot + ?Sized>(
                 end: show(u.t_end),
             },
             samples: u.samples,
+            audio: plan
+                .audio
+                .iter()
+                .flat_map(|a| {
+                    a.used.iter().filter(|(src, _, _)| *src == si).map(
+                        |&(_, source_track_id, u)| ManifestSourceTrack {
+                            id: a.track_id,
+                            source_track_id,
+                            bytes_used: [u.byte_start, u.byte_end],
+                            time_used: Span {
+                                start: show(u.t_start),
+                                end: show(u.t_end),
+                            },
+                            samples: u.samples,
+                        },
+                    )
+                })
+                .collect(),
             sha256_from: url.as_ref().map(|_| "computed-on-read".to_string()),
             url,
             etag: etag.flatten(),
@@ -308,8 +367,35 @@ pub fn export_with_progress<R: AsRoot + ?Sized>(
 
     let (size, sha, media_sha) = write_clip(&plan, &sources, out, opts.format, &meter)?;
 
+    let mut tracks = vec![ManifestTrack {
+        id: TRACK_ID,
+        kind: "video".into(),
+        codec: plan.track.codec.name().into(),
+        timescale: plan.track.timescale,
+        samples: plan.samples.len() as u64,
+        start: show(plan.display_wall),
+        end: show(plan.end_wall),
+        sample_rate: None,
+        channels: None,
+    }];
+    tracks.extend(plan.audio.iter().map(|a| ManifestTrack {
+        id: a.track_id,
+        kind: "audio".into(),
+        codec: a.config.codec.name().into(),
+        timescale: a.config.timescale,
+        samples: a.samples.len() as u64,
+        start: show(a.start_wall),
+        end: show(a.end_wall),
+        sample_rate: Some(a.config.sample_rate),
+        channels: Some(a.config.channels),
+    }));
     let manifest = Manifest {
-        format: MANIFEST_FORMAT.to_string(),
+        format: if plan.audio.is_empty() {
+            MANIFEST_FORMAT
+        } else {
+            MANIFEST_FORMAT_AV
+        }
+        .to_string(),
         camwire_version: env!("CARGO_PKG_VERSION").to_string(),
         camera_id: camera.to_string(),
         created: jiff::Timestamp::now().to_string(),
@@ -326,6 +412,7 @@ pub fn export_with_progress<R: AsRoot + ?Sized>(
         last_frame: show(plan.last_wall),
         frames: plan.shown_frames,
         samples: plan.samples.len() as u64,
+        tracks,
         gaps: plan
             .gaps
             .iter()
@@ -390,6 +477,25 @@ fn read_samples_with(
         return Err(ExportError::SourceChanged(src.scanned.file.path.clone()));
     };
     read_fragment_samples(r, &fr.info, &src.scanned.defaults)
+        .map_err(|e| ExportError::source(&src.scanned.file.path, e))
+}
+
+/// The samples of audio track `track_id` (the source's ID) in fragment `frag` of `src`.
+fn read_audio_with(
+    src: &Source,
+    frag: usize,
+    track_id: u32,
+    r: &mut SegmentReader<'_>,
+) -> Result<Vec<SampleInfo>, ExportError> {
+    let changed = || ExportError::SourceChanged(src.scanned.file.path.clone());
+    let fr = src.scanned.frags.get(frag).ok_or_else(changed)?;
+    let info = src
+        .scanned
+        .audio
+        .iter()
+        .find(|a| a.track_id == track_id)
+        .ok_or_else(changed)?;
+    read_track_samples(r, &fr.info, track_id, &info.defaults)
         .map_err(|e| ExportError::source(&src.scanned.file.path, e))
 }
 
@@ -462,6 +568,8 @@ fn plan(
         track,
         samples: Vec::new(),
         chunks: Vec::new(),
+        audio: Vec::new(),
+        audio_from: ksrc,
         display_index: usize::MAX,
         shown_frames: 0,
         display_wall: 0,
@@ -509,6 +617,8 @@ fn plan(
         let mut chunk = Chunk {
             src: si,
             frag: fi,
+            track: 0,
+            src_track: 0,
             first,
             out_first: p.samples.len(),
             layout: ChunkLayout { count: 0, bytes: 0 },
@@ -663,6 +773,191 @@ fn plan(
     Ok(Some(p))
 }
 
+/// Adds the audio tracks to a video plan: see the module doc for the rules. Their chunks are
+/// merged into `p.chunks` in storage order (source, fragment, then track).
+fn plan_audio(p: &mut Plan, sources: &[Source], opts: &ExportOptions) -> Result<(), ExportError> {
+    let Some(reference) = sources.get(p.audio_from) else {
+        return Ok(());
+    };
+    let vts = p.track.timescale;
+    let (lo, hi) = (p.display_wall, p.end_wall);
+    for (lane, info) in reference.scanned.audio.iter().enumerate() {
+        let ts = info.config.timescale;
+        let track = p.audio.len() + 1;
+        let mut a = AudioPlan {
+            track_id: audio_track_id(p.audio.len()),
+            config: info.config.clone(),
+            samples: Vec::new(),
+            chunks: Vec::new(),
+            edit: AudioEdit::default(),
+            start_wall: 0,
+            end_wall: 0,
+            used: Vec::new(),
+        };
+        let mut chunks: Vec<Chunk> = Vec::new();
+        let mut out_time = 0u64;
+        let mut first_wall: Option<Nanos> = None;
+        let mut prev_end: Option<(Nanos, Nanos)> = None; // (wall end, sample duration)
+        for (si, src) in sources.iter().enumerate() {
+            if src.used.get().is_none() {
+                continue;
+            }
+            let Some(sinfo) = src.scanned.audio.get(lane) else {
+                continue;
+            };
+            if sinfo.config != info.config {
+                log::warn!(
+                    "export: {} has another audio track {} ({}), left out of the clip",
+                    src.scanned.file.path.display(),
+                    lane + 1,
+                    sinfo.config.codec
+                );
+                continue;
+            }
+            let tid = sinfo.track_id;
+            // The source fragments whose trafs of this track overlap the range: the first
+            // and the last bound the run taken from this file.
+            let overlaps = |fr: &super::index::Frag| {
+                fr.info.audio.iter().any(|t| {
+                    t.track_id == tid && {
+                        let s = fr.wall_of_track(t.base_decode_time, ts, vts);
+                        let e = fr.wall_of_track(
+                            t.base_decode_time.saturating_add(t.duration),
+                            ts,
+                            vts,
+                        );
+                        e > lo && s < hi
+                    }
+                })
+            };
+            let frags = &src.scanned.frags;
+            let (Some(fa), Some(fb)) = (
+                frags.iter().position(overlaps),
+                frags.iter().rposition(overlaps),
+            ) else {
+                continue;
+            };
+            let mut reader = src.seg.streaming_reader();
+            let mut used: Option<Used> = None;
+            let mut started = false;
+            for (fi, fr) in frags.iter().enumerate().take(fb + 1).skip(fa) {
+                let samples = read_track_samples(&mut reader, &fr.info, tid, &sinfo.defaults)
+                    .map_err(|e| ExportError::source(&src.scanned.file.path, e))?;
+                let wall = |s: &SampleInfo| fr.wall_of_track(s.decode_time, ts, vts);
+                let dur = |s: &SampleInfo| ticks_to_nanos(i64::from(s.duration), ts);
+                let hit = |s: &SampleInfo| {
+                    let w = wall(s);
+                    w.saturating_add(dur(s)) > lo && w < hi
+                };
+                let last = if fi == fb {
+                    match samples.iter().rposition(hit) {
+                        Some(i) => i,
+                        None => continue,
+                    }
+                } else {
+                    samples.len().saturating_sub(1)
+                };
+                let mut chunk: Option<Chunk> = None;
+                for (i, s) in samples.iter().enumerate().take(last + 1) {
+                    if !started {
+                        if !hit(s) {
+                            continue;
+                        }
+                        started = true;
+                    }
+                    let w = wall(s);
+                    let d = dur(s);
+                    if let Some((pe, pd)) = prev_end {
+                        let hole = w.saturating_sub(pe);
+                        if hole > tolerance(pd, &opts.list) {
+                            let ext = u64::try_from(nanos_to_ticks(hole, ts)).unwrap_or(0);
+                            if let Some(last) = a.samples.last_mut() {
+                                let nd = u64::from(last.duration).saturating_add(ext);
+                                let nd = u32::try_from(nd).unwrap_or(u32::MAX);
+                                out_time = out_time
+                                    .saturating_sub(u64::from(last.duration))
+                                    .saturating_add(u64::from(nd));
+                                last.duration = nd;
+                            }
+                        }
+                    }
+                    first_wall.get_or_insert(w);
+                    let c = chunk.get_or_insert(Chunk {
+                        src: si,
+                        frag: fi,
+                        track,
+                        src_track: tid,
+                        first: i,
+                        out_first: a.samples.len(),
+                        layout: ChunkLayout { count: 0, bytes: 0 },
+                        out_dts: out_time,
+                        wall: w,
+                    });
+                    c.layout.count += 1;
+                    c.layout.bytes += u64::from(s.size);
+                    a.samples.push(ClipSample {
+                        size: s.size,
+                        duration: s.duration,
+                        sync: true,
+                        cto: 0,
+                    });
+                    out_time = out_time.saturating_add(u64::from(s.duration));
+                    prev_end = Some((w.saturating_add(d), d));
+                    let end = s.offset.saturating_add(u64::from(s.size));
+                    let u = used.get_or_insert(Used {
+                        byte_start: s.offset,
+                        byte_end: end,
+                        t_start: w,
+                        t_end: w,
+                        samples: 0,
+                    });
+                    u.byte_start = u.byte_start.min(s.offset);
+                    u.byte_end = u.byte_end.max(end);
+                    u.t_end = w.saturating_add(d);
+                    u.samples += 1;
+                }
+                if let Some(c) = chunk {
+                    a.chunks.push(c.layout);
+                    chunks.push(c);
+                }
+            }
+            if let Some(u) = used {
+                a.used.push((si, tid, u));
+            }
+        }
+        let Some(fw) = first_wall else { continue };
+        if u32::try_from(a.samples.len()).is_err() {
+            return Err(ExportError::TooLarge("more than 2^32 audio frames"));
+        }
+        // The edit: from the video's first presented frame (movie time 0) to the end of
+        // what the video presents, or the audio's end when earlier.
+        let start = fw.max(lo);
+        let end = fw
+            .saturating_add(ticks_to_nanos(
+                i64::try_from(out_time).unwrap_or(i64::MAX),
+                ts,
+            ))
+            .min(hi);
+        if end <= start {
+            continue;
+        }
+        a.edit = AudioEdit {
+            empty: u64::try_from(nanos_to_ticks(fw.saturating_sub(lo), vts)).unwrap_or(0),
+            media_time: u64::try_from(nanos_to_ticks(lo.saturating_sub(fw), ts))
+                .unwrap_or(0)
+                .min(out_time.saturating_sub(1)),
+            duration: u64::try_from(nanos_to_ticks(end - start, vts))
+                .unwrap_or(0)
+                .max(1),
+        };
+        (a.start_wall, a.end_wall) = (start, end);
+        p.chunks.append(&mut chunks);
+        p.audio.push(a);
+    }
+    p.chunks.sort_by_key(|c| (c.src, c.frag, c.track));
+    Ok(())
+}
+
 fn finish_chunk(p: &mut Plan, chunk: Chunk) {
     if chunk.layout.count > 0 {
         p.chunks.push(chunk);
@@ -753,24 +1048,60 @@ fn write_body(
     let mut head = Vec::new();
     let fragmented = format == OutputFormat::Fragmented;
     ftyp(&mut head, fragmented);
-    let layouts: Vec<ChunkLayout> = p.chunks.iter().map(|c| c.layout).collect();
-    let payload: u64 = layouts.iter().map(|c| c.bytes).sum();
+    let payload: u64 = p.chunks.iter().map(|c| c.layout.bytes).sum();
+    let video_layouts: Vec<ChunkLayout> = p
+        .chunks
+        .iter()
+        .filter(|c| c.track == 0)
+        .map(|c| c.layout)
+        .collect();
+    // Chunk offsets per track (0: video), for the progressive `moov`; all 0 for a probe.
+    let offsets = |start: Option<u64>| {
+        let mut per: Vec<Vec<u64>> = vec![Vec::new(); p.audio.len() + 1];
+        let mut at = start.unwrap_or(0);
+        for c in &p.chunks {
+            if let Some(v) = per.get_mut(c.track) {
+                v.push(if start.is_some() { at } else { 0 });
+            }
+            at = at.saturating_add(c.layout.bytes);
+        }
+        per
+    };
     if fragmented {
-        head.extend_from_slice(&fragmented_video_moov(&p.track, p.edit, p.media_duration));
+        let none: Vec<Vec<u64>> = Vec::new();
+        head.extend_from_slice(&fragmented_av_moov(
+            &p.track,
+            p.edit,
+            p.media_duration,
+            &clip_audio(p, &none),
+        ));
     } else {
         let mdat_len = mdat_header_len(payload);
+        let moov_of = |start: Option<u64>, co64: bool| {
+            let offs = offsets(start);
+            let video = offs.first().map_or(&[][..], |v| &v[..]);
+            progressive_av_moov(
+                &p.track,
+                &p.samples,
+                &video_layouts,
+                video,
+                p.edit,
+                &clip_audio(p, &offs),
+                co64,
+            )
+        };
         let mut co64 = false;
-        let probe = progressive_video_moov(&p.track, &p.samples, &layouts, p.edit, 0, false);
+        let probe = moov_of(None, false);
         let mut start = head.len() as u64 + probe.len() as u64 + mdat_len;
         if start.saturating_add(payload) > u64::from(u32::MAX) {
             co64 = true;
-            let probe = progressive_video_moov(&p.track, &p.samples, &layouts, p.edit, 0, true);
+            let probe = moov_of(None, true);
             start = head.len() as u64 + probe.len() as u64 + mdat_len;
         }
         // Written straight out rather than appended to `head`: one copy of the tables.
         w.write_all(&head).map_err(io_err)?;
         head.clear();
-        let moov = progressive_video_moov(&p.track, &p.samples, &layouts, p.edit, start, co64);
+        let moov = moov_of(Some(start), co64);
         w.write_all(&moov).map_err(io_err)?;
         drop(moov);
         mdat_header(&mut head, payload);
@@ -778,22 +1109,65 @@ fn write_body(
     w.write_all(&head).map_err(io_err)?;
     // One reader per source, kept while its chunks follow each other.
     let mut reader: Option<(usize, SegmentReader<'_>)> = None;
+    let mut sequence = 0u32;
+    // Decode time after the last video chunk written (the base of an empty video traf).
+    let mut video_next = 0u64;
     for (n, c) in p.chunks.iter().enumerate() {
-        let planned = p
-            .samples
-            .get(c.out_first..c.out_first + c.layout.count as usize)
-            .unwrap_or_default();
-        if fragmented {
+        let samples_of = |c: &Chunk| -> &[ClipSample] {
+            let all = match c.track {
+                0 => &p.samples,
+                t => match p.audio.get(t - 1) {
+                    Some(a) => &a.samples,
+                    None => return &[],
+                },
+            };
+            all.get(c.out_first..c.out_first + c.layout.count as usize)
+                .unwrap_or_default()
+        };
+        let planned = samples_of(c);
+        let new_group = n == 0
+            || p.chunks
+                .get(n - 1)
+                .is_none_or(|b| (b.src, b.frag) != (c.src, c.frag));
+        if fragmented && new_group {
+            // One output fragment per source fragment: its video traf first (empty when the
+            // fragment gave only audio), then its audio trafs in track order.
+            let group: Vec<&Chunk> = p
+                .chunks
+                .get(n..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|b| (b.src, b.frag) == (c.src, c.frag))
+                .collect();
+            let mut trafs = Vec::with_capacity(group.len() + 1);
+            if c.track != 0 {
+                trafs.push(TrafRun {
+                    track_id: TRACK_ID,
+                    base_dts: video_next,
+                    samples: &[],
+                });
+            }
+            for b in &group {
+                let track_id = match b.track {
+                    0 => TRACK_ID,
+                    t => p.audio.get(t - 1).map_or(0, |a| a.track_id),
+                };
+                trafs.push(TrafRun {
+                    track_id,
+                    base_dts: b.out_dts,
+                    samples: samples_of(b),
+                });
+            }
+            let wall = (c.track == 0).then(|| nanos_to_ntp(c.wall));
+            sequence = sequence.saturating_add(1);
             head.clear();
-            let seq = u32::try_from(n + 1).unwrap_or(u32::MAX);
-            fragment_header(
-                &mut head,
-                seq,
-                c.out_dts,
-                planned,
-                Some(nanos_to_ntp(c.wall)),
-            );
+            fragment_header_tracks(&mut head, sequence, &trafs, wall);
             w.write_all(&head).map_err(io_err)?;
+        }
+        if c.track == 0 {
+            video_next = c
+                .out_dts
+                .saturating_add(planned.iter().map(|s| u64::from(s.duration)).sum());
         }
         let Some(src) = sources.get(c.src) else {
             return Err(ExportError::TooLarge("internal: chunk without source"));
@@ -804,7 +1178,11 @@ fn write_body(
             Some((i, r)) if *i == c.src => r,
             slot => &mut slot.insert((c.src, src.seg.streaming_reader())).1,
         };
-        let fresh = read_samples_with(src, c.frag, f)?;
+        let fresh = if c.track == 0 {
+            read_samples_with(src, c.frag, f)?
+        } else {
+            read_audio_with(src, c.frag, c.src_track, f)?
+        };
         let fresh = fresh
             .get(c.first..c.first + c.layout.count as usize)
             .ok_or_else(changed)?;
@@ -851,6 +1229,23 @@ fn write_body(
         .map_err(|e| ExportError::io(tmp, e.into_error()))?;
     file.sync_all().map_err(io_err)?;
     Ok((written, sha, hex(&media.finalize())))
+}
+
+/// The writers' view of the plan's audio tracks; `offsets[1 + i]` are track `i`'s chunk
+/// offsets (none for the fragmented `moov`).
+fn clip_audio<'a>(p: &'a Plan, offsets: &'a [Vec<u64>]) -> Vec<ClipAudio<'a>> {
+    p.audio
+        .iter()
+        .enumerate()
+        .map(|(i, a)| ClipAudio {
+            track_id: a.track_id,
+            config: &a.config,
+            samples: &a.samples,
+            chunks: &a.chunks,
+            offsets: offsets.get(i + 1).map_or(&[][..], |v| &v[..]),
+            edit: a.edit,
+        })
+        .collect()
 }
 
 fn temp_name(out: &Path) -> PathBuf {

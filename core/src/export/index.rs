@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::fmp4::{
-    DamageSpan, Fmp4Error, FragmentInfo, TrackDefaults, VideoConfig, read_init_with_defaults,
-    scan_fragments,
+    AudioTrackInfo, DamageSpan, Fmp4Error, FragmentInfo, TrackDefaults, VideoConfig,
+    read_init_with_defaults, scan_fragments,
 };
 
 use super::storage::{AsRoot, Segment, Storage};
@@ -453,6 +453,19 @@ impl Frag {
         self.anchor.saturating_add(ticks_to_nanos(d, timescale))
     }
 
+    /// Wall-clock of decode time `t` of a track with timescale `timescale` of this file,
+    /// whose video track has timescale `video_timescale`. Every track of a camwire file
+    /// shares one decode-time zero (the recorder places each track's `tfdt` on the file's
+    /// timeline), so the video's `prft` anchor places the audio too.
+    pub fn wall_of_track(&self, t: u64, timescale: u32, video_timescale: u32) -> Nanos {
+        let t = ticks_to_nanos(i64::try_from(t).unwrap_or(i64::MAX), timescale);
+        let anchor = ticks_to_nanos(
+            i64::try_from(self.anchor_media).unwrap_or(i64::MAX),
+            video_timescale,
+        );
+        self.anchor.saturating_add(t.saturating_sub(anchor))
+    }
+
     fn frame_interval(&self, timescale: u32) -> Nanos {
         if self.info.sample_count == 0 {
             return 0;
@@ -468,6 +481,8 @@ pub(crate) struct ScannedFile {
     pub file: SegmentFile,
     pub track: VideoConfig,
     pub defaults: TrackDefaults,
+    /// The audio tracks of its init segment (empty for a video-only file).
+    pub audio: Vec<AudioTrackInfo>,
     pub file_len: u64,
     /// Bytes up to the end of the last complete fragment.
     pub valid_len: u64,
@@ -564,6 +579,7 @@ pub(crate) fn scan_file<R: std::io::Read + std::io::Seek + ?Sized>(
     };
     let ts = track.timescale;
     let damage = scan.damage;
+    let audio = scan.audio;
     let mut frags = Vec::with_capacity(scan.fragments.len());
     let mut anchor: Option<(Nanos, u64)> = None;
     for info in scan.fragments {
@@ -589,6 +605,7 @@ pub(crate) fn scan_file<R: std::io::Read + std::io::Seek + ?Sized>(
         file: f.clone(),
         track,
         defaults,
+        audio,
         file_len: scan.file_len,
         valid_len: scan.valid_len,
         tail_error: scan.tail_error,

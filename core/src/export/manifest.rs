@@ -9,13 +9,20 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// The value of [`Manifest::format`] this version writes and reads.
+/// The value of [`Manifest::format`] for a clip without audio (and every clip from before
+/// audio was recorded); `verify` reads it and [`MANIFEST_FORMAT_AV`].
 pub const MANIFEST_FORMAT: &str = "camwire-export-manifest/1";
+
+/// The value of [`Manifest::format`] for a clip with audio tracks. Its `media_sha256` covers
+/// the audio samples too, which a verifier that knows only [`MANIFEST_FORMAT`] would
+/// recompute over the video alone and call a mismatch; the new name makes such a verifier
+/// refuse the manifest as unknown instead of calling sound evidence tampered.
+pub const MANIFEST_FORMAT_AV: &str = "camwire-export-manifest/2";
 
 /// The manifest of one exported clip.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// Always [`MANIFEST_FORMAT`].
+    /// [`MANIFEST_FORMAT`], or [`MANIFEST_FORMAT_AV`] when the clip has audio tracks.
     pub format: String,
     /// Version of camwire that made the clip.
     pub camwire_version: String,
@@ -38,8 +45,13 @@ pub struct Manifest {
     pub last_frame: String,
     /// Frames presented (after the edit list).
     pub frames: u64,
-    /// Samples stored, pre-roll included.
+    /// Video samples stored, pre-roll included (the audio's are in `tracks`).
     pub samples: u64,
+    /// Every track of the clip, in track ID order: the video (ID 1) first, then the audio
+    /// tracks (2, 3, ...), each with its sample count and presented wall-clock range. Empty
+    /// in manifests from before tracks were listed (video only: `samples` is its count).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tracks: Vec<ManifestTrack>,
     /// Holes in the recording inside the clip. In the clip, the frame before a gap stays on
     /// screen for the length of the gap, so clip time keeps following wall-clock time.
     pub gaps: Vec<ManifestGap>,
@@ -47,8 +59,15 @@ pub struct Manifest {
     pub sources: Vec<ManifestSource>,
     /// The clip file itself.
     pub output: ManifestOutput,
-    /// SHA-256 of every sample's bytes, in clip order: identical in the clip and in the
-    /// sources' used byte ranges, because samples are copied verbatim.
+    /// SHA-256 of every sample's bytes, of every track, in clip order: identical in the clip
+    /// and in the sources' used byte ranges, because samples are copied verbatim.
+    ///
+    /// Clip order is by source file (manifest order), then source fragment (file order),
+    /// then track (the video, then the audio tracks in clip track ID order), then sample
+    /// (decode order). It is also the order in which the samples are stored in the clip
+    /// (its `mdat` payload, or its fragments' `mdat`s, read front to back), so it can be
+    /// recomputed from the clip alone by reading every track's samples sorted by file offset.
+    /// For a clip without audio it is the video samples in decode order, as it always was.
     pub media_sha256: String,
     /// RTP packets lost before or inside the clip's frames, as the recorder wrote them into
     /// the sources (0 in manifests from before loss was recorded).
@@ -59,6 +78,48 @@ pub struct Manifest {
     /// `crate::fmp4::DamageSpan`). Empty when nothing was lost.
     #[serde(default)]
     pub damaged: Vec<ManifestDamage>,
+}
+
+/// One track of the clip.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ManifestTrack {
+    /// Track ID in the clip (1: video; 2, 3, ...: audio).
+    pub id: u32,
+    /// `video` or `audio`.
+    pub kind: String,
+    /// `H.264`, `H.265`, `AAC`, `PCMU` or `PCMA`.
+    pub codec: String,
+    /// Media timescale (ticks per second).
+    pub timescale: u32,
+    /// Samples stored: frames (pre-roll included) or audio frames (AAC access units, G.711
+    /// packets).
+    pub samples: u64,
+    /// Wall-clock range the track presents (after its edit list; RFC 3339).
+    pub start: String,
+    /// End of that range.
+    pub end: String,
+    /// Audio sample rate (audio tracks only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_rate: Option<u32>,
+    /// Audio channels (audio tracks only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<u16>,
+}
+
+/// What one audio track of the clip took from one source file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestSourceTrack {
+    /// The track's ID in the clip (see [`Manifest::tracks`]).
+    pub id: u32,
+    /// Its track ID in the source file.
+    pub source_track_id: u32,
+    /// Byte range its samples were read from, `[start, end)`: the samples of that source
+    /// track in it are exactly the ones taken.
+    pub bytes_used: [u64; 2],
+    /// Wall-clock range of the samples used (first sample start, last sample end).
+    pub time_used: Span,
+    /// Samples taken.
+    pub samples: u64,
 }
 
 /// A damaged stretch inside the clip.
@@ -116,12 +177,15 @@ pub struct ManifestSource {
     /// writer mark, or its tail was torn. Only the hashed prefix is checked then. A file
     /// whose recorder closed it cleanly is never growing.
     pub growing: bool,
-    /// Byte range the clip's samples were read from: `[start, end)`.
+    /// Byte range the clip's video samples were read from: `[start, end)`.
     pub bytes_used: [u64; 2],
-    /// Wall-clock range of the samples used (first sample start, last sample end).
+    /// Wall-clock range of the video samples used (first sample start, last sample end).
     pub time_used: Span,
-    /// Samples taken from this file.
+    /// Video samples taken from this file.
     pub samples: u64,
+    /// What each audio track took from this file, in clip track order (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audio: Vec<ManifestSourceTrack>,
     /// For a source read from object storage: its URL, `s3://bucket/prefix/` + `path`.
     /// Absent for a local file.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -39,7 +39,10 @@ use crate::fmp4::Fmp4Error;
 
 pub use clip::{ExportOptions, ExportSummary, OutputFormat, export, export_with_progress};
 pub use index::{Gap, ListOptions, Listing, TimeRange, cameras, ranges, ranges_with};
-pub use manifest::{MANIFEST_FORMAT, Manifest, manifest_path};
+pub use manifest::{
+    MANIFEST_FORMAT, MANIFEST_FORMAT_AV, Manifest, ManifestSourceTrack, ManifestTrack,
+    manifest_path,
+};
 pub use progress::Progress;
 #[cfg(feature = "s3")]
 pub use s3::{ReadStats, S3Root};

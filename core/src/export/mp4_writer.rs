@@ -9,11 +9,19 @@
 //!
 //! Both layouts carry one edit (`edts/elst`) that starts presentation at the first frame the
 //! user asked for, hiding the pre-roll from the keyframe before it.
+//!
+//! Audio tracks ([`ClipAudio`]) follow the video track (IDs 2, 3, ...), each with its own
+//! edit list ([`AudioEdit`]) placing its first presented sample at its wall-clock place
+//! relative to the video's first presented frame. A clip without audio is byte for byte what
+//! it was before audio existed: the video `trak`, `mvhd` and fragments are written by the same
+//! code either way.
 
 use crate::fmp4::boxes::{
     self, begin, begin_full, end, fits32, put_u16, put_u32, put_u64, put_zeros,
 };
-use crate::fmp4::{TRACK_ID, VideoConfig, VideoTrack, sample_flags};
+use crate::fmp4::{
+    AudioConfig, KEYFRAME_SAMPLE_FLAGS, TRACK_ID, VideoConfig, VideoTrack, sample_flags,
+};
 
 /// One sample of the clip, as the sample tables need it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +53,49 @@ pub struct Edit {
     pub media_time: u64,
     /// Presented duration, track timescale (also the movie timescale).
     pub duration: u64,
+}
+
+/// The edit list of an audio track: `empty` ticks of nothing (movie timescale: the audio
+/// starts after the video's first presented frame), then `duration` ticks (movie timescale)
+/// of the track's media from `media_time` (the track's own timescale; the part of its first
+/// sample before the video's first presented frame is skipped).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AudioEdit {
+    /// Lead-in before the audio starts, movie timescale (0: no empty edit).
+    pub empty: u64,
+    /// Media time of the first presented audio, in the audio track's timescale.
+    pub media_time: u64,
+    /// Presented duration, movie timescale.
+    pub duration: u64,
+}
+
+/// One audio track of a clip, as the writers need it.
+#[derive(Clone, Copy, Debug)]
+pub struct ClipAudio<'a> {
+    /// Its track ID in the clip (2, 3, ...).
+    pub track_id: u32,
+    /// The sample entry, copied from the recording.
+    pub config: &'a AudioConfig,
+    /// Its samples, in decode order (all sync; `cto` 0).
+    pub samples: &'a [ClipSample],
+    /// Its chunks (progressive) in its own order.
+    pub chunks: &'a [ChunkLayout],
+    /// File offset of each chunk (progressive; empty for the fragmented `moov`).
+    pub offsets: &'a [u64],
+    /// Its edit list.
+    pub edit: AudioEdit,
+}
+
+/// One `traf` of an output fragment: `samples` of track `track_id` from decode time
+/// `base_dts`, stored in the `mdat` after those of the `traf`s before it.
+#[derive(Clone, Copy, Debug)]
+pub struct TrafRun<'a> {
+    /// Track ID ([`TRACK_ID`] for the video).
+    pub track_id: u32,
+    /// Decode time of the first sample, in the track's timescale.
+    pub base_dts: u64,
+    /// The samples.
+    pub samples: &'a [ClipSample],
 }
 
 /// `ftyp`: `isom` major with `iso2` (edit lists), `avc1` and `mp41`; the fragmented clip adds
@@ -108,10 +159,47 @@ pub fn progressive_video_moov(
     payload_start: u64,
     co64: bool,
 ) -> Vec<u8> {
+    let offsets = contiguous_offsets(chunks, payload_start);
+    progressive_av_moov(track, samples, chunks, &offsets, edit, &[], co64)
+}
+
+/// File offsets of `chunks` stored back to back from `start`.
+pub fn contiguous_offsets(chunks: &[ChunkLayout], start: u64) -> Vec<u64> {
+    let mut off = start;
+    chunks
+        .iter()
+        .map(|c| {
+            let at = off;
+            off = off.saturating_add(c.bytes);
+            at
+        })
+        .collect()
+}
+
+/// The complete `moov` of a progressive clip with audio: the video track (its chunks at
+/// `offsets`, one per chunk) then each of `audio` (its chunks at its own offsets). With no
+/// audio this is exactly [`progressive_video_moov`]. `co64` selects 64-bit chunk offsets.
+pub fn progressive_av_moov(
+    track: &VideoConfig,
+    samples: &[ClipSample],
+    chunks: &[ChunkLayout],
+    offsets: &[u64],
+    edit: Edit,
+    audio: &[ClipAudio<'_>],
+    co64: bool,
+) -> Vec<u8> {
     let media_duration: u64 = samples.iter().map(|s| u64::from(s.duration)).sum();
-    let mut out = Vec::with_capacity(1024 + samples.len() * 4 + chunks.len() * 8);
+    let audio_samples: usize = audio.iter().map(|a| a.samples.len()).sum();
+    let mut out = Vec::with_capacity(
+        1024 + (samples.len() + audio_samples) * 4 + chunks.len() * 8 + audio.len() * 1024,
+    );
     let moov = begin(&mut out, b"moov");
-    boxes::mvhd(&mut out, track.timescale, edit.duration, TRACK_ID + 1);
+    boxes::mvhd(
+        &mut out,
+        track.timescale,
+        movie_duration(edit, audio),
+        next_track_id(audio),
+    );
     let trak = begin(&mut out, b"trak");
     boxes::tkhd(&mut out, TRACK_ID, edit.duration, track.width, track.height);
     edts(&mut out, edit);
@@ -135,14 +223,51 @@ pub fn progressive_video_moov(
         }
         end(&mut out, b);
     }
-    // stsz: one size per sample (sample_size 0 = sizes follow).
-    let b = begin_full(&mut out, b"stsz", 0, 0);
-    put_u32(&mut out, 0);
-    put_u32(&mut out, u32::try_from(samples.len()).unwrap_or(u32::MAX));
-    for s in samples {
-        put_u32(&mut out, s.size);
+    sizes_and_chunks(&mut out, samples, chunks, offsets, co64);
+    end(&mut out, stbl);
+    end(&mut out, minf);
+    end(&mut out, mdia);
+    end(&mut out, trak);
+    for a in audio {
+        audio_trak(&mut out, a, true, co64);
     }
-    end(&mut out, b);
+    end(&mut out, moov);
+    out
+}
+
+/// The movie's duration (movie = video timescale): the longest track's presentation.
+fn movie_duration(edit: Edit, audio: &[ClipAudio<'_>]) -> u64 {
+    audio.iter().fold(edit.duration, |d, a| {
+        d.max(a.edit.empty.saturating_add(a.edit.duration))
+    })
+}
+
+/// `mvhd` next_track_ID: one past the largest track ID.
+fn next_track_id(audio: &[ClipAudio<'_>]) -> u32 {
+    audio
+        .iter()
+        .map(|a| a.track_id)
+        .fold(TRACK_ID, u32::max)
+        .saturating_add(1)
+}
+
+/// `stsz` (one size per sample), `stsc` (runs of chunks with the same sample count) and
+/// `stco`/`co64` (`offsets`, one per chunk).
+fn sizes_and_chunks(
+    out: &mut Vec<u8>,
+    samples: &[ClipSample],
+    chunks: &[ChunkLayout],
+    offsets: &[u64],
+    co64: bool,
+) {
+    // stsz: one size per sample (sample_size 0 = sizes follow).
+    let b = begin_full(out, b"stsz", 0, 0);
+    put_u32(out, 0);
+    put_u32(out, u32::try_from(samples.len()).unwrap_or(u32::MAX));
+    for s in samples {
+        put_u32(out, s.size);
+    }
+    end(out, b);
     // stsc: runs of chunks with the same sample count.
     let mut runs: Vec<(u32, u32)> = Vec::new(); // (first_chunk 1-based, samples_per_chunk)
     for (i, c) in chunks.iter().enumerate() {
@@ -150,32 +275,89 @@ pub fn progressive_video_moov(
             runs.push((u32::try_from(i + 1).unwrap_or(u32::MAX), c.count));
         }
     }
-    let b = begin_full(&mut out, b"stsc", 0, 0);
-    put_u32(&mut out, u32::try_from(runs.len()).unwrap_or(u32::MAX));
+    let b = begin_full(out, b"stsc", 0, 0);
+    put_u32(out, u32::try_from(runs.len()).unwrap_or(u32::MAX));
     for (first, per) in runs {
-        put_u32(&mut out, first);
-        put_u32(&mut out, per);
-        put_u32(&mut out, 1); // sample_description_index
+        put_u32(out, first);
+        put_u32(out, per);
+        put_u32(out, 1); // sample_description_index
     }
-    end(&mut out, b);
-    let b = begin_full(&mut out, if co64 { b"co64" } else { b"stco" }, 0, 0);
-    put_u32(&mut out, u32::try_from(chunks.len()).unwrap_or(u32::MAX));
-    let mut off = payload_start;
-    for c in chunks {
+    end(out, b);
+    let b = begin_full(out, if co64 { b"co64" } else { b"stco" }, 0, 0);
+    put_u32(out, u32::try_from(chunks.len()).unwrap_or(u32::MAX));
+    for i in 0..chunks.len() {
+        let off = offsets.get(i).copied().unwrap_or(0);
         if co64 {
-            put_u64(&mut out, off);
+            put_u64(out, off);
         } else {
-            put_u32(&mut out, u32::try_from(off).unwrap_or(u32::MAX));
+            put_u32(out, u32::try_from(off).unwrap_or(u32::MAX));
         }
-        off = off.saturating_add(c.bytes);
     }
-    end(&mut out, b);
-    end(&mut out, stbl);
-    end(&mut out, minf);
-    end(&mut out, mdia);
-    end(&mut out, trak);
-    end(&mut out, moov);
-    out
+    end(out, b);
+}
+
+/// One audio `trak`: `tkhd` (volume 1.0), its edit list, `mdia` with the recording's sample
+/// entry; with complete sample tables (`progressive`) or empty ones (fragmented).
+fn audio_trak(out: &mut Vec<u8>, a: &ClipAudio<'_>, progressive: bool, co64: bool) {
+    let presented = a.edit.empty.saturating_add(a.edit.duration);
+    let media_duration: u64 = if progressive {
+        a.samples.iter().map(|s| u64::from(s.duration)).sum()
+    } else {
+        0
+    };
+    let trak = begin(out, b"trak");
+    boxes::tkhd_audio(out, a.track_id, presented);
+    audio_edts(out, a.edit);
+    let mdia = begin(out, b"mdia");
+    boxes::mdhd(out, a.config.timescale, media_duration);
+    boxes::hdlr(out, b"soun", b"camwire export\0");
+    let minf = begin(out, b"minf");
+    boxes::smhd_dinf(out);
+    let stbl = begin(out, b"stbl");
+    boxes::stsd_audio(out, a.config, a.track_id);
+    if progressive {
+        stts(out, a.samples);
+        sizes_and_chunks(out, a.samples, a.chunks, a.offsets, co64);
+    } else {
+        boxes::empty_sample_tables(out);
+    }
+    end(out, stbl);
+    end(out, minf);
+    end(out, mdia);
+    end(out, trak);
+}
+
+/// `edts/elst` of an audio track: an empty edit for the lead-in when there is one, then the
+/// media edit. Version 1 only when a value needs 64 bits.
+fn audio_edts(out: &mut Vec<u8>, edit: AudioEdit) {
+    let e = begin(out, b"edts");
+    let v1 =
+        !fits32(edit.duration) || !fits32(edit.empty) || i32::try_from(edit.media_time).is_err();
+    let b = begin_full(out, b"elst", u8::from(v1), 0);
+    let entries: &[(u64, Option<u64>)] =
+        &[(edit.empty, None), (edit.duration, Some(edit.media_time))];
+    let entries = if edit.empty > 0 {
+        entries
+    } else {
+        &entries[1..]
+    };
+    put_u32(out, u32::try_from(entries.len()).unwrap_or(u32::MAX));
+    for &(duration, media_time) in entries {
+        if v1 {
+            put_u64(out, duration);
+            put_u64(out, media_time.unwrap_or(u64::MAX)); // -1: empty edit
+        } else {
+            put_u32(out, u32::try_from(duration).unwrap_or(u32::MAX));
+            put_u32(
+                out,
+                media_time.map_or(u32::MAX, |t| u32::try_from(t).unwrap_or(u32::MAX)),
+            );
+        }
+        put_u16(out, 1); // media_rate_integer
+        put_u16(out, 0); // media_rate_fraction
+    }
+    end(out, b);
+    end(out, e);
 }
 
 /// [`fragmented_video_moov`] for an H.264 track.
@@ -186,9 +368,26 @@ pub fn fragmented_moov(track: &VideoTrack, edit: Edit, media_duration: u64) -> V
 /// The `moov` of a fragmented clip: empty sample tables, the edit, and `mvex` with the total
 /// duration (`mehd`) so players know it up front.
 pub fn fragmented_video_moov(track: &VideoConfig, edit: Edit, media_duration: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(1024);
+    fragmented_av_moov(track, edit, media_duration, &[])
+}
+
+/// [`fragmented_video_moov`] with audio tracks (their `samples`, `chunks` and `offsets` are
+/// not used: the fragments carry them): a `trak` with its edit list and a `trex` each. With
+/// no audio this is exactly [`fragmented_video_moov`].
+pub fn fragmented_av_moov(
+    track: &VideoConfig,
+    edit: Edit,
+    media_duration: u64,
+    audio: &[ClipAudio<'_>],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024 + audio.len() * 1024);
     let moov = begin(&mut out, b"moov");
-    boxes::mvhd(&mut out, track.timescale, edit.duration, TRACK_ID + 1);
+    boxes::mvhd(
+        &mut out,
+        track.timescale,
+        movie_duration(edit, audio),
+        next_track_id(audio),
+    );
     let trak = begin(&mut out, b"trak");
     boxes::tkhd(&mut out, TRACK_ID, edit.duration, track.width, track.height);
     edts(&mut out, edit);
@@ -204,15 +403,20 @@ pub fn fragmented_video_moov(track: &VideoConfig, edit: Edit, media_duration: u6
     end(&mut out, minf);
     end(&mut out, mdia);
     end(&mut out, trak);
+    for a in audio {
+        audio_trak(&mut out, a, false, false);
+    }
     let mvex = begin(&mut out, b"mvex");
     let b = begin_full(&mut out, b"mehd", 1, 0);
     put_u64(&mut out, media_duration);
     end(&mut out, b);
-    let b = begin_full(&mut out, b"trex", 0, 0);
-    put_u32(&mut out, TRACK_ID);
-    put_u32(&mut out, 1);
-    put_zeros(&mut out, 12);
-    end(&mut out, b);
+    for id in std::iter::once(TRACK_ID).chain(audio.iter().map(|a| a.track_id)) {
+        let b = begin_full(&mut out, b"trex", 0, 0);
+        put_u32(&mut out, id);
+        put_u32(&mut out, 1);
+        put_zeros(&mut out, 12);
+        end(&mut out, b);
+    }
     end(&mut out, mvex);
     end(&mut out, moov);
     out
@@ -227,45 +431,99 @@ pub fn fragment_header(
     samples: &[ClipSample],
     wallclock_ntp: Option<u64>,
 ) {
-    if let Some(ntp) = wallclock_ntp {
+    let video = TrafRun {
+        track_id: TRACK_ID,
+        base_dts,
+        samples,
+    };
+    fragment_header_tracks(out, sequence, &[video], wallclock_ntp)
+}
+
+/// [`fragment_header`] with several `traf`s, one per run of `trafs` in that order, their
+/// samples stored in the `mdat` in the same order. The first must be the video's (the
+/// scanners of camwire and others take the first `traf` of a fragment for its video; it may
+/// have no samples); `prft` gives the wall clock of its `base_dts`. Video `traf`s are written
+/// as [`fragment_header`] writes them; audio ones as the recorder does (`tfhd` default
+/// sample flags = sync, `trun` with durations and sizes only).
+pub fn fragment_header_tracks(
+    out: &mut Vec<u8>,
+    sequence: u32,
+    trafs: &[TrafRun<'_>],
+    wallclock_ntp: Option<u64>,
+) {
+    if let (Some(ntp), Some(first)) = (wallclock_ntp, trafs.first()) {
         let b = begin_full(out, b"prft", 1, 0);
-        put_u32(out, TRACK_ID);
+        put_u32(out, first.track_id);
         put_u64(out, ntp);
-        put_u64(out, base_dts);
+        put_u64(out, first.base_dts);
         end(out, b);
     }
-    let payload: u64 = samples.iter().map(|s| u64::from(s.size)).sum();
+    let payload: u64 = trafs
+        .iter()
+        .flat_map(|t| t.samples)
+        .map(|s| u64::from(s.size))
+        .sum();
     let moof_start = out.len();
     let moof = begin(out, b"moof");
     let b = begin_full(out, b"mfhd", 0, 0);
     put_u32(out, sequence);
     end(out, b);
-    let traf = begin(out, b"traf");
-    let b = begin_full(out, b"tfhd", 0, 0x02_0000); // default-base-is-moof
-    put_u32(out, TRACK_ID);
-    end(out, b);
-    let b = begin_full(out, b"tfdt", 1, 0);
-    put_u64(out, base_dts);
-    end(out, b);
-    // data offset, per-sample duration, size, flags, composition offset.
-    let trun = begin_full(out, b"trun", 1, 0x001 | 0x100 | 0x200 | 0x400 | 0x800);
-    put_u32(out, u32::try_from(samples.len()).unwrap_or(u32::MAX));
-    let data_offset_at = out.len();
-    put_u32(out, 0);
-    for s in samples {
-        put_u32(out, s.duration);
-        put_u32(out, s.size);
-        put_u32(out, sample_flags(s.sync));
-        out.extend_from_slice(&s.cto.to_be_bytes());
+    // (where the trun's data offset goes, bytes before this traf's samples in the mdat)
+    let mut offsets = Vec::with_capacity(trafs.len());
+    let mut before = 0u64;
+    for t in trafs {
+        let traf = begin(out, b"traf");
+        let video = t.track_id == TRACK_ID;
+        if video {
+            let b = begin_full(out, b"tfhd", 0, 0x02_0000); // default-base-is-moof
+            put_u32(out, t.track_id);
+            end(out, b);
+        } else {
+            // default-base-is-moof, default_sample_flags present
+            let b = begin_full(out, b"tfhd", 0, 0x02_0020);
+            put_u32(out, t.track_id);
+            put_u32(out, KEYFRAME_SAMPLE_FLAGS);
+            end(out, b);
+        }
+        let b = begin_full(out, b"tfdt", 1, 0);
+        put_u64(out, t.base_dts);
+        end(out, b);
+        if video {
+            // data offset, per-sample duration, size, flags, composition offset.
+            let trun = begin_full(out, b"trun", 1, 0x001 | 0x100 | 0x200 | 0x400 | 0x800);
+            put_u32(out, u32::try_from(t.samples.len()).unwrap_or(u32::MAX));
+            offsets.push((out.len(), before));
+            put_u32(out, 0);
+            for s in t.samples {
+                put_u32(out, s.duration);
+                put_u32(out, s.size);
+                put_u32(out, sample_flags(s.sync));
+                out.extend_from_slice(&s.cto.to_be_bytes());
+            }
+            end(out, trun);
+        } else {
+            // data offset, per-sample duration, size.
+            let trun = begin_full(out, b"trun", 0, 0x001 | 0x100 | 0x200);
+            put_u32(out, u32::try_from(t.samples.len()).unwrap_or(u32::MAX));
+            offsets.push((out.len(), before));
+            put_u32(out, 0);
+            for s in t.samples {
+                put_u32(out, s.duration);
+                put_u32(out, s.size);
+            }
+            end(out, trun);
+        }
+        end(out, traf);
+        before = before.saturating_add(t.samples.iter().map(|s| u64::from(s.size)).sum());
     }
-    end(out, trun);
-    end(out, traf);
     end(out, moof);
     let moof_len = out.len().saturating_sub(moof_start) as u64;
-    let data_offset = moof_len.saturating_add(mdat_header_len(payload));
-    if let Some(f) = out.get_mut(data_offset_at..data_offset_at + 4) {
-        let v = i32::try_from(data_offset).unwrap_or(i32::MAX);
-        f.copy_from_slice(&v.to_be_bytes());
+    let data_start = moof_len.saturating_add(mdat_header_len(payload));
+    for (at, before) in offsets {
+        if let Some(f) = out.get_mut(at..at + 4) {
+            let v = i32::try_from(data_start.saturating_add(before)).unwrap_or(i32::MAX);
+            f.copy_from_slice(&v.to_be_bytes());
+        }
     }
     mdat_header(out, payload);
 }

@@ -9,7 +9,10 @@
 //! - the media hash (`media`): the SHA-256 of the clip's samples, read back through the
 //!   clip's own sample tables, and of the source samples in the manifest's byte ranges, must
 //!   both equal `media_sha256`. This ties the clip's pictures to the recordings, even if
-//!   someone replaced the clip and rewrote its hash in the manifest.
+//!   someone replaced the clip and rewrote its hash in the manifest. Every track counts: the
+//!   clip's samples of all its tracks are hashed in file-offset order (the manifest's clip
+//!   order), the sources' per track in their own used byte ranges (`audio[]` of each
+//!   source), fragment by fragment, video first.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -18,13 +21,13 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::fmp4::{
-    FileBoxIter, MAX_MOOV_BYTES, find_path, read_body, read_fragment_samples,
-    read_init_with_defaults, scan_fragments,
+    BoxIter, FileBoxIter, MAX_MOOV_BYTES, find_path, read_body, read_fragment_samples,
+    read_init_with_defaults, read_track_samples, scan_fragments,
 };
 
 use super::ExportError;
 use super::clip::{COPY_BUFFER, hash_prefix};
-use super::manifest::{MANIFEST_FORMAT, Manifest, hex, manifest_path};
+use super::manifest::{MANIFEST_FORMAT, MANIFEST_FORMAT_AV, Manifest, hex, manifest_path};
 use super::progress::{Meter, Progress};
 use super::storage::{OpenSourceError, Segment, Storage};
 
@@ -231,7 +234,7 @@ pub fn verify_with_storage(
     };
     let text = std::fs::read(&mpath).map_err(|e| bad(e.to_string()))?;
     let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
-    if manifest.format != MANIFEST_FORMAT {
+    if manifest.format != MANIFEST_FORMAT && manifest.format != MANIFEST_FORMAT_AV {
         return Err(bad(format!("unknown format {:?}", manifest.format)));
     }
     let opened;
@@ -243,14 +246,17 @@ pub fn verify_with_storage(
         }
     };
     // At most: the clip twice (whole, then its samples), each source's hashed prefix, and
-    // each source's used byte range.
+    // each source's used byte ranges.
     meter.start(
         manifest
             .sources
             .iter()
             .fold(manifest.output.size.saturating_mul(2), |n, s| {
-                n.saturating_add(s.hashed_bytes)
-                    .saturating_add(s.bytes_used[1].saturating_sub(s.bytes_used[0]))
+                s.audio.iter().fold(
+                    n.saturating_add(s.hashed_bytes)
+                        .saturating_add(s.bytes_used[1].saturating_sub(s.bytes_used[0])),
+                    |n, a| n.saturating_add(a.bytes_used[1].saturating_sub(a.bytes_used[0])),
+                )
             }),
     );
 
@@ -401,12 +407,21 @@ fn hash_range<R: Read + Seek + ?Sized>(
     Ok(())
 }
 
-/// SHA-256 of the clip's samples in order, through its own sample tables.
+/// SHA-256 of the clip's samples of every track, in the order they are stored in the file
+/// (the manifest's clip order), through the clip's own sample tables.
 fn media_of_clip(clip: &Path, container: &str, meter: &Meter) -> Result<String, String> {
     let file = File::open(clip).map_err(|e| e.to_string())?;
     let mut f: &File = &file;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; COPY_BUFFER];
+    let mut hash_sorted = |f: &mut &File, mut samples: Vec<(u64, u32)>| -> Result<(), String> {
+        samples.sort_by_key(|s| s.0);
+        for (offset, size) in samples {
+            hash_range(f, offset, u64::from(size), &mut h, &mut buf, meter)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    };
     if container == "fragmented" {
         let (_, defaults) = read_init_with_defaults(&mut f).map_err(|e| e.to_string())?;
         let scan = scan_fragments(&mut f).map_err(|e| e.to_string())?;
@@ -414,10 +429,17 @@ fn media_of_clip(clip: &Path, container: &str, meter: &Meter) -> Result<String, 
             return Err(e.to_string());
         }
         for fr in &scan.fragments {
-            for s in read_fragment_samples(&mut f, fr, &defaults).map_err(|e| e.to_string())? {
-                hash_range(&mut f, s.offset, u64::from(s.size), &mut h, &mut buf, meter)
+            let mut samples: Vec<(u64, u32)> = read_fragment_samples(&mut f, fr, &defaults)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|s| (s.offset, s.size))
+                .collect();
+            for a in &scan.audio {
+                let more = read_track_samples(&mut f, fr, a.track_id, &a.defaults)
                     .map_err(|e| e.to_string())?;
+                samples.extend(more.iter().map(|s| (s.offset, s.size)));
             }
+            hash_sorted(&mut f, samples)?;
         }
         return Ok(hex(&h.finalize()));
     }
@@ -432,7 +454,28 @@ fn media_of_clip(clip: &Path, container: &str, meter: &Meter) -> Result<String, 
             }
         }
     }
-    let stbl = find_path(&moov, &[b"trak", b"mdia", b"minf", b"stbl"]).ok_or("no stbl")?;
+    // Every track's samples (the sample tables of a moov of at most MAX_MOOV_BYTES bound
+    // how many), then all of them in file order.
+    let mut samples = Vec::new();
+    let mut traks = 0;
+    for b in BoxIter::new(&moov, 0) {
+        let b = b.map_err(|e| e.to_string())?;
+        if &b.fourcc != b"trak" {
+            continue;
+        }
+        traks += 1;
+        let stbl = find_path(b.body, &[b"mdia", b"minf", b"stbl"]).ok_or("no stbl")?;
+        trak_samples(stbl, &mut samples)?;
+    }
+    if traks == 0 {
+        return Err("no stbl".into());
+    }
+    hash_sorted(&mut f, samples)?;
+    Ok(hex(&h.finalize()))
+}
+
+/// Appends (file offset, size) of every sample of one track's `stbl` to `out`.
+fn trak_samples(stbl: &[u8], out: &mut Vec<(u64, u32)>) -> Result<(), String> {
     let stsz = find_path(stbl, &[b"stsz"]).ok_or("no stsz")?;
     let stsc = find_path(stbl, &[b"stsc"]).ok_or("no stsc")?;
     let (offsets, wide) = match find_path(stbl, &[b"stco"]) {
@@ -474,8 +517,7 @@ fn media_of_clip(clip: &Path, container: &str, meter: &Meter) -> Result<String, 
             } else {
                 be32(stsz, 12 + sample * 4)?
             };
-            hash_range(&mut f, pos, u64::from(size), &mut h, &mut buf, meter)
-                .map_err(|e| e.to_string())?;
+            out.push((pos, size));
             pos += u64::from(size);
             sample += 1;
         }
@@ -483,10 +525,12 @@ fn media_of_clip(clip: &Path, container: &str, meter: &Meter) -> Result<String, 
     if sample != count {
         return Err("stsc lists fewer samples than stsz".into());
     }
-    Ok(hex(&h.finalize()))
+    Ok(())
 }
 
-/// SHA-256 of the samples inside each source's `bytes_used`, sources in manifest order.
+/// SHA-256 of the samples inside each source's used byte ranges, sources in manifest order,
+/// then fragments in file order, then tracks (the video's `bytes_used`, then each of
+/// `audio[]` in order), then samples: the manifest's clip order.
 fn media_of_sources(
     holds: &[(String, Segment)],
     m: &Manifest,
@@ -497,35 +541,61 @@ fn media_of_sources(
     for ((name, seg), s) in holds.iter().zip(&m.sources) {
         let what = |e: &dyn std::fmt::Display| format!("{name}: {e}");
         let mut f = seg.reader();
-        let [lo, hi] = s.bytes_used;
         let (_, defaults) = read_init_with_defaults(&mut f).map_err(|e| what(&e))?;
         let scan = scan_fragments(&mut f).map_err(|e| what(&e))?;
-        let mut n = 0u64;
-        for fr in scan
-            .fragments
-            .iter()
-            .filter(|fr| fr.end > lo && fr.moof_offset < hi)
-        {
-            for smp in read_fragment_samples(&mut f, fr, &defaults).map_err(|e| what(&e))? {
-                if smp.offset >= lo && smp.offset < hi {
-                    hash_range(
-                        &mut f,
-                        smp.offset,
-                        u64::from(smp.size),
-                        &mut h,
-                        &mut buf,
-                        meter,
-                    )
+        let mut audio = Vec::with_capacity(s.audio.len());
+        for t in &s.audio {
+            let info = scan
+                .audio
+                .iter()
+                .find(|a| a.track_id == t.source_track_id)
+                .ok_or_else(|| what(&format!("no audio track {}", t.source_track_id)))?;
+            audio.push((t, info));
+        }
+        let ranges: Vec<[u64; 2]> = std::iter::once(s.bytes_used)
+            .chain(s.audio.iter().map(|t| t.bytes_used))
+            .collect();
+        let mut counts = vec![0u64; ranges.len()];
+        for fr in scan.fragments.iter().filter(|fr| {
+            ranges
+                .iter()
+                .any(|r| fr.end > r[0] && fr.moof_offset < r[1])
+        }) {
+            let mut hash_in = |samples: &[crate::fmp4::SampleInfo],
+                               [lo, hi]: [u64; 2],
+                               n: &mut u64,
+                               f: &mut super::storage::SegmentReader<'_>|
+             -> Result<(), String> {
+                for smp in samples.iter().filter(|x| x.offset >= lo && x.offset < hi) {
+                    hash_range(f, smp.offset, u64::from(smp.size), &mut h, &mut buf, meter)
+                        .map_err(|e| what(&e))?;
+                    *n += 1;
+                }
+                Ok(())
+            };
+            let video = read_fragment_samples(&mut f, fr, &defaults).map_err(|e| what(&e))?;
+            if let Some(n) = counts.get_mut(0) {
+                hash_in(&video, s.bytes_used, n, &mut f)?;
+            }
+            for (i, (t, info)) in audio.iter().enumerate() {
+                let samples = read_track_samples(&mut f, fr, info.track_id, &info.defaults)
                     .map_err(|e| what(&e))?;
-                    n += 1;
+                if let Some(n) = counts.get_mut(i + 1) {
+                    hash_in(&samples, t.bytes_used, n, &mut f)?;
                 }
             }
         }
-        if n != s.samples {
-            return Err(what(&format!(
-                "{n} samples in the used range, manifest says {}",
-                s.samples
-            )));
+        let expected = std::iter::once(s.samples).chain(s.audio.iter().map(|t| t.samples));
+        for ((n, want), i) in counts.iter().zip(expected).zip(0usize..) {
+            if *n != want {
+                let track = match s.audio.get(i.wrapping_sub(1)) {
+                    Some(t) if i > 0 => format!("audio track {}", t.id),
+                    _ => "video".to_string(),
+                };
+                return Err(what(&format!(
+                    "{n} {track} samples in the used range, manifest says {want}"
+                )));
+            }
         }
     }
     Ok(hex(&h.finalize()))

@@ -1291,6 +1291,7 @@ impl Assembler {
                 last_frame: show(self.last_wall),
                 frames: (self.samples.len() - display_index) as u64,
                 samples: self.samples.len() as u64,
+                tracks: Vec::new(),
                 gaps: gaps.clone(),
                 sources: Vec::new(),
                 output: ManifestOutput {
