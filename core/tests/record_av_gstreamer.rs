@@ -457,16 +457,32 @@ fn h264_pcma_over_udp() {
     check(Video::H264, Audio::Pcma, Transport::Udp);
 }
 
-/// The other transport of each combination: behind `CAMWIRE_AV_ALL=1` with the 60 s runs, to
-/// keep CI short.
-#[test]
-fn other_transports_when_asked() {
+/// The other transport of each combination: behind `CAMWIRE_AV_ALL=1` (with the 60 s runs),
+/// to keep CI short.
+fn other_transport(video: Video, audio: Audio, transport: Transport) {
     if std::env::var_os("CAMWIRE_AV_ALL").is_none() {
         eprintln!("SKIPPED: set CAMWIRE_AV_ALL=1 for the other transport of each combination");
         return;
     }
-    check(Video::H265Idr, Audio::Aac, Transport::Udp);
-    check(Video::H265Cra, Audio::Aac, Transport::Tcp);
-    check(Video::H264, Audio::Pcmu, Transport::Udp);
-    check(Video::H264, Audio::Pcma, Transport::Tcp);
+    check(video, audio, transport);
+}
+
+#[test]
+fn h265_idr_aac_over_udp() {
+    other_transport(Video::H265Idr, Audio::Aac, Transport::Udp);
+}
+
+#[test]
+fn h265_cra_aac_over_tcp() {
+    other_transport(Video::H265Cra, Audio::Aac, Transport::Tcp);
+}
+
+#[test]
+fn h264_pcmu_over_udp() {
+    other_transport(Video::H264, Audio::Pcmu, Transport::Udp);
+}
+
+#[test]
+fn h264_pcma_over_tcp() {
+    other_transport(Video::H264, Audio::Pcma, Transport::Tcp);
 }

@@ -322,3 +322,54 @@ fn setup_fixture_values() {
     assert_eq!(longse.status, 401);
     assert_eq!(longse.headers.cseq(), Some(1));
 }
+
+/// The tracks each real camera's SDP sets up (issue 12): the first video and, by default,
+/// the first audio camwire records. Dahua's H.265 + PCMA and H.264 + AAC (ONVIF) answers
+/// give exactly those two tracks; every other describe with an audio section either records
+/// it or names why not; no fixture fails the plan.
+#[test]
+fn describe_fixtures_plan_their_tracks() {
+    use camwire::rtsp::{AudioChoice, TrackKind, track_plan};
+    let dir = testdata_dir();
+    let sdp_of = |n: &str| as_answer_body(n, &std::fs::read(dir.join(n)).unwrap());
+    let plan = |n: &str| track_plan(&sdp_of(n), AudioChoice::First).expect(n);
+    let summary = |n: &str| {
+        plan(n)
+            .iter()
+            .filter_map(|t| Some((t.track?, t.section.encoding.clone(), t.section.clock_rate)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        summary("dahua_describe_h265_pcma.txt"),
+        [(0, "H265".into(), 90_000), (1, "PCMA".into(), 8000)]
+    );
+    assert_eq!(
+        summary("dahua_describe_h264_aac_onvif.txt"),
+        [(0, "H264".into(), 90_000), (1, "MPEG4-GENERIC".into(), 48_000)]
+    );
+    let mut audio_fixtures = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        if !(name.contains("describe") || name.ends_with("_sdp.txt")) {
+            continue;
+        }
+        let sdp = sdp_of(&name);
+        let Ok(tracks) = track_plan(&sdp, AudioChoice::All) else {
+            continue; // no H.264/H.265 video: not a recording source
+        };
+        for t in tracks.iter().filter(|t| t.kind == Some(TrackKind::Audio)) {
+            audio_fixtures += 1;
+            assert!(
+                t.track.is_some() != t.skipped.is_some(),
+                "{name}: audio section {} is either recorded or says why: {t:?}",
+                t.section.index
+            );
+        }
+    }
+    assert!(audio_fixtures >= 3, "{audio_fixtures} audio sections in the corpus");
+}
+
+/// The SDP body of a fixture (a whole DESCRIBE answer, or a bare `*_sdp.txt`).
+fn as_answer_body(name: &str, raw: &[u8]) -> Vec<u8> {
+    parse_answer(&as_answer(name, raw, 1)).body.to_vec()
+}

@@ -300,3 +300,74 @@ fn record_h265_with_pcmu_audio_and_audio_no() {
         }
     }
 }
+
+/// `camwire capture` of an H.264 + AAC sim camera keeps the audio stream, and `camwire
+/// replay` turns it back into a file with both tracks: every AAC frame is the sim's (its
+/// frames loop through a fixed list) in order, and the video is the clip's.
+#[test]
+fn capture_then_replay_keeps_aac_audio() {
+    use camwire::sim::{SimAudio, aac_frames};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt
+        .block_on(SimCamera::start(SimOptions {
+            audio: Some(SimAudio::Aac),
+            ..Default::default()
+        }))
+        .unwrap();
+    let dir = tmpdir("sim-capture-aac");
+    let prefix = dir.join("cap");
+    let cap = camwire(&[
+        "capture",
+        "--url",
+        &sim.rtsp_url(),
+        "--out",
+        prefix.to_str().unwrap(),
+        "--duration",
+        "5",
+    ]);
+    assert_ok(&cap, "camwire capture");
+    let out = dir.join("replayed.mp4");
+    let rep = camwire(&[
+        "replay",
+        "--sdp",
+        &format!("{}.sdp", prefix.display()),
+        "--interleaved",
+        &format!("{}.rtp", prefix.display()),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_ok(&rep, "camwire replay");
+    assert_ffprobe_clean(&out);
+    assert_decodes_cleanly(&out);
+    let clip = clip_frames();
+    let video = framemd5(std::slice::from_ref(&out));
+    assert!(video.len() >= 100, "{} frames", video.len());
+    for (i, h) in video.iter().enumerate() {
+        assert_eq!(h, &clip[i % clip.len()], "frame {i}");
+    }
+    // The AAC frames as stored, back to back (`-f data`), against the sim's list.
+    let raw = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&out)
+        .args(["-map", "0:a", "-c", "copy", "-f", "data", "-"])
+        .output()
+        .unwrap();
+    assert!(raw.stderr.is_empty(), "{raw:?}");
+    let got = raw.stdout;
+    let frames = aac_frames();
+    let start = (0..frames.len())
+        .find(|&k| got.starts_with(frames[k]))
+        .expect("the first AAC frame is one of the sim's");
+    let (mut at, mut n) = (0, 0);
+    while at < got.len() {
+        let want = frames[(start + n) % frames.len()];
+        assert_eq!(
+            got.get(at..at + want.len()),
+            Some(want),
+            "AAC frame {n} (at byte {at})"
+        );
+        at += want.len();
+        n += 1;
+    }
+    assert!(n >= 60, "{n} AAC frames in 5 s");
+}

@@ -11,6 +11,13 @@
 //!    arrival) give the frame's wall time, and the video's clock gives the video RTP time of
 //!    that wall time. With sender reports on both tracks this is the camera's own lip sync;
 //!    by arrival it is as good as the network's jitter.
+//!
+//! A frame waits (bounded) until it can be placed: before the first video frame, and while
+//! the video is timed by sender reports but the audio track has not had its own yet (mixing
+//! the camera's clock with our arrival clock would misplace the audio by the camera's
+//! latency, or by anything at all in an offline replay). A track whose report does not come
+//! within [`MAX_WAITING_AUDIO`] frames or [`MAX_AUDIO_SR_WAIT`] is placed by arrival from
+//! then on.
 
 use super::clock::{ClockSource, WallClock};
 use super::segment::{ClosedSegment, Naming, SegmentOptions, SegmentStats, SegmentWriter};
@@ -82,8 +89,11 @@ pub(crate) fn mirror_h265_stats(h: &H265DepacketizerStats, out: &mut Depacketize
     out.sprop_rejected = h.sprop_rejected_entries > 0;
 }
 
-/// Audio frames kept until the first video frame: a few seconds of any codec.
+/// Audio frames kept until they can be placed (see the module docs): a few seconds of any
+/// codec.
 const MAX_WAITING_AUDIO: usize = 256;
+/// Longest an audio track waits for its first sender report once the video has its own.
+const MAX_AUDIO_SR_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One audio track of an [`Ingest`].
 struct AudioTrack {
@@ -93,6 +103,8 @@ struct AudioTrack {
     clock: WallClock,
     /// `RTP-Info` rtptime of this track, when the PLAY answer gave it.
     rtptime: Option<u32>,
+    /// The track's sender report did not come in time: placed by arrival from now on.
+    no_sender_report: bool,
 }
 
 /// Depacketizers, wall clocks and the segment writer for one video track (H.264 or H.265)
@@ -204,6 +216,7 @@ impl Ingest {
             dep,
             clock,
             rtptime,
+            no_sender_report: false,
         });
         Ok(())
     }
@@ -226,28 +239,82 @@ impl Ingest {
                 log::warn!("audio RTP: {e} ({} so far)", self.audio_errors);
             }
         }
-        while let Some(mut frame) = self.audio[lane].dep.pull() {
-            if self.clock.last_ts().is_none() {
-                if self.audio_waiting.len() >= MAX_WAITING_AUDIO {
-                    self.audio_waiting.pop_front();
-                }
-                self.audio_waiting.push_back((lane, frame, received_ntp));
-                continue;
+        while let Some(frame) = self.audio[lane].dep.pull() {
+            // Timed at arrival, so that the track's sender reports can be read (they need a
+            // frame to extend their 32-bit RTP time).
+            self.audio[lane].clock.wall(frame.timestamp, received_ntp);
+            self.audio_waiting.push_back((lane, frame, received_ntp));
+            if self.audio_waiting.len() > MAX_WAITING_AUDIO {
+                self.give_up_waiting();
             }
-            let video_ts = self.audio_on_video_clock(lane, frame.timestamp, received_ntp);
-            self.writer.push_audio(lane, &mut frame, video_ts);
+        }
+        if let Some(&(lane, _, first)) = self.audio_waiting.front()
+            && super::clock::ntp_diff(received_ntp, first) > MAX_AUDIO_SR_WAIT.as_secs_f64()
+            && self.clock.last_ts().is_some()
+        {
+            self.mark_no_sender_report(lane);
+        }
+        self.place_waiting_audio();
+    }
+
+    /// The waiting queue is full: the video never started (drop the oldest frame), or an
+    /// audio track's sender report never came (place that track by arrival).
+    fn give_up_waiting(&mut self) {
+        if self.clock.last_ts().is_none() {
+            if let Some((lane, mut frame, _)) = self.audio_waiting.pop_front() {
+                self.writer.push_audio(lane, &mut frame, None);
+            }
+        } else if let Some(&(lane, _, _)) = self.audio_waiting.front() {
+            self.mark_no_sender_report(lane);
         }
     }
 
-    /// Places the audio that came before the first video frame, now that there is one.
+    fn mark_no_sender_report(&mut self, lane: usize) {
+        let a = &mut self.audio[lane];
+        if !a.no_sender_report {
+            log::warn!(
+                "audio track {}: no sender report while the video has them; placing it by \
+                 arrival (lip sync as good as the network's jitter)",
+                a.track
+            );
+            a.no_sender_report = true;
+        }
+    }
+
+    /// True when audio of lane `lane` can be placed now (see the module docs).
+    fn audio_ready(&self, lane: usize) -> bool {
+        let a = &self.audio[lane];
+        if self.clock.last_ts().is_none() {
+            return false;
+        }
+        if self.video_rtptime.is_some() && a.rtptime.is_some() {
+            return true;
+        }
+        !(self.clock.source() == ClockSource::SenderReport
+            && a.clock.source() != ClockSource::SenderReport
+            && !a.no_sender_report)
+    }
+
+    /// Places the waiting audio of every track that can be placed now, in arrival order; the
+    /// others keep waiting.
     fn place_waiting_audio(&mut self) {
-        if self.audio_waiting.is_empty() || self.clock.last_ts().is_none() {
+        if self.audio_waiting.is_empty() {
             return;
         }
-        for (lane, mut frame, received) in std::mem::take(&mut self.audio_waiting) {
-            let video_ts = self.audio_on_video_clock(lane, frame.timestamp, received);
-            self.writer.push_audio(lane, &mut frame, video_ts);
+        let ready: Vec<bool> = (0..self.audio.len()).map(|l| self.audio_ready(l)).collect();
+        if !ready.iter().any(|r| *r) {
+            return;
         }
+        let mut keep = std::collections::VecDeque::new();
+        for (lane, mut frame, received) in std::mem::take(&mut self.audio_waiting) {
+            if ready.get(lane).copied().unwrap_or(false) {
+                let video_ts = self.audio_on_video_clock(lane, frame.timestamp, received);
+                self.writer.push_audio(lane, &mut frame, video_ts);
+            } else {
+                keep.push_back((lane, frame, received));
+            }
+        }
+        self.audio_waiting = keep;
     }
 
     /// An RTCP sender report of audio track `track`.
@@ -261,6 +328,7 @@ impl Ingest {
         if let Some(a) = self.audio.iter_mut().find(|a| a.track == track) {
             a.clock.on_sender_report(ntp, rtp_timestamp, received_ntp);
         }
+        self.place_waiting_audio();
     }
 
     /// The video RTP time of audio time `ts` of lane `lane` (see the module docs).
@@ -419,6 +487,13 @@ impl Ingest {
                 }
             }
         }
+        // Audio still waiting for its sender report goes in by arrival rather than not at all.
+        for lane in 0..self.audio.len() {
+            if self.audio_waiting.iter().any(|(l, ..)| *l == lane) {
+                self.mark_no_sender_report(lane);
+            }
+        }
+        self.place_waiting_audio();
         let closed = self.writer.finish()?;
         self.closed.extend(closed);
         Ok(())
@@ -574,5 +649,80 @@ mod tests {
         assert_eq!(ingest.segment_stats().files, 0);
         assert!(ingest.take_closed().is_empty());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// H.264 video with sender reports and a PCMU track whose first report comes 2 s after
+    /// its first packet, while its packets arrive 300 ms late: the audio waits for its report
+    /// and is placed by it (the camera's lip sync), not by arrival. With the report on the
+    /// video only and none for the audio, it goes in by arrival at the end.
+    #[test]
+    fn audio_waits_for_its_sender_report_when_the_video_has_them() {
+        use crate::rtp::test_packets::{PPS, SPS, idr, p_slice};
+        let run = |audio_sr: bool| {
+            let dir = tmp(&format!("av-sr-{audio_sr}"));
+            let path = dir.join("out.mp4");
+            let mut ingest = Ingest::new(
+                &section("H264"),
+                Naming::Fixed(path.clone()),
+                SegmentOptions {
+                    fsync: super::super::segment::FsyncPolicy::Never,
+                    ..SegmentOptions::default()
+                },
+                DepacketizerOptions::default(),
+            );
+            let audio = crate::rtsp::sdp::media_sections(b"m=audio 0 RTP/AVP 0\n").unwrap();
+            ingest.add_audio(1, &audio[0], None).expect("PCMU");
+            let t0 = 3_900_000_000u64 << 32;
+            let ms = |n: i64| (t0 as i64 + (n << 32) / 1000) as u64;
+            let (mut v, mut a) = (Packetizer::new(1), Packetizer::new(500));
+            // Video RTP 0 and audio RTP 80_000 were both captured at t0 (camera clock).
+            ingest.on_rtp(v.single(0, false, SPS), ms(0)).unwrap();
+            ingest.on_rtp(v.single(0, false, PPS), ms(0)).unwrap();
+            ingest
+                .on_rtp(v.single(0, true, &idr(50, 1)), ms(0))
+                .unwrap();
+            ingest.on_sender_report(t0, 0, ms(0));
+            for k in 0..150i64 {
+                // 20 ms of audio per packet, arriving 300 ms late; video at 25 fps.
+                let ats = 80_000 + 160 * k as u32;
+                let pkt = a.packet(ats, false, &[0x55u8; 160]);
+                ingest.on_audio(
+                    1,
+                    RtpPacket {
+                        payload_type: 0,
+                        ..pkt
+                    },
+                    ms(20 * k + 300),
+                );
+                if k == 100 && audio_sr {
+                    ingest.on_audio_sender_report(1, ms(2000), 80_000 + 16_000, ms(2300));
+                }
+                if k % 2 == 1 {
+                    let vts = (k as u32 / 2 + 1) * 3600;
+                    let at = ms(40 * (k / 2 + 1));
+                    ingest
+                        .on_rtp(v.single(vts, true, &p_slice(30, k as u8)), at)
+                        .unwrap();
+                }
+            }
+            ingest.finish(ms(3000)).unwrap();
+            let mut f = std::fs::File::open(&path).unwrap();
+            let scan = crate::fmp4::scan_fragments(&mut f).unwrap();
+            // Audio that waited lands in a later fragment than the video it goes with.
+            let first = scan
+                .fragments
+                .iter()
+                .find_map(|f| f.audio.first())
+                .map(|t| t.base_decode_time);
+            let frames = ingest.segment_stats().audio_frames;
+            let _ = std::fs::remove_dir_all(&dir);
+            (first, frames)
+        };
+        // By the report: audio RTP 80_000 is at t0, the video's first frame: decode time 0.
+        assert_eq!(run(true), (Some(0), 150));
+        // By arrival: 300 ms late (8 kHz ticks; NTP to RTP rounds down by a tick at most).
+        let (at, frames) = run(false);
+        assert!(at.is_some_and(|t| t.abs_diff(2400) <= 1), "{at:?}");
+        assert_eq!(frames, 150);
     }
 }

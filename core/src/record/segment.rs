@@ -430,7 +430,9 @@ impl SegmentWriter {
                         lane + 1,
                         (by_rtp - by_video) * 1000 / rate
                     );
-                    by_video
+                    // Never back over audio already written: that would drop every frame
+                    // from here on.
+                    by_video.max(i64::try_from(state.next).ok()?)
                 } else {
                     by_rtp
                 }

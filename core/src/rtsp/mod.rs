@@ -17,5 +17,5 @@ pub mod url;
 
 pub use session::{
     AudioChoice, RECORDING_READ_COALESCE, RawPacket, RtspError, Source, SourceEvent, SourceOptions,
-    TrackInfo, TrackKind, Transport, rtcp_event, video_section,
+    TrackInfo, TrackKind, Transport, rtcp_event, track_plan, video_section,
 };

@@ -713,6 +713,17 @@ pub fn video_section(sdp: &[u8]) -> Result<MediaSection, sdp::SdpError> {
         .ok_or(sdp::SdpError::NoH264Video)
 }
 
+/// What a session would set up from this SDP with this audio choice: every media section with
+/// its track number (0 the video, 1.. audio) or why it is not recorded. The same plan
+/// [`Source::connect`] follows before any SETUP is refused; for SDP files (a capture's, a
+/// camera's DESCRIBE answer) and tests.
+pub fn track_plan(sdp: &[u8], audio: AudioChoice) -> Result<Vec<TrackInfo>, sdp::SdpError> {
+    let video = video_section(sdp)?;
+    let mut tracks = plan_tracks(sdp, video.index, audio);
+    number_tracks(&mut tracks);
+    Ok(tracks)
+}
+
 /// Every media section with its kind and whether it will be set up (track numbers are given
 /// by [`number_tracks`] once the audio SETUPs are done).
 fn plan_tracks(sdp: &[u8], video_stream: usize, audio: AudioChoice) -> Vec<TrackInfo> {
