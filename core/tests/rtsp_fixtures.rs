@@ -345,7 +345,10 @@ fn describe_fixtures_plan_their_tracks() {
     );
     assert_eq!(
         summary("dahua_describe_h264_aac_onvif.txt"),
-        [(0, "H264".into(), 90_000), (1, "MPEG4-GENERIC".into(), 48_000)]
+        [
+            (0, "H264".into(), 90_000),
+            (1, "MPEG4-GENERIC".into(), 48_000)
+        ]
     );
     let mut audio_fixtures = 0;
     for e in std::fs::read_dir(&dir).unwrap() {
@@ -366,7 +369,10 @@ fn describe_fixtures_plan_their_tracks() {
             );
         }
     }
-    assert!(audio_fixtures >= 3, "{audio_fixtures} audio sections in the corpus");
+    assert!(
+        audio_fixtures >= 3,
+        "{audio_fixtures} audio sections in the corpus"
+    );
 }
 
 /// The SDP body of a fixture (a whole DESCRIBE answer, or a bare `*_sdp.txt`).
