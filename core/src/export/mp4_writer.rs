@@ -689,6 +689,146 @@ mod tests {
         }
     }
 
+    /// An audio track after the video: its own `trak` (ID 2, `soun`, the recording's sample
+    /// entry), an empty edit for a late start, a media-time edit for an early one; `mvhd`
+    /// lasts as long as the longest track; in a fragment the audio `traf`'s data follows the
+    /// video's.
+    #[test]
+    fn audio_tracks_get_their_own_trak_edit_and_traf() {
+        let cfg = AudioConfig {
+            codec: crate::fmp4::AudioCodec::Pcmu,
+            timescale: 8000,
+            sample_rate: 8000,
+            channels: 1,
+            config: Vec::new(),
+        };
+        let v = |size| ClipSample {
+            size,
+            duration: 3600,
+            sync: true,
+            cto: 0,
+        };
+        let a = ClipSample {
+            size: 160,
+            duration: 160,
+            sync: true,
+            cto: 0,
+        };
+        let video = [v(100), v(50)];
+        let vchunks = [ChunkLayout {
+            count: 2,
+            bytes: 150,
+        }];
+        let audio = [a, a, a];
+        let achunks = [ChunkLayout {
+            count: 3,
+            bytes: 480,
+        }];
+        let edit = Edit {
+            media_time: 0,
+            duration: 7200,
+        };
+        for (aedit, want_elst) in [
+            (
+                AudioEdit {
+                    empty: 900,
+                    media_time: 0,
+                    duration: 4500,
+                },
+                vec![(900u32, u32::MAX), (4500, 0)],
+            ),
+            (
+                AudioEdit {
+                    empty: 0,
+                    media_time: 80,
+                    duration: 9000,
+                },
+                vec![(9000, 80)],
+            ),
+        ] {
+            let clip_audio = [ClipAudio {
+                track_id: 2,
+                config: &cfg,
+                samples: &audio,
+                chunks: &achunks,
+                offsets: &[2000],
+                edit: aedit,
+            }];
+            let moov = progressive_av_moov(
+                &track().into(),
+                &video,
+                &vchunks,
+                &[1000],
+                edit,
+                &clip_audio,
+                false,
+            );
+            let top: Vec<_> = BoxIter::new(&moov, 0)
+                .collect::<Result<_, _>>()
+                .expect("walk");
+            let traks: Vec<_> = BoxIter::new(top[0].body, 8)
+                .filter_map(Result::ok)
+                .filter(|b| &b.fourcc == b"trak")
+                .collect();
+            assert_eq!(traks.len(), 2);
+            let t = traks[1].body;
+            let hdlr = find_path(t, &[b"mdia", b"hdlr"]).expect("hdlr");
+            assert_eq!(&hdlr[8..12], b"soun");
+            let stbl = find_path(t, &[b"mdia", b"minf", b"stbl"]).expect("stbl");
+            let stsd = find_path(stbl, &[b"stsd"]).expect("stsd");
+            assert_eq!(&stsd[12..16], b"ulaw");
+            let stco = find_path(stbl, &[b"stco"]).expect("stco");
+            assert_eq!(&stco[4..], &[0, 0, 0, 1, 0, 0, 0x07, 0xd0]);
+            let elst = find_path(t, &[b"edts", b"elst"]).expect("elst");
+            let n = u32::from_be_bytes(elst[4..8].try_into().unwrap()) as usize;
+            let got: Vec<(u32, u32)> = (0..n)
+                .map(|i| {
+                    let e = &elst[8 + i * 12..];
+                    (
+                        u32::from_be_bytes(e[..4].try_into().unwrap()),
+                        u32::from_be_bytes(e[4..8].try_into().unwrap()),
+                    )
+                })
+                .collect();
+            assert_eq!(got, want_elst);
+            let mvhd = find_path(top[0].body, &[b"mvhd"]).expect("mvhd");
+            let duration = u32::from_be_bytes(mvhd[16..20].try_into().unwrap());
+            assert_eq!(
+                u64::from(duration),
+                edit.duration.max(aedit.empty + aedit.duration)
+            );
+            assert_eq!(&mvhd[96..100], &[0, 0, 0, 3], "next track ID");
+        }
+        let mut out = Vec::new();
+        let trafs = [
+            TrafRun {
+                track_id: TRACK_ID,
+                base_dts: 0,
+                samples: &video,
+            },
+            TrafRun {
+                track_id: 2,
+                base_dts: 40,
+                samples: &audio,
+            },
+        ];
+        fragment_header_tracks(&mut out, 1, &trafs, None);
+        // moof, then the mdat header (its payload is streamed by the caller).
+        let moof = BoxIter::new(&out, 0).next().expect("moof").expect("walk");
+        assert_eq!(moof.fourcc, *b"moof");
+        let moof_len = out.len() as u32 - 8;
+        assert_eq!(&out[out.len() - 4..], b"mdat");
+        let offsets: Vec<u32> = BoxIter::new(moof.body, 8)
+            .filter_map(Result::ok)
+            .filter(|b| &b.fourcc == b"traf")
+            .map(|t| {
+                let trun = find_path(t.body, &[b"trun"]).expect("trun");
+                u32::from_be_bytes(trun[8..12].try_into().unwrap())
+            })
+            .collect();
+        assert_eq!(offsets, [moof_len + 8, moof_len + 8 + 150]);
+    }
+
     #[test]
     fn mdat_headers() {
         let mut v = Vec::new();
