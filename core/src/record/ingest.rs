@@ -16,7 +16,7 @@
 //! the video is timed by sender reports but the audio track has not had its own yet (mixing
 //! the camera's clock with our arrival clock would misplace the audio by the camera's
 //! latency, or by anything at all in an offline replay). A track whose report does not come
-//! within [`MAX_WAITING_AUDIO`] frames or [`MAX_AUDIO_SR_WAIT`] is placed by arrival from
+//! within `MAX_WAITING_AUDIO` frames or `MAX_AUDIO_SR_WAIT` is placed by arrival from
 //! then on.
 
 use super::clock::{ClockSource, WallClock};
@@ -117,7 +117,7 @@ pub struct Ingest {
     audio: Vec<AudioTrack>,
     /// Audio frames that came before the first video frame (no video clock to place them
     /// by yet), with their arrival: placed once the video starts. At most
-    /// [`MAX_WAITING_AUDIO`].
+    /// `MAX_WAITING_AUDIO`.
     audio_waiting: std::collections::VecDeque<(usize, crate::rtp::audio::AudioFrame, u64)>,
     audio_errors: u64,
     writer: SegmentWriter,

@@ -322,7 +322,7 @@ pub struct SegmentWriter {
     lanes: Vec<AudioLane>,
     /// Audio that came while no file was open (before the first keyframe of a session or
     /// after a cut): placed when the next file opens, if it falls inside it. Bounded by
-    /// [`MAX_PENDING_AUDIO`].
+    /// `MAX_PENDING_AUDIO`.
     pending_audio: std::collections::VecDeque<(usize, AudioFrame, i64)>,
 }
 
