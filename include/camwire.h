@@ -529,6 +529,34 @@ typedef struct camwire_recording_track {
   int64_t data_to_us;
 } camwire_recording_track;
 
+// How far a fetch is: handed to a `camwire_fetch_progress_callback`, borrowed for the call.
+typedef struct camwire_fetch_progress {
+  // camwire's `sizeof(camwire_fetch_progress)`: a field is there when `struct_size`
+  // reaches its end (fields are only ever appended).
+  size_t struct_size;
+  // Media stored past `start_us` (the last stored frame's wall clock minus `start_us`),
+  // seconds; never decreases from one call to the next.
+  double media_done_secs;
+  // `end_us - start_us`, seconds.
+  double media_total_secs;
+  // Seconds since the fetch started.
+  double wall_secs;
+  // Frames stored so far (the pre-roll from the keyframe before `start_us` included).
+  uint64_t frames;
+} camwire_fetch_progress;
+
+// Progress of `camwire_device_fetch` and `camwire_fetch_url` (`camwire_fetch_options.progress`):
+// called on the thread that called the fetch, from inside the call (never after it
+// returns, never concurrently), at most every 200 ms while frames are stored and once more
+// when all are, so not at all when no frame is stored. Keep it short: the download waits
+// for it. It must not call blocking camwire functions (they return
+// CAMWIRE_E_WRONG_THREAD). Return 0 to go on; any other value cancels the fetch: no more
+// calls, the download stops, nothing is left behind and the fetch returns
+// CAMWIRE_E_CANCELLED (unless the value came with the last call, after the clip was
+// complete: the fetch then finishes normally).
+typedef int (*camwire_fetch_progress_callback)(void *user_data,
+                                               const struct camwire_fetch_progress *progress);
+
 // Options for `camwire_device_fetch` and `camwire_fetch_url`. Fill with
 // `camwire_fetch_options_init` first.
 typedef struct camwire_fetch_options {
@@ -548,6 +576,33 @@ typedef struct camwire_fetch_options {
   const char *camera_id;
   // Bound on each RTSP request's answer, ms (0 = 10 s).
   uint32_t request_timeout_ms;
+  // `camwire_fetch_url` only: play a vendor's own playback URL instead of an ONVIF replay
+  // URI, for devices without a working Profile G. `"hikvision"` (also `hiwatch`,
+  // `hilook`, `ezviz`): `/Streaming/tracks/<channel>01?starttime=…Z&endtime=…Z` in UTC;
+  // `"dahua"` (also `kbvision`, `imou`, `amcrest`, `cpplus`):
+  // `/cam/playback?channel=<n>&subtype=0&starttime=Y_M_D_h_m_s&endtime=…` in the device's
+  // local time (`device_tz` needed); `"uniview"` (also `unv`):
+  // `/c<n>/b<unix>/e<unix>/replay/`. Any case. The URL given is then the device's
+  // `rtsp://[user:pass@]host[:port]` (its path and query are replaced). Such a session
+  // has no `Require: onvif-replay`, `Range: clock=` or `Rate-Control` (the device sends
+  // at its own pace, usually real time) and no 0xABAC times: frames are timed from RTP,
+  // the first at `start_us`, and the manifest's origin says `vendor-playback` and
+  // `times_from: rtp`. An unknown name is CAMWIRE_E_INVALID_ARGUMENT (the message lists
+  // the names). NULL or "" (default): `url` is a replay URI.
+  const char *vendor;
+  // With `vendor`: the device's time zone, for vendors whose URLs carry local time
+  // (Dahua): `"+07:00"`, `"-0330"`, `"UTC"`, or a zone name (`"Asia/Ho_Chi_Minh"`).
+  // NULL (default): none (a Dahua fetch is then CAMWIRE_E_INVALID_ARGUMENT).
+  const char *device_tz;
+  // Called with the fetch's progress (`camwire_fetch_progress_callback`); NULL (default):
+  // none.
+  camwire_fetch_progress_callback progress;
+  // Passed as the first argument of every `progress` call; camwire never dereferences or
+  // frees it.
+  void *progress_user_data;
+  // With `vendor`: the channel, from 1 (0, the default, means 1; on hybrid DVRs the IP
+  // channels often follow the analogue ones).
+  uint32_t channel;
 } camwire_fetch_options;
 
 // Borrowed view of a `camwire_backfill_result` (valid until it is freed).
@@ -784,6 +839,10 @@ typedef uint32_t camwire_payload_format;
 // (551 or 459), so it has no ONVIF Profile G replay (camwire never takes live video
 // instead).
 #define CAMWIRE_E_NO_REPLAY (camwire_result)-21
+
+// The caller cancelled the operation (a fetch's progress callback returned non-zero);
+// nothing was left behind.
+#define CAMWIRE_E_CANCELLED (camwire_result)-22
 
 // Anything else: read the topic and the items.
 #define CAMWIRE_ONVIF_EVENT_OTHER 0
@@ -1476,14 +1535,17 @@ camwire_result camwire_fetch_options_init(struct camwire_fetch_options *options,
 // and actual times, gaps, the rate-control mode, the download time). The clip starts at
 // the frame showing at `start_us` and ends at `end_us`, whatever the device sends;
 // `camwire_verify` checks it. The device's login is used for RTSP too. `options` may be
-// NULL for defaults. Blocks for the download.
+// NULL for defaults. Blocks for the download; `options->progress` (if set) is called on
+// the calling thread meanwhile and can cancel it (`camwire_fetch_progress_callback`).
 //
 // Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (start >= end, format, several
 // recordings cover the range), CAMWIRE_E_NOT_FOUND (no recording covers the range, or none
 // holds footage in it), CAMWIRE_E_NO_REPLAY (the device refused replay),
 // CAMWIRE_E_ALREADY_EXISTS (output), CAMWIRE_E_UNSUPPORTED (parameter change inside the
-// range, struct fields this library does not know), CAMWIRE_E_CLOSED,
-// CAMWIRE_E_WRONG_THREAD, ONVIF, RTSP and file errors.
+// range, struct fields this library does not know), CAMWIRE_E_CANCELLED (the progress
+// callback returned non-zero; no file written), CAMWIRE_E_CLOSED, CAMWIRE_E_WRONG_THREAD,
+// ONVIF, RTSP and file errors. `options->vendor`, `device_tz` and `channel` apply to
+// `camwire_fetch_url` only (CAMWIRE_E_INVALID_ARGUMENT here).
 camwire_result camwire_device_fetch(const struct camwire_device *device,
                                     int64_t start_us,
                                     int64_t end_us,
@@ -1496,8 +1558,16 @@ camwire_result camwire_device_fetch(const struct camwire_device *device,
 // `password` (NULL: none, or the ones in the URL). `options->recording_token` must be
 // NULL. The manifest's origin names no device.
 //
+// Vendor playback, for devices without a working Profile G: with `options->vendor` set
+// (`"hikvision"`, `"dahua"`, `"uniview"` or an OEM name; `channel`, and `device_tz` for
+// Dahua), `url` is the device's `rtsp://[user:pass@]host[:port]` and camwire plays that
+// vendor's playback URL for `[start_us, end_us)` on it, at the device's pace (usually
+// real time), timing frames from RTP from `start_us`, and stops at `end_us` itself.
+//
 // Errors: as `camwire_device_fetch`; CAMWIRE_E_INVALID_ARGUMENT for a URL that is not
-// `rtsp://` or a recording token.
+// `rtsp://`, a recording token, an unknown `vendor` (the message lists the known names), a
+// `device_tz` that is not a zone, a Dahua `vendor` without `device_tz`, or `device_tz` /
+// `channel` without `vendor`; CAMWIRE_E_CANCELLED when the progress callback cancelled.
 camwire_result camwire_fetch_url(const struct camwire_context *context,
                                  const char *url,
                                  const char *username,
@@ -1514,10 +1584,11 @@ camwire_result camwire_fetch_url(const struct camwire_context *context,
 // that `camwire_list_ranges` and `camwire_export` see it; the span is noted in the camera's
 // `gaps.jsonl` as `backfilled from device`. Frames start at the first keyframe at or after
 // `start_us`. `options` (NULL for defaults): `recording_token`, `real_time` and
-// `request_timeout_ms` apply; `format` and `camera_id` must stay at their defaults. Blocks.
+// `request_timeout_ms` apply; `format`, `camera_id`, `progress` (a back-fill reports no
+// progress) and the vendor fields must stay at their defaults. Blocks.
 //
 // Errors: as `camwire_device_fetch`; CAMWIRE_E_INVALID_ARGUMENT for a camera id that is not
-// a plain name, or `format`/`camera_id` set.
+// a plain name, or `format`/`camera_id`/`progress`/`vendor`/`device_tz`/`channel` set.
 camwire_result camwire_device_backfill(const struct camwire_device *device,
                                        int64_t start_us,
                                        int64_t end_us,

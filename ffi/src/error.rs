@@ -61,6 +61,9 @@ pub const CAMWIRE_E_VERIFY_FAILED: camwire_result = (-20) as camwire_result;
 /// (551 or 459), so it has no ONVIF Profile G replay (camwire never takes live video
 /// instead).
 pub const CAMWIRE_E_NO_REPLAY: camwire_result = (-21) as camwire_result;
+/// The caller cancelled the operation (a fetch's progress callback returned non-zero);
+/// nothing was left behind.
+pub const CAMWIRE_E_CANCELLED: camwire_result = (-22) as camwire_result;
 
 // The casts make the header's macros typed, parenthesized-safe expressions.
 
@@ -87,6 +90,7 @@ pub(crate) const ALL_CODES: &[(camwire_result, &CStr)] = &[
     (CAMWIRE_E_ALREADY_EXISTS, c"CAMWIRE_E_ALREADY_EXISTS"),
     (CAMWIRE_E_VERIFY_FAILED, c"CAMWIRE_E_VERIFY_FAILED"),
     (CAMWIRE_E_NO_REPLAY, c"CAMWIRE_E_NO_REPLAY"),
+    (CAMWIRE_E_CANCELLED, c"CAMWIRE_E_CANCELLED"),
 ];
 
 /// A failure on its way to C: a code and a message (never containing credentials: the core

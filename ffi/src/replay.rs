@@ -13,8 +13,12 @@ use crate::export::{
 use camwire_core::export::OutputFormat;
 use camwire_core::onvif::search::{Covering, RecordingInformation, Span, covering, present_ranges};
 use camwire_core::onvif::{Credentials, OnvifDevice};
-use camwire_core::replay::{self, FetchOptions, FetchSummary};
-use std::ffi::{CString, c_char};
+use camwire_core::replay::{
+    self, FetchOptions, FetchProgress, FetchSummary, ReplayError, Vendor, VendorPlayback,
+};
+use std::ffi::{CString, c_char, c_int, c_void};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 // ---- recordings ------------------------------------------------------------------------------
@@ -396,7 +400,67 @@ pub struct camwire_fetch_options {
     pub camera_id: *const c_char,
     /// Bound on each RTSP request's answer, ms (0 = 10 s).
     pub request_timeout_ms: u32,
+    // Fields below were appended in 0.1.x (issue 13): a caller built against an older header
+    // passes a smaller `struct_size` and gets their defaults.
+    /// `camwire_fetch_url` only: play a vendor's own playback URL instead of an ONVIF replay
+    /// URI, for devices without a working Profile G. `"hikvision"` (also `hiwatch`,
+    /// `hilook`, `ezviz`): `/Streaming/tracks/<channel>01?starttime=…Z&endtime=…Z` in UTC;
+    /// `"dahua"` (also `kbvision`, `imou`, `amcrest`, `cpplus`):
+    /// `/cam/playback?channel=<n>&subtype=0&starttime=Y_M_D_h_m_s&endtime=…` in the device's
+    /// local time (`device_tz` needed); `"uniview"` (also `unv`):
+    /// `/c<n>/b<unix>/e<unix>/replay/`. Any case. The URL given is then the device's
+    /// `rtsp://[user:pass@]host[:port]` (its path and query are replaced). Such a session
+    /// has no `Require: onvif-replay`, `Range: clock=` or `Rate-Control` (the device sends
+    /// at its own pace, usually real time) and no 0xABAC times: frames are timed from RTP,
+    /// the first at `start_us`, and the manifest's origin says `vendor-playback` and
+    /// `times_from: rtp`. An unknown name is CAMWIRE_E_INVALID_ARGUMENT (the message lists
+    /// the names). NULL or "" (default): `url` is a replay URI.
+    pub vendor: *const c_char,
+    /// With `vendor`: the device's time zone, for vendors whose URLs carry local time
+    /// (Dahua): `"+07:00"`, `"-0330"`, `"UTC"`, or a zone name (`"Asia/Ho_Chi_Minh"`).
+    /// NULL (default): none (a Dahua fetch is then CAMWIRE_E_INVALID_ARGUMENT).
+    pub device_tz: *const c_char,
+    /// Called with the fetch's progress (`camwire_fetch_progress_callback`); NULL (default):
+    /// none.
+    pub progress: camwire_fetch_progress_callback,
+    /// Passed as the first argument of every `progress` call; camwire never dereferences or
+    /// frees it.
+    pub progress_user_data: *mut c_void,
+    /// With `vendor`: the channel, from 1 (0, the default, means 1; on hybrid DVRs the IP
+    /// channels often follow the analogue ones).
+    pub channel: u32,
 }
+
+/// How far a fetch is: handed to a `camwire_fetch_progress_callback`, borrowed for the call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct camwire_fetch_progress {
+    /// camwire's `sizeof(camwire_fetch_progress)`: a field is there when `struct_size`
+    /// reaches its end (fields are only ever appended).
+    pub struct_size: usize,
+    /// Media stored past `start_us` (the last stored frame's wall clock minus `start_us`),
+    /// seconds; never decreases from one call to the next.
+    pub media_done_secs: f64,
+    /// `end_us - start_us`, seconds.
+    pub media_total_secs: f64,
+    /// Seconds since the fetch started.
+    pub wall_secs: f64,
+    /// Frames stored so far (the pre-roll from the keyframe before `start_us` included).
+    pub frames: u64,
+}
+
+/// Progress of `camwire_device_fetch` and `camwire_fetch_url` (`camwire_fetch_options.progress`):
+/// called on the thread that called the fetch, from inside the call (never after it
+/// returns, never concurrently), at most every 200 ms while frames are stored and once more
+/// when all are, so not at all when no frame is stored. Keep it short: the download waits
+/// for it. It must not call blocking camwire functions (they return
+/// CAMWIRE_E_WRONG_THREAD). Return 0 to go on; any other value cancels the fetch: no more
+/// calls, the download stops, nothing is left behind and the fetch returns
+/// CAMWIRE_E_CANCELLED (unless the value came with the last call, after the clip was
+/// complete: the fetch then finishes normally).
+pub type camwire_fetch_progress_callback = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, progress: *const camwire_fetch_progress) -> c_int,
+>;
 
 crate::abi::growable!(
     camwire_fetch_options,
@@ -413,6 +477,11 @@ impl Default for camwire_fetch_options {
             real_time: false,
             camera_id: std::ptr::null(),
             request_timeout_ms: 0,
+            vendor: std::ptr::null(),
+            device_tz: std::ptr::null(),
+            progress: None,
+            progress_user_data: std::ptr::null_mut(),
+            channel: 0,
         }
     }
 }
@@ -438,6 +507,106 @@ struct Fetch {
     output: std::path::PathBuf,
     recording: Option<String>,
     opts: FetchOptions,
+    /// `options.vendor` with its channel and time zone.
+    vendor: Option<VendorPlayback>,
+    /// `options.device_tz` or a channel was given (they need `vendor`).
+    vendor_extras: bool,
+    /// The caller's progress callback, wired into `opts.progress`.
+    progress: Option<Arc<CProgress>>,
+}
+
+impl Fetch {
+    /// Refuses the vendor fields for an entry point that has no URL to build from.
+    fn no_vendor(&self, entry: &str) -> Result<()> {
+        if self.vendor.is_some() || self.vendor_extras {
+            return Err(Error::invalid(format!(
+                "vendor, device_tz and channel apply to camwire_fetch_url, not to {entry}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs the download `fut` on `ctx`'s runtime. A progress callback that returns non-zero
+    /// drops it there (the download stops, its spool file is removed, no output is placed):
+    /// CAMWIRE_E_CANCELLED. The callback is switched off before this returns.
+    fn run<T>(
+        &self,
+        ctx: &ContextInner,
+        fut: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let Some(p) = &self.progress else {
+            return ctx.block_on(fut);
+        };
+        let _off = ProgressOff(p);
+        ctx.block_on(async {
+            tokio::select! {
+                biased;
+                () = p.cancelled() => Err(Error::new(
+                    CAMWIRE_E_CANCELLED,
+                    "the fetch was cancelled by its progress callback",
+                )),
+                r = fut => r,
+            }
+        })
+    }
+}
+
+/// A C progress callback behind `FetchOptions::progress`. It is called only on the thread
+/// that made the fetch call (the core reports from the fetching future, which that thread
+/// polls inside `block_on`), only until that call returns, and not after it asked to cancel.
+struct CProgress {
+    callback: unsafe extern "C" fn(*mut c_void, *const camwire_fetch_progress) -> c_int,
+    user_data: *mut c_void,
+    thread: std::thread::ThreadId,
+    live: AtomicBool,
+    cancelled: AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+// SAFETY: `user_data` is never dereferenced by camwire; it goes back to the callback only on
+// the thread the caller made the fetch call on (checked in `report`).
+unsafe impl Send for CProgress {}
+// SAFETY: as above; the other fields are Sync.
+unsafe impl Sync for CProgress {}
+
+impl CProgress {
+    fn report(&self, p: FetchProgress) {
+        if !self.live.load(Ordering::Acquire)
+            || self.cancelled.load(Ordering::Acquire)
+            || std::thread::current().id() != self.thread
+        {
+            return;
+        }
+        let v = camwire_fetch_progress {
+            struct_size: std::mem::size_of::<camwire_fetch_progress>(),
+            media_done_secs: p.media_done_secs,
+            media_total_secs: p.media_total_secs,
+            wall_secs: p.wall_secs,
+            frames: p.frames,
+        };
+        // SAFETY: the caller's callback with its own user_data and a struct that lives for
+        // the call; the thread is marked so that blocking camwire calls from it are refused.
+        let r = as_callback_thread(|| unsafe { (self.callback)(self.user_data, &v) });
+        if r != 0 {
+            self.cancelled.store(true, Ordering::Release);
+            self.wake.notify_one();
+        }
+    }
+
+    async fn cancelled(&self) {
+        while !self.cancelled.load(Ordering::Acquire) {
+            self.wake.notified().await;
+        }
+    }
+}
+
+/// Switches a progress callback off when the fetch call is over.
+struct ProgressOff<'a>(&'a CProgress);
+
+impl Drop for ProgressOff<'_> {
+    fn drop(&mut self) {
+        self.0.live.store(false, Ordering::Release);
+    }
 }
 
 /// # Safety
@@ -468,11 +637,58 @@ unsafe fn fetch_args(
         CAMWIRE_EXPORT_FRAGMENTED => OutputFormat::Fragmented,
         f => return Err(Error::invalid(format!("unknown export format {f}"))),
     };
+    // SAFETY: NULL or NUL-terminated strings per the caller.
+    let vendor_name = unsafe { opt_cstr(o.vendor, "vendor") }?;
+    let device_tz = unsafe { opt_cstr(o.device_tz, "device_tz") }?;
+    let vendor_extras = device_tz.is_some() || o.channel != 0;
+    let vendor = match vendor_name {
+        Some(name) => {
+            let vendor: Vendor = name.parse().map_err(|e: replay::UnknownVendor| {
+                Error::invalid(format!("options.vendor: {e}"))
+            })?;
+            let device_tz = device_tz
+                .map(|z| {
+                    replay::vendor::parse_time_zone(z).ok_or_else(|| {
+                        Error::invalid(format!(
+                            "options.device_tz {z:?}: not a UTC offset (+07:00), UTC or a \
+                             zone name (Asia/Ho_Chi_Minh)"
+                        ))
+                    })
+                })
+                .transpose()?;
+            Some(VendorPlayback {
+                vendor,
+                channel: o.channel.max(1),
+                device_tz,
+            })
+        }
+        None if vendor_extras => {
+            return Err(Error::invalid(
+                "options.device_tz and options.channel apply with options.vendor",
+            ));
+        }
+        None => None,
+    };
+    let progress = o.progress.map(|callback| {
+        Arc::new(CProgress {
+            callback,
+            user_data: o.progress_user_data,
+            thread: std::thread::current().id(),
+            live: AtomicBool::new(true),
+            cancelled: AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
+        })
+    });
     let mut opts = FetchOptions {
         credentials,
         fast: !o.real_time,
         camera_id,
         format,
+        vendor: vendor.as_ref().map(|v| v.vendor),
+        progress: progress.clone().map(|p| {
+            let f: Arc<dyn Fn(FetchProgress) + Send + Sync> = Arc::new(move |v| p.report(v));
+            f
+        }),
         ..FetchOptions::default()
     };
     if o.request_timeout_ms > 0 {
@@ -484,6 +700,9 @@ unsafe fn fetch_args(
         output,
         recording,
         opts,
+        vendor,
+        vendor_extras,
+        progress,
     })
 }
 
@@ -525,14 +744,17 @@ fn result_of(s: &FetchSummary) -> camwire_export_result {
 /// and actual times, gaps, the rate-control mode, the download time). The clip starts at
 /// the frame showing at `start_us` and ends at `end_us`, whatever the device sends;
 /// `camwire_verify` checks it. The device's login is used for RTSP too. `options` may be
-/// NULL for defaults. Blocks for the download.
+/// NULL for defaults. Blocks for the download; `options->progress` (if set) is called on
+/// the calling thread meanwhile and can cancel it (`camwire_fetch_progress_callback`).
 ///
 /// Errors: CAMWIRE_E_NULL_POINTER, CAMWIRE_E_INVALID_ARGUMENT (start >= end, format, several
 /// recordings cover the range), CAMWIRE_E_NOT_FOUND (no recording covers the range, or none
 /// holds footage in it), CAMWIRE_E_NO_REPLAY (the device refused replay),
 /// CAMWIRE_E_ALREADY_EXISTS (output), CAMWIRE_E_UNSUPPORTED (parameter change inside the
-/// range, struct fields this library does not know), CAMWIRE_E_CLOSED,
-/// CAMWIRE_E_WRONG_THREAD, ONVIF, RTSP and file errors.
+/// range, struct fields this library does not know), CAMWIRE_E_CANCELLED (the progress
+/// callback returned non-zero; no file written), CAMWIRE_E_CLOSED, CAMWIRE_E_WRONG_THREAD,
+/// ONVIF, RTSP and file errors. `options->vendor`, `device_tz` and `channel` apply to
+/// `camwire_fetch_url` only (CAMWIRE_E_INVALID_ARGUMENT here).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camwire_device_fetch(
     device: *const camwire_device,
@@ -547,9 +769,10 @@ pub unsafe extern "C" fn camwire_device_fetch(
         let d = unsafe { crate::error::arg(device, "device") }?.open()?;
         let f =
             unsafe { fetch_args(start_us, end_us, output, "output", options, d.creds.clone()) }?;
+        f.no_vendor("camwire_device_fetch")?;
         let out_result = out(out_result, "out_result")?;
         let dev = &d.dev;
-        let s = d.ctx.block_on(async {
+        let s = f.run(&d.ctx, async {
             let token = match &f.recording {
                 Some(t) => t.clone(),
                 None => only_recording(dev, f.start, f.end).await?,
@@ -567,8 +790,16 @@ pub unsafe extern "C" fn camwire_device_fetch(
 /// `password` (NULL: none, or the ones in the URL). `options->recording_token` must be
 /// NULL. The manifest's origin names no device.
 ///
+/// Vendor playback, for devices without a working Profile G: with `options->vendor` set
+/// (`"hikvision"`, `"dahua"`, `"uniview"` or an OEM name; `channel`, and `device_tz` for
+/// Dahua), `url` is the device's `rtsp://[user:pass@]host[:port]` and camwire plays that
+/// vendor's playback URL for `[start_us, end_us)` on it, at the device's pace (usually
+/// real time), timing frames from RTP from `start_us`, and stops at `end_us` itself.
+///
 /// Errors: as `camwire_device_fetch`; CAMWIRE_E_INVALID_ARGUMENT for a URL that is not
-/// `rtsp://` or a recording token.
+/// `rtsp://`, a recording token, an unknown `vendor` (the message lists the known names), a
+/// `device_tz` that is not a zone, a Dahua `vendor` without `device_tz`, or `device_tz` /
+/// `channel` without `vendor`; CAMWIRE_E_CANCELLED when the progress callback cancelled.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn camwire_fetch_url(
@@ -596,8 +827,17 @@ pub unsafe extern "C" fn camwire_fetch_url(
             ));
         }
         let out_result = out(out_result, "out_result")?;
-        let s = ctx.inner.block_on(async {
-            Ok(replay::fetch(url, f.start, f.end, &f.output, &f.opts).await?)
+        let url = match &f.vendor {
+            Some(v) => v.url(url, f.start, f.end).map_err(|e| match e {
+                e @ ReplayError::NeedDeviceTimeZone(_) => {
+                    Error::invalid(format!("{e} (options.device_tz)"))
+                }
+                e => Error::from(e),
+            })?,
+            None => url.to_string(),
+        };
+        let s = f.run(&ctx.inner, async {
+            Ok(replay::fetch(&url, f.start, f.end, &f.output, &f.opts).await?)
         })?;
         // SAFETY: checked non-NULL.
         unsafe { out_result.write(Box::into_raw(Box::new(result_of(&s)))) };
@@ -647,10 +887,11 @@ crate::abi::growable!(camwire_backfill_view, ended_by: *const c_char, unsafe { c
 /// that `camwire_list_ranges` and `camwire_export` see it; the span is noted in the camera's
 /// `gaps.jsonl` as `backfilled from device`. Frames start at the first keyframe at or after
 /// `start_us`. `options` (NULL for defaults): `recording_token`, `real_time` and
-/// `request_timeout_ms` apply; `format` and `camera_id` must stay at their defaults. Blocks.
+/// `request_timeout_ms` apply; `format`, `camera_id`, `progress` (a back-fill reports no
+/// progress) and the vendor fields must stay at their defaults. Blocks.
 ///
 /// Errors: as `camwire_device_fetch`; CAMWIRE_E_INVALID_ARGUMENT for a camera id that is not
-/// a plain name, or `format`/`camera_id` set.
+/// a plain name, or `format`/`camera_id`/`progress`/`vendor`/`device_tz`/`channel` set.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camwire_device_backfill(
     device: *const camwire_device,
@@ -667,12 +908,16 @@ pub unsafe extern "C" fn camwire_device_backfill(
         let camera = unsafe { cstr(camera, "camera") }?;
         // The root takes the place of the output path in the shared checks.
         let f = unsafe { fetch_args(start_us, end_us, root, "root", options, d.creds.clone()) }?;
-        if f.opts.camera_id.is_some() || !matches!(f.opts.format, OutputFormat::Progressive) {
+        if f.opts.camera_id.is_some()
+            || !matches!(f.opts.format, OutputFormat::Progressive)
+            || f.progress.is_some()
+        {
             return Err(Error::invalid(
-                "format and camera_id apply to camwire_device_fetch; a back-fill writes \
-                 recorder segments of `camera`",
+                "format, camera_id and progress apply to camwire_device_fetch; a back-fill \
+                 writes recorder segments of `camera` and reports no progress",
             ));
         }
+        f.no_vendor("camwire_device_backfill")?;
         let out_result = out(out_result, "out_result")?;
         let dev = &d.dev;
         let b = d.ctx.block_on(async {

@@ -9,6 +9,12 @@
 //! 10:00:17..10:00:19, frames 125..175; and from the built-in sim 4 s either side of its
 //! 60 s gap, frame for frame its clip by the sim's rule (frame at t = access unit
 //! floor(t / 40 ms) mod 250).
+//!
+//! The `vendor_*` tests do the same with ffi/tests/c/test_fetch_vendor.c (vendor playback
+//! and the fetch progress callback) against the same peer without the gap and with a
+//! Hikvision mount (`/Streaming/tracks/101`, UTC) and a Dahua mount (`/cam/playback`, the
+//! device's local time, UTC+7): each clip of 10:00:06..10:00:10 must be exactly source frames
+//! 150..250 and name its vendor and URL in its manifest, without the password.
 
 mod support;
 
@@ -77,11 +83,12 @@ impl Drop for Server {
     }
 }
 
-fn start_server(clip: &Path) -> Server {
+fn start_server(clip: &Path, extra: &[&str]) -> Server {
     let mut child = Command::new("/usr/bin/python3")
         .arg(root().join("core/tests/support/gst_onvif_server.py"))
         .arg(clip)
-        .args(["--start", "2026-11-25T10:00:00Z", "--gap", "4:12"])
+        .args(["--start", "2026-11-25T10:00:00Z"])
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the GStreamer ONVIF server");
@@ -121,7 +128,7 @@ fn run(mut cmd: Command, what: &str) {
     let clip = make_clip(&dir);
     let source = framemd5(&clip);
     assert_eq!(source.len(), 500);
-    let server = start_server(&clip);
+    let server = start_server(&clip, &["--gap", "4:12"]);
     let out_dir = dir.join("out");
     std::fs::create_dir_all(&out_dir).expect("mkdir out");
     cmd.args(["--xaddr", &server.xaddr, "--replay", &server.replay])
@@ -286,4 +293,170 @@ fn valgrind() {
     ))
     .arg(&exe);
     run(cmd, "valgrind");
+}
+
+// ---- vendor playback and progress (ffi/tests/c/test_fetch_vendor.c) ---------------------
+
+fn vendor_source() -> PathBuf {
+    root().join("ffi/tests/c/test_fetch_vendor.c")
+}
+
+/// Runs test_fetch_vendor (`cmd`) against a fresh server with the Hikvision and Dahua
+/// mounts, then checks the clips it left: frames, manifests.
+fn run_vendor(mut cmd: Command, what: &str) {
+    if !have("ffmpeg") {
+        assert!(std::env::var_os("CI").is_none(), "ffmpeg is not installed");
+        eprintln!("skipping: ffmpeg not installed");
+        return;
+    }
+    let dir = tmpdir(&format!("vendor-run-{}", what.replace(['+', ' '], "-")));
+    let clip = make_clip(&dir);
+    let source = framemd5(&clip);
+    assert_eq!(source.len(), 500);
+    let server = start_server(
+        &clip,
+        &[
+            "--vendor-mount",
+            "/Streaming/tracks/101",
+            "--vendor-mount",
+            "/cam/playback",
+            "--utc-offset",
+            "25200",
+        ],
+    );
+    // rtsp://127.0.0.1:PORT/recording/1 -> rtsp://127.0.0.1:PORT
+    let base = server
+        .replay
+        .rsplit_once("/recording/")
+        .map(|(b, _)| b.to_string())
+        .expect("replay url");
+    let out_dir = dir.join("out");
+    std::fs::create_dir_all(&out_dir).expect("mkdir out");
+    cmd.args(["--base", &base, "--xaddr", &server.xaddr])
+        .arg("--out")
+        .arg(&out_dir)
+        .env("RUST_BACKTRACE", "0");
+    let out = cmd.output().expect("run the C test");
+    assert_ok(&out, what);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(" passed, 0 failed"), "{what}: {stdout}");
+    eprintln!("{what}: {}", stdout.trim());
+    for (f, vendor, uri) in [
+        (
+            "hik.mp4",
+            "hikvision",
+            format!(
+                "{base}/Streaming/tracks/101?starttime=20261125T100006Z&endtime=20261125T100010Z"
+            ),
+        ),
+        (
+            "dahua.mp4",
+            "dahua",
+            format!(
+                "{base}/cam/playback?channel=1&subtype=0&starttime=2026_11_25_17_00_06&endtime=2026_11_25_17_00_10"
+            ),
+        ),
+    ] {
+        let got = framemd5(&out_dir.join(f));
+        assert_eq!(got.len(), 100, "{what}: frames of {f}");
+        assert!(
+            got == source[150..250],
+            "{what}: {f} frames differ from the source's"
+        );
+        let m =
+            std::fs::read_to_string(out_dir.join(format!("{f}.manifest.json"))).expect("manifest");
+        assert!(
+            !m.contains("pw-n0t-pr1nted"),
+            "{what}: password in {f}'s manifest"
+        );
+        let v: serde_json::Value = serde_json::from_str(&m).expect("manifest json");
+        assert_eq!(v["origin"]["kind"], "vendor-playback", "{what}: {f}");
+        assert_eq!(v["origin"]["vendor"], vendor, "{what}: {f}");
+        assert_eq!(v["origin"]["times_from"], "rtp", "{what}: {f}");
+        assert_eq!(v["origin"]["uri"], uri.as_str(), "{what}: {f}");
+        assert_eq!(v["actual"]["start"], "2026-11-25T10:00:06Z", "{what}: {f}");
+    }
+    let after = framemd5(&out_dir.join("after-cancel.mp4"));
+    assert!(
+        after == source[200..225],
+        "{what}: after-cancel.mp4 frames differ"
+    );
+    for f in ["cancel.mp4", "misuse.mp4", "root"] {
+        assert!(!out_dir.join(f).exists(), "{what}: {f} written");
+    }
+}
+
+#[test]
+fn vendor_c11_static() {
+    let dir = tmpdir("vendor-c11");
+    let exe = dir.join("test_fetch_vendor");
+    compile(&[vendor_source()], &exe, false, Link::Static, &[]);
+    run_vendor(Command::new(&exe), "C11 static");
+}
+
+#[test]
+fn vendor_cpp17_shared() {
+    let dir = tmpdir("vendor-cpp17");
+    let exe = dir.join("test_fetch_vendor");
+    compile(&[vendor_source()], &exe, true, Link::Shared, &[]);
+    run_vendor(Command::new(&exe), "C++17 shared");
+}
+
+#[test]
+fn vendor_asan_ubsan() {
+    let dir = tmpdir("vendor-asan");
+    let exe = dir.join("test_fetch_vendor");
+    compile(
+        &[vendor_source()],
+        &exe,
+        false,
+        Link::Static,
+        &[
+            "-fsanitize=address,undefined",
+            "-fno-omit-frame-pointer",
+            "-fno-sanitize-recover=all",
+        ],
+    );
+    let mut cmd = Command::new(&exe);
+    cmd.env(
+        "ASAN_OPTIONS",
+        "detect_leaks=1:abort_on_error=0:exitcode=23",
+    )
+    .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    .env(
+        "LSAN_OPTIONS",
+        format!(
+            "suppressions={}",
+            root().join("ffi/tests/c/lsan.supp").display()
+        ),
+    );
+    run_vendor(cmd, "ASan+UBSan");
+}
+
+#[test]
+fn vendor_valgrind() {
+    if !have("valgrind") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "valgrind is not installed (apt-get install valgrind)"
+        );
+        eprintln!("skipping: valgrind not installed");
+        return;
+    }
+    let dir = tmpdir("vendor-valgrind");
+    let exe = dir.join("test_fetch_vendor");
+    compile(&[vendor_source()], &exe, false, Link::Static, &[]);
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--error-exitcode=1",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite,indirect,possible",
+        "--show-leak-kinds=definite,indirect,possible",
+    ])
+    .arg(format!(
+        "--suppressions={}",
+        root().join("ffi/tests/c/valgrind.supp").display()
+    ))
+    .arg(&exe);
+    run_vendor(cmd, "valgrind");
 }
