@@ -73,6 +73,45 @@ class StreamInfo:
     def avcc(self) -> bytes:
         """The decoder configuration record (decoder extradata for ``format="avc"``): avcC for
         H.264, hvcC for H.265 (``codec`` starting with ``hvc1``)."""
+    @property
+    def tracks(self) -> tuple[StreamTrack, ...]:
+        """Every track of the camera's SDP, in SDP order: set up (video 0, audio 1, ...) with
+        its decoder configuration, or skipped with the reason."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class StreamTrack:
+    """One track of a camera's SDP as a stream sees it (``StreamInfo.tracks``)."""
+
+    @property
+    def track(self) -> int | None:
+        """The session's track number (0 video, 1.. audio: ``Frame.track``); ``None`` when
+        skipped."""
+    @property
+    def kind(self) -> Literal["video", "audio"] | None: ...
+    @property
+    def media(self) -> str:
+        """The SDP media type (``"video"``, ``"audio"``, ``"application"``, ...)."""
+    @property
+    def encoding(self) -> str:
+        """The SDP encoding name, upper-cased (``"H264"``, ``"MPEG4-GENERIC"``, ``"PCMU"``)."""
+    @property
+    def codec(self) -> str:
+        """RFC 6381 codec string (``"avc1.4d401e"``, ``"mp4a.40.2"``) or sample entry
+        (``"ulaw"``, ``"alaw"``); the SDP encoding name (``"G726-32"``) for codecs camwire
+        does not handle."""
+    @property
+    def clock_rate(self) -> int: ...
+    @property
+    def channels(self) -> int | None: ...
+    @property
+    def skipped(self) -> str | None:
+        """Why the track is not set up; ``None`` when it is."""
+    @property
+    def config(self) -> bytes:
+        """avcC or hvcC (video), AudioSpecificConfig (AAC); empty for G.711 and codecs camwire
+        does not handle."""
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -85,11 +124,26 @@ class FrameBuffer:
 
 @final
 class Frame:
-    """One picture with its times."""
+    """One picture (or, from a stream opened with ``audio=``, one audio frame) with its
+    times."""
 
     @property
+    def track(self) -> int:
+        """0 for video, 1.. for audio (``StreamTrack.track``)."""
+    @property
+    def kind(self) -> Literal["video", "audio"]: ...
+    @property
+    def codec(self) -> Literal["h264", "h265", "aac", "pcmu", "pcma"]: ...
+    @property
+    def clock_rate(self) -> int:
+        """Ticks per second of ``pts``/``dts``: 90000 for video, the RTP clock for audio."""
+    @property
+    def samples(self) -> int:
+        """Samples per channel of an audio frame (its duration in ``clock_rate`` ticks); 0
+        for video."""
+    @property
     def pts(self) -> int:
-        """Presentation time in 90 kHz ticks."""
+        """Presentation time in ``clock_rate`` ticks."""
     @property
     def dts(self) -> int: ...
     @property
@@ -101,7 +155,9 @@ class Frame:
     def size(self) -> int: ...
     @property
     def data(self) -> memoryview:
-        """Read-only memoryview over the Rust buffer (no copy; the same object each time)."""
+        """Read-only memoryview over the Rust buffer (no copy; the same object each time): a
+        picture in ``format``; an audio frame's bytes as sent (raw AAC access unit, G.711
+        samples)."""
     @property
     def wallclock(self) -> datetime:
         """Wall-clock time of the picture, timezone-aware UTC."""
@@ -117,8 +173,10 @@ class Frame:
 
 @final
 class Stream:
-    """Live H.264 frames from an RTSP camera (iterator, async iterator, context manager,
-    async context manager; ``await Stream.connect(...)`` opens without blocking the loop)."""
+    """Live H.264/H.265 frames from an RTSP camera (iterator, async iterator, context manager,
+    async context manager; ``await Stream.connect(...)`` opens without blocking the loop).
+    ``audio="first"`` or ``"all"`` also yields audio frames (``frame.kind == "audio"``); the
+    default ``"no"`` yields pictures only."""
 
     def __new__(
         cls,
@@ -128,6 +186,7 @@ class Stream:
         transport: Literal["tcp", "udp"] = "tcp",
         timeout: float = 10.0,
         format: Literal["avc", "annexb"] = "avc",
+        audio: Literal["no", "first", "all"] = "no",
     ) -> Self: ...
     @staticmethod
     def connect(
@@ -137,6 +196,7 @@ class Stream:
         transport: Literal["tcp", "udp"] = "tcp",
         timeout: float = 10.0,
         format: Literal["avc", "annexb"] = "avc",
+        audio: Literal["no", "first", "all"] = "no",
     ) -> asyncio.Future[Stream]:
         """``await Stream.connect(...)``: opens without blocking the event loop."""
     @property

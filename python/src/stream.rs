@@ -4,14 +4,19 @@
 //! one Rust `Vec` in AVC or Annex B form; the receive buffers go back to the depacketizer at
 //! once (`LiveStream::recycle`). Python sees that `Vec` through the buffer protocol
 //! ([`FrameBuffer`]): `frame.data` is a read-only `memoryview` of it, no second copy.
+//!
+//! Tracks: `Stream(url)` plays video only (`audio="no"`, the default), so code written when
+//! every frame was a picture keeps working on cameras with a microphone; `audio="first"` or
+//! `"all"` also yields audio frames (`frame.kind == "audio"`, track 1, 2, ...). `info.tracks`
+//! lists every track of the camera's SDP, set up or skipped.
 
 use crate::errors::{self, Family};
 use crate::records::{self, Fields};
 use crate::runtime::{drop_in_runtime, runtime, seconds, wait};
 use camwire::Credentials;
 use camwire::onvif::error::redact_url;
-use camwire::rtsp::{SourceOptions, Transport};
-use camwire::stream::{LiveStream, StreamError, StreamInfo};
+use camwire::rtsp::{AudioChoice, SourceOptions, TrackKind, Transport};
+use camwire::stream::{Codec, LiveStream, StreamError, StreamInfo, TrackDescription};
 use pyo3::exceptions::{PyBufferError, PyStopAsyncIteration};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -26,6 +31,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Frame>()?;
     m.add_class::<FrameBuffer>()?;
     m.add_class::<PyStreamInfo>()?;
+    m.add_class::<StreamTrack>()?;
     Ok(())
 }
 
@@ -78,6 +84,11 @@ struct Inner {
 
 /// A frame's payload and times, made without the GIL.
 struct RawFrame {
+    track: usize,
+    kind: TrackKind,
+    codec: Codec,
+    clock_rate: u32,
+    samples: u32,
     data: Vec<u8>,
     pts: i64,
     dts: i64,
@@ -120,6 +131,11 @@ async fn next_raw(inner: Arc<Inner>) -> Result<Option<RawFrame>, NextError> {
         Format::AnnexB => frame.write_annexb(&mut data),
     }
     let raw = RawFrame {
+        track: frame.track,
+        kind: frame.kind,
+        codec: frame.codec,
+        clock_rate: frame.clock_rate,
+        samples: frame.samples(),
         data,
         pts: frame.pts,
         dts: frame.dts,
@@ -139,6 +155,11 @@ async fn next_raw(inner: Arc<Inner>) -> Result<Option<RawFrame>, NextError> {
 
 fn make_frame(py: Python<'_>, raw: RawFrame, format: Format) -> PyResult<Frame> {
     Ok(Frame {
+        track: raw.track,
+        kind: kind_name(raw.kind),
+        codec: codec_name(raw.codec),
+        clock_rate: raw.clock_rate,
+        samples: raw.samples,
         pts: raw.pts,
         dts: raw.dts,
         keyframe: raw.keyframe,
@@ -149,6 +170,23 @@ fn make_frame(py: Python<'_>, raw: RawFrame, format: Format) -> PyResult<Frame> 
         buffer: Py::new(py, FrameBuffer { data: raw.data })?,
         view: PyOnceLock::new(),
     })
+}
+
+fn kind_name(k: TrackKind) -> &'static str {
+    match k {
+        TrackKind::Video => "video",
+        TrackKind::Audio => "audio",
+    }
+}
+
+fn codec_name(c: Codec) -> &'static str {
+    match c {
+        Codec::H264 => "h264",
+        Codec::H265 => "h265",
+        Codec::Aac => "aac",
+        Codec::Pcmu => "pcmu",
+        Codec::Pcma => "pcma",
+    }
 }
 
 pub(crate) fn credentials(
@@ -162,7 +200,8 @@ pub(crate) fn credentials(
     }
 }
 
-/// Live H.264 frames from an RTSP camera.
+/// Live H.264 or H.265 frames from an RTSP camera, and its audio frames when asked
+/// (`audio="first"` or `"all"`; the default `"no"` yields pictures only).
 ///
 /// Opening connects, plays and waits (at most `timeout`) until the stream description (SPS/PPS)
 /// is known, so `info` is always set. Iterate with `for frame in stream` or
@@ -177,7 +216,9 @@ pub struct Stream {
 #[pymethods]
 impl Stream {
     #[new]
-    #[pyo3(signature = (url, user=None, password=None, transport="tcp", timeout=10.0, format="avc"))]
+    // The Python signature: keyword arguments with defaults, as `Stream(...)` documents.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (url, user=None, password=None, transport="tcp", timeout=10.0, format="avc", audio="no"))]
     fn new(
         py: Python<'_>,
         url: String,
@@ -186,8 +227,9 @@ impl Stream {
         transport: &str,
         timeout: f64,
         format: &str,
+        audio: &str,
     ) -> PyResult<Self> {
-        let o = Opening::new(url, user, password, transport, timeout, format)?;
+        let o = Opening::new(url, user, password, transport, timeout, format, audio)?;
         let (format, shown) = (o.format, redact_url(&o.url));
         let live = wait(py, o.open())?.map_err(errors::from_stream)?;
         Ok(Stream::opened(live, format, shown))
@@ -197,7 +239,8 @@ impl Stream {
     /// connection is made on camwire's runtime, so the event loop goes on meanwhile
     /// (cancelling the await abandons the attempt).
     #[staticmethod]
-    #[pyo3(signature = (url, user=None, password=None, transport="tcp", timeout=10.0, format="avc"))]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (url, user=None, password=None, transport="tcp", timeout=10.0, format="avc", audio="no"))]
     fn connect<'py>(
         py: Python<'py>,
         url: String,
@@ -206,8 +249,9 @@ impl Stream {
         transport: &str,
         timeout: f64,
         format: &str,
+        audio: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let o = Opening::new(url, user, password, transport, timeout, format)?;
+        let o = Opening::new(url, user, password, transport, timeout, format, audio)?;
         let (format, shown) = (o.format, redact_url(&o.url));
         spawn_for_asyncio(py, async move {
             let r = o.open().await;
@@ -250,15 +294,15 @@ impl Stream {
     /// The stream description (codec, size, frame rate, avcC), updated when the camera
     /// changes its SPS/PPS.
     #[getter]
-    fn info(&self) -> PyResult<PyStreamInfo> {
+    fn info(&self, py: Python<'_>) -> PyResult<PyStreamInfo> {
         let info = self
             .inner
             .info
             .lock()
             .map_err(|_| errors::error(Family::Other, "stream state poisoned"))?
             .clone();
-        info.map(PyStreamInfo::from)
-            .ok_or_else(|| errors::error(Family::Protocol, "no stream description"))
+        let info = info.ok_or_else(|| errors::error(Family::Protocol, "no stream description"))?;
+        PyStreamInfo::new(py, info)
     }
 
     /// The camera URL (credentials removed).
@@ -411,6 +455,8 @@ struct Opening {
     opts: SourceOptions,
     timeout: std::time::Duration,
     format: Format,
+    /// `audio="no"`: video only (`LiveStream::open`), else the tracks `opts.audio` chooses.
+    audio: bool,
 }
 
 impl Opening {
@@ -421,12 +467,17 @@ impl Opening {
         transport: &str,
         timeout: f64,
         format: &str,
+        audio: &str,
     ) -> PyResult<Opening> {
         let format = Format::parse(format)?;
-        let opts = source_options(user, password, transport, timeout)?;
+        let mut opts = source_options(user, password, transport, timeout)?;
+        opts.audio = audio
+            .parse::<AudioChoice>()
+            .map_err(errors::invalid_input)?;
         Ok(Opening {
             url,
             timeout: opts.idle_timeout,
+            audio: opts.audio != AudioChoice::No,
             opts,
             format,
         })
@@ -434,7 +485,11 @@ impl Opening {
 
     /// Connects and waits for the stream description (see `LiveStream::wait_info`).
     async fn open(self) -> Result<LiveStream, StreamError> {
-        let mut live = LiveStream::open(&self.url, self.opts).await?;
+        let mut live = if self.audio {
+            LiveStream::open_with_audio(&self.url, self.opts).await?
+        } else {
+            LiveStream::open(&self.url, self.opts).await?
+        };
         live.wait_info(self.timeout).await?;
         Ok(live)
     }
@@ -545,21 +600,39 @@ impl Canceller {
     }
 }
 
-/// One picture. `data` is a read-only `memoryview` over the Rust buffer the picture was
-/// assembled in (AVC or Annex B, see `Stream(format=...)`); it stays valid as long as any
-/// reference to it or to the frame lives.
+/// One picture or audio frame. `data` is a read-only `memoryview` over the Rust buffer the
+/// frame was assembled in (a picture in AVC or Annex B form, see `Stream(format=...)`; an
+/// audio frame's bytes as the camera sent them: one raw AAC access unit, or G.711 samples);
+/// it stays valid as long as any reference to it or to the frame lives.
 #[pyclass(frozen, module = "camwire._camwire")]
 pub struct Frame {
-    /// Presentation time, 90 kHz ticks (RTP timestamp extended to 64 bits).
+    /// The session's track number: 0 for video, 1.. for audio (`StreamTrack.track`).
+    #[pyo3(get)]
+    track: usize,
+    /// `"video"` or `"audio"`.
+    #[pyo3(get)]
+    kind: &'static str,
+    /// `"h264"`, `"h265"`, `"aac"`, `"pcmu"` or `"pcma"`.
+    #[pyo3(get)]
+    codec: &'static str,
+    /// Ticks per second of `pts` and `dts` (90000 for video, usually the sample rate for
+    /// audio).
+    #[pyo3(get)]
+    clock_rate: u32,
+    /// Samples per channel of an audio frame (its duration in `clock_rate` ticks); 0 for
+    /// video.
+    #[pyo3(get)]
+    samples: u32,
+    /// Presentation time in `clock_rate` ticks (RTP timestamp extended to 64 bits).
     #[pyo3(get)]
     pts: i64,
-    /// Decode time (equal to `pts`: cameras send no B-frames).
+    /// Decode time (equal to `pts`: live pictures arrive in decoding order).
     #[pyo3(get)]
     dts: i64,
-    /// An IDR picture: decoding can start here.
+    /// A random access point (IDR/IRAP picture); always true for audio.
     #[pyo3(get)]
     keyframe: bool,
-    /// RTP packets lost just before this picture.
+    /// RTP packets of this track lost just before this frame.
     #[pyo3(get)]
     loss: u32,
     /// Payload size in bytes.
@@ -625,6 +698,11 @@ impl Frame {
 
 const FRAME_FIELDS: Fields = Fields {
     eq: &[
+        "track",
+        "kind",
+        "codec",
+        "clock_rate",
+        "samples",
         "pts",
         "dts",
         "keyframe",
@@ -636,6 +714,9 @@ const FRAME_FIELDS: Fields = Fields {
     ],
     // The payload is shown by its size.
     repr: &[
+        "track",
+        "kind",
+        "codec",
         "pts",
         "dts",
         "keyframe",
@@ -720,11 +801,17 @@ pub struct PyStreamInfo {
     #[pyo3(get)]
     from_sdp: bool,
     avcc: Vec<u8>,
+    tracks: Vec<Py<StreamTrack>>,
 }
 
-impl From<StreamInfo> for PyStreamInfo {
-    fn from(i: StreamInfo) -> Self {
-        PyStreamInfo {
+impl PyStreamInfo {
+    fn new(py: Python<'_>, i: StreamInfo) -> PyResult<Self> {
+        let tracks = i
+            .tracks
+            .iter()
+            .map(|t| Py::new(py, StreamTrack::from(t)))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyStreamInfo {
             codec: i.codec,
             profile: i.profile,
             profile_idc: i.profile_idc,
@@ -735,7 +822,8 @@ impl From<StreamInfo> for PyStreamInfo {
             transport: i.transport.to_string(),
             from_sdp: i.from_sdp,
             avcc: i.avcc,
-        }
+            tracks,
+        })
     }
 }
 
@@ -746,6 +834,13 @@ impl PyStreamInfo {
     #[getter]
     fn avcc<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.avcc)
+    }
+
+    /// Every track of the camera's SDP, in SDP order: set up (video track 0, audio 1, ...)
+    /// with its decoder configuration, or skipped with the reason.
+    #[getter]
+    fn tracks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+        pyo3::types::PyTuple::new(py, self.tracks.iter().map(|t| t.clone_ref(py)))
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
@@ -759,15 +854,111 @@ impl PyStreamInfo {
     }
 }
 
-const STREAM_INFO_FIELDS: Fields = Fields::all(&[
+const STREAM_INFO_FIELDS: Fields = Fields {
+    eq: &[
+        "codec",
+        "profile",
+        "profile_idc",
+        "level_idc",
+        "width",
+        "height",
+        "fps",
+        "transport",
+        "from_sdp",
+        "avcc",
+        "tracks",
+    ],
+    // The tracks repeat the video's codec and avcC: `repr` leaves them out, as
+    // `dataclasses.field(repr=False)` does.
+    repr: &[
+        "codec",
+        "profile",
+        "profile_idc",
+        "level_idc",
+        "width",
+        "height",
+        "fps",
+        "transport",
+        "from_sdp",
+        "avcc",
+    ],
+};
+
+/// One track of a camera's SDP as a stream sees it (`StreamInfo.tracks`).
+#[pyclass(frozen, module = "camwire._camwire")]
+pub struct StreamTrack {
+    /// The session's track number (0 video, 1.. audio: `Frame.track`), `None` when skipped.
+    #[pyo3(get)]
+    track: Option<usize>,
+    /// `"video"`, `"audio"`, or `None` for other media.
+    #[pyo3(get)]
+    kind: Option<&'static str>,
+    /// The SDP media type (`"video"`, `"audio"`, `"application"`, ...).
+    #[pyo3(get)]
+    media: String,
+    /// The SDP encoding name, upper-cased (`"H264"`, `"MPEG4-GENERIC"`, `"PCMU"`, ...).
+    #[pyo3(get)]
+    encoding: String,
+    /// RFC 6381 codec string (`"avc1.4d401e"`, `"mp4a.40.2"`) or sample entry (`"ulaw"`,
+    /// `"alaw"`) for codecs camwire handles, else the SDP encoding name (`"G726-32"`).
+    #[pyo3(get)]
+    codec: String,
+    /// Ticks per second of the track's timestamps.
+    #[pyo3(get)]
+    clock_rate: u32,
+    /// Audio channels, when stated.
+    #[pyo3(get)]
+    channels: Option<u16>,
+    /// Why the track is not set up, `None` when it is.
+    #[pyo3(get)]
+    skipped: Option<String>,
+    config: Vec<u8>,
+}
+
+impl From<&TrackDescription> for StreamTrack {
+    fn from(t: &TrackDescription) -> Self {
+        StreamTrack {
+            track: t.track,
+            kind: t.kind.map(kind_name),
+            media: t.media.clone(),
+            encoding: t.encoding.clone(),
+            codec: t.codec.clone(),
+            clock_rate: t.clock_rate,
+            channels: t.channels,
+            skipped: t.skipped.clone(),
+            config: t.config.clone(),
+        }
+    }
+}
+
+#[pymethods]
+impl StreamTrack {
+    /// The decoder configuration: avcC or hvcC (video), AudioSpecificConfig (AAC); empty
+    /// for G.711 and codecs camwire does not handle.
+    #[getter]
+    fn config<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.config)
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        records::repr(slf.as_any(), &STREAM_TRACK_FIELDS)
+    }
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, Self>) -> PyResult<bool> {
+        records::eq(slf.as_any(), other.as_any(), &STREAM_TRACK_FIELDS)
+    }
+    fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
+        records::hash(slf.as_any(), &STREAM_TRACK_FIELDS)
+    }
+}
+
+const STREAM_TRACK_FIELDS: Fields = Fields::all(&[
+    "track",
+    "kind",
+    "media",
+    "encoding",
     "codec",
-    "profile",
-    "profile_idc",
-    "level_idc",
-    "width",
-    "height",
-    "fps",
-    "transport",
-    "from_sdp",
-    "avcc",
+    "clock_rate",
+    "channels",
+    "skipped",
+    "config",
 ]);

@@ -182,7 +182,15 @@ def test_stream_records(sim: camwire.sim.SimCamera) -> None:
         )
         f1, f2 = next(s1), next(s1)
         assert f1 == f1 and f1 != f2
-        assert_record_repr(f1, ["pts", "dts", "keyframe", "loss", "size", "wallclock", "format"])
+        assert_record_repr(
+            f1, ["track", "kind", "codec", "pts", "dts", "keyframe", "loss", "size", "wallclock", "format"]
+        )
+        tracks = s1.info.tracks
+        assert tracks == s2.info.tracks and hash(tracks) == hash(s2.info.tracks)
+        assert_record_repr(
+            tracks[0],
+            ["track", "kind", "media", "encoding", "codec", "clock_rate", "channels", "skipped", "config"],
+        )
         with pytest.raises(TypeError):
             hash(f1)
 
@@ -194,6 +202,7 @@ def _stub_classes() -> dict[str, ast.ClassDef]:
 
 RECORDS = [
     "StreamInfo",
+    "StreamTrack",
     "Frame",
     "DiscoveredDevice",
     "DeviceInfo",
