@@ -1,5 +1,5 @@
 //! Export and verify carry audio (issue 12, read side), against real peers: a GStreamer RTSP
-//! server (`support/gst_rtsp_av_server.py`) serves an ffmpeg clip (testsrc2 H.264 + pink-noise
+//! server (`gst_rtsp_server.py --audio`) serves an ffmpeg clip (testsrc2 H.264 + pink-noise
 //! PCMU or AAC), camwire's recorder records it, and a 5 s export (progressive and fragmented)
 //! is checked with ffmpeg/ffprobe and PyAV:
 //! - `ffprobe -v error` prints nothing; the clip has the video and the audio stream;
@@ -14,10 +14,14 @@
 //!
 //! The helpers are the ones of `record_av_gstreamer.rs` (clip encoding, server, recording).
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
+
+use support::gst::{GstPeer, clip_dir};
+use support::{mp4_files, tmp};
 
 use camwire::export::{ExportOptions, OutputFormat, export, ranges, verify};
 use camwire::record::{CameraConfig, SegmentOptions, record_camera};
@@ -48,16 +52,9 @@ impl Audio {
     }
 }
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("camwire-xa-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    d
-}
-
 /// The clip, encoded once and cached in the target dir (x264 without threads: bit-identical).
 fn clip(audio: Audio) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("clips");
+    let dir = clip_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let ext = if audio == Audio::Aac { "mp4" } else { "mov" };
     let name = format!("xa-h264-{audio:?}-320x240-{CLIP_SECS}s.{ext}").to_lowercase();
@@ -90,43 +87,6 @@ fn clip(audio: Audio) -> PathBuf {
 }
 
 /// The GStreamer RTSP server, in a child process.
-struct GstServer {
-    child: Child,
-    url: String,
-}
-
-impl GstServer {
-    fn start(file: &Path, audio: Audio) -> GstServer {
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/gst_rtsp_av_server.py");
-        let arg = if audio == Audio::Aac { "aac" } else { "pcmu" };
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .arg(file)
-            .args(["--video", "h264", "--audio", arg])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the GStreamer RTSP server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("server did not start: {line:?}"))
-            .trim()
-            .to_string();
-        GstServer { child, url }
-    }
-}
-
-impl Drop for GstServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn record(url: &str, root: &Path) {
     let cfg = CameraConfig {
         id: "cam".into(),
@@ -155,23 +115,6 @@ fn record(url: &str, root: &Path) {
             .expect("record")
     });
     assert!(report.ended_by_camera, "{report:?}");
-}
-
-fn mp4_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "mp4") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Runs a tool, asserting success and an empty stderr (`-v error` prints nothing).
@@ -420,9 +363,13 @@ fn av_offsets(f: &Path, rec: &Path, audio: Audio) -> (f64, f64) {
 fn check(audio: Audio) {
     let name = format!("{audio:?}").to_lowercase();
     let source = clip(audio);
-    let server = GstServer::start(&source, audio);
-    let root = tmpdir(&name);
-    record(&server.url, &root);
+    let kind = if audio == Audio::Aac { "aac" } else { "pcmu" };
+    let server = GstPeer::start(
+        "gst_rtsp_server.py",
+        [source.to_str().unwrap(), "--audio", kind],
+    );
+    let root = tmp(&format!("xa-{name}"));
+    record(server.url(), &root);
     drop(server);
     let files = mp4_files(&root);
     assert_eq!(files.len(), 1, "{files:?}");

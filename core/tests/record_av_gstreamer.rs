@@ -1,5 +1,5 @@
 //! Audio and video recorded together against a real peer (issue 12): a GStreamer RTSP server
-//! (gst-rtsp-server 1.22, `support/gst_rtsp_av_server.py`: qtdemux, `rtph26Xpay`, and
+//! (gst-rtsp-server 1.22, `gst_rtsp_server.py --video --audio`: qtdemux, `rtph26Xpay`, and
 //! `rtpmp4gpay` (RFC 3640 AAC-hbr) / `rtppcmupay` / `rtppcmapay`) serves a clip made by ffmpeg;
 //! camwire's recorder ([`camwire::record::record_camera`], default `--audio first`) records
 //! it into one file.
@@ -21,10 +21,14 @@
 //!
 //! Clips are 12 s in CI; `CAMWIRE_AV_SECS=60` runs the issue's 60 s acceptance.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
+
+use support::gst::{GstPeer, clip_dir, video_md5s};
+use support::{mp4_files, tmp};
 
 use camwire::record::{CameraConfig, SegmentOptions, record_camera};
 use camwire::rtsp::{SourceOptions, Transport};
@@ -77,19 +81,11 @@ impl Audio {
     }
 }
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("camwire-av-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    d
-}
-
 /// The clip, encoded once per length and cached in the target dir (x265 and x264 without
 /// threads: every encode is bit-identical, so racing test processes write the same file).
 fn clip(video: Video, audio: Audio) -> PathBuf {
     let secs = clip_secs();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("clips");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = clip_dir();
     let ext = if audio == Audio::Aac { "mp4" } else { "mov" };
     let name = format!("av-{video:?}-{audio:?}-320x240-{secs}s-t1.{ext}").to_lowercase();
     let path = dir.join(&name);
@@ -130,27 +126,6 @@ fn clip(video: Video, audio: Audio) -> PathBuf {
     assert!(out.status.success(), "ffmpeg encoding the clip: {out:?}");
     std::fs::rename(&part, &path).unwrap();
     path
-}
-
-/// Per-frame MD5s of the decoded video, in presentation order.
-fn video_md5s(input: &Path) -> Vec<String> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(input)
-        .args(["-map", "0:v:0", "-f", "framemd5", "-"])
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}: {}",
-        input.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_string()))
-        .collect()
 }
 
 /// The audio packets as stored (`-c copy`): (presentation time in seconds, MD5 of the bytes).
@@ -233,63 +208,6 @@ fn probe(f: &Path) -> Vec<(String, String, String, f64)> {
         .collect()
 }
 
-/// The GStreamer RTSP server, in a child process.
-struct GstServer {
-    child: Child,
-    url: String,
-}
-
-impl GstServer {
-    fn start(file: &Path, video: Video, audio: Audio) -> GstServer {
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/gst_rtsp_av_server.py");
-        let codec = if video == Video::H264 { "h264" } else { "h265" };
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .arg(file)
-            .args(["--video", codec, "--audio", audio.server_arg()])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect(
-                "start the GStreamer RTSP server (python3-gst-1.0, gir1.2-gst-rtsp-server-1.0)",
-            );
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("server did not start: {line:?}"))
-            .trim()
-            .to_string();
-        GstServer { child, url }
-    }
-}
-
-impl Drop for GstServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn mp4_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "mp4") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Records the whole clip into one file under `root/cam/...`.
 fn record(url: &str, transport: Transport, root: &Path) -> camwire::record::CameraReport {
     let cfg = CameraConfig {
@@ -331,9 +249,19 @@ fn check(video: Video, audio: Audio, transport: Transport) {
     let want_video = video_md5s(&source);
     assert_eq!(want_video.len(), clip_secs() * FPS);
 
-    let server = GstServer::start(&source, video, audio);
-    let root = tmpdir(&name);
-    let report = record(&server.url, transport, &root);
+    let codec = if video == Video::H264 { "h264" } else { "h265" };
+    let server = GstPeer::start(
+        "gst_rtsp_server.py",
+        [
+            source.to_str().unwrap(),
+            "--video",
+            codec,
+            "--audio",
+            audio.server_arg(),
+        ],
+    );
+    let root = tmp(&format!("av-{name}"));
+    let report = record(server.url(), transport, &root);
     assert!(report.ended_by_camera, "{report:?}");
     assert_eq!(report.depacketizer.lost_packets, 0, "{report:?}");
     let files = mp4_files(&root);

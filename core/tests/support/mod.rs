@@ -2,6 +2,8 @@
 //! and the ffmpeg/ffprobe checks that judge them (validators written by others, not us).
 #![allow(dead_code)]
 
+pub mod gst;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
