@@ -1,5 +1,5 @@
 //! B-frames end to end against a real peer (issue 12 item 5): a GStreamer RTSP server
-//! (`examples/tests/support/gst_rtsp_server.py`: `h264parse ! rtph264pay`) serves an H.264
+//! (`examples/tests/support/gst_rtsp_server.py`: `h264parse ! rtph264pay`, or `--video h265`) serves an H.264
 //! High clip that x264 encoded with two B-frames (`-bf 2`, b-pyramid: the SPS states
 //! `max_num_reorder_frames` 2); camwire's recorder records it over TCP until the server's
 //! RTCP BYE, in 4 s files.
@@ -18,10 +18,13 @@
 //! The clip (320x240, 25 fps, 10 s, keyframe every 50 frames) is encoded once with one x264
 //! thread (bit-identical on every run) and cached in the target dir.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
+
+use support::gst::GstPeer;
 
 use camwire::export::{ExportOptions, OutputFormat, export, ranges, verify};
 use camwire::record::{CameraConfig, SegmentOptions, record_camera};
@@ -160,48 +163,6 @@ fn ffprobe_packets(f: &Path) -> Vec<(i64, i64)> {
         .collect()
 }
 
-/// The GStreamer RTSP server, in a child process.
-struct GstServer {
-    child: Child,
-    url: String,
-}
-
-impl GstServer {
-    /// `script`: `gst_rtsp_server.py` (H.264, in examples/tests/support) or
-    /// `gst_rtsp_h265_server.py` (in core/tests/support).
-    fn start(file: &Path, script: &str) -> GstServer {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let script = if script.contains("h265") {
-            root.join("tests/support").join(script)
-        } else {
-            root.join("../examples/tests/support").join(script)
-        };
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .arg(file)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the GStreamer RTSP server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("server did not start: {line:?}"))
-            .trim()
-            .to_string();
-        GstServer { child, url }
-    }
-}
-
-impl Drop for GstServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn mp4_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -219,16 +180,19 @@ fn mp4_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Records `source` (served by `script`) over TCP in 4 s files until the server's BYE and
+/// Records `source` (served by `gst_rtsp_server.py --video <codec>`) over TCP in 4 s files until the server's BYE and
 /// checks every file: ffprobe silent, decode times strictly increasing and never after the
 /// presentation time, reordering kept, and the decoded frames equal `want` in display order.
 /// Returns the recording root.
-fn record_and_check(source: &Path, script: &str, name: &str, want: &[String]) -> PathBuf {
-    let server = GstServer::start(source, script);
+fn record_and_check(source: &Path, codec: &str, name: &str, want: &[String]) -> PathBuf {
+    let server = GstPeer::start(
+        "gst_rtsp_server.py",
+        [source.to_str().unwrap(), "--video", codec],
+    );
     let root = tmpdir(name);
     let cfg = CameraConfig {
         id: "cam".into(),
-        url: server.url.clone(),
+        url: server.url().to_string(),
         source: SourceOptions {
             transport: Transport::Tcp,
             ..SourceOptions::default()
@@ -302,7 +266,7 @@ fn h264_bframes_recorded_in_display_order_exported_and_verified() {
         "the source clip has B-frames"
     );
 
-    let root = record_and_check(&source, "gst_rtsp_server.py", "h264", &want);
+    let root = record_and_check(&source, "h264", "h264", &want);
 
     // A 5 s progressive export from 2.5 s in.
     let listing = ranges(&root, "cam", None, None).expect("ranges");
@@ -398,6 +362,6 @@ fn h265_bframes_recorded_in_display_order() {
         src_pkts.windows(2).any(|w| w[1].0 < w[0].0),
         "the source clip has B-frames"
     );
-    let root = record_and_check(&source, "gst_rtsp_h265_server.py", "h265", &want);
+    let root = record_and_check(&source, "h265", "h265", &want);
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -1,6 +1,6 @@
 //! H.265 end to end against a real peer (issue 12, first slice): a GStreamer RTSP server
 //! (gst-rtsp-server 1.22, `h265parse ! rtph265pay config-interval=-1`,
-//! `support/gst_rtsp_h265_server.py`) serves an x265 clip; camwire's recorder
+//! `gst_rtsp_server.py --video h265`) serves an x265 clip; camwire's recorder
 //! ([`camwire::record::record_camera`]) records it, export cuts 5 s out of it, verify checks
 //! the manifest.
 //!
@@ -25,10 +25,13 @@
 //! bit-identical and parallel test processes may race to write them) and cached in the
 //! target dir.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
+
+use support::gst::GstPeer;
 
 use camwire::export::{ExportOptions, OutputFormat, export, ranges, verify};
 use camwire::record::{CameraConfig, SegmentOptions, record_camera};
@@ -197,44 +200,6 @@ fn hvcc_of(f: &Path) -> Vec<u8> {
     data[at + 4..at - 4 + size].to_vec()
 }
 
-/// The GStreamer RTSP server, in a child process.
-struct GstServer {
-    child: Child,
-    url: String,
-}
-
-impl GstServer {
-    fn start(file: &Path) -> GstServer {
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/gst_rtsp_h265_server.py");
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .arg(file)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect(
-                "start the GStreamer RTSP server (python3-gst-1.0, gir1.2-gst-rtsp-server-1.0)",
-            );
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("server did not start: {line:?}"))
-            .trim()
-            .to_string();
-        GstServer { child, url }
-    }
-}
-
-impl Drop for GstServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn mp4_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -292,9 +257,12 @@ fn check_recording(gop: Gop, transport: Transport, name: &str) {
         Gop::Cra => assert_eq!((idr, cra), (1, CLIP_SECS - 1), "source keyframes"),
     }
 
-    let server = GstServer::start(&source);
+    let server = GstPeer::start(
+        "gst_rtsp_server.py",
+        [source.to_str().unwrap(), "--video", "h265"],
+    );
     let root = tmpdir(name);
-    let report = record(&server.url, transport, &root);
+    let report = record(server.url(), transport, &root);
     assert!(report.ended_by_camera, "{report:?}");
     assert_eq!(report.segments.skipped_frames, 0, "{report:?}");
     assert_eq!(report.depacketizer.lost_packets, 0, "{report:?}");
@@ -403,11 +371,14 @@ fn h265_cra_keyframes_recorded_over_udp_exported_and_verified() {
 #[test]
 fn h265_hvcc_is_byte_identical_to_ffmpeg_recording_the_same_stream() {
     let source = clip(Gop::Idr);
-    let server = GstServer::start(&source);
+    let server = GstPeer::start(
+        "gst_rtsp_server.py",
+        [source.to_str().unwrap(), "--video", "h265"],
+    );
     let dir = tmpdir("hvcc");
     let theirs = dir.join("ffmpeg.mp4");
     let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-rtsp_transport", "tcp", "-i", &server.url])
+        .args(["-v", "error", "-rtsp_transport", "tcp", "-i", server.url()])
         .args(["-c", "copy", "-tag:v", "hvc1", "-frames:v", "30"])
         .arg(&theirs)
         .output()
@@ -415,9 +386,12 @@ fn h265_hvcc_is_byte_identical_to_ffmpeg_recording_the_same_stream() {
     assert!(out.status.success(), "{out:?}");
     drop(server);
 
-    let server = GstServer::start(&source);
+    let server = GstPeer::start(
+        "gst_rtsp_server.py",
+        [source.to_str().unwrap(), "--video", "h265"],
+    );
     let root = dir.join("rec");
-    let report = record(&server.url, Transport::Tcp, &root);
+    let report = record(server.url(), Transport::Tcp, &root);
     let files = mp4_files(&root);
     assert!(!files.is_empty(), "{report:?}");
     let theirs = hvcc_of(&theirs);
@@ -435,14 +409,17 @@ fn h265_live_stream_reports_hvc1_and_irap_keyframes() {
     use camwire::fmp4::VideoCodec;
     use camwire::stream::{LiveStream, probe};
     let source = clip(Gop::Cra);
-    let server = GstServer::start(&source);
+    let server = GstPeer::start(
+        "gst_rtsp_server.py",
+        [source.to_str().unwrap(), "--video", "h265"],
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
         let info = probe(
-            &server.url,
+            server.url(),
             SourceOptions::default(),
             Duration::from_secs(10),
         )
@@ -454,7 +431,7 @@ fn h265_live_stream_reports_hvc1_and_irap_keyframes() {
         assert_eq!(info.profile, "Main");
         assert_eq!(&info.avcc[..2], &[1, 1], "hvcC: version 1, Main profile");
 
-        let mut live = LiveStream::open(&server.url, SourceOptions::default())
+        let mut live = LiveStream::open(server.url(), SourceOptions::default())
             .await
             .expect("open");
         let info = live

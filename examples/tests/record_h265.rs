@@ -1,5 +1,5 @@
 //! The `camwire` CLI on an H.265 camera (issue 12, first slice): a GStreamer RTSP server
-//! (`core/tests/support/gst_rtsp_h265_server.py`: `h265parse ! rtph265pay`) serves a 12 s
+//! (`gst_rtsp_server.py --video h265`: `h265parse ! rtph265pay`) serves a 12 s
 //! x265 clip with CRA keyframes (open GOP, no B-frames).
 //!
 //! - `camwire probe --json` reports `hvc1.1.6.L…`, H.265, Main, 320x240;
@@ -9,47 +9,10 @@
 //! - `camwire export` cuts 5 s and `camwire verify` says OK.
 
 mod support;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use support::*;
-
-/// The H.265 GStreamer RTSP server in a child process.
-struct H265Server {
-    child: Child,
-    url: String,
-}
-
-impl H265Server {
-    fn start(file: &Path) -> H265Server {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../core/tests/support/gst_rtsp_h265_server.py");
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .arg(file)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the GStreamer RTSP server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read server line");
-        let url = line
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("server did not start: {line:?}"))
-            .trim()
-            .to_string();
-        H265Server { child, url }
-    }
-}
-
-impl Drop for H265Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// 12 s of testsrc2 320x240 at 25 fps, x265 with a CRA keyframe every second after the first
 /// IDR, no B-frames; deterministic (no thread pools), cached in the target dir.
@@ -117,7 +80,7 @@ fn assert_h265_file(f: &Path) {
 #[test]
 fn probe_record_export_verify_an_h265_camera() {
     let src = h265_clip();
-    let server = H265Server::start(&src);
+    let server = GstServer::start_with(&src, &["--video", "h265"]);
 
     let r = camwire(&["probe", "--url", &server.url, "--json"]);
     assert_ok(&r, "camwire probe");

@@ -106,10 +106,16 @@ pub struct GstServer {
 
 impl GstServer {
     pub fn start(file: &Path) -> GstServer {
+        Self::start_with(file, &[])
+    }
+
+    /// With more arguments for the script (`--video h265`, `--audio pcmu`, ...).
+    pub fn start_with(file: &Path, args: &[&str]) -> GstServer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/gst_rtsp_server.py");
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
             .arg(file)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
