@@ -26,12 +26,12 @@
 //! The clip is encoded once (x264 with one thread, so every encode is bit-identical and
 //! parallel test processes may race to write it) and cached in the target dir.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod export_support;
+mod support;
 
 use camwire::rtp::{DepacketizerOptions, H264Depacketizer, RtpPacket};
 use camwire::rtsp::client::{
@@ -39,6 +39,7 @@ use camwire::rtsp::client::{
 };
 use camwire::rtsp::rtcp::{RtcpEvent, parse_compound};
 use export_support::{assert_decodes_cleanly, framemd5, tmpdir};
+use support::gst::GstPeer;
 use url::Url;
 
 /// Frames per second of the clip.
@@ -81,45 +82,6 @@ fn source_frames() -> Vec<String> {
     let source = framemd5(&clip(), &[]);
     assert_eq!(source.len(), CLIP_FRAMES);
     source
-}
-
-/// The GStreamer RTSP server the CLI tests use, in a child process.
-struct GstServer {
-    child: Child,
-    url: Url,
-}
-
-impl GstServer {
-    fn start(file: &Path) -> GstServer {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../examples/tests/support/gst_rtsp_server.py");
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .arg(file)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect(
-                "start the GStreamer RTSP server (python3-gst-1.0, gir1.2-gst-rtsp-server-1.0)",
-            );
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("server did not start: {line:?}"));
-        GstServer {
-            url: Url::parse(url.trim()).unwrap(),
-            child,
-        }
-    }
-}
-
-impl Drop for GstServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// What one session received.
@@ -310,8 +272,8 @@ fn rtp_info(reply: &PlayReply) -> (u16, u32) {
 /// PLAY with `Range: npt=<start>-`: the frames from 5 s (frame 125, a keyframe) to the end.
 async fn range_starts_at_5s(transport: SetupTransport, start: f64) {
     let source = source_frames();
-    let server = GstServer::start(&clip());
-    let mut s = Session::open(server.url.clone(), transport).await;
+    let server = GstPeer::start("gst_rtsp_server.py", [clip()]);
+    let mut s = Session::open(Url::parse(server.url()).unwrap(), transport).await;
     let t0 = Instant::now();
     let reply = s.play(Range::Npt { start, end: None }).await;
     assert!(!s.read_until(|_| false).await);
@@ -338,8 +300,8 @@ async fn range_starts_at_5s(transport: SetupTransport, start: f64) {
 /// second, PLAY without Range, read to BYE.
 async fn pause_then_play_resumes(transport: SetupTransport) {
     let source = source_frames();
-    let server = GstServer::start(&clip());
-    let mut s = Session::open(server.url.clone(), transport).await;
+    let server = GstPeer::start("gst_rtsp_server.py", [clip()]);
+    let mut s = Session::open(Url::parse(server.url()).unwrap(), transport).await;
     let t0 = Instant::now();
     let first = s
         .play(Range::Npt {
