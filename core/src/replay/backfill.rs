@@ -6,6 +6,10 @@
 //! with `hvcC`, as the recorder writes them); a parameter-set change starts a new file, as
 //! in recording.
 //!
+//! Audio: the tracks [`FetchOptions::audio`] asks for go into the segments beside the
+//! video, as the recorder writes them; each frame is placed on the video's RTP clock by its
+//! wall clock (see `super::audio` for where that comes from) and cut to T1..T2.
+//!
 //! Frames start at the first keyframe at or after T1 (no pre-roll: the frames before T1
 //! would overlap what the recorder already holds) and stop before T2; each is stamped with
 //! its 0xABAC wall clock as the fragment's `prft`. The span written is appended to the
@@ -15,11 +19,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::audio::{AudioIn, AudioPlacer, Placed};
 use super::extension::FLAG_T;
 use super::fetch::{
     AuInfo, FetchOptions, FrameParams, ReplayError, Sink, StreamParams, Timing, connect, play_into,
 };
-use crate::export::{ExportError, Nanos, nanos_to_ntp, nanos_to_system};
+use crate::export::{ExportError, Nanos, nanos_to_ntp, nanos_to_system, nanos_to_ticks};
 use crate::frame::AccessUnit;
 use crate::record::segment::{Naming, SegmentOptions, SegmentWriter};
 use crate::record::{ClosedSegment, Gap, gaps_log};
@@ -34,6 +39,8 @@ pub struct BackfillSummary {
     pub files: Vec<ClosedSegment>,
     /// Frames written.
     pub frames: u64,
+    /// Audio frames written (all audio tracks).
+    pub audio_frames: u64,
     /// Wall clock of the first frame written.
     pub first: SystemTime,
     /// Wall clock of the last frame written.
@@ -62,19 +69,30 @@ pub async fn backfill(
     crate::export::check_camera_id(camera)?;
     let (_, mut client, t1, t2) = connect(url, start, end, opts).await?;
     let cam_dir = root.join(camera);
-    let played = play_into(&mut client, t1, t2, opts, |clock_rate, reply| {
+    let played = play_into(&mut client, t1, t2, opts, |session| {
+        let clock_rate = session.clock_rate;
+        let mut writer = SegmentWriter::new(
+            Naming::CameraDir {
+                root: root.to_path_buf(),
+                camera_id: camera.to_string(),
+            },
+            SegmentOptions::default(),
+            clock_rate,
+        );
+        let configs: Vec<_> = session.audio.iter().map(|a| a.config.clone()).collect();
+        // No file is open yet: nothing is closed.
+        writer
+            .set_audio_tracks(configs)
+            .map_err(|e| ReplayError::Output(ExportError::io(&cam_dir, e)))?;
         Ok(Backfill {
             t1,
             t2,
-            timing: Timing::new(t1, clock_rate, reply),
-            writer: SegmentWriter::new(
-                Naming::CameraDir {
-                    root: root.to_path_buf(),
-                    camera_id: camera.to_string(),
-                },
-                SegmentOptions::default(),
-                clock_rate,
-            ),
+            clock_rate,
+            timing: Timing::new(t1, session),
+            placer: AudioPlacer::new(&session.audio, clock_rate, session.video_rtptime),
+            audio_reached: vec![None; session.audio.len()],
+            video_ref: None,
+            writer,
             dir: cam_dir.clone(),
             started: false,
             done: false,
@@ -90,6 +108,7 @@ pub async fn backfill(
     let io = |e| ReplayError::Output(ExportError::io(&cam_dir, e));
     let more = p.sink.writer.finish().map_err(io)?;
     p.sink.closed.extend(more);
+    let audio_frames = p.sink.writer.stats().audio_frames;
     let b = p.sink;
     if b.frames == 0 {
         return Err(ReplayError::NoRecording {
@@ -110,6 +129,7 @@ pub async fn backfill(
     Ok(BackfillSummary {
         files: b.closed,
         frames: b.frames,
+        audio_frames,
         first: nanos_to_system(b.first),
         last: nanos_to_system(b.last),
         rate_control: p.rate_control,
@@ -123,7 +143,14 @@ pub async fn backfill(
 struct Backfill {
     t1: Nanos,
     t2: Nanos,
+    clock_rate: u32,
     timing: Timing,
+    placer: AudioPlacer,
+    /// Per audio lane: the end of its latest frame, once one came.
+    audio_reached: Vec<Option<Nanos>>,
+    /// Wall clock and RTP time of the latest video frame: audio goes onto the video's RTP
+    /// clock through it.
+    video_ref: Option<(Nanos, i64)>,
     writer: SegmentWriter,
     dir: PathBuf,
     started: bool,
@@ -134,8 +161,38 @@ struct Backfill {
     closed: Vec<ClosedSegment>,
 }
 
-impl Sink for Backfill {
-    fn take(
+impl Backfill {
+    /// Hands every audio frame that can be placed now to the writer, on the video's clock.
+    fn drain_audio(&mut self) {
+        while let Some(Placed {
+            lane,
+            mut frame,
+            wall,
+        }) = self.placer.pop()
+        {
+            let rate = self
+                .writer
+                .audio_tracks()
+                .get(lane)
+                .map_or(1, |c| c.timescale);
+            if let Some(r) = self.audio_reached.get_mut(lane) {
+                *r = Some(wall.saturating_add(crate::export::ticks_to_nanos(
+                    i64::from(frame.samples),
+                    rate,
+                )));
+            }
+            if wall >= self.t2 {
+                continue;
+            }
+            let video_ts = self
+                .video_ref
+                .map(|(vw, vts)| vts + nanos_to_ticks(wall - vw, self.clock_rate));
+            // Frames before the first file's start are dropped by the writer.
+            self.writer.push_audio(lane, &mut frame, video_ts);
+        }
+    }
+
+    fn take_video(
         &mut self,
         au: &mut AccessUnit,
         info: AuInfo,
@@ -145,6 +202,8 @@ impl Sink for Backfill {
             return Ok(Some("done".into()));
         }
         let wall = self.timing.wall_of(au, &info);
+        self.placer.on_video(wall, au.timestamp, info.arrival);
+        self.video_ref = Some((wall, au.timestamp));
         if wall >= self.t2 {
             self.done = true;
             return Ok(Some("end time reached".into()));
@@ -186,8 +245,35 @@ impl Sink for Backfill {
         }
         Ok(None)
     }
+}
+
+impl Sink for Backfill {
+    fn take(
+        &mut self,
+        au: &mut AccessUnit,
+        info: AuInfo,
+        params: FrameParams<'_>,
+    ) -> Result<Option<String>, ReplayError> {
+        let r = self.take_video(au, info, params);
+        self.drain_audio();
+        r
+    }
 
     fn done(&self) -> bool {
         self.done
+    }
+
+    fn take_audio(&mut self, a: AudioIn) -> Result<(), ReplayError> {
+        self.placer.push(a);
+        self.drain_audio();
+        Ok(())
+    }
+
+    fn audio_wanted(&self) -> bool {
+        self.frames > 0
+            && self
+                .audio_reached
+                .iter()
+                .any(|r| r.is_some_and(|end| end < self.last.min(self.t2)))
     }
 }

@@ -44,6 +44,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
+use super::audio::{AudioIn, AudioLane, AudioPlacer, Placed, rtptime_of};
 use super::extension::ReplayExtension;
 use super::manifest::{DeviceOrigin, FlagCounts, Origin, ReplayManifest};
 use crate::credentials::Credentials;
@@ -51,20 +52,23 @@ use crate::export::index::show;
 use crate::export::manifest::{
     MANIFEST_FORMAT, Manifest, ManifestGap, ManifestOutput, Span, hex, manifest_path,
 };
+use crate::export::manifest::{MANIFEST_FORMAT_AV, ManifestTrack};
 use crate::export::mp4_writer::{
-    ChunkLayout, ClipSample, Edit, fragment_header, fragmented_video_moov, ftyp, mdat_header,
-    mdat_header_len, progressive_video_moov,
+    AudioEdit, ChunkLayout, ClipAudio, ClipSample, Edit, TrafRun, fragment_header_tracks,
+    fragmented_av_moov, ftyp, mdat_header, mdat_header_len, progressive_av_moov,
 };
 use crate::export::{
     ExportError, Nanos, OutputFormat, nanos_to_ntp, nanos_to_ticks, system_to_nanos, ticks_to_nanos,
 };
-use crate::fmp4::{VideoCodec, VideoConfig};
+use crate::fmp4::{AudioConfig, TRACK_ID, VideoCodec, VideoConfig, audio_track_id};
 use crate::frame::{AccessUnit, ParameterSets};
 use crate::h264::AvcDecoderConfig;
 use crate::h265::HevcDecoderConfig;
 use crate::record::ingest::{fmtp_line, h265_options, section_codec};
+use crate::rtp::audio::AudioDepacketizer;
 use crate::rtp::h265::{H265Depacketizer, H265Fmtp, H265ParameterSets};
 use crate::rtp::{DepacketizerOptions, H264Depacketizer, RtpPacket};
+use crate::rtsp::AudioChoice;
 use crate::rtsp::client::{
     ClientError, ClientOptions, Packet, PlayOptions, PlayReply, Range, RtspClient, SetupTransport,
 };
@@ -107,6 +111,10 @@ pub struct FetchOptions {
     /// it, played with a plain `PLAY` (no `Require`, `Range: clock=` or `Rate-Control`);
     /// frames without 0xABAC times are timed from RTP, the first at the requested start.
     pub vendor: Option<super::Vendor>,
+    /// Audio tracks to fetch beside the video (default: the first one camwire records, AAC
+    /// or G.711), cut to the window the video presents, bytes as the device sent them.
+    /// [`AudioChoice::No`] gives exactly the video-only clip.
+    pub audio: AudioChoice,
 }
 
 /// How far a fetch is.
@@ -136,6 +144,7 @@ impl Default for FetchOptions {
             format: OutputFormat::Progressive,
             progress: None,
             vendor: None,
+            audio: AudioChoice::First,
         }
     }
 }
@@ -154,6 +163,7 @@ impl std::fmt::Debug for FetchOptions {
             .field("format", &self.format)
             .field("progress", &self.progress.as_ref().map(|_| "callback"))
             .field("vendor", &self.vendor)
+            .field("audio", &self.audio)
             .finish()
     }
 }
@@ -255,8 +265,8 @@ pub async fn fetch(
         return Err(ExportError::OutputExists(out.to_path_buf()).into());
     }
     let (url, mut client, t1, t2) = connect(url, start, end, opts).await?;
-    let played = play_into(&mut client, t1, t2, opts, |clock_rate, reply| {
-        let mut asm = Assembler::new(t1, t2, clock_rate, opts, out, reply)?;
+    let played = play_into(&mut client, t1, t2, opts, |session| {
+        let mut asm = Assembler::new(t1, t2, session, opts, out)?;
         asm.began = began;
         Ok(asm)
     })
@@ -314,6 +324,24 @@ pub(super) trait Sink {
     ) -> Result<Option<String>, ReplayError>;
     /// True once it wants nothing more.
     fn done(&self) -> bool;
+    /// Takes one audio frame of one of the session's audio lanes.
+    fn take_audio(&mut self, a: AudioIn) -> Result<(), ReplayError>;
+    /// True while, the video being over, some audio lane has not yet reached the end of
+    /// what the video gave: the download goes on for it a little (the device interleaves
+    /// the streams as it likes).
+    fn audio_wanted(&self) -> bool;
+}
+
+/// What the sink is told once the session plays.
+pub(super) struct Session<'a> {
+    /// The video's RTP clock rate.
+    pub(super) clock_rate: u32,
+    /// The PLAY answer.
+    pub(super) reply: &'a PlayReply,
+    /// `RTP-Info` `rtptime` of the video stream.
+    pub(super) video_rtptime: Option<u32>,
+    /// The audio streams set up, in lane order.
+    pub(super) audio: Vec<AudioLane>,
 }
 
 impl Sink for Assembler {
@@ -323,11 +351,29 @@ impl Sink for Assembler {
         info: AuInfo,
         params: FrameParams<'_>,
     ) -> Result<Option<String>, ReplayError> {
-        self.push(au, info, params)
+        let r = self.push(au, info, params);
+        self.drain_audio()?;
+        r
     }
 
     fn done(&self) -> bool {
         self.done
+    }
+
+    fn take_audio(&mut self, a: AudioIn) -> Result<(), ReplayError> {
+        self.placer.push(a);
+        self.drain_audio()
+    }
+
+    fn audio_wanted(&self) -> bool {
+        if self.spool.is_none() {
+            return false;
+        }
+        let dur = self.samples.last().map_or(0, |s| i64::from(s.duration));
+        let end = self
+            .t2
+            .min(self.last_wall + ticks_to_nanos(dur, self.clock_rate));
+        self.audio.iter().any(|l| l.received && l.reached < end)
     }
 }
 
@@ -528,17 +574,101 @@ async fn onvif_play(
     )
 }
 
-/// DESCRIBE, SETUP, the replay PLAY (with the Rate-Control fallback), then every access
-/// unit into the sink `make` builds (from the clock rate and the PLAY answer) until it, the
-/// device or the connection ends the download.
+/// The audio streams of a presentation to set up for `choice`: the sections camwire records
+/// (AAC, G.711; others are skipped, named in the log), the first or all of them.
+fn audio_streams(
+    p: &crate::rtsp::client::Presentation,
+    choice: AudioChoice,
+) -> Vec<(usize, AudioDepacketizer)> {
+    let mut out = Vec::new();
+    if choice == AudioChoice::No {
+        return out;
+    }
+    for (i, s) in p.streams.iter().enumerate() {
+        if !s.section.media.eq_ignore_ascii_case("audio") {
+            continue;
+        }
+        match AudioDepacketizer::from_section(&s.section) {
+            Ok(d) => {
+                out.push((i, d));
+                if choice == AudioChoice::First {
+                    break;
+                }
+            }
+            Err(e) => log::info!("replay audio stream {i} not fetched: {e}"),
+        }
+    }
+    out
+}
+
+/// One audio stream of the session: its stream index, depacketizer and the latest 0xABAC
+/// time its packets carried (wall clock, RTP time of that packet).
+struct AudioStream {
+    index: usize,
+    depack: AudioDepacketizer,
+    timed: Option<(Nanos, u32)>,
+    errors: u64,
+    /// Its RTCP BYE came.
+    ended: bool,
+}
+
+impl AudioStream {
+    /// Takes one RTP packet; the frames it completes go to `sink`.
+    fn on_packet<S: Sink>(
+        &mut self,
+        lane: usize,
+        data: bytes::Bytes,
+        reference: Nanos,
+        sink: &mut S,
+    ) -> Result<(), ReplayError> {
+        let Ok((pkt, ext)) = RtpPacket::parse_with_extension(data) else {
+            return Ok(());
+        };
+        if let Some(x) = ext.and_then(|e| ReplayExtension::from_header(&e).ok())
+            && x.has_time()
+        {
+            let w = super::extension::ntp_to_unix_nanos_near(x.ntp, reference);
+            self.timed = Some((w, pkt.timestamp));
+        }
+        if let Err(e) = self.depack.push(pkt) {
+            // The packet is dropped: a hole in the audio, not a failed fetch.
+            self.errors += 1;
+            if self.errors <= 10 {
+                log::warn!("replay audio stream {}: {e}", self.index);
+            }
+        }
+        let rate = self.depack.clock_rate();
+        while let Some(frame) = self.depack.pull() {
+            let own_wall = self.timed.map(|(w, ts)| {
+                let step = (frame.timestamp as u32).wrapping_sub(ts) as i32;
+                w.saturating_add(ticks_to_nanos(i64::from(step), rate))
+            });
+            sink.take_audio(AudioIn {
+                lane,
+                frame,
+                own_wall,
+                arrival: Instant::now(),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Longest the download goes on for audio after the video is over ([`Sink::audio_wanted`]).
+const AUDIO_DRAIN: Duration = Duration::from_secs(3);
+
+/// DESCRIBE, SETUP of the video and the audio streams [`FetchOptions::audio`] asks for, the
+/// replay PLAY (with the Rate-Control fallback), then every access unit and audio frame
+/// into the sink `make` builds (from the [`Session`]) until it, the device or the
+/// connection ends the download.
 pub(super) async fn play_into<S: Sink>(
     client: &mut RtspClient,
     t1: Nanos,
     t2: Nanos,
     opts: &FetchOptions,
-    make: impl FnOnce(u32, &PlayReply) -> Result<S, ReplayError>,
+    make: impl FnOnce(&Session<'_>) -> Result<S, ReplayError>,
 ) -> Result<Played<S>, ReplayError> {
-    let (index, clock_rate, codec, sprop, fmtp) = {
+    let (index, clock_rate, codec, sprop, fmtp, video_control, audio_found, controls) = {
         let p = client.describe().await?;
         let Some(i) = p.streams.iter().position(|s| {
             let v = &s.section;
@@ -553,15 +683,36 @@ pub(super) async fn play_into<S: Sink>(
             return Err(ReplayError::NoH264(names.join(", ")));
         };
         let s = &p.streams[i].section;
+        let controls: Vec<String> = p.streams.iter().map(|s| s.control.to_string()).collect();
         (
             i,
             s.clock_rate.max(1),
             section_codec(s),
             s.fmtp_param("sprop-parameter-sets").map(str::to_string),
             fmtp_line(s),
+            p.streams[i].control.to_string(),
+            audio_streams(p, opts.audio),
+            controls,
         )
     };
     client.setup(index, SetupTransport::Tcp).await?;
+    let mut audio: Vec<AudioStream> = Vec::new();
+    for (i, depack) in audio_found {
+        // An audio stream the device will not set up costs the audio, not the footage.
+        match client.setup(i, SetupTransport::Tcp).await {
+            Ok(_) => audio.push(AudioStream {
+                index: i,
+                depack,
+                timed: None,
+                errors: 0,
+                ended: false,
+            }),
+            Err(e) if e.status().is_some() => {
+                log::warn!("replay audio stream {i}: SETUP refused ({e}); video only");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 
     let mut refused = None;
     let mut rate_control = !opts.fast;
@@ -573,7 +724,34 @@ pub(super) async fn play_into<S: Sink>(
         onvif_play(client, t1, t2, &mut rate_control, &mut refused).await?
     };
 
-    let mut asm = make(clock_rate, &reply)?;
+    let count = 1 + audio.len();
+    let video_rtptime = if audio.is_empty() {
+        reply.rtp_info.first().and_then(|i| i.rtptime)
+    } else {
+        rtptime_of(&reply.rtp_info, &video_control, 0, count)
+    };
+    let session = Session {
+        clock_rate,
+        reply: &reply,
+        video_rtptime,
+        audio: audio
+            .iter()
+            .enumerate()
+            .map(|(n, a)| AudioLane {
+                config: a.depack.config(),
+                rtptime: controls
+                    .get(a.index)
+                    .and_then(|c| rtptime_of(&reply.rtp_info, c, n + 1, count)),
+            })
+            .collect(),
+    };
+    let mut asm = make(&session)?;
+    // 0xABAC times of audio packets are placed in the era nearest this.
+    let reference = reply
+        .range
+        .as_deref()
+        .and_then(clock_range_start)
+        .unwrap_or(t1);
     let depack_opts = DepacketizerOptions {
         // Replay comes over TCP: nothing to reorder.
         reorder_window: 0,
@@ -603,15 +781,27 @@ pub(super) async fn play_into<S: Sink>(
             },
         };
         let data = match packet {
-            Packet::Rtcp { data, .. } => {
+            Packet::Rtcp { stream, data } => {
+                // An audio stream's BYE (its source may reach the end first) ends only it.
                 if parse_compound(&data) == Some(RtcpEvent::Bye) {
-                    break "RTCP BYE".to_string();
+                    if stream == index {
+                        break "RTCP BYE".to_string();
+                    }
+                    if let Some(a) = audio.iter_mut().find(|a| a.index == stream) {
+                        a.ended = true;
+                    }
                 }
                 continue;
             }
             Packet::Rtp { stream, data } if stream == index => data,
-            Packet::Rtp { .. } => continue,
+            Packet::Rtp { stream, data } => {
+                if let Some(lane) = audio.iter().position(|a| a.index == stream) {
+                    audio[lane].on_packet(lane, data, reference, &mut asm)?;
+                }
+                continue;
+            }
         };
+        let arrival = Instant::now();
         let Ok((pkt, ext)) = RtpPacket::parse_with_extension(data) else {
             continue;
         };
@@ -619,7 +809,10 @@ pub(super) async fn play_into<S: Sink>(
         match infos.back_mut() {
             Some((ts, info)) if *ts == pkt.timestamp => info.add(x),
             _ => {
-                let mut info = AuInfo::default();
+                let mut info = AuInfo {
+                    arrival: Some(arrival),
+                    ..AuInfo::default()
+                };
                 info.add(x);
                 infos.push_back((pkt.timestamp, info));
                 // Bounded: entries of access units the depacketizer dropped are popped
@@ -658,6 +851,31 @@ pub(super) async fn play_into<S: Sink>(
             }
         }
     }
+    // The video is over; audio the device sends behind it is still the window's.
+    let drain_until = Instant::now() + AUDIO_DRAIN;
+    while asm.audio_wanted() {
+        let left = drain_until.saturating_duration_since(Instant::now());
+        let Ok(Ok(Some(packet))) = tokio::time::timeout(left, client.next()).await else {
+            break;
+        };
+        match packet {
+            Packet::Rtp { stream, data } => {
+                if let Some(lane) = audio.iter().position(|a| a.index == stream) {
+                    audio[lane].on_packet(lane, data, reference, &mut asm)?;
+                }
+            }
+            Packet::Rtcp { stream, data } => {
+                if parse_compound(&data) == Some(RtcpEvent::Bye)
+                    && let Some(a) = audio.iter_mut().find(|a| a.index == stream)
+                {
+                    a.ended = true;
+                }
+            }
+        }
+        if audio.iter().all(|a| a.ended) {
+            break;
+        }
+    }
     Ok(Played {
         sink: asm,
         server: client.server().map(str::to_string),
@@ -688,6 +906,8 @@ pub(super) struct AuInfo {
     pub(super) flags: u8,
     reserved: bool,
     cseq: Option<u8>,
+    /// When its first packet arrived (places audio by arrival, the last resort).
+    pub(super) arrival: Option<Instant>,
 }
 
 impl AuInfo {
@@ -730,6 +950,54 @@ enum Piece {
     Head(Vec<u8>),
     /// The next this many bytes of the spool.
     Spool(u64),
+    /// The next this many bytes of the spool of audio lane `.0` of the clip.
+    Audio(usize, u64),
+}
+
+/// Audio bytes held before the clip starts, beyond which the oldest are dropped.
+const MAX_HELD_AUDIO_BYTES: usize = 16 << 20;
+
+/// One audio frame stored in a lane's spool.
+#[derive(Clone, Copy, Debug)]
+struct AudioSample {
+    wall: Nanos,
+    ts: i64,
+    size: u32,
+    samples: u32,
+}
+
+/// One audio frame held before the clip starts.
+struct HeldAudio {
+    lane: usize,
+    wall: Nanos,
+    ts: i64,
+    samples: u32,
+    bytes: Vec<u8>,
+}
+
+/// One audio lane of the clip being assembled: its frames spooled to their own file.
+struct AudioStore {
+    config: AudioConfig,
+    spool_path: PathBuf,
+    spool: Option<BufWriter<File>>,
+    samples: Vec<AudioSample>,
+    /// Any frame came.
+    received: bool,
+    /// The end of the latest frame placed (stored or not).
+    reached: Nanos,
+}
+
+/// One audio track as written: its samples, chunks (one per video chunk it has samples
+/// in: (count, bytes) per video chunk), edit and presented range.
+struct LaneOut {
+    lane: usize,
+    track_id: u32,
+    samples: Vec<ClipSample>,
+    per_chunk: Vec<ChunkLayout>,
+    chunks: Vec<ChunkLayout>,
+    edit: AudioEdit,
+    start: Nanos,
+    end: Nanos,
 }
 
 /// Turns timed access units into the spooled samples of the clip.
@@ -747,8 +1015,11 @@ struct Assembler {
     out: PathBuf,
     spool_path: PathBuf,
     spool: Option<BufWriter<File>>,
-    media: Sha256,
     timing: Timing,
+    audio: Vec<AudioStore>,
+    placer: AudioPlacer,
+    held_audio: std::collections::VecDeque<HeldAudio>,
+    held_audio_bytes: usize,
     /// The previous access unit kept (held or stored): wall, RTP, E flag.
     prev: Option<(Nanos, i64, bool)>,
     /// Nominal frame duration, nanoseconds (last plain step between frames).
@@ -778,11 +1049,11 @@ impl Assembler {
     fn new(
         t1: Nanos,
         t2: Nanos,
-        clock_rate: u32,
+        session: &Session<'_>,
         opts: &FetchOptions,
         out: &Path,
-        reply: &PlayReply,
     ) -> Result<Assembler, ReplayError> {
+        let clock_rate = session.clock_rate;
         let spool_path = sibling(out, "spool");
         Ok(Assembler {
             progress: opts.progress.clone(),
@@ -798,8 +1069,23 @@ impl Assembler {
             out: out.to_path_buf(),
             spool_path,
             spool: None,
-            media: Sha256::new(),
-            timing: Timing::new(t1, clock_rate, reply),
+            timing: Timing::new(t1, session),
+            audio: session
+                .audio
+                .iter()
+                .enumerate()
+                .map(|(n, l)| AudioStore {
+                    config: l.config.clone(),
+                    spool_path: sibling(out, &format!("spool-a{n}")),
+                    spool: None,
+                    samples: Vec::new(),
+                    received: false,
+                    reached: Nanos::MIN,
+                })
+                .collect(),
+            placer: AudioPlacer::new(&session.audio, clock_rate, session.video_rtptime),
+            held_audio: Default::default(),
+            held_audio_bytes: 0,
             prev: None,
             nominal: 40_000_000,
             held: Vec::new(),
@@ -840,17 +1126,14 @@ pub(super) struct Timing {
 }
 
 impl Timing {
-    pub(super) fn new(t1: Nanos, clock_rate: u32, reply: &PlayReply) -> Timing {
-        let anchor = reply.range.as_deref().and_then(clock_range_start).map(|w| {
-            (
-                w,
-                reply
-                    .rtp_info
-                    .first()
-                    .and_then(|i| i.rtptime)
-                    .map(i64::from),
-            )
-        });
+    pub(super) fn new(t1: Nanos, session: &Session<'_>) -> Timing {
+        let clock_rate = session.clock_rate;
+        let anchor = session
+            .reply
+            .range
+            .as_deref()
+            .and_then(clock_range_start)
+            .map(|w| (w, session.video_rtptime.map(i64::from)));
         Timing {
             t1,
             clock_rate,
@@ -913,6 +1196,7 @@ impl Assembler {
             f.cseqs.push(c);
         }
         let wall = self.wall_of(au, &info);
+        self.placer.on_video(wall, au.timestamp, info.arrival);
         let terminal = info.flags & super::extension::FLAG_T != 0;
         if wall >= self.t2 {
             self.not_stored += 1;
@@ -1013,6 +1297,88 @@ impl Assembler {
             self.store(&h.bytes, h.wall, h.rtp, h.sync, h.gap_before)?;
         }
         self.held_bytes = 0;
+        // The first shown frame is known now: the audio held for it can be cut to it.
+        for h in std::mem::take(&mut self.held_audio) {
+            self.store_audio(h.lane, h.wall, h.ts, h.samples, &h.bytes)?;
+        }
+        self.held_audio_bytes = 0;
+        Ok(())
+    }
+
+    /// Stores every audio frame the placer can place now.
+    fn drain_audio(&mut self) -> Result<(), ReplayError> {
+        while let Some(Placed { lane, frame, wall }) = self.placer.pop() {
+            let Some(st) = self.audio.get_mut(lane) else {
+                continue;
+            };
+            let rate = st.config.timescale;
+            st.received = true;
+            st.reached = wall.saturating_add(ticks_to_nanos(i64::from(frame.samples), rate));
+            if self.spool.is_none() {
+                let bytes = frame.to_vec();
+                self.held_audio_bytes += bytes.len();
+                self.held_audio.push_back(HeldAudio {
+                    lane,
+                    wall,
+                    ts: frame.timestamp,
+                    samples: frame.samples,
+                    bytes,
+                });
+                while self.held_audio_bytes > MAX_HELD_AUDIO_BYTES {
+                    let Some(h) = self.held_audio.pop_front() else {
+                        break;
+                    };
+                    self.held_audio_bytes -= h.bytes.len();
+                }
+                continue;
+            }
+            let bytes = frame.to_vec();
+            self.store_audio(lane, wall, frame.timestamp, frame.samples, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Spools one audio frame of `lane` if it overlaps what the clip presents: from the
+    /// first shown frame on, starting before T2 (the end is cut to the video's in `write`).
+    fn store_audio(
+        &mut self,
+        lane: usize,
+        wall: Nanos,
+        ts: i64,
+        samples: u32,
+        bytes: &[u8],
+    ) -> Result<(), ReplayError> {
+        let Some((_, display_wall)) = self.display else {
+            return Ok(());
+        };
+        let Some(st) = self.audio.get_mut(lane) else {
+            return Ok(());
+        };
+        let end = wall.saturating_add(ticks_to_nanos(i64::from(samples), st.config.timescale));
+        if end <= display_wall || wall >= self.t2 || bytes.is_empty() {
+            return Ok(());
+        }
+        if st.spool.is_none() {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .read(true)
+                .create_new(true)
+                .open(&st.spool_path)
+                .map_err(|e| ExportError::io(&st.spool_path, e))?;
+            st.spool = Some(BufWriter::with_capacity(64 << 10, file));
+        }
+        if let Some(spool) = st.spool.as_mut() {
+            spool
+                .write_all(bytes)
+                .map_err(|e| ExportError::io(&st.spool_path, e))?;
+        }
+        let size = u32::try_from(bytes.len()).map_err(|_| ExportError::TooLarge("audio frame"))?;
+        st.samples.push(AudioSample {
+            wall,
+            ts,
+            size,
+            samples,
+        });
         Ok(())
     }
 
@@ -1030,7 +1396,6 @@ impl Assembler {
         spool
             .write_all(bytes)
             .map_err(|e| ExportError::io(&self.spool_path, e))?;
-        self.media.update(bytes);
         let size = u32::try_from(bytes.len()).map_err(|_| ExportError::TooLarge("frame"))?;
         if let Some(prev) = self.samples.last_mut() {
             let rtp_step = rtp - self.last_rtp;
@@ -1119,15 +1484,129 @@ impl Assembler {
         };
         let spool_file = spool
             .into_inner()
-            .map_err(|e| ExportError::io(&self.spool_path, e.into_error()))?;
-        let result = self.write(spool_file, &track, display_index, display_wall, how);
+            .map_err(|e| ExportError::io(&self.spool_path, e.into_error()));
+        let mut audio_files = Vec::with_capacity(self.audio.len());
+        let mut audio_err = None;
+        for st in &mut self.audio {
+            match st.spool.take().map(BufWriter::into_inner) {
+                None => audio_files.push(None),
+                Some(Ok(f)) => audio_files.push(Some(f)),
+                Some(Err(e)) => {
+                    audio_err.get_or_insert(ExportError::io(&st.spool_path, e.into_error()));
+                    audio_files.push(None);
+                }
+            }
+        }
+        let result = match (spool_file, audio_err) {
+            (Ok(f), None) => self.write(
+                f,
+                &mut audio_files,
+                &track,
+                display_index,
+                display_wall,
+                how,
+            ),
+            (Err(e), _) | (_, Some(e)) => Err(e.into()),
+        };
         let _ = std::fs::remove_file(&self.spool_path);
+        for st in &self.audio {
+            let _ = std::fs::remove_file(&st.spool_path);
+        }
         result
+    }
+
+    /// The audio tracks of the clip: each lane's frames that start before `end_wall`, with
+    /// their durations (RTP steps, or the wall-clock step where RTP disagrees with it by
+    /// more than half a second: a hole or a jump, which the sample before stretches over),
+    /// its edit list from the first shown frame (`display_wall`) and its chunks along the
+    /// video's chunks. A lane with nothing inside the presentation is left out.
+    fn audio_out(&self, display_wall: Nanos, end_wall: Nanos) -> Vec<LaneOut> {
+        let vts = self.clock_rate;
+        let mut out: Vec<LaneOut> = Vec::new();
+        for (lane, st) in self.audio.iter().enumerate() {
+            let keep = st.samples.iter().take_while(|a| a.wall < end_wall).count();
+            let kept = st.samples.get(..keep).unwrap_or_default();
+            let Some(first) = kept.first() else {
+                continue;
+            };
+            let rate = st.config.timescale.max(1);
+            let samples: Vec<ClipSample> = kept
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let dur = match kept.get(i + 1) {
+                        Some(n) => {
+                            let rtp = n.ts - a.ts;
+                            let wall = nanos_to_ticks(n.wall - a.wall, rate);
+                            if rtp > 0 && (rtp - wall).abs() <= i64::from(rate) / 2 {
+                                rtp
+                            } else {
+                                wall
+                            }
+                        }
+                        None => i64::from(a.samples),
+                    };
+                    ClipSample {
+                        size: a.size,
+                        duration: u32::try_from(dur.max(1)).unwrap_or(u32::MAX),
+                        sync: true,
+                        cto: 0,
+                    }
+                })
+                .collect();
+            let out_time: u64 = samples.iter().map(|s| u64::from(s.duration)).sum();
+            let fw = first.wall;
+            let start = fw.max(display_wall);
+            let end = fw
+                .saturating_add(ticks_to_nanos(
+                    i64::try_from(out_time).unwrap_or(i64::MAX),
+                    rate,
+                ))
+                .min(end_wall);
+            if end <= start {
+                continue;
+            }
+            let edit = AudioEdit {
+                empty: u64::try_from(nanos_to_ticks(fw.saturating_sub(display_wall), vts))
+                    .unwrap_or(0),
+                media_time: u64::try_from(nanos_to_ticks(display_wall.saturating_sub(fw), rate))
+                    .unwrap_or(0)
+                    .min(out_time.saturating_sub(1)),
+                duration: u64::try_from(nanos_to_ticks(end - start, vts))
+                    .unwrap_or(0)
+                    .max(1),
+            };
+            // Along the video's chunks: an audio frame goes with the chunk it starts in.
+            let mut per_chunk = vec![ChunkLayout { count: 0, bytes: 0 }; self.chunks.len()];
+            let mut c = 0usize;
+            for (a, cs) in kept.iter().zip(&samples) {
+                while self.chunk_walls.get(c + 1).is_some_and(|&w| a.wall >= w) {
+                    c += 1;
+                }
+                if let Some(pc) = per_chunk.get_mut(c) {
+                    pc.count += 1;
+                    pc.bytes += u64::from(cs.size);
+                }
+            }
+            let chunks = per_chunk.iter().copied().filter(|c| c.count > 0).collect();
+            out.push(LaneOut {
+                lane,
+                track_id: audio_track_id(out.len()),
+                samples,
+                per_chunk,
+                chunks,
+                edit,
+                start,
+                end,
+            });
+        }
+        out
     }
 
     fn write(
         &mut self,
         mut spool: File,
+        audio_files: &mut [Option<File>],
         track: &VideoConfig,
         display_index: usize,
         display_wall: Nanos,
@@ -1148,50 +1627,120 @@ impl Assembler {
             duration: u64::try_from(nanos_to_ticks(end_wall - display_wall, ts).max(0))
                 .unwrap_or(0),
         };
-        let payload: u64 = self.chunks.iter().map(|c| c.bytes).sum();
-        // The file as pieces in order: headers built here, runs of spooled sample bytes.
+        let lanes = self.audio_out(display_wall, end_wall);
+        let payload: u64 = self.chunks.iter().map(|c| c.bytes).sum::<u64>()
+            + lanes
+                .iter()
+                .flat_map(|l| &l.chunks)
+                .map(|c| c.bytes)
+                .sum::<u64>();
+        // The file as pieces in order: headers built here, runs of spooled sample bytes:
+        // each video chunk, then the audio of its time, lane by lane (without audio, the
+        // video chunks back to back: the layout the clip always had).
         let mut pieces: Vec<Piece> = Vec::new();
         let mut head = Vec::new();
         ftyp(&mut head, self.fragmented);
         if self.fragmented {
             let media_duration = self.samples.iter().map(|s| u64::from(s.duration)).sum();
-            head.extend_from_slice(&fragmented_video_moov(track, edit, media_duration));
+            head.extend_from_slice(&fragmented_av_moov(
+                track,
+                edit,
+                media_duration,
+                &clip_audio(&lanes, &self.audio, &[]),
+            ));
             pieces.push(Piece::Head(head));
             let (mut first, mut dts) = (0usize, 0u64);
+            let mut a_first = vec![0usize; lanes.len()];
+            let mut a_dts = vec![0u64; lanes.len()];
             for (n, (c, &wall)) in self.chunks.iter().zip(&self.chunk_walls).enumerate() {
                 let samples = self
                     .samples
                     .get(first..first + c.count as usize)
                     .unwrap_or_default();
+                let mut trafs = vec![TrafRun {
+                    track_id: TRACK_ID,
+                    base_dts: dts,
+                    samples,
+                }];
+                let mut audio_pieces = Vec::new();
+                for (k, l) in lanes.iter().enumerate() {
+                    let pc = l
+                        .per_chunk
+                        .get(n)
+                        .copied()
+                        .unwrap_or(ChunkLayout { count: 0, bytes: 0 });
+                    if pc.count == 0 {
+                        continue;
+                    }
+                    let run = l
+                        .samples
+                        .get(a_first[k]..a_first[k] + pc.count as usize)
+                        .unwrap_or_default();
+                    trafs.push(TrafRun {
+                        track_id: l.track_id,
+                        base_dts: a_dts[k],
+                        samples: run,
+                    });
+                    a_first[k] += pc.count as usize;
+                    a_dts[k] += run.iter().map(|s| u64::from(s.duration)).sum::<u64>();
+                    audio_pieces.push(Piece::Audio(k, pc.bytes));
+                }
                 let mut h = Vec::new();
                 let seq = u32::try_from(n + 1).unwrap_or(u32::MAX);
-                fragment_header(&mut h, seq, dts, samples, Some(nanos_to_ntp(wall)));
+                fragment_header_tracks(&mut h, seq, &trafs, Some(nanos_to_ntp(wall)));
                 pieces.push(Piece::Head(h));
                 pieces.push(Piece::Spool(c.bytes));
+                pieces.extend(audio_pieces);
                 first += c.count as usize;
                 dts += samples.iter().map(|s| u64::from(s.duration)).sum::<u64>();
             }
         } else {
+            // Chunk offsets of the video and of each audio lane, the payload from `start`.
+            let layout = |start: u64| -> (Vec<u64>, Vec<Vec<u64>>) {
+                let mut off = start;
+                let mut video = Vec::with_capacity(self.chunks.len());
+                let mut audio = vec![Vec::new(); lanes.len()];
+                for (n, c) in self.chunks.iter().enumerate() {
+                    video.push(off);
+                    off = off.saturating_add(c.bytes);
+                    for (k, l) in lanes.iter().enumerate() {
+                        if let Some(pc) = l.per_chunk.get(n).filter(|pc| pc.count > 0) {
+                            audio[k].push(off);
+                            off = off.saturating_add(pc.bytes);
+                        }
+                    }
+                }
+                (video, audio)
+            };
+            let moov = |start: u64, co64: bool| {
+                let (video, audio) = layout(start);
+                progressive_av_moov(
+                    track,
+                    &self.samples,
+                    &self.chunks,
+                    &video,
+                    edit,
+                    &clip_audio(&lanes, &self.audio, &audio),
+                    co64,
+                )
+            };
             let mdat_len = mdat_header_len(payload);
-            let probe = progressive_video_moov(track, &self.samples, &self.chunks, edit, 0, false);
-            let mut start = head.len() as u64 + probe.len() as u64 + mdat_len;
+            let mut start = head.len() as u64 + moov(0, false).len() as u64 + mdat_len;
             let co64 = start.saturating_add(payload) > u64::from(u32::MAX);
             if co64 {
-                let probe =
-                    progressive_video_moov(track, &self.samples, &self.chunks, edit, 0, true);
-                start = head.len() as u64 + probe.len() as u64 + mdat_len;
+                start = head.len() as u64 + moov(0, true).len() as u64 + mdat_len;
             }
-            head.extend_from_slice(&progressive_video_moov(
-                track,
-                &self.samples,
-                &self.chunks,
-                edit,
-                start,
-                co64,
-            ));
+            head.extend_from_slice(&moov(start, co64));
             mdat_header(&mut head, payload);
             pieces.push(Piece::Head(head));
-            pieces.push(Piece::Spool(payload));
+            for (n, c) in self.chunks.iter().enumerate() {
+                pieces.push(Piece::Spool(c.bytes));
+                for (k, l) in lanes.iter().enumerate() {
+                    if let Some(pc) = l.per_chunk.get(n).filter(|pc| pc.count > 0) {
+                        pieces.push(Piece::Audio(k, pc.bytes));
+                    }
+                }
+            }
         }
 
         let tmp = sibling(&self.out, "part");
@@ -1204,50 +1753,73 @@ impl Assembler {
             .create_new(true)
             .open(&tmp)
             .map_err(io(&tmp))?;
-        let written = (|| -> Result<(u64, String), ExportError> {
+        // Sample bytes are stored in clip order (the `mdat` payloads front to back), so the
+        // media hash is the hash of every non-header piece, in order: what `verify` reads
+        // back through the sample tables of all tracks sorted by offset.
+        let written = (|| -> Result<(u64, String, String), ExportError> {
+            use std::io::Seek;
             let mut w = BufWriter::with_capacity(256 << 10, file);
             let mut hash = Sha256::new();
+            let mut media = Sha256::new();
             let mut size = 0u64;
-            use std::io::Seek;
             spool
                 .seek(std::io::SeekFrom::Start(0))
                 .map_err(io(&self.spool_path))?;
+            for l in &lanes {
+                let path = &self.audio[l.lane].spool_path;
+                if let Some(Some(f)) = audio_files.get_mut(l.lane) {
+                    f.seek(std::io::SeekFrom::Start(0)).map_err(io(path))?;
+                }
+            }
             let mut buf = vec![0u8; 256 << 10];
             for piece in &pieces {
-                match piece {
+                let (src, path, mut left): (&mut File, &Path, u64) = match piece {
                     Piece::Head(h) => {
                         w.write_all(h).map_err(io(&tmp))?;
                         hash.update(h);
                         size += h.len() as u64;
+                        continue;
                     }
-                    &Piece::Spool(n) => {
-                        let mut left = n;
-                        while left > 0 {
-                            let n = usize::try_from(left.min(buf.len() as u64)).unwrap_or(0);
-                            let b = buf.get_mut(..n).unwrap_or_default();
-                            spool.read_exact(b).map_err(io(&self.spool_path))?;
-                            w.write_all(b).map_err(io(&tmp))?;
-                            hash.update(&*b);
-                            size += n as u64;
-                            left -= n as u64;
-                        }
+                    &Piece::Spool(n) => (&mut spool, &self.spool_path, n),
+                    &Piece::Audio(k, n) => {
+                        let lane = lanes.get(k).map_or(usize::MAX, |l| l.lane);
+                        let path = self
+                            .audio
+                            .get(lane)
+                            .map_or(self.spool_path.as_path(), |a| a.spool_path.as_path());
+                        let Some(Some(f)) = audio_files.get_mut(lane) else {
+                            return Err(ExportError::io(
+                                path,
+                                std::io::Error::other("audio spool missing"),
+                            ));
+                        };
+                        (f, path, n)
                     }
+                };
+                while left > 0 {
+                    let n = usize::try_from(left.min(buf.len() as u64)).unwrap_or(0);
+                    let b = buf.get_mut(..n).unwrap_or_default();
+                    src.read_exact(b).map_err(io(path))?;
+                    w.write_all(b).map_err(io(&tmp))?;
+                    hash.update(&*b);
+                    media.update(&*b);
+                    size += n as u64;
+                    left -= n as u64;
                 }
             }
             let f = w
                 .into_inner()
                 .map_err(|e| ExportError::io(&tmp, e.into_error()))?;
             f.sync_all().map_err(io(&tmp))?;
-            Ok((size, hex(&hash.finalize())))
+            Ok((size, hex(&hash.finalize()), hex(&media.finalize())))
         })()
         .and_then(|r| {
             place(&tmp, &self.out)?;
             Ok(r)
         });
         let _ = std::fs::remove_file(&tmp);
-        let (size, sha) = written?;
+        let (size, sha, media_sha) = written?;
 
-        let media_sha = hex(&std::mem::take(&mut self.media).finalize());
         let gaps: Vec<ManifestGap> = self
             .gaps
             .iter()
@@ -1278,9 +1850,40 @@ impl Assembler {
             (0, _) => "rtp",
             _ => "0xabac+rtp",
         };
+        let mut tracks = vec![ManifestTrack {
+            id: TRACK_ID,
+            kind: "video".into(),
+            codec: track.codec.name().into(),
+            timescale: track.timescale,
+            samples: self.samples.len() as u64,
+            start: show(display_wall),
+            end: show(end_wall),
+            sample_rate: None,
+            channels: None,
+        }];
+        tracks.extend(lanes.iter().map(|l| {
+            let c = &self.audio[l.lane].config;
+            ManifestTrack {
+                id: l.track_id,
+                kind: "audio".into(),
+                codec: c.codec.name().into(),
+                timescale: c.timescale,
+                samples: l.samples.len() as u64,
+                start: show(l.start),
+                end: show(l.end),
+                sample_rate: Some(c.sample_rate),
+                channels: Some(c.channels),
+            }
+        }));
+        let audio_times_from = (!lanes.is_empty()).then(|| self.placer.counts.describe());
         let manifest = ReplayManifest {
             export: Manifest {
-                format: MANIFEST_FORMAT.to_string(),
+                format: if lanes.is_empty() {
+                    MANIFEST_FORMAT
+                } else {
+                    MANIFEST_FORMAT_AV
+                }
+                .to_string(),
                 camwire_version: env!("CARGO_PKG_VERSION").to_string(),
                 camera_id,
                 created: jiff::Timestamp::now().to_string(),
@@ -1291,7 +1894,7 @@ impl Assembler {
                 last_frame: show(self.last_wall),
                 frames: (self.samples.len() - display_index) as u64,
                 samples: self.samples.len() as u64,
-                tracks: Vec::new(),
+                tracks,
                 gaps: gaps.clone(),
                 sources: Vec::new(),
                 output: ManifestOutput {
@@ -1346,6 +1949,7 @@ impl Assembler {
                     0.0
                 },
                 device: self.device.clone(),
+                audio_times_from,
             },
         };
         let mpath = manifest_path(&self.out);
@@ -1368,6 +1972,29 @@ impl Assembler {
             manifest,
         })
     }
+}
+
+/// The writers' view of the clip's audio tracks; `offsets[n]` are the chunk offsets of
+/// `lanes[n]` (empty for the fragmented `moov`).
+fn clip_audio<'a>(
+    lanes: &'a [LaneOut],
+    stores: &'a [AudioStore],
+    offsets: &'a [Vec<u64>],
+) -> Vec<ClipAudio<'a>> {
+    lanes
+        .iter()
+        .enumerate()
+        .filter_map(|(n, l)| {
+            Some(ClipAudio {
+                track_id: l.track_id,
+                config: &stores.get(l.lane)?.config,
+                samples: &l.samples,
+                chunks: &l.chunks,
+                offsets: offsets.get(n).map(Vec::as_slice).unwrap_or_default(),
+                edit: l.edit,
+            })
+        })
+        .collect()
 }
 
 /// `.NAME.TAG-PID` beside `path`: a hidden temporary name in the same directory.

@@ -70,6 +70,13 @@ pub struct Origin {
     /// The ONVIF device the replay URI came from (absent when fetched from a bare URI).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceOrigin>,
+    /// Where the audio frames' times came from (absent without audio): `0xabac` (each
+    /// frame's own stream carried the extension), `rtp` (RTP from a frame so timed),
+    /// `rtp-info` (the PLAY answer's RTP-Info ties the audio's RTP clock to the video's),
+    /// `arrival` (the first audio packet's arrival against the first video frame's: only
+    /// right in real time), or such a list joined by `+`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_times_from: Option<String>,
 }
 
 /// The ONVIF device side of a fetch: who made the footage and how its clock stood.

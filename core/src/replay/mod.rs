@@ -27,6 +27,7 @@
 //!
 //! Not here yet (issue 13): audio tracks, fetching one clip across a parameter-set change.
 
+mod audio;
 pub mod backfill;
 pub mod device;
 pub mod extension;

@@ -7,6 +7,7 @@ Usage: gst_onvif_server.py FILE --start 2026-11-25T10:00:00Z [--fps 25] [--port 
                            [--ignore-end] [--gap AT:LEN[:nod]] [--clock-offset S]
                            [--refuse-rate-control-no] [--soap-log FILE] [--no-get-services]
                            [--vendor-mount PATH]... [--utc-offset S] [--codec h264|h265]
+                           [--audio pcmu|aac]
 
 FILE is an MP4 with one H.264 track (converted here with ffmpeg to Annex B with an access
 unit delimiter before every access unit) or such an Annex B file already (.h264), B-frame
@@ -16,6 +17,15 @@ With --codec h265, FILE is an MP4 with one H.265 track (converted with ffmpeg's
 hevc_mp4toannexb and hevc_metadata=aud=insert) or an Annex B .h265/.hevc file with an AUD
 (NAL type 35) before every access unit; keyframes are IRAP pictures (NAL types 16..21), and
 every mount runs h265parse ! rtph265pay config-interval=-1 instead of the H.264 elements.
+
+With --audio pcmu|aac, FILE's first audio track (G.711 µ-law, or AAC) is served too, as a
+second stream (pay1) of the replay and vendor mounts: µ-law in 20 ms buffers through
+rtppcmupay, AAC frame by frame (ADTS headers stripped, codec_data from them) through
+rtpmp4gpay. Audio frame k is at START + (its first packet's pts - the video's first pts, as
+ffprobe reads FILE) + k * frame length, so audio minus video is the file's. On the replay
+mount each audio buffer goes through its own rtponviftimestamp (0xABAC on every audio
+packet, as ONVIF replay servers do); a seek starts the audio at its first frame at or after
+the video's keyframe. --gap does not apply to the audio.
 
 Printed on stdout once everything listens: "READY <replay-url> <plain-url> <device-xaddr>".
 
@@ -223,6 +233,159 @@ CODECS = {
 }
 
 
+class AudioSrc(GstBase.BaseSrc):
+    """Pushes the archive's audio frames on the same 1900-based timeline as ArchiveSrc;
+    a seek snaps to the video's keyframe, as the video source does, then starts at the first
+    audio frame at or after it (rtponviftimestamp refuses buffers before the segment)."""
+
+    __gstmetadata__ = ("camwire archive audio source", "Source/Audio", "test archive", "camwire")
+    __gsttemplates__ = (
+        Gst.PadTemplate.new(
+            "src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, Gst.Caps.new_any()
+        ),
+    )
+
+    def __init__(self, archive):
+        super().__init__()
+        self.archive = archive
+        self.audio = archive.audio
+        self.index = 0
+        self.pts_base = 0
+        self.stop = None
+        self.set_format(Gst.Format.TIME)
+        self.set_live(False)
+
+    def first_at(self, t):
+        """Index of the first audio frame at or after t (ns since 1900)."""
+        for i, (pts, _) in enumerate(self.audio.frames):
+            if pts >= t:
+                return i
+        return len(self.audio.frames)
+
+    def do_get_caps(self, filt):
+        caps = self.audio.caps
+        return caps.intersect(filt) if filt else caps
+
+    def do_is_seekable(self):
+        return True
+
+    def do_event(self, event):
+        if event.type == Gst.EventType.SEEK:
+            rate, fmt, flags, start_type, start, stop_type, stop = event.parse_seek()
+            if fmt == Gst.Format.TIME and start_type == Gst.SeekType.SET and start >= 0:
+                i = self.archive.index_at(start)
+                while i > 0 and not self.archive.aus[i][1]:
+                    i -= 1
+                start = self.archive.time_of(i)
+                if self.archive.ignore_end:
+                    stop_type, stop = Gst.SeekType.NONE, -1
+                event = Gst.Event.new_seek(rate, fmt, flags, start_type, start, stop_type, stop)
+        return GstBase.BaseSrc.do_event(self, event)
+
+    def do_do_seek(self, segment):
+        if segment.start >= self.archive.epoch:
+            self.index = self.first_at(segment.start)
+        self.stop = segment.stop if segment.stop not in (None, -1, Gst.CLOCK_TIME_NONE) else None
+        return True
+
+    def do_create(self, offset, length, _buf):
+        if self.index >= len(self.audio.frames):
+            return (Gst.FlowReturn.EOS, None)
+        pts, data = self.audio.frames[self.index]
+        pts -= self.pts_base
+        if self.stop is not None and pts >= self.stop:
+            return (Gst.FlowReturn.EOS, None)
+        buf = Gst.Buffer.new_wrapped(data)
+        buf.pts = pts
+        buf.dts = pts
+        buf.duration = self.audio.frame_ns
+        self.index += 1
+        return (Gst.FlowReturn.OK, buf)
+
+
+GObject.type_register(AudioSrc)
+
+
+class ArchiveAudio:
+    """The archive's audio: (pts ns since 1900, bytes) per buffer, caps and payloader."""
+
+    def __init__(self, path, kind, epoch):
+        def probe(stream):
+            out = subprocess.run(
+                ["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries",
+                 "packet=pts_time", "-read_intervals", "%+#1", "-of", "csv=p=0", path],
+                check=True, stdout=subprocess.PIPE,
+            ).stdout.decode().split()
+            return float(out[0].strip(",")) if out else 0.0
+
+        offset = round((probe("a:0") - probe("v:0")) * 1e9)
+        self.frames = []
+        if kind == "pcmu":
+            data = subprocess.run(
+                ["ffmpeg", "-v", "error", "-i", path, "-map", "0:a:0", "-c", "copy", "-f",
+                 "mulaw", "-"],
+                check=True, stdout=subprocess.PIPE,
+            ).stdout
+            self.frame_ns = 20_000_000
+            for k in range(0, len(data), 160):
+                self.frames.append((epoch + offset + k * 125_000, data[k:k + 160]))
+            self.caps = Gst.Caps.from_string("audio/x-mulaw,rate=8000,channels=1")
+            self.pay = "rtppcmupay"
+            return
+        data = subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", path, "-map", "0:a:0", "-c", "copy", "-f", "adts",
+             "-"],
+            check=True, stdout=subprocess.PIPE,
+        ).stdout
+        rates = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025,
+                 8000, 7350]
+        i, asc = 0, None
+        while i + 7 <= len(data):
+            h = data[i:i + 7]
+            length = ((h[3] & 3) << 11) | (h[4] << 3) | (h[5] >> 5)
+            header = 7 if h[1] & 1 else 9
+            if asc is None:
+                profile = (h[2] >> 6) + 1
+                sf = (h[2] >> 2) & 0xF
+                ch = ((h[2] & 1) << 2) | (h[3] >> 6)
+                rate = rates[sf]
+                asc = bytes([(profile << 3) | (sf >> 1), ((sf & 1) << 7) | (ch << 3)])
+                self.frame_ns = 1024 * 1_000_000_000 // rate
+            k = len(self.frames)
+            self.frames.append(
+                (epoch + offset + k * 1024 * 1_000_000_000 // rate, data[i + header:i + length])
+            )
+            i += length
+        caps = Gst.Caps.from_string(
+            f"audio/mpeg,mpegversion=4,stream-format=raw,rate={rate},channels={ch}"
+        )
+        caps.get_structure(0).set_value("codec_data", Gst.Buffer.new_wrapped(asc))
+        self.caps = caps
+        self.pay = "rtpmp4gpay"
+
+
+def audio_bin(archive, onvif, pts_base=None):
+    """pay1: the archive's audio, its payloader, and on the replay mount rtponviftimestamp."""
+    pay1 = Gst.Bin.new("pay1")
+    src = AudioSrc(archive)
+    if pts_base is not None:
+        src.pts_base = pts_base
+        src.index = src.first_at(pts_base)
+    pay = Gst.ElementFactory.make(archive.audio.pay)
+    pay.set_property("pt", 0 if archive.audio.pay == "rtppcmupay" else 97)
+    elements = [src, pay]
+    if onvif:
+        ts = Gst.ElementFactory.make("rtponviftimestamp")
+        ts.set_property("ntp-offset", 0)
+        elements.append(ts)
+    for e in elements:
+        pay1.add(e)
+    for a, b in zip(elements, elements[1:]):
+        a.link(b)
+    pay1.add_pad(Gst.GhostPad.new("src", elements[-1].get_static_pad("src")))
+    return pay1
+
+
 class Archive:
     """The recording: access units, the first one's time (ns since 1900), frame length, and
     an optional hole: from access unit `gap_index` on, times are `gap_ns` later."""
@@ -234,6 +397,7 @@ class Archive:
         self.frame = frame
         self.ignore_end = ignore_end
         self.gap_index, self.gap_ns, self.gap_d = gap if gap else (len(aus), 0, False)
+        self.audio = None
 
     def time_of(self, i):
         return self.epoch + i * self.frame + (self.gap_ns if i >= self.gap_index else 0)
@@ -273,6 +437,8 @@ class ArchiveFactory(GstRtspServer.RTSPOnvifMediaFactory):
         pay.link(ts)
         pay0.add_pad(Gst.GhostPad.new("src", ts.get_static_pad("src")))
         outer.add(pay0)
+        if self.archive.audio:
+            outer.add(audio_bin(self.archive, True))
         return outer
 
 
@@ -322,6 +488,8 @@ class VendorFactory(GstRtspServer.RTSPMediaFactory):
         pay0.add_pad(Gst.GhostPad.new("src", pay.get_static_pad("src")))
         outer = Gst.Bin.new(None)
         outer.add(pay0)
+        if self.archive.audio:
+            outer.add(audio_bin(self.archive, False, src.pts_base))
         return outer
 
 
@@ -593,6 +761,11 @@ def main() -> int:
         help="the codec of FILE (h265: split at AUD NAL type 35, IRAP keyframes, "
         "h265parse ! rtph265pay)",
     )
+    ap.add_argument(
+        "--audio",
+        choices=["pcmu", "aac"],
+        help="serve FILE's first audio track (G.711 µ-law or AAC) beside the video",
+    )
     a = ap.parse_args()
     annexb = a.file.endswith((".h265", ".hevc")) if a.codec == "h265" else a.file.endswith(
         ".h264"
@@ -630,7 +803,10 @@ def main() -> int:
     if a.gap:
         at, length, *flag = a.gap.split(":")
         gap = (round(float(at) * a.fps), int(float(length) * 1e9), flag != ["nod"])
-    replay = ArchiveFactory(Archive(aus, epoch_ns, frame_ns, a.ignore_end, gap, a.codec))
+    audio = ArchiveAudio(a.file, a.audio, epoch_ns) if a.audio else None
+    archive = Archive(aus, epoch_ns, frame_ns, a.ignore_end, gap, a.codec)
+    archive.audio = audio
+    replay = ArchiveFactory(archive)
     replay.set_replay_support(True)
     replay.set_media_gtype(GstRtspServer.RTSPOnvifMedia.__gtype__)
     mounts.add_factory("/recording/1", replay)
@@ -643,9 +819,9 @@ def main() -> int:
     )
     mounts.add_factory("/live", plain)
     for path in a.vendor_mount:
-        vendor = VendorFactory(
-            Archive(aus, epoch_ns, frame_ns, True, gap, a.codec), a.utc_offset or 0
-        )
+        vendor_archive = Archive(aus, epoch_ns, frame_ns, True, gap, a.codec)
+        vendor_archive.audio = audio
+        vendor = VendorFactory(vendor_archive, a.utc_offset or 0)
         vendor.set_shared(False)
         mounts.add_factory(path, vendor)
     if a.refuse_rate_control_no:
