@@ -44,6 +44,8 @@ A device without Profile G (551 or 459) is an error, never live video instead.
 --vendor hikvision|dahua|uniview plays the vendor's own playback URL instead (times in the
 URL; a plain PLAY at the device's pace; frame times from RTP, the first at T1: the
 manifest's origin says vendor-playback and times_from rtp).
+The first AAC or G.711 audio track comes along (--audio no|first|all), cut to what the
+video presents and timed by its own extension, else the PLAY answer's RTP-Info.
 Times T are RFC 3339. An existing output is never overwritten.";
 
 /// `camwire fetch` options.
@@ -106,6 +108,10 @@ pub struct FetchArgs {
     /// Fragmented MP4 (a moof per GOP, each with its wall clock) instead of progressive
     #[arg(long)]
     pub fragmented: bool,
+    /// Audio tracks to fetch beside the video: none, the first one camwire can record
+    /// (AAC, G.711; default), or all of them; cut to what the video presents
+    #[arg(long, value_name = "no|first|all")]
+    pub audio: Option<camwire::rtsp::AudioChoice>,
 }
 
 fn parse_vendor(s: &str) -> Result<replay::Vendor, String> {
@@ -256,6 +262,7 @@ pub async fn run(args: &FetchArgs, quiet: bool) -> Result<(), String> {
     let mut opts = FetchOptions {
         credentials,
         fast: !args.real_time,
+        audio: args.audio.unwrap_or_default(),
         format: if args.fragmented {
             export::OutputFormat::Fragmented
         } else {

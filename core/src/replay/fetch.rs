@@ -1,7 +1,8 @@
 //! One replay download: T1..T2 of a recording, from its RTSP replay URI, into one MP4.
 //!
 //! The session: `DESCRIBE`, `SETUP` of the first H.264 or H.265 video stream (TCP
-//! interleaved, as the Streaming spec tells replay clients), then `PLAY` with `Require: onvif-replay`,
+//! interleaved, as the Streaming spec tells replay clients) and of the audio streams
+//! [`FetchOptions::audio`] asks for, then `PLAY` with `Require: onvif-replay`,
 //! `Range: clock=T1-T2`, `Rate-Control: no` and `Immediate: yes`. `Frames` is never sent
 //! (gst-rtsp-server answers 400 to `Frames: all`, and all frames is the default anyway).
 //! - 551 or 459 to that PLAY: [`ReplayError::NoProfileG`]. Without `Require`, such a device
@@ -35,6 +36,13 @@
 //! entry with `avcC`, H.265 into `hvc1` with `hvcC` (VPS, SPS, PPS; IRAP pictures are the
 //! keyframes), built from the parameter sets in use when the clip starts; sample bytes are
 //! the NAL units as the device sent them, in-band parameter sets included.
+//!
+//! Audio: each audio frame gets a wall clock (its stream's own 0xABAC time, else RTP-Info,
+//! else arrival: `super::audio`), frames overlapping the presentation (first shown frame to
+//! its end) are kept, bytes as sent, in their own `trak` with an edit list placing them
+//! against the video, as export does. In the file each video chunk (fragment) is followed by
+//! the audio that starts in its time, so the media hash (every sample in file order) is the
+//! one `verify` recomputes. Without audio the clip is byte for byte the video-only one.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};

@@ -25,7 +25,11 @@
 //! - [`vendor`]: Hikvision, Dahua and Uniview playback URLs for devices without a working
 //!   Profile G ([`FetchOptions::vendor`] plays them without the replay headers).
 //!
-//! Not here yet (issue 13): audio tracks, fetching one clip across a parameter-set change.
+//! Audio ([`FetchOptions::audio`], default the first AAC or G.711 stream) comes along in
+//! both: cut to the window the video presents, placed by the audio packets' own 0xABAC
+//! times, else the PLAY answer's RTP-Info, else arrival (`audio` module docs).
+//!
+//! Not here yet (issue 13): fetching one clip across a parameter-set change.
 
 mod audio;
 pub mod backfill;

@@ -356,11 +356,10 @@ class ArchiveAudio:
                 (epoch + offset + k * 1024 * 1_000_000_000 // rate, data[i + header:i + length])
             )
             i += length
-        caps = Gst.Caps.from_string(
-            f"audio/mpeg,mpegversion=4,stream-format=raw,rate={rate},channels={ch}"
+        self.caps = Gst.Caps.from_string(
+            f"audio/mpeg,mpegversion=4,stream-format=raw,rate={rate},channels={ch},"
+            f"codec_data=(buffer){asc.hex()}"
         )
-        caps.get_structure(0).set_value("codec_data", Gst.Buffer.new_wrapped(asc))
-        self.caps = caps
         self.pay = "rtpmp4gpay"
 
 
