@@ -1,7 +1,8 @@
 //! `camwire replay`: a capture (`.sdp` + interleaved `.rtp`) back into MP4, offline.
 //!
-//! The video track is the first H.264 or H.265 section; the first audio section camwire can
-//! record (AAC, G.711) rides along, as in a live recording. A capture keeps no arrival
+//! The video track is the first H.264 or H.265 section; every audio section camwire can
+//! record (AAC, G.711) rides along as tracks 1, 2, ... in SDP order (a capture holds the
+//! audio its session set up: `capture --audio all` keeps them all). A capture keeps no arrival
 //! times: the tracks line up by their sender reports when the capture has them, else by
 //! their first packets.
 
@@ -35,7 +36,7 @@ pub struct ReplayReport {
     pub frames_read: u64,
     /// RTP packets of the video track.
     pub video_packets: u64,
-    /// RTP packets of the recorded audio track.
+    /// RTP packets of the recorded audio tracks.
     pub audio_packets: u64,
     /// RTP packets that failed to parse.
     pub bad_packets: u64,
@@ -52,8 +53,8 @@ pub struct ReplayReport {
 }
 
 /// Replays `interleaved` (with its `sdp`) into `out` (a second file `out-2.mp4` if the
-/// parameter sets change). The video track is the first H.264 or H.265 section, with the
-/// first audio section camwire records; other tracks are skipped. Wall-clock times come
+/// parameter sets change). The video track is the first H.264 or H.265 section, with every
+/// audio section camwire records; other tracks are skipped. Wall-clock times come
 /// from the capture's sender reports when present, else from now.
 pub fn replay(
     sdp_body: &[u8],
@@ -82,12 +83,24 @@ pub fn replay_with(
         },
         depacketizer,
     );
-    // The first audio section that can be recorded is track 1, as a live session numbers it.
-    let audio_channel = sdp::media_sections(sdp_body)?
+    // Recordable audio sections are tracks 1, 2, ... in SDP order, as a live session numbers
+    // them; each owns the capture channels 2i (RTP) and 2i + 1 (RTCP) of its section i.
+    let mut audio_channels: Vec<(u8, usize)> = Vec::new();
+    for s in sdp::media_sections(sdp_body)?
         .iter()
         .filter(|s| s.media.eq_ignore_ascii_case("audio"))
-        .find(|s| ingest.add_audio(1, s, None).is_ok())
-        .map(|s| u8::try_from(s.index * 2).unwrap_or(u8::MAX));
+    {
+        let track = audio_channels.len() + 1;
+        if ingest.add_audio(track, s, None).is_ok() {
+            audio_channels.push((u8::try_from(s.index * 2).unwrap_or(u8::MAX), track));
+        }
+    }
+    let audio_of = |channel: u8| {
+        audio_channels
+            .iter()
+            .find(|(c, _)| *c == channel & !1)
+            .map(|&(_, t)| t)
+    };
     let now = system_time_to_ntp(SystemTime::now());
     let mut report = ReplayReport {
         frames_read: 0,
@@ -128,19 +141,21 @@ pub fn replay_with(
                 Some(SourceEvent::Bye) => break,
                 _ => {}
             }
-        } else if Some(frame.channel) == audio_channel {
-            report.audio_packets += 1;
-            match RtpPacket::parse(frame.data) {
-                Ok(p) => ingest.on_audio(1, p, now),
-                Err(e) => {
-                    report.bad_packets += 1;
-                    log::debug!("bad RTP packet: {e}");
+        } else if let Some(track) = audio_of(frame.channel) {
+            if frame.channel & 1 == 0 {
+                report.audio_packets += 1;
+                match RtpPacket::parse(frame.data) {
+                    Ok(p) => ingest.on_audio(track, p, now),
+                    Err(e) => {
+                        report.bad_packets += 1;
+                        log::debug!("bad RTP packet: {e}");
+                    }
                 }
+            } else if let Some(SourceEvent::SenderReport { ntp, rtp_timestamp }) =
+                rtcp_event(&frame.data)
+            {
+                ingest.on_audio_sender_report(track, ntp, rtp_timestamp, ntp);
             }
-        } else if audio_channel.is_some_and(|c| frame.channel == c.wrapping_add(1))
-            && let Some(SourceEvent::SenderReport { ntp, rtp_timestamp }) = rtcp_event(&frame.data)
-        {
-            ingest.on_audio_sender_report(1, ntp, rtp_timestamp, ntp);
         }
     }
     ingest.finish(now)?;
