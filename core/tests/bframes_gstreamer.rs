@@ -13,7 +13,10 @@
 //! - the decoded frames of the files, concatenated (display order), equal the source's
 //!   framemd5, every frame present;
 //! - a 5 s progressive export decodes without a message, carries a `ctts`, shows consecutive
-//!   source frames starting at T1 (2.5 s in), and passes verify.
+//!   source frames starting exactly at the one on screen at T1 (frame 62, by presentation
+//!   time, not the frame decoded then), and passes verify; the fragmented export's edit list
+//!   starts at the same frame; T1 inside the last reorder delay of a fragment starts at the
+//!   frame still on screen from it (49, not the next keyframe 50).
 //!
 //! The clip (320x240, 25 fps, 10 s, keyframe every 50 frames) is encoded once with one x264
 //! thread (bit-identical on every run) and cached in the target dir.
@@ -136,8 +139,16 @@ fn assert_decodes_cleanly(f: &Path) {
 
 /// `ffprobe -v error` prints nothing; returns every video packet's (pts, dts) in file order.
 fn ffprobe_packets(f: &Path) -> Vec<(i64, i64)> {
+    ffprobe_packets_with(f, &[])
+}
+
+/// [`ffprobe_packets`] with more ffprobe options (`-ignore_editlist 1`: the media timeline,
+/// which ffmpeg otherwise shifts by a fragmented file's edit without hiding the pre-roll).
+fn ffprobe_packets_with(f: &Path, opts: &[&str]) -> Vec<(i64, i64)> {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .args(["-v", "error"])
+        .args(opts)
+        .args(["-select_streams", "v:0", "-show_entries"])
         .args(["packet=pts,dts", "-of", "csv=p=0"])
         .arg(f)
         .output()
@@ -268,10 +279,31 @@ fn h264_bframes_recorded_in_display_order_exported_and_verified() {
 
     let root = record_and_check(&source, "h264", "h264", &want);
 
-    // A 5 s progressive export from 2.5 s in.
+    // A 5 s progressive export from 2.5 s in. The recording's `prft`s pair a wall clock with
+    // a presentation time; the first ones come from packet arrival, later ones from the
+    // server's sender reports (a step of tens of ms), so T1 is placed on the clock of the
+    // fragment that shows it (the one from frame 50 on): at source frame 62's presentation
+    // + 20 ms, the middle of the 40 ms it is on screen.
     let listing = ranges(&root, "cam", None, None).expect("ranges");
     assert_eq!(listing.ranges.len(), 1, "{listing:?}");
-    let t1 = listing.ranges[0].start + Duration::from_millis(2500);
+    let data = std::fs::read(&mp4_files(&root)[0]).unwrap();
+    let first = ffprobe_packets(&mp4_files(&root)[0])[0];
+    assert_eq!(
+        first.0 - first.1,
+        7200,
+        "two B-frames at 25 fps: 80 ms reorder delay"
+    );
+    // When source frame `n` is presented, on the clock of the fragment holding it.
+    let shown = |n: i64| {
+        let pts = (first.0 + n * 3600) as u64;
+        let (wall, mt) = prfts(&data)
+            .into_iter()
+            .rfind(|&(_, mt)| mt <= pts)
+            .expect("a prft before the frame");
+        wall + Duration::from_nanos((pts - mt) * 1_000_000_000 / 90_000)
+    };
+    let shown_62 = shown(62);
+    let t1 = shown_62 + Duration::from_millis(20);
     let t2 = t1 + Duration::from_secs(5);
     let out = tmpdir("export");
     let clip_path = out.join("clip.mp4");
@@ -303,12 +335,36 @@ fn h264_bframes_recorded_in_display_order_exported_and_verified() {
         want[at..at + frames.len()],
         "consecutive source frames"
     );
+    assert_eq!(at, 62, "the first frame shown is the one on screen at T1");
+    let actual = camwire::export::parse_rfc3339(&s.manifest.actual.start).expect("actual");
+    let off = actual
+        .duration_since(shown_62)
+        .unwrap_or_else(|e| e.duration());
     assert!(
-        (58..=66).contains(&at),
-        "first frame {at}: T1 is 2.5 s (frame 62) in"
+        off < Duration::from_millis(1),
+        "manifest actual start {} is frame 62's presentation ({off:?} off)",
+        s.manifest.actual.start
     );
     let r = verify(&clip_path).expect("verify");
     assert!(r.ok(), "{r:?}");
+    // T1 in the last reorder delay of a fragment: frame 49, the last one shown before the
+    // keyframe at 50, is on screen, though its fragment's decode times end 80 ms earlier.
+    let late = out.join("clip-49.mp4");
+    let t49 = shown(49) + Duration::from_millis(20);
+    export(
+        &root,
+        "cam",
+        t49,
+        t49 + Duration::from_secs(1),
+        &late,
+        &ExportOptions::default(),
+    )
+    .expect("export at frame 49");
+    let frames_49 = framemd5(&late);
+    assert_eq!(
+        frames_49[0], want[49],
+        "the frame on screen at T1 in the delay"
+    );
     eprintln!(
         "progressive export: {} frames from source frame {at}, {} samples",
         frames.len(),
@@ -338,6 +394,22 @@ fn h264_bframes_recorded_in_display_order_exported_and_verified() {
         .map(|h| want.iter().position(|w| w == h).expect("a source frame"))
         .collect();
     assert!(at.windows(2).all(|w| w[1] > w[0]), "display order: {at:?}");
+    // Its edit list starts at frame 62: the sample whose presentation time is the edit's
+    // media time is, in display order, the source frame on screen at T1.
+    let media_time = elst_media_time(&std::fs::read(&frag_path).unwrap());
+    let mut shown: Vec<i64> = ffprobe_packets_with(&frag_path, &["-ignore_editlist", "1"])
+        .iter()
+        .map(|p| p.0)
+        .collect();
+    shown.sort_unstable();
+    let first_presented = shown
+        .iter()
+        .position(|&p| p == media_time)
+        .unwrap_or_else(|| panic!("edit media time {media_time} is a sample's pts: {shown:?}"));
+    assert_eq!(
+        at[first_presented], 62,
+        "the fragmented clip's edit starts at the frame on screen at T1"
+    );
     let at = at[0];
     let r = verify(&frag_path).expect("verify fragmented");
     assert!(r.ok(), "{r:?}");
@@ -348,6 +420,49 @@ fn h264_bframes_recorded_in_display_order_exported_and_verified() {
     );
     let _ = std::fs::remove_dir_all(&out);
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Every `prft` of a recording: (wall clock, media time it names).
+fn prfts(data: &[u8]) -> Vec<(std::time::SystemTime, u64)> {
+    let be = |at: usize, n: usize| {
+        data[at..at + n]
+            .iter()
+            .fold(0u64, |v, &b| (v << 8) | u64::from(b))
+    };
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(i) = data[at..].windows(4).position(|w| w == b"prft") {
+        let i = at + i;
+        let ntp = be(i + 12, 8);
+        let mt = if data[i + 4] == 1 {
+            be(i + 20, 8)
+        } else {
+            be(i + 20, 4)
+        };
+        let unix = Duration::from_secs((ntp >> 32) - 2_208_988_800)
+            + Duration::from_nanos(((ntp & 0xffff_ffff) * 1_000_000_000) >> 32);
+        out.push((std::time::UNIX_EPOCH + unix, mt));
+        at = i + 4;
+    }
+    out
+}
+
+/// The media time of the first `elst` (the video track's: its `trak` comes first).
+fn elst_media_time(data: &[u8]) -> i64 {
+    let i = data
+        .windows(4)
+        .position(|w| w == b"elst")
+        .expect("an edit list");
+    let be = |at: usize, n: usize| {
+        data[at..at + n]
+            .iter()
+            .fold(0u64, |v, &b| (v << 8) | u64::from(b))
+    };
+    if data[i + 4] == 1 {
+        be(i + 20, 8) as i64
+    } else {
+        be(i + 16, 4) as u32 as i32 as i64
+    }
 }
 
 /// H.265 with two B-frames (x265 `bframes=2`, `sps_max_num_reorder_pics` > 0): the same

@@ -20,7 +20,9 @@
 //! - Start: the keyframe at or before T1 (within the same file); the edit list starts
 //!   presentation at the frame showing at T1 (snapped down to that frame's start, so that
 //!   every player shows that whole frame first). If T1 falls in a gap or before the first
-//!   recording, presentation starts at the first frame after it.
+//!   recording, presentation starts at the first frame after it. "Showing" is by
+//!   presentation time: with B-frames a sample's decode time runs up to the reorder delay
+//!   ahead of it, and the frame decoded at T1 is not the one on screen.
 //! - End: the last frame starting before T2 (by wall clock) is the last one stored, and it
 //!   is presented: the edit ends T2 − (that frame's wall clock) into it, or at its end when
 //!   the recording stops earlier. So the presented duration is T2 − T1 plus less than one
@@ -43,8 +45,11 @@
 //!   over) stretches the sample before it, as for video. Each audio track gets its own edit
 //!   list: an empty edit when it starts after the video's first presented frame, or a media
 //!   time skipping the part of its first sample before it. A file whose track of that lane
-//!   has another codec or configuration contributes no audio to it (logged): one track, one
-//!   sample description. An audio track left with no sample is not written.
+//!   has another codec or configuration contributes no audio to it (one track, one sample
+//!   description), and neither does a track at a place the first file has none: each such
+//!   track is named in its source's `audio_dropped` in the manifest with the wall-clock
+//!   span it covered, so that the silence in the clip is explained where the evidence is
+//!   read, not only in a log. An audio track left with no sample is not written.
 //! - SPS/PPS changing between files inside the range: refused with
 //!   [`ExportError::ParameterSetsChanged`] naming the time to split at (one track, one sample
 //!   description, plays everywhere).
@@ -70,8 +75,9 @@ use super::index::{
     ListOptions, ScannedFile, candidates, open_and_scan, parse_gaps, reason_for, show, tolerance,
 };
 use super::manifest::{
-    MANIFEST_FORMAT, MANIFEST_FORMAT_AV, Manifest, ManifestDamage, ManifestGap, ManifestOutput,
-    ManifestSource, ManifestSourceTrack, ManifestTrack, Span, hex, manifest_path,
+    MANIFEST_FORMAT, MANIFEST_FORMAT_AV, Manifest, ManifestDamage, ManifestDroppedAudio,
+    ManifestGap, ManifestOutput, ManifestSource, ManifestSourceTrack, ManifestTrack, Span, hex,
+    manifest_path,
 };
 use super::mp4_writer::{
     AudioEdit, ChunkLayout, ClipAudio, ClipSample, Edit, TrafRun, fragment_header_tracks,
@@ -160,6 +166,16 @@ struct Chunk {
     wall: Nanos,
 }
 
+/// An audio track of a source left out of the clip (see [`ManifestDroppedAudio`]).
+struct Dropped {
+    src: usize,
+    track_id: u32,
+    config: AudioConfig,
+    span: (Nanos, Nanos),
+    /// The clip's track ID it would have joined; `None`: the first file has no such track.
+    clip_track: Option<u32>,
+}
+
 /// One audio track of the clip.
 struct AudioPlan {
     /// Its track ID in the clip.
@@ -192,6 +208,9 @@ struct Plan {
     gaps: Vec<(Nanos, Nanos)>,
     /// The source whose audio tracks the clip carries (the one it starts in).
     audio_from: usize,
+    /// Audio tracks of used sources left out: (source, track ID, codec config, wall span,
+    /// the clip track it would have joined).
+    audio_dropped: Vec<Dropped>,
     edit: Edit,
     media_duration: u64,
     /// RTP packets lost before or inside the stored frames.
@@ -359,6 +378,28 @@ pub fn export_with_progress<R: AsRoot + ?Sized>(
                     )
                 })
                 .collect(),
+            audio_dropped: plan
+                .audio_dropped
+                .iter()
+                .filter(|d| d.src == si)
+                .map(|d| ManifestDroppedAudio {
+                    source_track_id: d.track_id,
+                    codec: d.config.codec.name().into(),
+                    sample_rate: d.config.sample_rate,
+                    channels: d.config.channels,
+                    time: Span {
+                        start: show(d.span.0),
+                        end: show(d.span.1),
+                    },
+                    reason: if d.clip_track.is_some() {
+                        "configuration-changed"
+                    } else {
+                        "not-in-first-file"
+                    }
+                    .into(),
+                    clip_track_id: d.clip_track,
+                })
+                .collect(),
             sha256_from: url.as_ref().map(|_| "computed-on-read".to_string()),
             url,
             etag: etag.flatten(),
@@ -516,27 +557,63 @@ fn plan(
             .get(g)
             .and_then(|&(si, fi)| sources.get(si)?.scanned.frags.get(fi))
     };
-    // The fragment showing at T1, or the first one after it.
-    let Some(k) = (0..order.len()).find(|&g| frag(g).is_some_and(|f| f.end > t1)) else {
+    // The fragment showing at T1, or the first one after it (by decode time: refined below).
+    let Some(mut k) = (0..order.len()).find(|&g| frag(g).is_some_and(|f| f.end > t1)) else {
         return Ok(None);
     };
     if frag(k).is_none_or(|f| f.start >= t2) {
         return Ok(None);
     }
-    let (ksrc, kfrag) = order.get(k).copied().unwrap_or_default();
+    let (mut ksrc, mut kfrag) = order.get(k).copied().unwrap_or_default();
     let Some(ks) = sources.get(ksrc) else {
         return Ok(None);
     };
     let ts = ks.scanned.track.timescale;
     let track = ks.scanned.track.clone();
-    let k_samples = read_samples(ks, kfrag)?;
+    let mut k_samples = read_samples(ks, kfrag)?;
     let Some(kf) = ks.scanned.frags.get(kfrag) else {
         return Ok(None);
     };
-    let display_at = k_samples
-        .iter()
-        .rposition(|s| kf.wall(s.decode_time, ts) <= t1)
-        .unwrap_or(0);
+    // The frame showing at T1 is picked by presentation time: the last one presented at or
+    // before T1, else (T1 before the fragment, in a gap or before the recording) the first
+    // one presented. A recording's timeline is presentation time (its `prft` pairs the wall
+    // clock with a sample's presentation time), so with B-frames a sample's decode time
+    // reads up to the reorder delay (80 ms for two B-frames at 25 fps) early; picking by it
+    // started the clip that much before T1. Without reordering both are the same.
+    let mut display_at = showing_at(&k_samples, kf, ts, t1);
+    if display_at.is_none() && k > 0 {
+        // T1 may fall in the last reorder delay of the fragment before: its fragment span
+        // (decode times) ends before T1, but its last frames are still on screen.
+        if let Some(&(psrc, pfrag)) = order.get(k - 1)
+            && let Some(ps) = sources.get(psrc)
+            && let Some(pf) = ps.scanned.frags.get(pfrag)
+        {
+            let p_samples = read_samples(ps, pfrag)?;
+            let on_screen_end = p_samples
+                .iter()
+                .map(|s| presented_wall(pf, s, ts).saturating_add(duration(s, ts)))
+                .max()
+                .unwrap_or(i64::MIN);
+            let p_at = showing_at(&p_samples, pf, ts, t1);
+            if t1 < on_screen_end && p_at.is_some() && ps.scanned.track.timescale == ts {
+                (k, ksrc, kfrag, k_samples, display_at) = (k - 1, psrc, pfrag, p_samples, p_at);
+            }
+        }
+    }
+    let Some(ks) = sources.get(ksrc) else {
+        return Ok(None);
+    };
+    let Some(kf) = ks.scanned.frags.get(kfrag) else {
+        return Ok(None);
+    };
+    let display_at = display_at.unwrap_or_else(|| {
+        // The first one presented.
+        k_samples
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, s)| presented_wall(kf, s, ts))
+            .map_or(0, |(i, _)| i)
+    });
 
     // The keyframe at or before it: in this fragment, or earlier ones of the same file.
     let mut start: Option<(usize, usize)> = k_samples
@@ -570,6 +647,7 @@ fn plan(
         chunks: Vec::new(),
         audio: Vec::new(),
         audio_from: ksrc,
+        audio_dropped: Vec::new(),
         display_index: usize::MAX,
         shown_frames: 0,
         display_wall: 0,
@@ -673,7 +751,7 @@ fn plan(
             }
             if p.display_index == usize::MAX && (g > k || (g == k && i >= display_at)) {
                 p.display_index = p.samples.len();
-                p.display_wall = w;
+                p.display_wall = presented_wall(&fr, s, ts);
             }
             damage.sample(w, s.is_keyframe(), s.lost_packets, s.damaged);
             p.lost_packets += u64::from(s.lost_packets);
@@ -732,18 +810,19 @@ fn plan(
     let to_t2 = u64::try_from(nanos_to_ticks(t2.saturating_sub(p.last_wall), ts)).unwrap_or(0);
     let last_dur = last_dur.min(to_t2).max(1);
     // With B-frames (composition offsets) presentation order differs from decode order. The
-    // edit starts at the earliest frame presented among those decoded from the display
-    // sample on. It ends where the last stored frame's decode interval ends: every frame
-    // presented before that is stored (a frame decoded later is presented no earlier than
-    // its own decode time), while a reference frame presented later may be missing the
-    // B-frames shown before it. Without reordering these are the display sample's decode
-    // time and the end of the last sample, as they always were.
+    // edit starts at the display sample's presentation time: the frame showing at T1, picked
+    // by presentation time (frames decoded after it but presented before it stay hidden). It
+    // ends where the last stored frame's decode interval ends: every frame presented before
+    // that is stored (a frame decoded later is presented no earlier than its own decode
+    // time), while a reference frame presented later may be missing the B-frames shown
+    // before it. Without reordering these are the display sample's decode time and the end
+    // of the last sample, as they always were.
     let (mut start, mut latest) = (i64::MAX, i64::MIN);
     let mut dts = 0i64;
     for (j, s) in p.samples.iter().enumerate() {
         let pts = dts.saturating_add(i64::from(s.cto));
-        if j >= p.display_index {
-            start = start.min(pts);
+        if j == p.display_index {
+            start = pts;
         }
         latest = latest.max(pts);
         dts = dts.saturating_add(i64::from(s.duration));
@@ -773,6 +852,37 @@ fn plan(
     Ok(Some(p))
 }
 
+/// Wall clock at which sample `s` of fragment `fr` is presented: its presentation time
+/// (decode time + composition offset) on the file's timeline.
+fn presented_wall(fr: &super::index::Frag, s: &SampleInfo, timescale: u32) -> Nanos {
+    fr.wall(
+        s.decode_time.saturating_add_signed(s.composition_offset),
+        timescale,
+    )
+}
+
+/// A sample's decode duration in nanoseconds.
+fn duration(s: &SampleInfo, timescale: u32) -> Nanos {
+    ticks_to_nanos(i64::from(s.duration), timescale)
+}
+
+/// Index of the sample of `samples` (fragment `fr`) showing at `t`: the last one presented
+/// at or before it. `None` when every sample is presented after `t`.
+fn showing_at(
+    samples: &[SampleInfo],
+    fr: &super::index::Frag,
+    timescale: u32,
+    t: Nanos,
+) -> Option<usize> {
+    samples
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (presented_wall(fr, s, timescale), i))
+        .filter(|&(w, _)| w <= t)
+        .max()
+        .map(|(_, i)| i)
+}
+
 /// Adds the audio tracks to a video plan: see the module doc for the rules. Their chunks are
 /// merged into `p.chunks` in storage order (source, fragment, then track).
 fn plan_audio(p: &mut Plan, sources: &[Source], opts: &ExportOptions) -> Result<(), ExportError> {
@@ -781,6 +891,15 @@ fn plan_audio(p: &mut Plan, sources: &[Source], opts: &ExportOptions) -> Result<
     };
     let vts = p.track.timescale;
     let (lo, hi) = (p.display_wall, p.end_wall);
+    // Tracks at places the first file does not have: nothing to join, listed as dropped.
+    let lanes = reference.scanned.audio.len();
+    for (si, src) in sources.iter().enumerate() {
+        if src.used.get().is_some() {
+            for sinfo in src.scanned.audio.iter().skip(lanes) {
+                note_dropped(p, si, src, sinfo, None);
+            }
+        }
+    }
     for (lane, info) in reference.scanned.audio.iter().enumerate() {
         let ts = info.config.timescale;
         let track = p.audio.len() + 1;
@@ -812,6 +931,7 @@ fn plan_audio(p: &mut Plan, sources: &[Source], opts: &ExportOptions) -> Result<
                     lane + 1,
                     sinfo.config.codec
                 );
+                note_dropped(p, si, src, sinfo, Some(a.track_id));
                 continue;
             }
             let tid = sinfo.track_id;
@@ -956,6 +1076,44 @@ fn plan_audio(p: &mut Plan, sources: &[Source], opts: &ExportOptions) -> Result<
     }
     p.chunks.sort_by_key(|c| (c.src, c.frag, c.track));
     Ok(())
+}
+
+/// Records audio track `sinfo` of source `si` as left out of the clip when its fragments
+/// overlap what the clip presents.
+fn note_dropped(
+    p: &mut Plan,
+    si: usize,
+    src: &Source,
+    sinfo: &crate::fmp4::AudioTrackInfo,
+    clip_track: Option<u32>,
+) {
+    let (ts, vts) = (sinfo.config.timescale, p.track.timescale);
+    let (lo, hi) = (p.display_wall, p.end_wall);
+    let mut span: Option<(Nanos, Nanos)> = None;
+    for fr in &src.scanned.frags {
+        for t in fr
+            .info
+            .audio
+            .iter()
+            .filter(|t| t.track_id == sinfo.track_id)
+        {
+            let s = fr.wall_of_track(t.base_decode_time, ts, vts);
+            let e = fr.wall_of_track(t.base_decode_time.saturating_add(t.duration), ts, vts);
+            if e > lo && s < hi {
+                let (s, e) = (s.max(lo), e.min(hi));
+                span = Some(span.map_or((s, e), |(a, b)| (a.min(s), b.max(e))));
+            }
+        }
+    }
+    if let Some(span) = span {
+        p.audio_dropped.push(Dropped {
+            src: si,
+            track_id: sinfo.track_id,
+            config: sinfo.config.clone(),
+            span,
+            clip_track,
+        });
+    }
 }
 
 fn finish_chunk(p: &mut Plan, chunk: Chunk) {

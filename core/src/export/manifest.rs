@@ -122,6 +122,28 @@ pub struct ManifestSourceTrack {
     pub samples: u64,
 }
 
+/// An audio track of a source file left out of the clip ([`ManifestSource::audio_dropped`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestDroppedAudio {
+    /// The track's ID in the source file.
+    pub source_track_id: u32,
+    /// Its codec (`AAC`, `PCMU`, `PCMA`).
+    pub codec: String,
+    /// Its sample rate.
+    pub sample_rate: u32,
+    /// Its channels.
+    pub channels: u16,
+    /// Wall-clock range of its fragments that overlap what the clip presents (clipped to it).
+    pub time: Span,
+    /// Why: `configuration-changed` (the clip's track `clip_track_id` has another codec or
+    /// configuration) or `not-in-first-file` (the file the clip starts in has no audio track
+    /// at that place).
+    pub reason: String,
+    /// The clip's track it would have joined (`configuration-changed` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_track_id: Option<u32>,
+}
+
 /// A damaged stretch inside the clip.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ManifestDamage {
@@ -186,6 +208,13 @@ pub struct ManifestSource {
     /// What each audio track took from this file, in clip track order (absent when none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audio: Vec<ManifestSourceTrack>,
+    /// Audio tracks of this file recorded inside what the clip presents that the clip does
+    /// not carry: a track whose codec or configuration differs from the clip's track of the
+    /// same place (one track, one sample description), or one that the file the clip starts
+    /// in does not have (the clip's audio tracks are that file's). Absent when nothing was
+    /// left out, so that a silent stretch of a clip is never mistaken for a quiet scene.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audio_dropped: Vec<ManifestDroppedAudio>,
     /// For a source read from object storage: its URL, `s3://bucket/prefix/` + `path`.
     /// Absent for a local file.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,330 @@
+//! Export of audio across recording files, against the sim camera serving H.264 + PCMU
+//! (`SimOptions::audio`), recorded by camwire's recorder in 4 s files. The sim's µ-law bytes
+//! are a formula of the sample index ([`pcmu_sample`]) and its audio sample `n` is captured
+//! `n / 8000` s after video frame 0, so what the clip must hold is known exactly:
+//! - a clip spanning file cuts carries audio that is one run of the recordings' audio (the
+//!   files' audio concatenated) and of the sim's sample sequence: no sample lost or repeated
+//!   at a cut; its first audio sample keeps its offset to the first video frame; the
+//!   manifest's per-source audio counts add up; verify passes (progressive and fragmented);
+//! - files whose audio differs from the clip's (another codec, or the clip starts in a file
+//!   without audio) are named in the manifest (`sources[].audio_dropped`) with the reason,
+//!   not only logged.
+#![cfg(feature = "sim")]
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use camwire::export::{ExportOptions, OutputFormat, export, ranges, verify};
+use camwire::record::{CameraConfig, SegmentOptions, record_camera};
+use camwire::rtsp::{SourceOptions, Transport};
+use camwire::sim::{SimAudio, SimCamera, SimOptions, pcmu_sample};
+use support::{mp4_files, tmp};
+
+/// Records the sim (its clip once, `secs` of media, then RTCP BYE) into `root` in 4 s files.
+fn record_sim(root: &Path, audio: Option<SimAudio>, secs: u64) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let sim = SimCamera::start(SimOptions {
+            audio,
+            max_duration: Some(Duration::from_secs(secs)),
+            ..SimOptions::default()
+        })
+        .await
+        .expect("sim");
+        let cfg = CameraConfig {
+            id: "cam".into(),
+            url: sim.rtsp_url(),
+            source: SourceOptions {
+                transport: Transport::Tcp,
+                ..SourceOptions::default()
+            },
+            segment: SegmentOptions {
+                segment_secs: 4,
+                ..SegmentOptions::default()
+            },
+            depacketizer: Default::default(),
+            backfill: None,
+        };
+        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+        let report = tokio::time::timeout(
+            Duration::from_secs(secs + 30),
+            record_camera(cfg, root.to_path_buf(), stop),
+        )
+        .await
+        .expect("the recording ends with the sim's BYE")
+        .expect("record");
+        assert!(report.ended_by_camera, "{report:?}");
+    });
+}
+
+/// Runs a tool, asserting success and an empty stderr.
+fn run_silent(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().expect("run tool");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The stored µ-law bytes of the first audio stream, in storage order (`-c copy`).
+fn mulaw_bytes(f: &Path) -> Vec<u8> {
+    run_silent(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-ignore_editlist", "1", "-i"])
+            .arg(f)
+            .args(["-map", "0:a:0", "-c", "copy", "-f", "mulaw", "-"]),
+    )
+}
+
+/// framemd5 of `map` (decoded video, or stored packets with `copy`), edit lists applied:
+/// (pts seconds, md5).
+fn framemd5(f: &Path, map: &str, copy: bool) -> Vec<(f64, String)> {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-i"]).arg(f).args(["-map", map]);
+    if copy {
+        cmd.args(["-c", "copy"]);
+    }
+    let text = String::from_utf8(run_silent(cmd.args(["-f", "framemd5", "-"]))).unwrap();
+    let tb = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#tb 0: 1/"))
+        .and_then(|d| d.trim().parse::<f64>().ok())
+        .expect("time base");
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').map(str::trim).collect();
+            Some((f.get(2)?.parse::<f64>().ok()? / tb, f.get(5)?.to_string()))
+        })
+        .collect()
+}
+
+/// Where `got` starts in the sim's µ-law sequence (its period is 8 s), checking every byte.
+fn sim_run_start(got: &[u8]) -> u64 {
+    let probe = got.len().min(400) as u64;
+    let start = (0..8 * 8000u64)
+        .find(|&n| (0..probe).all(|i| pcmu_sample(n + i) == got[i as usize]))
+        .expect("the audio is the sim's");
+    for (i, b) in got.iter().enumerate() {
+        assert_eq!(
+            *b,
+            pcmu_sample(start + i as u64),
+            "audio byte {i} of {} breaks the sim's sequence",
+            got.len()
+        );
+    }
+    start
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[test]
+fn audio_runs_on_across_file_cuts() {
+    let root = tmp("xac-cuts");
+    record_sim(&root, Some(SimAudio::Pcmu), 10);
+    let files = mp4_files(&root);
+    assert_eq!(files.len(), 3, "10 s in 4 s files: {files:?}");
+    // The recordings' audio, concatenated. Measured, not assumed: whether the recorder lost
+    // audio at its cuts (audio still in flight when a file starts is dropped) shows here.
+    let per_file: Vec<Vec<u8>> = files.iter().map(|f| mulaw_bytes(f)).collect();
+    let recorded: Vec<u8> = per_file.concat();
+    let whole = std::panic::catch_unwind(|| sim_run_start(&recorded)).is_ok();
+    eprintln!(
+        "recorded audio: {:?} bytes per file, one unbroken run of the sim's: {whole}",
+        per_file.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    let rec_video: Vec<String> = files
+        .iter()
+        .flat_map(|f| framemd5(f, "0:v:0", false))
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(rec_video.len(), 250, "every frame recorded");
+
+    // 2.5 s .. 7.5 s: across the cut at 4 s (and up to the one at 8 s).
+    let listing = ranges(&root, "cam", None, None).expect("ranges");
+    assert_eq!(listing.ranges.len(), 1, "{listing:?}");
+    let t1 = listing.ranges[0].start + Duration::from_millis(2_510);
+    let t2 = t1 + Duration::from_secs(5);
+    for format in [OutputFormat::Progressive, OutputFormat::Fragmented] {
+        let out = root.join(format!("clip-{format:?}.mp4"));
+        let opts = ExportOptions {
+            format,
+            ..ExportOptions::default()
+        };
+        let s = export(&root, "cam", t1, t2, &out, &opts).expect("export");
+        let m = &s.manifest;
+        let what = format!("{format:?}");
+        assert_eq!(m.format, "camwire-export-manifest/2", "{what}");
+        assert_eq!(m.tracks.len(), 2, "{what}: {:?}", m.tracks);
+        assert_eq!(m.tracks[1].codec, "PCMU");
+        let used: Vec<u64> = m
+            .sources
+            .iter()
+            .map(|s| s.audio.iter().map(|a| a.samples).sum())
+            .collect();
+        assert!(
+            used.iter().filter(|&&n| n > 0).count() >= 2,
+            "{what}: audio from two files at least: {used:?}"
+        );
+        assert_eq!(used.iter().sum::<u64>(), m.tracks[1].samples, "{what}");
+        assert!(m.sources.iter().all(|s| s.audio_dropped.is_empty()));
+
+        // The clip's audio: one run of the recordings' and of the sim's sequence.
+        let clip_audio = mulaw_bytes(&out);
+        let secs = clip_audio.len() as f64 / 8000.0;
+        assert!((4.9..5.3).contains(&secs), "{what}: {secs} s of audio");
+        let at = find(&recorded, &clip_audio).unwrap_or_else(|| {
+            panic!("{what}: the clip's audio is one run of the recordings' audio")
+        });
+        let n_first = sim_run_start(&clip_audio);
+        eprintln!(
+            "{what}: {} audio bytes = recorded bytes {at}.., sim samples {n_first}.., \
+             sources {used:?}",
+            clip_audio.len()
+        );
+        let r = verify(&out).expect("verify");
+        assert!(r.ok(), "{what}: {r:?}");
+
+        if format == OutputFormat::Progressive {
+            // Offset to the video, with the edit lists applied by ffmpeg: the first audio
+            // packet's time minus the first frame's equals the sim's capture times of the
+            // two (sample n at n / 8000 s, frame f at f × 40 ms).
+            let v = framemd5(&out, "0:v:0", false);
+            let frame = rec_video
+                .iter()
+                .position(|h| *h == v[0].1)
+                .expect("the first frame is a recorded one");
+            let a = framemd5(&out, "0:a:0", true);
+            let got = a[0].0 - v[0].0;
+            // The sim's sample index is counted from the session's first audio sample,
+            // captured with video frame 0; its sequence repeats every 8 s (64000 samples),
+            // and this clip starts in the first 8 s.
+            let want = n_first as f64 / 8000.0 - frame as f64 * 0.040;
+            eprintln!(
+                "{what}: first frame {frame}, audio - video {:.4} s, sim says {:.4} s",
+                got, want
+            );
+            assert!(
+                (got - want).abs() < 0.002,
+                "{what}: audio - video {got} s, the sim captured them {want} s apart"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn audio_that_does_not_fit_the_clip_is_named_in_the_manifest() {
+    let root = tmp("xac-dropped");
+    // Three sessions one after the other: video only, then PCMU, then AAC.
+    for audio in [None, Some(SimAudio::Pcmu), Some(SimAudio::Aac)] {
+        record_sim(&root, audio, 3);
+    }
+    let files = mp4_files(&root);
+    assert_eq!(files.len(), 3, "{files:?}");
+    let listing = ranges(&root, "cam", None, None).expect("ranges");
+    let last = listing.ranges.last().expect("a range");
+    // Where each session's file starts: its name (the UTC time of its first frame).
+    let starts: Vec<SystemTime> = files
+        .iter()
+        .map(|f| {
+            let n = f.file_stem().unwrap().to_string_lossy().to_string();
+            let iso = format!(
+                "{}-{}-{}T{}:{}:{}",
+                &n[0..4],
+                &n[4..6],
+                &n[6..8],
+                &n[9..11],
+                &n[11..13],
+                &n[13..]
+            );
+            camwire::export::parse_rfc3339(&iso).expect("a file name is a UTC time")
+        })
+        .collect();
+    let rel = |i: usize| {
+        files[i]
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/")
+    };
+
+    // From the PCMU session on: the clip's audio is PCMU; the AAC file's is left out.
+    let out = root.join("from-pcmu.mp4");
+    let t1 = starts[1] + Duration::from_millis(500);
+    let t2 = last.end - Duration::from_millis(200);
+    let s = export(&root, "cam", t1, t2, &out, &ExportOptions::default()).expect("export");
+    let m = &s.manifest;
+    assert_eq!(m.format, "camwire-export-manifest/2");
+    assert_eq!(m.tracks.len(), 2, "{:?}", m.tracks);
+    assert_eq!(m.tracks[1].codec, "PCMU");
+    assert_eq!(m.sources.len(), 2, "{:?}", m.sources);
+    assert_eq!(m.sources[1].path, rel(2));
+    assert!(m.sources[0].audio_dropped.is_empty());
+    let d = &m.sources[1].audio_dropped;
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        (
+            d[0].codec.as_str(),
+            d[0].sample_rate,
+            d[0].reason.as_str(),
+            d[0].clip_track_id
+        ),
+        ("AAC", 16_000, "configuration-changed", Some(2)),
+        "{d:?}"
+    );
+    assert!(m.sources[1].audio.is_empty(), "{:?}", m.sources[1]);
+    // Its time: within the clip, about the AAC file's recording (3 s less the 0.2 s cut).
+    let secs = |a: &str, b: &str| {
+        let (a, b) = (
+            camwire::export::parse_rfc3339(a).unwrap(),
+            camwire::export::parse_rfc3339(b).unwrap(),
+        );
+        b.duration_since(a).unwrap().as_secs_f64()
+    };
+    let dropped = secs(&d[0].time.start, &d[0].time.end);
+    assert!((2.5..3.1).contains(&dropped), "{dropped} s dropped: {d:?}");
+    assert!(verify(&out).expect("verify").ok());
+    let json = std::fs::read_to_string(&s.manifest_path).unwrap();
+    assert!(json.contains("\"audio_dropped\""), "{json}");
+
+    // From the video-only session on: no audio track; both later files' audio is named.
+    let out = root.join("from-video-only.mp4");
+    let t1 = starts[0] + Duration::from_millis(500);
+    let s = export(&root, "cam", t1, t2, &out, &ExportOptions::default()).expect("export");
+    let m = &s.manifest;
+    assert_eq!(m.format, "camwire-export-manifest/1", "no audio track");
+    assert_eq!(m.tracks.len(), 1, "{:?}", m.tracks);
+    assert_eq!(m.sources.len(), 3, "{:?}", m.sources);
+    let dropped: Vec<(String, String, Option<u32>)> = m
+        .sources
+        .iter()
+        .flat_map(|s| {
+            s.audio_dropped
+                .iter()
+                .map(|d| (d.codec.clone(), d.reason.clone(), d.clip_track_id))
+        })
+        .collect();
+    assert_eq!(
+        dropped,
+        [
+            ("PCMU".into(), "not-in-first-file".into(), None),
+            ("AAC".into(), "not-in-first-file".into(), None)
+        ],
+        "{:?}",
+        m.sources
+    );
+    assert!(verify(&out).expect("verify").ok());
+    let _ = std::fs::remove_dir_all(&root);
+}
