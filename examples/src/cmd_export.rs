@@ -129,6 +129,19 @@ pub fn export_clip(args: &ExportArgs, quiet: bool) -> Result<(), String> {
         out.display()
     );
     outln!("manifest: {}", s.manifest_path.display());
+    // One line per track (the manifest's `tracks`): what each one holds and when it plays,
+    // so that a clip whose audio was left out or cut short shows it without reading JSON.
+    for t in &m.tracks {
+        outln!(
+            "track {} {} {} {} samples {} .. {}",
+            t.id,
+            t.kind,
+            t.codec,
+            t.samples,
+            t.start,
+            t.end
+        );
+    }
     Ok(())
 }
 

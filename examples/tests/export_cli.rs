@@ -96,6 +96,16 @@ fn record_ls_export_verify_with_the_cli() {
         clip.to_str().unwrap(),
     ]);
     assert_ok(&r, "camwire export");
+    // After the summary, one line per track of the manifest: the video alone here.
+    let text = String::from_utf8_lossy(&r.stdout);
+    let tracks: Vec<&str> = text.lines().filter(|l| l.starts_with("track ")).collect();
+    assert_eq!(tracks.len(), 1, "{text}");
+    assert!(
+        tracks[0].starts_with("track 1 video H.264 ")
+            && tracks[0].contains(" samples ")
+            && tracks[0].contains(" .. "),
+        "{text}"
+    );
     assert_decodes_cleanly(&clip);
     assert_ffprobe_clean(&clip);
     assert_gst_reads(&clip);
@@ -113,6 +123,11 @@ fn record_ls_export_verify_with_the_cli() {
         &std::fs::read(out.join("clip.mp4.manifest.json")).expect("manifest"),
     )
     .expect("json");
+    let samples = manifest["samples"].as_u64().unwrap();
+    assert!(
+        tracks[0].starts_with(&format!("track 1 video H.264 {samples} samples ")),
+        "{text}"
+    );
     let sources = manifest["sources"].as_array().unwrap();
     assert!(sources.len() >= 3, "{manifest}");
     assert_eq!(manifest["camera_id"], "sim");
