@@ -8,7 +8,9 @@
 //!   manifest's per-source audio counts add up; verify passes (progressive and fragmented);
 //! - files whose audio differs from the clip's (another codec, or the clip starts in a file
 //!   without audio) are named in the manifest (`sources[].audio_dropped`) with the reason,
-//!   not only logged.
+//!   not only logged;
+//! - a fragmented clip whose first fragment carries only audio (a GStreamer PCMU peer:
+//!   128 ms packets reach past the keyframe where the video starts) plays and verifies.
 #![cfg(feature = "sim")]
 
 mod support;
@@ -21,6 +23,7 @@ use camwire::export::{ExportOptions, OutputFormat, export, ranges, verify};
 use camwire::record::{CameraConfig, SegmentOptions, record_camera};
 use camwire::rtsp::{SourceOptions, Transport};
 use camwire::sim::{SimAudio, SimCamera, SimOptions, pcmu_sample};
+use support::gst::{GstPeer, assert_decodes_cleanly, clip_dir};
 use support::{mp4_files, tmp};
 
 /// Records the sim (its clip once, `secs` of media, then RTCP BYE) into `root` in 4 s files.
@@ -30,38 +33,43 @@ fn record_sim(root: &Path, audio: Option<SimAudio>, secs: u64) {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let sim = SimCamera::start(SimOptions {
+    let sim = rt
+        .block_on(SimCamera::start(SimOptions {
             audio,
             max_duration: Some(Duration::from_secs(secs)),
             ..SimOptions::default()
-        })
-        .await
+        }))
         .expect("sim");
-        let cfg = CameraConfig {
-            id: "cam".into(),
-            url: sim.rtsp_url(),
-            source: SourceOptions {
-                transport: Transport::Tcp,
-                ..SourceOptions::default()
-            },
-            segment: SegmentOptions {
-                segment_secs: 4,
-                ..SegmentOptions::default()
-            },
-            depacketizer: Default::default(),
-            backfill: None,
-        };
-        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-        let report = tokio::time::timeout(
+    record_url(&rt, &sim.rtsp_url(), root, secs);
+}
+
+/// Records `url` into `root` in 4 s files until the server's RTCP BYE.
+fn record_url(rt: &tokio::runtime::Runtime, url: &str, root: &Path, secs: u64) {
+    let cfg = CameraConfig {
+        id: "cam".into(),
+        url: url.to_string(),
+        source: SourceOptions {
+            transport: Transport::Tcp,
+            ..SourceOptions::default()
+        },
+        segment: SegmentOptions {
+            segment_secs: 4,
+            ..SegmentOptions::default()
+        },
+        depacketizer: Default::default(),
+        backfill: None,
+    };
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    let report = rt.block_on(async {
+        tokio::time::timeout(
             Duration::from_secs(secs + 30),
             record_camera(cfg, root.to_path_buf(), stop),
         )
         .await
-        .expect("the recording ends with the sim's BYE")
-        .expect("record");
-        assert!(report.ended_by_camera, "{report:?}");
+        .expect("the recording ends with the server's BYE")
+        .expect("record")
     });
+    assert!(report.ended_by_camera, "{report:?}");
 }
 
 /// Runs a tool, asserting success and an empty stderr.
@@ -326,5 +334,115 @@ fn audio_that_does_not_fit_the_clip_is_named_in_the_manifest() {
         m.sources
     );
     assert!(verify(&out).expect("verify").ok());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A fragmented clip whose first output fragment carries only audio (its video `traf`
+/// empty): GStreamer's PCMU payloader sends 128 ms packets, so the last audio packet of a
+/// source fragment runs on past the keyframe that starts the next one. With T1 on that
+/// keyframe, the audio the clip presents begins in the fragment before the video's first.
+/// ffprobe reads it silently, ffmpeg decodes it, its audio bytes are one run of the
+/// recording's, and verify passes.
+#[test]
+fn fragmented_clip_with_an_audio_only_fragment() {
+    let dir = clip_dir();
+    // The clip of export_audio.rs (same name, same bytes: one x264 thread, seeded noise).
+    let path = dir.join("xa-h264-pcmu-320x240-10s.mov");
+    if !path.exists() {
+        let part = dir.join(format!("xac.{}.part.mov", std::process::id()));
+        let out = Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x240:rate=25",
+            ])
+            .args(["-f", "lavfi", "-i"])
+            .arg("anoisesrc=color=pink:seed=7:amplitude=0.3:sample_rate=8000")
+            .args([
+                "-t", "10", "-c:v", "libx264", "-preset", "veryfast", "-g", "25",
+            ])
+            .args([
+                "-bf", "0", "-threads", "1", "-pix_fmt", "yuv420p", "-b:v", "300k",
+            ])
+            .args(["-ac", "1", "-c:a", "pcm_mulaw"])
+            .arg(&part)
+            .output()
+            .expect("run ffmpeg");
+        assert!(out.status.success(), "ffmpeg encoding the clip: {out:?}");
+        std::fs::rename(&part, &path).unwrap();
+    }
+    let server = GstPeer::start(
+        "gst_rtsp_server.py",
+        [path.to_str().unwrap(), "--audio", "pcmu"],
+    );
+    let root = tmp("xac-audio-only");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    record_url(&rt, server.url(), &root, 10);
+    drop(server);
+    let files = mp4_files(&root);
+    let recorded: Vec<u8> = files.iter().flat_map(|f| mulaw_bytes(f)).collect();
+
+    // T1 10 ms after the wall clock of the second keyframe fragment of the first file.
+    let scan =
+        camwire::fmp4::scan_fragments(&mut std::fs::File::open(&files[0]).unwrap()).expect("scan");
+    let ntp = scan
+        .fragments
+        .iter()
+        .filter(|f| f.first_is_keyframe)
+        .nth(1)
+        .and_then(|f| f.ntp)
+        .expect("a second keyframe fragment with a prft");
+    let keyframe = std::time::UNIX_EPOCH
+        + Duration::from_secs((ntp >> 32) - 2_208_988_800)
+        + Duration::from_nanos(((ntp & 0xffff_ffff) * 1_000_000_000) >> 32);
+    let t1 = keyframe + Duration::from_millis(10);
+    let out = root.join("clip.mp4");
+    let opts = ExportOptions {
+        format: OutputFormat::Fragmented,
+        ..ExportOptions::default()
+    };
+    let s = export(&root, "cam", t1, t1 + Duration::from_secs(2), &out, &opts).expect("export");
+    let clip = camwire::fmp4::scan_fragments(&mut std::fs::File::open(&out).unwrap())
+        .expect("scan the clip");
+    let audio_only = clip
+        .fragments
+        .iter()
+        .filter(|f| f.sample_count == 0 && f.audio.iter().any(|a| a.sample_count > 0))
+        .count();
+    eprintln!(
+        "{} output fragments, {audio_only} audio only; audio {} samples",
+        clip.fragments.len(),
+        s.manifest.tracks.get(1).map_or(0, |t| t.samples)
+    );
+    assert_eq!(
+        audio_only, 1,
+        "the fragment before the keyframe gives only audio"
+    );
+    assert_eq!(
+        clip.fragments.first().map(|f| f.sample_count),
+        Some(0),
+        "it comes first"
+    );
+    run_silent(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", "stream=codec_name"])
+            .arg(&out),
+    );
+    assert_decodes_cleanly(&out);
+    let clip_audio = mulaw_bytes(&out);
+    assert!(
+        find(&recorded, &clip_audio).is_some(),
+        "the clip's audio is one run of the recording's"
+    );
+    let r = verify(&out).expect("verify");
+    assert!(r.ok(), "{r:?}");
     let _ = std::fs::remove_dir_all(&root);
 }
