@@ -420,8 +420,12 @@ fn check(audio: Audio) {
         for t in &m.tracks {
             assert!((t.secs() - 5.0).abs() <= 0.040 + 1e-6, "{what}: {t:?}");
         }
+        // One frame, plus one more where the recording's clock steps inside the window:
+        // gst-rtsp-server's first sender report comes after the first fragments were timed
+        // by arrival, ~42 ms later than its clock puts them, so one frame's worth of wall
+        // clock is presented twice (measured once in about ten runs: 127 frames for 5.03 s).
         assert!(
-            (video_secs - presented).abs() <= 0.040 + 1e-6,
+            (video_secs - presented).abs() <= 0.080 + 1e-6,
             "{what}: video {video_secs}"
         );
         assert!(
