@@ -34,7 +34,10 @@ REL = os.path.join(TARGET, "release")
 GST_SERVER = os.path.join(ROOT, "examples", "tests", "support", "gst_rtsp_server.py")
 FPS = 25
 ALL = ["raw", "raw-each", "retina-raw", "retina-demuxed", "camwire", "camwire-nocoalesce",
-       "camwire-coalesce", "camwire-nofsync", "ffmpeg", "gstreamer"]
+       "camwire-coalesce", "camwire-nofsync", "camwire-base", "ffmpeg", "gstreamer"]
+# camwire-base: another camwire binary (PEERS_CAMWIRE_BASE, e.g. a copy of an earlier build)
+# recorded like `camwire`, to compare two builds in the same run.
+BASE_BIN = os.environ.get("PEERS_CAMWIRE_BASE", "")
 # Read coalescing of camwire's RTSP client for the camwire-coalesce recorder (--coalesce-ms).
 COALESCE_MS = 40
 LABELS = {
@@ -46,6 +49,7 @@ LABELS = {
     "camwire-nocoalesce": "camwire record, no read coalescing (CAMWIRE_RTSP_COALESCE_MS=0)",
     "camwire-coalesce": "camwire record, read coalescing (CAMWIRE_RTSP_COALESCE_MS={ms})",
     "camwire-nofsync": "camwire record --fsync never",
+    "camwire-base": "camwire record, the PEERS_CAMWIRE_BASE build",
     "ffmpeg": "ffmpeg -c copy, fragmented MP4",
     "gstreamer": "GStreamer rtspsrc ! ... ! mp4mux fragmented",
 }
@@ -141,7 +145,12 @@ def run_recorder(kind, url, n, secs, out):
     if kind.startswith("camwire"):
         # --reconnect no: stop at the server's BYE like the other recorders (24/7 recording
         # would reconnect and record the clip again).
-        cmd = [os.path.join(REL, "camwire"), "record", "--out", out, "--duration", str(grace),
+        binary = os.path.join(REL, "camwire")
+        if kind == "camwire-base":
+            if not BASE_BIN:
+                raise SystemExit("camwire-base needs PEERS_CAMWIRE_BASE=/path/to/camwire")
+            binary = BASE_BIN
+        cmd = [binary, "record", "--out", out, "--duration", str(grace),
                "--segment-secs", "86400", "--reconnect", "no"]
         if kind == "camwire-nofsync":
             cmd += ["--fsync", "never"]

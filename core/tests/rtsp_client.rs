@@ -384,6 +384,47 @@ async fn server_sent_requests_are_answered_and_never_stall() {
     );
 }
 
+/// `next_buffered` (the recorder's per-read loop) hands out what is already received in
+/// order, stops at a request of the server, which the next `next` answers before going on.
+#[tokio::test]
+async fn buffered_packets_in_order_and_a_request_between_them_is_answered() {
+    let (url, seen) = serve(camera("s", |r| {
+        let mut out = resp(&cseq(r), "200 OK", &[], "");
+        out.extend(interleaved(0, &rtp(1, 0xabcd)));
+        out.extend(interleaved(0, &rtp(2, 0xabcd)));
+        out.extend_from_slice(
+            b"GET_PARAMETER rtsp://127.0.0.1/stream RTSP/1.0\r\nCSeq: 100\r\n\r\n",
+        );
+        out.extend(interleaved(0, &rtp(3, 0xabcd)));
+        out.extend(interleaved(0, &rtp(4, 0xabcd)));
+        out
+    }))
+    .await;
+    let mut c = playing(url, SetupTransport::Tcp).await;
+    let mut seqs = Vec::new();
+    while seqs.len() < 4 {
+        let p = match c.next_buffered().expect("no error") {
+            Some(p) => p,
+            None => next(&mut c).await,
+        };
+        match p {
+            Packet::Rtp { data, .. } => seqs.push(u16::from_be_bytes([data[2], data[3]])),
+            o => panic!("{o:?}"),
+        }
+    }
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    assert!(c.next_buffered().expect("no error").is_none());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let answers: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .answers
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert_eq!(answers, vec!["200 CSeq=Some(100)\n"]);
+}
+
 #[tokio::test]
 async fn missing_content_type_is_read_as_sdp() {
     let (url, _) = serve(Box::new(|r, _| match r.method.as_str() {

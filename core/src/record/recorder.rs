@@ -825,8 +825,9 @@ impl Cam {
     }
 
     /// After packets: close a gap once a new file is open, report closed files, refresh the
-    /// status now and then.
-    fn after_packet(&mut self, ingest: &mut Ingest, force: bool) {
+    /// status now and then (`force`: now; else when due, looked at once per socket read,
+    /// `read`, not on every packet).
+    fn after_packet(&mut self, ingest: &mut Ingest, force: bool, read: bool) {
         if let Some(n) = self.retry_fragments
             && self.paused_until.is_none()
             && ingest.segment_stats().fragments > n
@@ -844,7 +845,7 @@ impl Cam {
         if !closed.is_empty() {
             self.on_closed(closed);
         }
-        if force || self.last_publish.elapsed() >= STATUS_EVERY {
+        if force || (read && self.last_publish.elapsed() >= STATUS_EVERY) {
             self.publish(Some(ingest));
         }
     }
@@ -919,12 +920,28 @@ impl Cam {
         // One stop watcher for the whole session, not a new one per packet.
         let stopped = stop.wait_for(|s| *s);
         tokio::pin!(stopped);
+        let mut arrival = now_ntp();
+        // A read happened since the status was last looked at.
+        let mut new_read = false;
         let end = loop {
-            let ev = tokio::select! {
-                biased;
-                _ = &mut stopped => break SessionEnd::Stopped,
-                ev = source.next() => ev,
+            // The rest of the last socket read first, in a plain loop; the stop and the
+            // source are awaited once that is drained (once per read, not per packet).
+            let (ev, read) = match source.next_buffered() {
+                Ok(None) => (
+                    tokio::select! {
+                        biased;
+                        _ = &mut stopped => break SessionEnd::Stopped,
+                        ev = source.next() => ev,
+                    },
+                    true,
+                ),
+                ev => (ev, false),
             };
+            // Packets of one read arrived together: one wall-clock reading per read.
+            if read {
+                arrival = now_ntp();
+                new_read = true;
+            }
             match ev {
                 Ok(Some(SourceEvent::Rtp(pkt))) => {
                     if let Some(until) = self.paused_until
@@ -935,26 +952,26 @@ impl Cam {
                         self.retry_fragments = Some(ingest.segment_stats().fragments);
                         ingest.set_paused(false);
                     }
-                    if let Err(e) = ingest.on_rtp(pkt, now_ntp()) {
+                    if let Err(e) = ingest.on_rtp(pkt, arrival) {
                         self.write_failed(&mut ingest, &e);
                     }
                     // SDP says H.265, packets are H.264: nothing can be recorded.
                     if let Some(e) = ingest.codec_error() {
                         break SessionEnd::Lost(e.to_string());
                     }
-                    self.after_packet(&mut ingest, false);
+                    self.after_packet(&mut ingest, false, std::mem::take(&mut new_read));
                 }
                 Ok(Some(SourceEvent::SenderReport { ntp, rtp_timestamp })) => {
-                    ingest.on_sender_report(ntp, rtp_timestamp, now_ntp());
+                    ingest.on_sender_report(ntp, rtp_timestamp, arrival);
                 }
                 Ok(Some(SourceEvent::Audio { track, pkt })) => {
-                    ingest.on_audio(track, pkt, now_ntp());
+                    ingest.on_audio(track, pkt, arrival);
                 }
                 Ok(Some(SourceEvent::AudioSenderReport {
                     track,
                     ntp,
                     rtp_timestamp,
-                })) => ingest.on_audio_sender_report(track, ntp, rtp_timestamp, now_ntp()),
+                })) => ingest.on_audio_sender_report(track, ntp, rtp_timestamp, arrival),
                 Ok(Some(SourceEvent::Bye)) | Ok(None) => {
                     break SessionEnd::Lost("stream ended by camera".into());
                 }
@@ -964,7 +981,7 @@ impl Cam {
         if let Err(e) = ingest.finish(now_ntp()) {
             self.write_failed(&mut ingest, &e);
         }
-        self.after_packet(&mut ingest, true);
+        self.after_packet(&mut ingest, true, true);
         self.end_session(&ingest);
         self.publish(None);
         end

@@ -32,8 +32,10 @@ pub const MAX_REDIRECTS: usize = 3;
 /// (peak RSS per added stream 1.08 MB with 256 KiB, see benches/README.md).
 const SLAB: usize = 128 * 1024;
 /// With read coalescing, the kernel wakes us once this much is queued (`SO_RCVLOWAT`), or
-/// when the coalescing delay is over, whichever comes first.
-const COALESCE_LOWAT: usize = 64 * 1024;
+/// when the coalescing delay is over, whichever comes first. 256 KiB is more than 250 ms of a
+/// camera up to ~8 Mbit/s, so there the delay paces the wakeups (4 a second; with 64 KiB a
+/// 4 Mbit/s stream woke ~8 times a second: benches/README.md, "N=1 a third time").
+const COALESCE_LOWAT: usize = 256 * 1024;
 /// Largest UDP datagram read.
 const MAX_DATAGRAM: usize = 65_536;
 /// Frames queued while a response is awaited before the connection is given up.
@@ -496,6 +498,9 @@ pub struct RtspClient {
     presentation: Option<Presentation>,
     setup: Vec<SetupStream>,
     queued: VecDeque<Packet>,
+    /// A request of the server met by [`RtspClient::next_buffered`] (which cannot wait to
+    /// answer it): answered before anything else is read.
+    pending_request: Option<Request>,
     /// Keepalive: method and when it is due.
     keepalive_method: &'static str,
     keepalive: Pin<Box<Sleep>>,
@@ -511,6 +516,9 @@ pub struct RtspClient {
     read_at: std::time::Instant,
     /// `SO_RCVLOWAT` was set for read coalescing.
     lowat_set: bool,
+    /// The last coalesced read filled the buffer: read again (after the frames it completed
+    /// are handed out) before waiting, so that one wakeup takes everything queued.
+    read_more: bool,
     /// When the last PLAY was answered (coalescing waits
     /// [`ClientOptions::coalesce_after_play`] after it).
     played_at: Option<Instant>,
@@ -616,6 +624,7 @@ impl RtspClient {
             presentation: None,
             setup: Vec::new(),
             queued: VecDeque::new(),
+            pending_request: None,
             keepalive_method: "GET_PARAMETER",
             keepalive: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
             keepalive_cseq: None,
@@ -628,6 +637,7 @@ impl RtspClient {
             udp_buf: RecvBuf::new(),
             read_at: std::time::Instant::now(),
             lowat_set: false,
+            read_more: false,
             coalesce_due: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
             opts,
         })
@@ -701,6 +711,9 @@ impl RtspClient {
             // An answer is small: readable at its first byte again (next() re-arms).
             self.lowat_set = false;
             set_rcvlowat(&self.tcp, 1);
+        }
+        if let Some(req) = self.pending_request.take() {
+            self.answer_server(&req).await?;
         }
         loop {
             let req = self.write_request(method, uri, extra);
@@ -1108,40 +1121,65 @@ impl RtspClient {
         Ok(())
     }
 
-    /// The next packet of the playing session; `Ok(None)` when the server closed the
-    /// connection. Keepalives and receiver reports are sent from here.
-    pub async fn next(&mut self) -> Result<Option<Packet>, ClientError> {
+    /// The next packet already received (queued, or whole in the receive buffer), without
+    /// waiting and without a syscall; `Ok(None)` when [`Self::next`] has to wait (or the
+    /// connection is closed). A consumer that drains this after each [`Self::next`] handles
+    /// the packets of one socket read in a plain loop instead of one `await` each. A request
+    /// of the server met here is answered by the next [`Self::next`] (or request) before it
+    /// reads on.
+    pub fn next_buffered(&mut self) -> Result<Option<Packet>, ClientError> {
         if let Some(p) = self.queued.pop_front() {
             return Ok(Some(p));
         }
-        if self.closed {
+        if self.closed || self.pending_request.is_some() {
             return Ok(None);
         }
-        let udp = self.setup.iter().any(|s| s.udp.is_some());
-        loop {
-            if let Some(p) = self.udp_queue.pop_front() {
-                return Ok(Some(p));
-            }
-            while let Some(frame) = self.framer.next(&mut self.buf.cur)? {
-                match frame {
-                    Frame::Interleaved { channel, data } => {
-                        if let Some(p) = self.classify(channel, data)? {
-                            return Ok(Some(p));
-                        }
+        if let Some(p) = self.udp_queue.pop_front() {
+            return Ok(Some(p));
+        }
+        while let Some(frame) = self.framer.next(&mut self.buf.cur)? {
+            match frame {
+                Frame::Interleaved { channel, data } => {
+                    if let Some(p) = self.classify(channel, data)? {
+                        return Ok(Some(p));
                     }
-                    Frame::Message(Message::Response(r)) => {
-                        if r.headers.cseq().is_some() && r.headers.cseq() == self.keepalive_cseq {
-                            self.on_keepalive_answer(&r);
-                        } else if r.status == 454 {
-                            return Err(ClientError::SessionGone {
-                                method: "keepalive".into(),
-                            });
-                        }
+                }
+                Frame::Message(Message::Response(r)) => {
+                    if r.headers.cseq().is_some() && r.headers.cseq() == self.keepalive_cseq {
+                        self.on_keepalive_answer(&r);
+                    } else if r.status == 454 {
+                        return Err(ClientError::SessionGone {
+                            method: "keepalive".into(),
+                        });
                     }
-                    Frame::Message(Message::Request(req)) => self.answer_server(&req).await?,
+                }
+                Frame::Message(Message::Request(req)) => {
+                    self.pending_request = Some(req);
+                    return Ok(None);
                 }
             }
-            self.check_framing()?;
+        }
+        self.check_framing()?;
+        Ok(None)
+    }
+
+    /// The next packet of the playing session; `Ok(None)` when the server closed the
+    /// connection. Keepalives and receiver reports are sent from here.
+    pub async fn next(&mut self) -> Result<Option<Packet>, ClientError> {
+        let udp = self.setup.iter().any(|s| s.udp.is_some());
+        loop {
+            if let Some(req) = self.pending_request.take() {
+                self.answer_server(&req).await?;
+            }
+            if let Some(p) = self.next_buffered()? {
+                return Ok(Some(p));
+            }
+            if self.closed {
+                return Ok(None);
+            }
+            if self.pending_request.is_some() {
+                continue;
+            }
             enum Wake {
                 Tcp(usize),
                 CoalesceDue,
@@ -1170,6 +1208,14 @@ impl RtspClient {
             // A read that fills this room leaves tokio's readiness set: the rest is read at
             // once, without waiting for the low-water mark again.
             self.buf.make_room(16 * 1024);
+            if std::mem::take(&mut self.read_more) {
+                // The rest of what a coalesced read left queued (tokio saw no readiness:
+                // the low-water mark hides it), in this same wakeup.
+                if !self.read_queued()? {
+                    return Ok(None);
+                }
+                continue;
+            }
             let wake = {
                 let tcp = &mut self.tcp;
                 let buf = &mut self.buf.cur;
@@ -1204,14 +1250,8 @@ impl RtspClient {
                 Wake::CoalesceDue => {
                     // Whatever is queued, below the low-water mark. (Not `try_read_buf`: it
                     // reads only when tokio saw readiness, which the low-water mark hides.)
-                    match recv_queued(&self.tcp, &mut self.buf.cur) {
-                        Ok(0) => {
-                            self.closed = true;
-                            return Ok(None);
-                        }
-                        Ok(_) => self.read_at = std::time::Instant::now(),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(e) => return Err(io_err("read")(e)),
+                    if !self.read_queued()? {
+                        return Ok(None);
                     }
                     self.coalesce_due
                         .as_mut()
@@ -1221,6 +1261,26 @@ impl RtspClient {
                 Wake::Keepalive => self.send_keepalive().await?,
                 Wake::Report => self.send_reports().await?,
             }
+        }
+    }
+
+    /// One non-blocking read of whatever the socket holds (below the low-water mark too);
+    /// false when the server closed the connection. A read that fills the buffer's room
+    /// asks for another ([`Self::read_more`]).
+    fn read_queued(&mut self) -> Result<bool, ClientError> {
+        let room = self.buf.cur.capacity() - self.buf.cur.len();
+        match recv_queued(&self.tcp, &mut self.buf.cur) {
+            Ok(0) => {
+                self.closed = true;
+                Ok(false)
+            }
+            Ok(n) => {
+                self.read_at = std::time::Instant::now();
+                self.read_more = n == room;
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(true),
+            Err(e) => Err(io_err("read")(e)),
         }
     }
 

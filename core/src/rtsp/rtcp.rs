@@ -77,6 +77,8 @@ pub struct ReceiverStats {
     jitter16: u64,
     /// Middle 32 bits of the last SR's NTP time and when it came.
     last_sr: Option<(u32, std::time::Instant)>,
+    /// The last arrival time and its clock units (packets of one read share it).
+    last_arrival: Option<(std::time::Instant, u32)>,
 }
 
 impl ReceiverStats {
@@ -112,9 +114,23 @@ impl ReceiverStats {
         if self.clock_rate != 0
             && let Some(epoch) = self.epoch
         {
-            // Arrival in RTP clock units, modulo 2^32 like the timestamps (A.8).
-            let nanos = arrival.saturating_duration_since(epoch).as_nanos();
-            let arrival_units = (nanos * u128::from(self.clock_rate) / 1_000_000_000) as u32;
+            // Arrival in RTP clock units, modulo 2^32 like the timestamps (A.8): whole
+            // seconds and the rest apart, exact, in u64 (no u128 division per packet); once
+            // per arrival time, which all packets of one socket read share.
+            let arrival_units = match self.last_arrival {
+                Some((at, units)) if at == arrival => units,
+                _ => {
+                    let d = arrival.saturating_duration_since(epoch);
+                    let rate = u64::from(self.clock_rate);
+                    let units = d
+                        .as_secs()
+                        .wrapping_mul(rate)
+                        .wrapping_add(u64::from(d.subsec_nanos()) * rate / 1_000_000_000)
+                        as u32;
+                    self.last_arrival = Some((arrival, units));
+                    units
+                }
+            };
             let transit = arrival_units.wrapping_sub(rtp_timestamp);
             if let Some(prev) = self.transit {
                 let d = u64::from((transit.wrapping_sub(prev) as i32).unsigned_abs());

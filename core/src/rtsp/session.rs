@@ -591,68 +591,99 @@ impl Source {
                 self.end = EndState::Ended;
                 return Ok(pending.then_some(SourceEvent::Bye));
             };
-            match item {
-                Packet::Rtp { stream, data } if stream == self.video_stream => {
-                    let pkt = match RtpPacket::parse(data) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            log::debug!("{}: skipping a malformed RTP packet: {e}", self.url);
-                            continue;
-                        }
-                    };
-                    match self.ssrc {
-                        None => self.ssrc = Some(pkt.ssrc),
-                        Some(s) if s != pkt.ssrc => {
-                            return Err(RtspError::Protocol {
-                                url: self.url.to_string(),
-                                message: format!(
-                                    "SSRC changed from {s:08x} to {:08x} mid-session",
-                                    pkt.ssrc
-                                ),
-                                status: None,
-                            });
-                        }
-                        Some(_) => {}
+            if let Some(ev) = self.on_item(item)? {
+                return Ok(Some(ev));
+            }
+        }
+    }
+
+    /// The next event whose packet is already received (the rest of the last socket read),
+    /// without waiting: `Ok(None)` when [`Self::next`] has to be awaited. The same events in
+    /// the same order as [`Self::next`]; a recorder drains this after each `next` so that the
+    /// packets of one read cost a loop, not an `await` (and a stop check) each. While the
+    /// session drains after a UDP BYE, always `None`.
+    pub fn next_buffered(&mut self) -> Result<Option<SourceEvent>, RtspError> {
+        if !matches!(self.end, EndState::Playing) {
+            return Ok(None);
+        }
+        loop {
+            let Some(client) = self.client.as_mut() else {
+                return Ok(None);
+            };
+            let Some(item) = client
+                .next_buffered()
+                .map_err(|e| client_err(&self.url, e))?
+            else {
+                return Ok(None);
+            };
+            if let Some(ev) = self.on_item(item)? {
+                return Ok(Some(ev));
+            }
+        }
+    }
+
+    /// What a received packet means: an event, or `None` (skipped, or nothing to report).
+    fn on_item(&mut self, item: Packet) -> Result<Option<SourceEvent>, RtspError> {
+        match item {
+            Packet::Rtp { stream, data } if stream == self.video_stream => {
+                let pkt = match RtpPacket::parse(data) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        log::debug!("{}: skipping a malformed RTP packet: {e}", self.url);
+                        return Ok(None);
                     }
-                    return Ok(Some(SourceEvent::Rtp(pkt)));
-                }
-                Packet::Rtcp { stream, data } if stream == self.video_stream => {
-                    match rtcp_event(&data) {
-                        Some(SourceEvent::Bye) if self.on_bye() => {
-                            return Ok(Some(SourceEvent::Bye));
-                        }
-                        Some(SourceEvent::Bye) => {}
-                        Some(ev) => return Ok(Some(ev)),
-                        None => {}
+                };
+                match self.ssrc {
+                    None => self.ssrc = Some(pkt.ssrc),
+                    Some(s) if s != pkt.ssrc => {
+                        return Err(RtspError::Protocol {
+                            url: self.url.to_string(),
+                            message: format!(
+                                "SSRC changed from {s:08x} to {:08x} mid-session",
+                                pkt.ssrc
+                            ),
+                            status: None,
+                        });
                     }
+                    Some(_) => {}
                 }
-                Packet::Rtp { stream, data } => {
-                    let Some(track) = self.stream_track.get(stream).copied().flatten() else {
-                        continue;
-                    };
-                    match RtpPacket::parse(data) {
-                        Ok(pkt) => return Ok(Some(SourceEvent::Audio { track, pkt })),
-                        Err(e) => {
-                            log::debug!("{}: skipping a malformed audio packet: {e}", self.url);
-                        }
+                return Ok(Some(SourceEvent::Rtp(pkt)));
+            }
+            Packet::Rtcp { stream, data } if stream == self.video_stream => {
+                match rtcp_event(&data) {
+                    Some(SourceEvent::Bye) if self.on_bye() => {
+                        return Ok(Some(SourceEvent::Bye));
                     }
+                    Some(SourceEvent::Bye) => {}
+                    Some(ev) => return Ok(Some(ev)),
+                    None => {}
                 }
-                Packet::Rtcp { stream, data } => {
-                    let Some(track) = self.stream_track.get(stream).copied().flatten() else {
-                        continue;
-                    };
-                    if let Some(SourceEvent::SenderReport { ntp, rtp_timestamp }) =
-                        rtcp_event(&data)
-                    {
-                        return Ok(Some(SourceEvent::AudioSenderReport {
-                            track,
-                            ntp,
-                            rtp_timestamp,
-                        }));
+            }
+            Packet::Rtp { stream, data } => {
+                let Some(track) = self.stream_track.get(stream).copied().flatten() else {
+                    return Ok(None);
+                };
+                match RtpPacket::parse(data) {
+                    Ok(pkt) => return Ok(Some(SourceEvent::Audio { track, pkt })),
+                    Err(e) => {
+                        log::debug!("{}: skipping a malformed audio packet: {e}", self.url);
                     }
                 }
             }
+            Packet::Rtcp { stream, data } => {
+                let Some(track) = self.stream_track.get(stream).copied().flatten() else {
+                    return Ok(None);
+                };
+                if let Some(SourceEvent::SenderReport { ntp, rtp_timestamp }) = rtcp_event(&data) {
+                    return Ok(Some(SourceEvent::AudioSenderReport {
+                        track,
+                        ntp,
+                        rtp_timestamp,
+                    }));
+                }
+            }
         }
+        Ok(None)
     }
 
     /// The next raw packet with its capture channel and whether it is a BYE; `Ok(None)` at
