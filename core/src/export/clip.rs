@@ -304,8 +304,9 @@ pub fn export_with_progress<R: AsRoot + ?Sized>(
     };
     let cand_files: Vec<_> = cands.into_iter().cloned().collect();
     let recorded_gaps = parse_gaps(&storage.gaps_text(camera, &cand_files));
-    let mut plan = plan(&sources, t1, t2, opts)?.ok_or_else(no_recording)?;
-    plan_audio(&mut plan, &sources, opts)?;
+    let until = superseded_from(&sources, &recorded_gaps);
+    let mut plan = plan(&sources, &until, t1, t2, opts)?.ok_or_else(no_recording)?;
+    plan_audio(&mut plan, &sources, &until, opts)?;
 
     // A damaged file the range runs past would silently cut the clip: refuse, naming it.
     for s in &mut sources {
@@ -540,9 +541,50 @@ fn read_audio_with(
         .map_err(|e| ExportError::source(&src.scanned.file.path, e))
 }
 
+/// Where each source stops being used: where a back-filled file starts inside it, else never
+/// (`Nanos::MAX`).
+///
+/// A back-fill (gaps.jsonl reason [`crate::replay::BACKFILL_REASON`], its span starting where
+/// its file starts) begins at the device's keyframe before the recorder's gap, so it overlaps
+/// the end of the live file before the gap by less than a GOP: those frames depend on that
+/// keyframe, and the live file has them too. From its first frame on the back-fill is what the
+/// device recorded and the clip takes it, so the clip neither repeats that stretch nor leaves
+/// the sliver before the gap's first keyframe empty. Only back-fills supersede: live files that
+/// overlap by a clock step keep every frame, as before.
+fn superseded_from(sources: &[Source], recorded_gaps: &[(Nanos, Nanos, String)]) -> Vec<Nanos> {
+    const SAME_START: Nanos = 1_000_000; // 1 ms: the log and the prft round differently
+    let span = |s: &Source| {
+        let f = s.scanned.frags.first().map_or(Nanos::MAX, |f| f.start);
+        let l = s.scanned.frags.last().map_or(Nanos::MIN, |f| f.end);
+        (f, l)
+    };
+    let backfill_start = |s: &Source| {
+        let (start, _) = span(s);
+        recorded_gaps
+            .iter()
+            .any(|g| g.2 == crate::replay::BACKFILL_REASON && (g.0 - start).abs() <= SAME_START)
+            .then_some(start)
+    };
+    let backfills: Vec<Nanos> = sources.iter().filter_map(backfill_start).collect();
+    sources
+        .iter()
+        .map(|a| {
+            let (a_start, a_end) = span(a);
+            backfills
+                .iter()
+                .copied()
+                .filter(|&b| b > a_start && b < a_end)
+                .min()
+                .unwrap_or(Nanos::MAX)
+        })
+        .collect()
+}
+
 /// First pass: which samples go into the clip. `None` when nothing was recorded in range.
+/// `until[i]`: source `i` is used before that wall clock only ([`superseded_from`]).
 fn plan(
     sources: &[Source],
+    until: &[Nanos],
     t1: Nanos,
     t2: Nanos,
     opts: &ExportOptions,
@@ -557,8 +599,17 @@ fn plan(
             .get(g)
             .and_then(|&(si, fi)| sources.get(si)?.scanned.frags.get(fi))
     };
-    // The fragment showing at T1, or the first one after it (by decode time: refined below).
-    let Some(mut k) = (0..order.len()).find(|&g| frag(g).is_some_and(|f| f.end > t1)) else {
+    let until_of = |g: usize| {
+        order
+            .get(g)
+            .and_then(|&(si, _)| until.get(si).copied())
+            .unwrap_or(Nanos::MAX)
+    };
+    // The fragment showing at T1, or the first one after it (by decode time: refined below);
+    // not a stretch a back-fill supersedes.
+    let Some(mut k) = (0..order.len())
+        .find(|&g| frag(g).is_some_and(|f| f.end.min(until_of(g)) > t1 && f.start < until_of(g)))
+    else {
         return Ok(None);
     };
     if frag(k).is_none_or(|f| f.start >= t2) {
@@ -677,6 +728,10 @@ fn plan(
         if fr.start >= t2 {
             break;
         }
+        let src_until = until.get(si).copied().unwrap_or(Nanos::MAX);
+        if fr.start >= src_until {
+            continue 'frags;
+        }
         let samples = if g == k {
             k_samples.clone()
         } else {
@@ -710,6 +765,10 @@ fn plan(
                 finish_chunk(&mut p, chunk);
                 src.used.set(used);
                 break 'frags;
+            }
+            if w >= src_until {
+                // A back-fill takes over from here (its first frame is a keyframe).
+                break;
             }
             if waiting_for_sync {
                 if !s.is_keyframe() {
@@ -885,7 +944,12 @@ fn showing_at(
 
 /// Adds the audio tracks to a video plan: see the module doc for the rules. Their chunks are
 /// merged into `p.chunks` in storage order (source, fragment, then track).
-fn plan_audio(p: &mut Plan, sources: &[Source], opts: &ExportOptions) -> Result<(), ExportError> {
+fn plan_audio(
+    p: &mut Plan,
+    sources: &[Source],
+    until: &[Nanos],
+    opts: &ExportOptions,
+) -> Result<(), ExportError> {
     let Some(reference) = sources.get(p.audio_from) else {
         return Ok(());
     };
@@ -935,6 +999,8 @@ fn plan_audio(p: &mut Plan, sources: &[Source], opts: &ExportOptions) -> Result<
                 continue;
             }
             let tid = sinfo.track_id;
+            // A back-fill that starts inside this file takes over there, audio too.
+            let hi = hi.min(until.get(si).copied().unwrap_or(Nanos::MAX));
             // The source fragments whose trafs of this track overlap the range: the first
             // and the last bound the run taken from this file.
             let overlaps = |fr: &super::index::Frag| {

@@ -14,10 +14,11 @@
 //! the upload queue, when one is on). A failure is an `Error` event naming the gap; nothing
 //! recorded is touched.
 //!
-//! What stays: segments start at a keyframe, so the back-fill starts at the device's first
-//! keyframe at or after the gap's start. The frames between the last one recorded live and
-//! that keyframe (less than one GOP) depend on a keyframe the live file already holds and
-//! cannot start a file of their own: that sliver stays a gap, with its original reason.
+//! The whole gap closes: segments start at a keyframe, so the back-fill starts at the
+//! device's keyframe at or before the gap's start and overlaps the live file before the gap
+//! by less than a GOP (the frames after the gap's start depend on that keyframe). `ls` sees
+//! one continuous range, and export takes the back-fill from its first frame on, so a clip
+//! neither repeats nor misses that stretch (`crate::replay::backfill`).
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};

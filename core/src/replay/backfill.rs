@@ -10,9 +10,13 @@
 //! video, as the recorder writes them; each frame is placed on the video's RTP clock by its
 //! wall clock (see `super::audio` for where that comes from) and cut to T1..T2.
 //!
-//! Frames start at the first keyframe at or after T1 (no pre-roll: the frames before T1
-//! would overlap what the recorder already holds) and stop before T2; each is stamped with
-//! its 0xABAC wall clock as the fragment's `prft`. The span written is appended to the
+//! Frames start at the keyframe the device starts from, the one at or before T1 (at most
+//! [`MAX_BACKFILL_PREROLL`] before it), and stop before T2; each is stamped with its 0xABAC
+//! wall clock as the fragment's `prft`. Starting at T1's own keyframe, not the first one
+//! after T1, is what fills the whole gap: the frames between the gap's start and the next
+//! keyframe depend on the one before it. The back-fill then overlaps the end of the file
+//! before the gap by less than a GOP, and export takes the back-fill from its first frame on
+//! (see `export::clip`, `superseded_from`), so a clip neither repeats nor misses that stretch. The span written is appended to the
 //! camera's `gaps.jsonl` with reason `backfilled from device`, as the record of what filled
 //! the hole.
 
@@ -28,6 +32,11 @@ use crate::export::{ExportError, Nanos, nanos_to_ntp, nanos_to_system, nanos_to_
 use crate::frame::AccessUnit;
 use crate::record::segment::{Naming, SegmentOptions, SegmentWriter};
 use crate::record::{ClosedSegment, Gap, gaps_log};
+
+/// Longest stretch before T1 a back-fill starts at: the keyframe the device starts from when
+/// it is no older than this, else the first keyframe after that (a device that starts its
+/// replay far too early).
+pub const MAX_BACKFILL_PREROLL: Duration = Duration::from_secs(10);
 
 /// The `gaps.jsonl` reason of a back-filled span.
 pub const BACKFILL_REASON: &str = "backfilled from device";
@@ -211,7 +220,8 @@ impl Backfill {
         let terminal = info.flags & FLAG_T != 0;
         let mut announced = params.announced;
         if !self.started {
-            if !(au.keyframe && wall >= self.t1) {
+            let preroll = i64::try_from(MAX_BACKFILL_PREROLL.as_nanos()).unwrap_or(i64::MAX);
+            if !(au.keyframe && wall >= self.t1.saturating_sub(preroll)) {
                 return Ok(terminal.then(|| "terminal flag (T)".into()));
             }
             self.started = true;
