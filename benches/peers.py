@@ -248,7 +248,9 @@ def main():
     ap.add_argument("--n", default="1,16", help="stream counts, comma-separated (default 1,16)")
     ap.add_argument("--secs", type=int, default=60, help="seconds per run (default 60)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of every cell (median shown)")
-    ap.add_argument("--recorders", default=",".join(ALL), help=f"subset of {','.join(ALL)}")
+    default_kinds = [k for k in ALL if k != "camwire-base" or BASE_BIN]
+    ap.add_argument("--recorders", default=",".join(default_kinds),
+                    help=f"subset of {','.join(ALL)}")
     ap.add_argument("--source", choices=["gst", "sim"], default="gst")
     ap.add_argument("--kbps", type=int, default=4000)
     ap.add_argument("--keep", action="store_true", help="keep the recordings")
