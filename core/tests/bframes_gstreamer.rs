@@ -27,7 +27,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use support::gst::GstPeer;
+use support::gst::{GstPeer, assert_decodes_cleanly, video_md5s};
+use support::{mp4_files, tmp};
+
+/// A fresh scratch directory for this file's tests.
+fn tmp_bf(name: &str) -> PathBuf {
+    tmp(&format!("bframes-{name}"))
+}
 
 use camwire::export::{ExportOptions, OutputFormat, export, ranges, verify};
 use camwire::record::{CameraConfig, SegmentOptions, record_camera};
@@ -38,13 +44,6 @@ const CLIP_SECS: usize = 10;
 const CLIP_FRAMES: usize = CLIP_SECS * FPS;
 /// Longest the recording may take (the clip plays in real time: 10 s).
 const DEADLINE: Duration = Duration::from_secs(40);
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("camwire-bframes-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    d
-}
 
 #[derive(Clone, Copy)]
 enum Codec {
@@ -100,43 +99,6 @@ fn clip(codec: Codec) -> PathBuf {
     path
 }
 
-/// Per-frame MD5s of the decoded video, in presentation order.
-fn framemd5(input: &Path) -> Vec<String> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(input)
-        .args(["-map", "0:v:0", "-f", "framemd5", "-"])
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}: {}",
-        input.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_string()))
-        .collect()
-}
-
-/// `ffmpeg -v error -i F -f null -` prints nothing.
-fn assert_decodes_cleanly(f: &Path) {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(f)
-        .args(["-f", "null", "-"])
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}: {}",
-        f.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// `ffprobe -v error` prints nothing; returns every video packet's (pts, dts) in file order.
 fn ffprobe_packets(f: &Path) -> Vec<(i64, i64)> {
     ffprobe_packets_with(f, &[])
@@ -174,23 +136,6 @@ fn ffprobe_packets_with(f: &Path, opts: &[&str]) -> Vec<(i64, i64)> {
         .collect()
 }
 
-fn mp4_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "mp4") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Records `source` (served by `gst_rtsp_server.py --video <codec>`) over TCP in 4 s files until the server's BYE and
 /// checks every file: ffprobe silent, decode times strictly increasing and never after the
 /// presentation time, reordering kept, and the decoded frames equal `want` in display order.
@@ -200,7 +145,7 @@ fn record_and_check(source: &Path, codec: &str, name: &str, want: &[String]) -> 
         "gst_rtsp_server.py",
         [source.to_str().unwrap(), "--video", codec],
     );
-    let root = tmpdir(name);
+    let root = tmp_bf(name);
     let cfg = CameraConfig {
         id: "cam".into(),
         url: server.url().to_string(),
@@ -250,7 +195,7 @@ fn record_and_check(source: &Path, codec: &str, name: &str, want: &[String]) -> 
             assert!(p.1 <= p.0, "{}: dts after pts: {p:?}", f.display());
         }
         reordered += pkts.windows(2).filter(|w| w[1].0 < w[0].0).count();
-        got.extend(framemd5(f));
+        got.extend(video_md5s(f));
     }
     assert!(
         reordered > 50,
@@ -268,7 +213,7 @@ fn record_and_check(source: &Path, codec: &str, name: &str, want: &[String]) -> 
 #[test]
 fn h264_bframes_recorded_in_display_order_exported_and_verified() {
     let source = clip(Codec::H264);
-    let want = framemd5(&source);
+    let want = video_md5s(&source);
     assert_eq!(want.len(), CLIP_FRAMES);
     // The source really reorders: some packet is presented before one decoded earlier.
     let src_pkts = ffprobe_packets(&source);
@@ -305,7 +250,7 @@ fn h264_bframes_recorded_in_display_order_exported_and_verified() {
     let shown_62 = shown(62);
     let t1 = shown_62 + Duration::from_millis(20);
     let t2 = t1 + Duration::from_secs(5);
-    let out = tmpdir("export");
+    let out = tmp_bf("export");
     let clip_path = out.join("clip.mp4");
     let s = export(&root, "cam", t1, t2, &clip_path, &ExportOptions::default()).expect("export");
     assert_decodes_cleanly(&clip_path);
@@ -319,7 +264,7 @@ fn h264_bframes_recorded_in_display_order_exported_and_verified() {
         pkts.windows(2).all(|w| w[1].1 > w[0].1),
         "export dts increase"
     );
-    let frames = framemd5(&clip_path);
+    let frames = video_md5s(&clip_path);
     assert_eq!(frames.len() as u64, s.manifest.frames, "{:?}", s.manifest);
     assert!(
         (120..=130).contains(&frames.len()),
@@ -360,7 +305,7 @@ fn h264_bframes_recorded_in_display_order_exported_and_verified() {
         &ExportOptions::default(),
     )
     .expect("export at frame 49");
-    let frames_49 = framemd5(&late);
+    let frames_49 = video_md5s(&late);
     assert_eq!(
         frames_49[0], want[49],
         "the frame on screen at T1 in the delay"
@@ -387,7 +332,7 @@ fn h264_bframes_recorded_in_display_order_exported_and_verified() {
     // ffmpeg 5.1 does not apply a fragmented file's edit list: it shows every sample, the
     // pre-roll from the keyframe before T1 and, at the end, reference frames whose B-frames
     // (decoded after T2) were not stored. Every one is a source frame, in display order.
-    let frames = framemd5(&frag_path);
+    let frames = video_md5s(&frag_path);
     assert_eq!(frames.len() as u64, s.manifest.samples, "{:?}", s.manifest);
     let at: Vec<usize> = frames
         .iter()
@@ -470,7 +415,7 @@ fn elst_media_time(data: &[u8]) -> i64 {
 #[test]
 fn h265_bframes_recorded_in_display_order() {
     let source = clip(Codec::H265);
-    let want = framemd5(&source);
+    let want = video_md5s(&source);
     assert_eq!(want.len(), CLIP_FRAMES);
     let src_pkts = ffprobe_packets(&source);
     assert!(

@@ -31,7 +31,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use support::gst::GstPeer;
+use support::gst::{GstPeer, assert_decodes_cleanly, video_md5s};
+use support::{mp4_files, tmp};
+
+/// A fresh scratch directory for this file's tests.
+fn tmp_h265(name: &str) -> PathBuf {
+    tmp(&format!("h265-{name}"))
+}
 
 use camwire::export::{ExportOptions, OutputFormat, export, ranges, verify};
 use camwire::record::{CameraConfig, SegmentOptions, record_camera};
@@ -52,13 +58,6 @@ enum Gop {
     Idr,
     /// The first keyframe IDR, every later one CRA (open GOP).
     Cra,
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("camwire-h265-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    d
 }
 
 /// The clip, encoded once and cached in the target dir.
@@ -90,43 +89,6 @@ fn clip(gop: Gop) -> PathBuf {
     assert!(out.status.success(), "ffmpeg encoding the clip: {out:?}");
     std::fs::rename(&part, &path).unwrap();
     path
-}
-
-/// Per-frame MD5s of the decoded video, in presentation order.
-fn framemd5(input: &Path) -> Vec<String> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(input)
-        .args(["-map", "0:v:0", "-f", "framemd5", "-"])
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}: {}",
-        input.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_string()))
-        .collect()
-}
-
-/// `ffmpeg -v error -i F -f null -` prints nothing.
-fn assert_decodes_cleanly(f: &Path) {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(f)
-        .args(["-f", "null", "-"])
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}: {}",
-        f.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// `ffprobe -v error` prints no message and finds HEVC in an `hvc1` sample entry; returns the
@@ -200,24 +162,6 @@ fn hvcc_of(f: &Path) -> Vec<u8> {
     data[at + 4..at - 4 + size].to_vec()
 }
 
-fn mp4_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "mp4") {
-                out.push(p);
-            }
-        }
-    }
-    // Named by their UTC start: name order is time order.
-    out.sort();
-    out
-}
-
 /// Records the whole clip from the server into `root/cam/...` in 4 s files.
 fn record(url: &str, transport: Transport, root: &Path) -> camwire::record::CameraReport {
     let cfg = CameraConfig {
@@ -249,7 +193,7 @@ fn record(url: &str, transport: Transport, root: &Path) -> camwire::record::Came
 
 fn check_recording(gop: Gop, transport: Transport, name: &str) {
     let source = clip(gop);
-    let want = framemd5(&source);
+    let want = video_md5s(&source);
     assert_eq!(want.len(), CLIP_FRAMES);
     let (idr, cra) = irap_types(&source);
     match gop {
@@ -261,7 +205,7 @@ fn check_recording(gop: Gop, transport: Transport, name: &str) {
         "gst_rtsp_server.py",
         [source.to_str().unwrap(), "--video", "h265"],
     );
-    let root = tmpdir(name);
+    let root = tmp_h265(name);
     let report = record(server.url(), transport, &root);
     assert!(report.ended_by_camera, "{report:?}");
     assert_eq!(report.segments.skipped_frames, 0, "{report:?}");
@@ -275,7 +219,7 @@ fn check_recording(gop: Gop, transport: Transport, name: &str) {
     for f in &files {
         let d = assert_ffprobe_clean(f);
         assert!(d > 0.0, "{}: duration {d}", f.display());
-        got.extend(framemd5(f));
+        got.extend(video_md5s(f));
     }
     assert_eq!(got.len(), CLIP_FRAMES, "every frame recorded");
     assert_eq!(got, want, "decoded frames equal the source's, in order");
@@ -291,7 +235,7 @@ fn check_recording(gop: Gop, transport: Transport, name: &str) {
     assert_eq!(listing.ranges.len(), 1, "{listing:?}");
     let t1 = listing.ranges[0].start + Duration::from_millis(2500);
     let t2 = t1 + Duration::from_secs(5);
-    let out = tmpdir(&format!("{name}-export"));
+    let out = tmp_h265(&format!("{name}-export"));
     for format in [OutputFormat::Progressive, OutputFormat::Fragmented] {
         let clip_path = out.join(format!("{format:?}.mp4"));
         let opts = ExportOptions {
@@ -301,7 +245,7 @@ fn check_recording(gop: Gop, transport: Transport, name: &str) {
         let s = export(&root, "cam", t1, t2, &clip_path, &opts).expect("export");
         assert_decodes_cleanly(&clip_path);
         let d = assert_ffprobe_clean(&clip_path);
-        let frames = framemd5(&clip_path);
+        let frames = video_md5s(&clip_path);
         // What decodes: the manifest's frames (from the one at T1); ffmpeg 5.1 does not apply
         // the edit list of a fragmented file, so there it also shows the pre-roll from the
         // keyframe before T1 (the manifest's samples).
@@ -375,7 +319,7 @@ fn h265_hvcc_is_byte_identical_to_ffmpeg_recording_the_same_stream() {
         "gst_rtsp_server.py",
         [source.to_str().unwrap(), "--video", "h265"],
     );
-    let dir = tmpdir("hvcc");
+    let dir = tmp_h265("hvcc");
     let theirs = dir.join("ffmpeg.mp4");
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-rtsp_transport", "tcp", "-i", server.url()])
