@@ -260,7 +260,8 @@ async fn backfill_of_h265_gives_hvc1_segments_with_the_source_frames() {
     let server = OnvifServer::start();
     let dir = tmpdir("replay-gst-h265-backfill");
     let root = dir.join("rec");
-    // 10:00:09.5 .. 10:00:16: from the keyframe at 10:00:10 (frame 250) to frame 399.
+    // 10:00:09.5 .. 10:00:16: from the keyframe at or before T1, 10:00:09 (frame 225), to
+    // frame 399 (a back-fill starts at T1's own keyframe so that it fills a gap whole).
     let b = backfill(
         &server.replay,
         at(9.5),
@@ -280,8 +281,8 @@ async fn backfill_of_h265_gives_hvc1_segments_with_the_source_frames() {
         b.ended_by,
         b.wall.as_secs_f64()
     );
-    assert_eq!(b.frames, 150);
-    assert_eq!((b.first, b.last), (at(10.0), at(15.96)));
+    assert_eq!(b.frames, 175);
+    assert_eq!((b.first, b.last), (at(9.0), at(15.96)));
     assert!(!b.rate_control, "Rate-Control: no was accepted");
     let files = mp4_files(&root);
     assert!(!files.is_empty());
@@ -291,14 +292,14 @@ async fn backfill_of_h265_gives_hvc1_segments_with_the_source_frames() {
         assert_decodes_cleanly(f);
         got.extend(framemd5(f, &[]));
     }
-    assert_eq!(got.len(), 150, "frames in {files:?}");
+    assert_eq!(got.len(), 175, "frames in {files:?}");
     assert!(
-        got == source[250..400],
+        got == source[225..400],
         "back-filled frames differ from the source's"
     );
     let listing = camwire::export::ranges(&root, "gate", None, None).expect("ranges");
     let spans: Vec<_> = listing.ranges.iter().map(|r| (r.start, r.end)).collect();
-    assert_eq!(spans, [(at(10.0), at(16.0))], "{listing:?}");
+    assert_eq!(spans, [(at(9.0), at(16.0))], "{listing:?}");
 }
 
 /// x265 Annex B (AUD before every access unit) of `secs` s of testsrc2 at `size`.

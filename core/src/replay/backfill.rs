@@ -10,8 +10,9 @@
 //! video, as the recorder writes them; each frame is placed on the video's RTP clock by its
 //! wall clock (see `super::audio` for where that comes from) and cut to T1..T2.
 //!
-//! Frames start at the keyframe the device starts from, the one at or before T1 (at most
-//! [`MAX_BACKFILL_PREROLL`] before it), and stop before T2; each is stamped with its 0xABAC
+//! Frames start at the last keyframe at or before T1 that the device sends (at most
+//! [`MAX_BACKFILL_PREROLL`] before it; frames from it are held until T1 is reached, and a
+//! later keyframe still before T1 replaces them), and stop before T2; each is stamped with its 0xABAC
 //! wall clock as the fragment's `prft`. Starting at T1's own keyframe, not the first one
 //! after T1, is what fills the whole gap: the frames between the gap's start and the next
 //! keyframe depend on the one before it. The back-fill then overlaps the end of the file
@@ -104,6 +105,8 @@ pub async fn backfill(
             writer,
             dir: cam_dir.clone(),
             started: false,
+            held: Vec::new(),
+            held_bytes: 0,
             done: false,
             frames: 0,
             first: 0,
@@ -148,6 +151,18 @@ pub async fn backfill(
     })
 }
 
+/// Most bytes of pre-roll held before T1 (a GOP); beyond it the back-fill starts at the
+/// first keyframe after T1, as it did before pre-roll.
+const MAX_HELD_BYTES: usize = 64 << 20;
+
+/// An access unit held before T1 with the parameter sets it came with.
+struct Held {
+    au: AccessUnit,
+    wall: Nanos,
+    announced: Option<StreamParams>,
+    current: Option<StreamParams>,
+}
+
 /// Access units into recorder segments.
 struct Backfill {
     t1: Nanos,
@@ -163,6 +178,9 @@ struct Backfill {
     writer: SegmentWriter,
     dir: PathBuf,
     started: bool,
+    /// Frames from the latest keyframe at or before T1, until T1 is reached.
+    held: Vec<Held>,
+    held_bytes: usize,
     done: bool,
     frames: u64,
     first: Nanos,
@@ -218,28 +236,85 @@ impl Backfill {
             return Ok(Some("end time reached".into()));
         }
         let terminal = info.flags & FLAG_T != 0;
-        let mut announced = params.announced;
+        let ended = |t: bool| Ok(t.then(|| "terminal flag (T)".to_string()));
         if !self.started {
             let preroll = i64::try_from(MAX_BACKFILL_PREROLL.as_nanos()).unwrap_or(i64::MAX);
-            if !(au.keyframe && wall >= self.t1.saturating_sub(preroll)) {
-                return Ok(terminal.then(|| "terminal flag (T)".into()));
+            let fresh_keyframe = au.keyframe && wall >= self.t1.saturating_sub(preroll);
+            if wall <= self.t1 {
+                // Before T1: hold from the latest keyframe (a later one replaces the GOP).
+                if fresh_keyframe {
+                    self.held.clear();
+                    self.held_bytes = 0;
+                }
+                if !self.held.is_empty() || fresh_keyframe {
+                    self.held_bytes += au.avc_len();
+                    if self.held_bytes > MAX_HELD_BYTES {
+                        self.held.clear();
+                        self.held_bytes = 0;
+                    } else {
+                        self.held.push(Held {
+                            au: std::mem::take(au),
+                            wall,
+                            announced: params.announced.cloned(),
+                            current: params.current.cloned(),
+                        });
+                    }
+                }
+                return ended(terminal);
+            }
+            if self.held.is_empty() && !au.keyframe {
+                return ended(terminal);
             }
             self.started = true;
-            self.first = wall;
-            // The writer opens its first file with the parameter sets the first frame
-            // carries; the depacketizer attached them to a frame before T1.
-            match params.current {
+            let held = std::mem::take(&mut self.held);
+            self.held_bytes = 0;
+            self.first = held.first().map_or(wall, |h| h.wall);
+            let mut first = true;
+            for mut h in held {
+                self.write(
+                    &mut h.au,
+                    h.wall,
+                    h.announced.as_ref(),
+                    h.current.as_ref(),
+                    first,
+                )?;
+                first = false;
+            }
+            self.write(au, wall, params.announced, params.current, first)?;
+        } else {
+            self.write(au, wall, params.announced, params.current, false)?;
+        }
+        if terminal {
+            self.done = true;
+            return Ok(Some("terminal flag (T)".into()));
+        }
+        Ok(None)
+    }
+
+    /// Writes one access unit; the first of the back-fill opens the writer's first file with
+    /// the parameter sets in use (the depacketizer may have announced them with a frame
+    /// before the held keyframe).
+    fn write<'a>(
+        &mut self,
+        au: &mut AccessUnit,
+        wall: Nanos,
+        mut announced: Option<&'a StreamParams>,
+        current: Option<&'a StreamParams>,
+        first: bool,
+    ) -> Result<(), ReplayError> {
+        if first {
+            match current {
                 Some(StreamParams::H264(ps)) if au.new_parameters.is_none() => {
                     au.new_parameters = Some(ps.clone());
                 }
-                Some(current @ StreamParams::H265(_)) if announced.is_none() => {
-                    announced = Some(current);
+                Some(c @ StreamParams::H265(_)) if announced.is_none() => {
+                    announced = Some(c);
                 }
                 _ => {}
             }
         }
         let ntp = nanos_to_ntp(wall);
-        let closed = match (announced, params.current) {
+        let closed = match (announced, current) {
             (Some(StreamParams::H265(ps)), _) => self.writer.push_h265(au, Some(ps), ntp),
             (_, Some(StreamParams::H265(_))) => self.writer.push_h265(au, None, ntp),
             // H.264: the writer reads the parameter sets from `au.new_parameters`.
@@ -249,11 +324,7 @@ impl Backfill {
         self.closed.extend(closed);
         self.frames += 1;
         self.last = wall;
-        if terminal {
-            self.done = true;
-            return Ok(Some("terminal flag (T)".into()));
-        }
-        Ok(None)
+        Ok(())
     }
 }
 

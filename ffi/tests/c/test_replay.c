@@ -327,8 +327,9 @@ static void test_misuse(camwire_context *ctx, camwire_device *dev, const char *o
 }
 
 /* Back-fill: 10:00:17..10:00:19 written as recorder segments of camera "gate" under a root;
- * frames start at the keyframe at 10:00:18 (no pre-roll: a back-fill must not overlap what
- * the recorder holds), and camwire_list_ranges sees them. */
+ * frames start at the keyframe at or before T1, 10:00:16 (so that a back-fill fills a gap
+ * whole; export prefers it where it overlaps the recorder's file), and camwire_list_ranges
+ * sees them. */
 static void test_backfill(camwire_device *dev, const char *out_dir) {
     char root[1024];
     path_in(root, sizeof root, out_dir, "root");
@@ -358,8 +359,10 @@ static void test_backfill(camwire_device *dev, const char *out_dir) {
     camwire_backfill_view v;
     OK(camwire_struct_init(&v, sizeof v));
     OK(camwire_backfill_result_get(res, &v));
-    CHECK(v.frames == 25);
-    CHECK(v.first_us == AT(18));
+    /* From the keyframe at or before T1 (10:00:16; one every 2 s) to the last frame before
+       T2: a back-fill starts at T1's own keyframe, so that it fills a gap whole. */
+    CHECK(v.frames == 75);
+    CHECK(v.first_us == AT(16));
     CHECK(v.last_us == AT(18) + INT64_C(960000));
     CHECK(!v.rate_control);
     CHECK(v.file_count >= 1);
@@ -378,7 +381,7 @@ static void test_backfill(camwire_device *dev, const char *out_dir) {
     camwire_time_range r;
     OK(camwire_struct_init(&r, sizeof r));
     OK(camwire_range_list_get2(ranges, 0, &r));
-    CHECK(r.start_us == AT(18) && r.end_us == AT(19));
+    CHECK(r.start_us == AT(16) && r.end_us == AT(19));
     camwire_range_list_free(ranges);
 }
 
