@@ -54,11 +54,7 @@ fn ntp_add_ticks(ntp: u64, ticks: i64, clock_rate: u32) -> u64 {
 }
 
 /// `a - b` in seconds.
-pub(crate) fn ntp_diff(a: u64, b: u64) -> f64 {
-    ntp_diff_secs(a, b)
-}
-
-fn ntp_diff_secs(a: u64, b: u64) -> f64 {
+pub(crate) fn ntp_diff_secs(a: u64, b: u64) -> f64 {
     (a as f64 - b as f64) / 4_294_967_296.0
 }
 

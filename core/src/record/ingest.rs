@@ -249,7 +249,7 @@ impl Ingest {
             }
         }
         if let Some(&(lane, _, first)) = self.audio_waiting.front()
-            && super::clock::ntp_diff(received_ntp, first) > MAX_AUDIO_SR_WAIT.as_secs_f64()
+            && super::clock::ntp_diff_secs(received_ntp, first) > MAX_AUDIO_SR_WAIT.as_secs_f64()
             && self.clock.last_ts().is_some()
         {
             self.mark_no_sender_report(lane);
@@ -298,23 +298,20 @@ impl Ingest {
     /// Places the waiting audio of every track that can be placed now, in arrival order; the
     /// others keep waiting.
     fn place_waiting_audio(&mut self) {
-        if self.audio_waiting.is_empty() {
-            return;
-        }
-        let ready: Vec<bool> = (0..self.audio.len()).map(|l| self.audio_ready(l)).collect();
-        if !ready.iter().any(|r| *r) {
-            return;
-        }
-        let mut keep = std::collections::VecDeque::new();
-        for (lane, mut frame, received) in std::mem::take(&mut self.audio_waiting) {
-            if ready.get(lane).copied().unwrap_or(false) {
+        // In place, once round the queue: it keeps its allocation, so a steady stream of
+        // audio frames passing through it allocates nothing. (Placing a frame never changes
+        // which tracks are ready: only reports and the first video frame do.)
+        for _ in 0..self.audio_waiting.len() {
+            let Some((lane, mut frame, received)) = self.audio_waiting.pop_front() else {
+                break;
+            };
+            if lane < self.audio.len() && self.audio_ready(lane) {
                 let video_ts = self.audio_on_video_clock(lane, frame.timestamp, received);
                 self.writer.push_audio(lane, &mut frame, video_ts);
             } else {
-                keep.push_back((lane, frame, received));
+                self.audio_waiting.push_back((lane, frame, received));
             }
         }
-        self.audio_waiting = keep;
     }
 
     /// An RTCP sender report of audio track `track`.
@@ -333,7 +330,7 @@ impl Ingest {
 
     /// The video RTP time of audio time `ts` of lane `lane` (see the module docs).
     fn audio_on_video_clock(&mut self, lane: usize, ts: i64, received_ntp: u64) -> Option<i64> {
-        let video_rate = i64::from(self.writer_clock_rate());
+        let video_rate = i64::from(self.clock.clock_rate());
         let a = &mut self.audio[lane];
         let rate = i64::from(a.dep.clock_rate().max(1));
         let wall = a.clock.wall(ts, received_ntp);
@@ -346,10 +343,6 @@ impl Ingest {
             return i64::try_from(i128::from(v) + ticks).ok();
         }
         self.clock.ts_at(wall)
-    }
-
-    fn writer_clock_rate(&self) -> u32 {
-        self.clock.clock_rate()
     }
 
     /// Audio packets the depacketizers refused.
