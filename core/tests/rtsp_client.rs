@@ -1038,3 +1038,49 @@ async fn coalescing_waits_after_play_so_first_frames_arrive_on_time() {
         );
     }
 }
+
+#[tokio::test]
+async fn coalescing_starts_once_the_caller_has_anchored_its_clocks() {
+    // The recorder calls `start_coalescing` once every track's first frame is timed: from
+    // then on packets are batched by the coalescing delay (500 ms here) although the 3 s
+    // after PLAY are not over. Packet 0 comes at once; packets 1..4 (sent 100..400 ms after
+    // PLAY) come together when the delay is due, ~500 ms after PLAY.
+    let mut c = playing_paced(
+        5,
+        100,
+        ClientOptions {
+            coalesce: Duration::from_millis(500),
+            ..opts()
+        },
+    )
+    .await;
+    let t0 = tokio::time::Instant::now();
+    match next(&mut c).await {
+        Packet::Rtp { data, .. } => assert_eq!(&data[2..4], &0u16.to_be_bytes()),
+        o => panic!("{o:?}"),
+    }
+    assert!(
+        t0.elapsed() < Duration::from_millis(150),
+        "{:?}",
+        t0.elapsed()
+    );
+    c.start_coalescing();
+    let mut at = Vec::new();
+    for want in 1..5u16 {
+        match next(&mut c).await {
+            Packet::Rtp { data, .. } => assert_eq!(&data[2..4], &want.to_be_bytes()),
+            o => panic!("{o:?}"),
+        }
+        at.push(t0.elapsed());
+    }
+    // Packet 1 was sent at 100 ms: handed over with the batch, not as it arrived.
+    assert!(
+        at[0] >= Duration::from_millis(350),
+        "packet 1 at {:?}",
+        at[0]
+    );
+    assert!(
+        at[3].saturating_sub(at[0]) < Duration::from_millis(100),
+        "one batch: {at:?}"
+    );
+}

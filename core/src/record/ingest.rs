@@ -345,6 +345,17 @@ impl Ingest {
         self.clock.ts_at(wall)
     }
 
+    /// Every track's wall clock has its anchor (the video's and each audio track's first
+    /// frame is timed): later arrival times only feed the receiver reports' jitter, so the
+    /// source may start coalescing reads ([`crate::rtsp::Source::start_coalescing`]).
+    pub fn clocks_anchored(&self) -> bool {
+        self.clock.source() != ClockSource::None
+            && self
+                .audio
+                .iter()
+                .all(|a| a.clock.source() != ClockSource::None)
+    }
+
     /// Audio packets the depacketizers refused.
     pub fn audio_errors(&self) -> u64 {
         self.audio_errors

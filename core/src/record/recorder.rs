@@ -923,6 +923,8 @@ impl Cam {
         let mut arrival = now_ntp();
         // A read happened since the status was last looked at.
         let mut new_read = false;
+        // Read coalescing may start (every track's clock is anchored by arrival).
+        let mut coalescing = false;
         let end = loop {
             // The rest of the last socket read first, in a plain loop; the stop and the
             // source are awaited once that is drained (once per read, not per packet).
@@ -941,6 +943,10 @@ impl Cam {
             if read {
                 arrival = now_ntp();
                 new_read = true;
+                if !coalescing && ingest.clocks_anchored() {
+                    coalescing = true;
+                    source.start_coalescing();
+                }
             }
             match ev {
                 Ok(Some(SourceEvent::Rtp(pkt))) => {

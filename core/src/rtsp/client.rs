@@ -61,10 +61,11 @@ pub struct ClientOptions {
     /// Arrival times (the jitter of our receiver reports) are taken per read, so they then
     /// include up to this delay.
     pub coalesce: Duration,
-    /// Coalescing starts this long after each PLAY (default 3 s). The first frames' arrival
-    /// times anchor the wall clock of a camera without (sane) sender reports; coalesced, they
-    /// would be handed over up to [`Self::coalesce`] late, the recording's times that far
-    /// off, stepping back at the first sender report.
+    /// Coalescing starts at most this long after each PLAY (default 3 s), sooner when the
+    /// caller says its clocks are anchored ([`RtspClient::start_coalescing`]). The first
+    /// frames' arrival times anchor the wall clock of a camera without (sane) sender reports;
+    /// coalesced, they would be handed over up to [`Self::coalesce`] late, the recording's
+    /// times that far off, stepping back at the first sender report.
     pub coalesce_after_play: Duration,
     /// CNAME in our RTCP reports.
     pub cname: String,
@@ -522,6 +523,9 @@ pub struct RtspClient {
     /// When the last PLAY was answered (coalescing waits
     /// [`ClientOptions::coalesce_after_play`] after it).
     played_at: Option<Instant>,
+    /// The caller's clocks are anchored since the last PLAY: coalescing may start before
+    /// [`ClientOptions::coalesce_after_play`].
+    anchored: bool,
     /// When a coalesced read is due even below the low-water mark.
     coalesce_due: Pin<Box<Sleep>>,
 }
@@ -632,6 +636,7 @@ impl RtspClient {
             our_ssrc: rand::random(),
             playing: false,
             played_at: None,
+            anchored: false,
             closed: false,
             udp_queue: VecDeque::new(),
             udp_buf: RecvBuf::new(),
@@ -1040,6 +1045,7 @@ impl RtspClient {
         let resp = self.request("PLAY", &uri, &extra).await?;
         self.playing = true;
         self.played_at = Some(Instant::now());
+        self.anchored = false;
         self.arm_keepalive();
         self.rr.as_mut().reset(Instant::now() + RR_INTERVAL);
         Ok(PlayReply {
@@ -1121,6 +1127,13 @@ impl RtspClient {
         Ok(())
     }
 
+    /// The caller has anchored its wall clocks to the arrival of the first frames (or needs
+    /// no arrival times): read coalescing, if configured, may start now instead of
+    /// [`ClientOptions::coalesce_after_play`] after PLAY. Until the next PLAY.
+    pub fn start_coalescing(&mut self) {
+        self.anchored = true;
+    }
+
     /// The next packet already received (queued, or whole in the receive buffer), without
     /// waiting and without a syscall; `Ok(None)` when [`Self::next`] has to wait (or the
     /// connection is closed). A consumer that drains this after each [`Self::next`] handles
@@ -1195,7 +1208,7 @@ impl RtspClient {
                 && !self.opts.coalesce.is_zero()
                 && self
                     .played_at
-                    .is_some_and(|t| t.elapsed() >= self.opts.coalesce_after_play);
+                    .is_some_and(|t| self.anchored || t.elapsed() >= self.opts.coalesce_after_play);
             if coalescing && !self.lowat_set {
                 self.lowat_set = true;
                 if !set_rcvlowat(&self.tcp, COALESCE_LOWAT) {

@@ -523,6 +523,16 @@ impl Source {
         self.tool.as_deref()
     }
 
+    /// The consumer's wall clocks no longer need exact arrival times (every track's first
+    /// frame is timed): read coalescing, if set ([`SourceOptions::read_coalesce`]), starts
+    /// now rather than a fixed time after PLAY. A recorder calls this; see
+    /// [`super::client::RtspClient::start_coalescing`].
+    pub fn start_coalescing(&mut self) {
+        if let Some(client) = self.client.as_mut() {
+            client.start_coalescing();
+        }
+    }
+
     /// The next packet of the session; `Ok(None)` at its end (server close, or the drain
     /// after a BYE is over).
     async fn next_item(&mut self) -> Result<Option<Packet>, RtspError> {
