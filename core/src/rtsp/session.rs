@@ -141,8 +141,9 @@ pub struct TrackInfo {
 /// Read coalescing of recordings: one wakeup and read per 250 ms instead of one per camera
 /// write burst (a frame). Recordings write a fragment per second, so nothing waits on it;
 /// the kernel holds the 250 ms (125 KB at 4 Mbit/s). Measured in benches/README.md. It
-/// starts 3 s after PLAY, so that the arrival of the first frames (the wall-clock anchor of a
-/// camera without sender reports) is not delayed by it.
+/// starts once the recorder has timed every track's first frame ([`Source::start_coalescing`];
+/// at most 3 s after PLAY), so that the arrival of the first frames (the wall-clock anchor of
+/// a camera without sender reports) is not delayed by it.
 pub const RECORDING_READ_COALESCE: Duration = Duration::from_millis(250);
 
 impl SourceOptions {
