@@ -384,9 +384,11 @@ class OnvifDevice:
         fragmented: bool = False,
         real_time: bool = False,
         progress: _Progress | None = None,
+        audio: Literal["no", "first", "all"] = "first",
     ) -> ExportResult:
         """``start``..``end`` of a recording off the device (Profile G replay) into the new
-        MP4 ``out`` with ``out.manifest.json`` (export's format plus an ``origin`` block)."""
+        MP4 ``out`` with ``out.manifest.json`` (export's format plus an ``origin`` block).
+        ``audio``: the device's first audio track (default), ``"all"`` of them, or ``"no"``."""
     @overload
     def fetch(
         self,
@@ -400,6 +402,7 @@ class OnvifDevice:
         fragmented: Literal[False] = False,
         real_time: bool = False,
         progress: _Progress | None = None,
+        audio: Literal["no", "first", "all"] = "first",
     ) -> BackfillResult:
         """Back-fill: the footage written as recorder segments of ``camera`` under ``into``."""
     @overload
@@ -415,6 +418,7 @@ class OnvifDevice:
         fragmented: bool = False,
         real_time: bool = False,
         progress: _Progress | None = None,
+        audio: Literal["no", "first", "all"] = "first",
     ) -> asyncio.Future[ExportResult]: ...
     @overload
     def fetch_async(
@@ -429,6 +433,7 @@ class OnvifDevice:
         fragmented: Literal[False] = False,
         real_time: bool = False,
         progress: _Progress | None = None,
+        audio: Literal["no", "first", "all"] = "first",
     ) -> asyncio.Future[BackfillResult]: ...
 
 # --- footage off the device (ONVIF Profile G) -----------------------------------------------
@@ -530,8 +535,10 @@ def fetch(
     vendor: str | None = None,
     channel: int = 1,
     device_tz: str | None = None,
+    audio: Literal["no", "first", "all"] = "first",
 ) -> ExportResult:
-    """``start``..``end`` of the recording behind an ONVIF replay URI into the new MP4 ``out``."""
+    """``start``..``end`` of the recording behind an ONVIF replay URI into the new MP4 ``out``;
+    ``audio``: its first audio track (default), ``"all"`` of them, or ``"no"``."""
 @overload
 def fetch(
     url: str,
@@ -549,6 +556,7 @@ def fetch(
     vendor: str | None = None,
     channel: int = 1,
     device_tz: str | None = None,
+    audio: Literal["no", "first", "all"] = "first",
 ) -> BackfillResult: ...
 @overload
 def fetch_async(
@@ -567,6 +575,7 @@ def fetch_async(
     vendor: str | None = None,
     channel: int = 1,
     device_tz: str | None = None,
+    audio: Literal["no", "first", "all"] = "first",
 ) -> asyncio.Future[ExportResult]: ...
 @overload
 def fetch_async(
@@ -585,6 +594,7 @@ def fetch_async(
     vendor: str | None = None,
     channel: int = 1,
     device_tz: str | None = None,
+    audio: Literal["no", "first", "all"] = "first",
 ) -> asyncio.Future[BackfillResult]: ...
 
 # --- recording ------------------------------------------------------------------------------

@@ -398,8 +398,9 @@ impl Device {
     /// the range is used (none or several is `InvalidInput`). The device's login is used for
     /// RTSP too. With `out`, `camera` names the manifest's camera id. `progress`, if given,
     /// is called as `progress(media_done_secs, media_total_secs, wall_secs, frames)` at most
-    /// every 200 ms and once at the end.
-    #[pyo3(signature = (start, end, out=None, *, into=None, camera=None, recording=None, fragmented=false, real_time=false, progress=None))]
+    /// every 200 ms and once at the end. `audio`: the device's first audio track goes with the
+    /// video (`"first"`, the default, as in recordings), or `"all"` of them, or `"no"`.
+    #[pyo3(signature = (start, end, out=None, *, into=None, camera=None, recording=None, fragmented=false, real_time=false, progress=None, audio="first"))]
     #[allow(clippy::too_many_arguments)]
     fn fetch(
         &self,
@@ -413,6 +414,7 @@ impl Device {
         fragmented: bool,
         real_time: bool,
         progress: Option<Py<PyAny>>,
+        audio: &str,
     ) -> PyResult<Py<PyAny>> {
         let job = replay::Job::new(
             replay::Source::Device {
@@ -428,13 +430,14 @@ impl Device {
             fragmented,
             real_time,
             progress,
+            audio,
         )?;
         replay::run_blocking(py, job)
     }
 
     /// `await device.fetch_async(...)`: `fetch` on camwire's runtime, the event loop going
     /// on meanwhile (cancelling the await abandons the download).
-    #[pyo3(signature = (start, end, out=None, *, into=None, camera=None, recording=None, fragmented=false, real_time=false, progress=None))]
+    #[pyo3(signature = (start, end, out=None, *, into=None, camera=None, recording=None, fragmented=false, real_time=false, progress=None, audio="first"))]
     #[allow(clippy::too_many_arguments)]
     fn fetch_async<'py>(
         &self,
@@ -448,6 +451,7 @@ impl Device {
         fragmented: bool,
         real_time: bool,
         progress: Option<Py<PyAny>>,
+        audio: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         let job = replay::Job::new(
             replay::Source::Device {
@@ -463,6 +467,7 @@ impl Device {
             fragmented,
             real_time,
             progress,
+            audio,
         )?;
         replay::run_async(py, job)
     }

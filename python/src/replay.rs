@@ -19,6 +19,7 @@ use camwire::replay::{
     self, BackfillSummary, FetchOptions, FetchProgress, FetchSummary, ReplayError,
 };
 use camwire::replay::{Vendor, VendorPlayback};
+use camwire::rtsp::AudioChoice;
 use camwire::rtsp::client::ClientError;
 use pyo3::prelude::*;
 use std::path::PathBuf;
@@ -428,7 +429,11 @@ impl Job {
         fragmented: bool,
         real_time: bool,
         progress: Option<Py<PyAny>>,
+        audio: &str,
     ) -> PyResult<Job> {
+        let audio = audio
+            .parse::<AudioChoice>()
+            .map_err(errors::invalid_input)?;
         let (start, end) = (to_system_time(start)?, to_system_time(end)?);
         if start >= end {
             return Err(errors::invalid_input(format!(
@@ -476,6 +481,7 @@ impl Job {
                 OutputFormat::Progressive
             },
             progress: progress.map(progress_callback),
+            audio,
             ..FetchOptions::default()
         };
         Ok(Job {
@@ -667,8 +673,11 @@ pub(crate) fn run_async(py: Python<'_>, job: Job) -> PyResult<Bound<'_, PyAny>> 
 /// device at `url` (`rtsp://[user:pass@]host[:port]`; its path is replaced) for `channel`;
 /// Dahua's URLs carry local time, so `device_tz` (`"+07:00"`, `"Asia/Ho_Chi_Minh"`) is then
 /// needed. Frame times come from RTP from the requested start; the manifest says so.
+///
+/// `audio`: which of the device's audio tracks go into the clip with the video: `"first"`
+/// (the default, as in recordings), `"all"` or `"no"`.
 #[pyfunction]
-#[pyo3(signature = (url, start, end, out=None, *, into=None, camera=None, user=None, password=None, fragmented=false, real_time=false, progress=None, vendor=None, channel=1, device_tz=None))]
+#[pyo3(signature = (url, start, end, out=None, *, into=None, camera=None, user=None, password=None, fragmented=false, real_time=false, progress=None, vendor=None, channel=1, device_tz=None, audio="first"))]
 #[allow(clippy::too_many_arguments)]
 fn fetch(
     py: Python<'_>,
@@ -686,6 +695,7 @@ fn fetch(
     vendor: Option<String>,
     channel: u32,
     device_tz: Option<String>,
+    audio: &str,
 ) -> PyResult<Py<PyAny>> {
     let creds = crate::stream::credentials(user, password)?;
     let job = Job::new(
@@ -699,6 +709,7 @@ fn fetch(
         fragmented,
         real_time,
         progress,
+        audio,
     )?
     .with_vendor(vendor, channel, device_tz)?;
     run_blocking(py, job)
@@ -707,7 +718,7 @@ fn fetch(
 /// `await camwire.fetch_async(...)`: `fetch` on camwire's runtime, the event loop going on
 /// meanwhile (cancelling the await abandons the download).
 #[pyfunction]
-#[pyo3(signature = (url, start, end, out=None, *, into=None, camera=None, user=None, password=None, fragmented=false, real_time=false, progress=None, vendor=None, channel=1, device_tz=None))]
+#[pyo3(signature = (url, start, end, out=None, *, into=None, camera=None, user=None, password=None, fragmented=false, real_time=false, progress=None, vendor=None, channel=1, device_tz=None, audio="first"))]
 #[allow(clippy::too_many_arguments)]
 fn fetch_async<'py>(
     py: Python<'py>,
@@ -725,6 +736,7 @@ fn fetch_async<'py>(
     vendor: Option<String>,
     channel: u32,
     device_tz: Option<String>,
+    audio: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     let creds = crate::stream::credentials(user, password)?;
     let job = Job::new(
@@ -738,6 +750,7 @@ fn fetch_async<'py>(
         fragmented,
         real_time,
         progress,
+        audio,
     )?
     .with_vendor(vendor, channel, device_tz)?;
     run_async(py, job)

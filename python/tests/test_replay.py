@@ -294,6 +294,7 @@ def test_misuse_is_invalid_input(server: Server, tmp_path: Path) -> None:
         lambda: dev.fetch(t1, t2, into=tmp_path, camera="c", fragmented=True),  # type: ignore[call-overload]
         lambda: dev.fetch("not a time", t2, tmp_path / "a.mp4"),
         lambda: camwire.fetch("http://x/", t1, t2, tmp_path / "a.mp4"),
+        lambda: dev.fetch(t1, t2, tmp_path / "a.mp4", audio="some"),  # type: ignore[call-overload]
     ]
     for call in calls:
         with pytest.raises(camwire.InvalidInput) as e:
@@ -413,5 +414,62 @@ def test_vendor_playback_urls(clip: Path, source: list[str], tmp_path: Path) -> 
         with pytest.raises(camwire.InvalidInput):
             camwire.fetch(base, t1, t2, tmp_path / "x.mp4", vendor="dahua", device_tz="Mars")
         assert not (tmp_path / "d.mp4").exists() and not (tmp_path / "x.mp4").exists()
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def av_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10 s of testsrc2 (a keyframe every second) with pink noise as G.711 µ-law, 8 kHz."""
+    out = tmp_path_factory.mktemp("avclip") / "av.mov"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+         "-f", "lavfi", "-i", "anoisesrc=color=pink:seed=7:amplitude=0.3:sample_rate=8000",
+         "-t", "10", "-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-bf", "0",
+         "-pix_fmt", "yuv420p", "-b:v", "300k", "-ac", "1", "-c:a", "pcm_mulaw", str(out)],
+        check=True,
+    )
+    return out
+
+
+def codecs(path: Path) -> list[str]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
+         str(path)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return out.split()
+
+
+def mulaw_bytes(path: Path) -> bytes:
+    return subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a:0", "-c", "copy", "-f", "mulaw",
+         "-"],
+        check=True, capture_output=True,
+    ).stdout
+
+
+def test_fetch_audio_choice(av_clip: Path, tmp_path: Path) -> None:
+    # The device serves its recording's G.711 track too: fetched by default (as recordings
+    # do), its bytes a run of the source's; audio="no" gives the video alone.
+    s = Server(av_clip, "--fps", "25", "--audio", "pcmu")
+    try:
+        dev = camwire.OnvifDevice(s.xaddr, USER, PASSWORD)
+        t1, t2 = utc("2026-11-25T10:00:02Z"), utc("2026-11-25T10:00:06Z")
+        both = tmp_path / "both.mp4"
+        r = dev.fetch(t1, t2, both)
+        assert codecs(both) == ["h264", "pcm_mulaw"]
+        got = mulaw_bytes(both)
+        assert len(got) >= 3 * 8000, len(got)
+        assert got in mulaw_bytes(av_clip)
+        assert [t["kind"] for t in r.manifest["tracks"]] == ["video", "audio"]
+        assert camwire.verify(both).ok
+
+        host = s.replay.removeprefix("rtsp://")
+        video = tmp_path / "video.mp4"
+        r = camwire.fetch(f"rtsp://{USER}:{PASSWORD}@{host}", t1, t2, video, audio="no")
+        assert codecs(video) == ["h264"]
+        assert r.frames == 100
+        assert camwire.verify(video).ok
     finally:
         s.stop()
