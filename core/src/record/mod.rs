@@ -23,6 +23,8 @@ pub mod retention;
 pub mod segment;
 #[cfg(feature = "s3")]
 pub mod upload;
+#[cfg(feature = "s3")]
+mod upload_digest;
 
 pub use backfill::{BackfillOptions, BackfillSource};
 pub use camera::{CameraConfig, CameraReport, RecordError, record_camera, validate_camera_id};

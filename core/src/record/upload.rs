@@ -40,6 +40,7 @@
 //! message per minute); recording is not affected. Error texts never carry credentials.
 
 use super::recorder::{RecorderEvent, RecorderEventKind};
+use super::upload_digest::KnownDigests;
 use crate::filelock::{self, FileHold};
 use bytes::Bytes;
 use object_store::aws::{AmazonS3, AmazonS3Builder, Checksum};
@@ -179,6 +180,16 @@ impl S3Settings {
     /// Builds the client: SigV4 with SHA-256 payload checksums, conditional PUT, path style
     /// unless asked otherwise, the inner retries short (the uploader retries itself).
     pub fn build(&self, request_timeout: Duration) -> Result<AmazonS3, UploadError> {
+        self.build_with(request_timeout, None)
+    }
+
+    /// [`Self::build`] with a crypto provider of our own (the uploader's
+    /// [`KnownDigests`]).
+    fn build_with(
+        &self,
+        request_timeout: Duration,
+        crypto: Option<Arc<dyn object_store::client::CryptoProvider>>,
+    ) -> Result<AmazonS3, UploadError> {
         // reqwest is built without a bundled rustls provider: ring, as for ONVIF TLS. Fails
         // harmlessly when a provider is installed already.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -214,6 +225,9 @@ impl S3Settings {
         }
         if let Some(t) = &self.session_token {
             b = b.with_token(t);
+        }
+        if let Some(c) = crypto {
+            b = b.with_crypto_provider(c);
         }
         b.build()
             .map_err(|e| UploadError::Client(self.redact(&e.to_string())))
@@ -367,6 +381,8 @@ struct Inner {
     root: PathBuf,
     opts: UploadOptions,
     store: Arc<dyn ObjectStore>,
+    /// The store's crypto provider: payload digests already computed ([`KnownDigests`]).
+    digests: KnownDigests,
     state: Mutex<State>,
     wake: Notify,
     idle: Notify,
@@ -407,12 +423,16 @@ impl Uploader {
         events: Option<broadcast::Sender<RecorderEvent>>,
     ) -> Result<Uploader, UploadError> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| UploadError::NoRuntime)?;
-        let store = opts.s3.build(opts.request_timeout)?;
+        let digests = KnownDigests::default();
+        let store = opts
+            .s3
+            .build_with(opts.request_timeout, Some(Arc::new(digests.clone())))?;
         Ok(Self::start_with_store(
             handle,
             root.into(),
             opts,
             Arc::new(store),
+            digests,
             events,
         ))
     }
@@ -422,12 +442,14 @@ impl Uploader {
         root: PathBuf,
         opts: UploadOptions,
         store: Arc<dyn ObjectStore>,
+        digests: KnownDigests,
         events: Option<broadcast::Sender<RecorderEvent>>,
     ) -> Uploader {
         let inner = Arc::new(Inner {
             root,
             opts,
             store,
+            digests,
             state: Mutex::new(State {
                 pending: BTreeMap::new(),
                 cams: HashMap::new(),
@@ -785,6 +807,8 @@ impl Inner {
         let key = self.key(camera, rel);
         self.check_bucket(&key).await?;
         self.pace(data.len() as u64).await;
+        // object_store takes the digest just computed instead of hashing the bytes again.
+        let _known = self.digests.register(&data, sha);
         let put = self
             .store
             .put_opts(
@@ -1256,6 +1280,7 @@ mod tests {
         let inner = Inner {
             root: PathBuf::from("/nonexistent"),
             store: Arc::new(o.s3.build(Duration::from_secs(1)).expect("client")),
+            digests: KnownDigests::default(),
             opts: o,
             state: Mutex::new(State {
                 pending: BTreeMap::new(),
