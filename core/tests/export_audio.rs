@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use support::av::{find, framemd5, longest_audio_packet, mulaw_bytes, run_silent};
 use support::gst::{GstPeer, clip_dir};
 use support::{mp4_files, tmp};
 
@@ -117,56 +118,6 @@ fn record(url: &str, root: &Path) {
     assert!(report.ended_by_camera, "{report:?}");
 }
 
-/// Runs a tool, asserting success and an empty stderr (`-v error` prints nothing).
-fn run_silent(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().expect("run tool");
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// framemd5 lines of `map` (decoded, or stored with `-c copy` when `copy`): (pts secs, md5).
-fn framemd5(input: &Path, map: &str, copy: bool, ignore_editlist: bool) -> Vec<(f64, String)> {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-v", "error"]);
-    if ignore_editlist {
-        cmd.args(["-ignore_editlist", "1"]);
-    }
-    cmd.arg("-i").arg(input).args(["-map", map]);
-    if copy {
-        cmd.args(["-c", "copy"]);
-    }
-    let text = String::from_utf8(run_silent(cmd.args(["-f", "framemd5", "-"]))).unwrap();
-    let tb = text
-        .lines()
-        .find_map(|l| l.strip_prefix("#tb 0: 1/"))
-        .and_then(|d| d.trim().parse::<f64>().ok())
-        .expect("time base");
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').map(str::trim).collect();
-            Some((f.get(2)?.parse::<f64>().ok()? / tb, f.get(5)?.to_string()))
-        })
-        .collect()
-}
-
-/// The stored G.711 bytes (`-c copy -f mulaw`).
-fn mulaw_bytes(input: &Path, ignore_editlist: bool) -> Vec<u8> {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-v", "error"]);
-    if ignore_editlist {
-        cmd.args(["-ignore_editlist", "1"]);
-    }
-    cmd.arg("-i")
-        .arg(input)
-        .args(["-map", "0:a:0", "-c", "copy", "-f", "mulaw", "-"]);
-    run_silent(&mut cmd)
-}
-
 /// Seconds of audio the decoder gives (edit lists applied): s16 mono samples / rate.
 fn decoded_audio_secs(input: &Path, rate: u32) -> f64 {
     let pcm = run_silent(
@@ -201,28 +152,6 @@ fn probe(f: &Path) -> Vec<(String, f64)> {
             )
         })
         .collect()
-}
-
-/// The longest stored audio packet, in seconds (an AAC frame is 64 ms at 16 kHz; GStreamer's
-/// PCMU payloader sends 1024-byte packets, 128 ms).
-fn longest_audio_packet(f: &Path) -> f64 {
-    let text = String::from_utf8(run_silent(
-        Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-ignore_editlist",
-                "1",
-                "-select_streams",
-                "a",
-            ])
-            .args(["-show_entries", "packet=duration_time", "-of", "csv=p=0"])
-            .arg(f),
-    ))
-    .unwrap();
-    text.lines()
-        .filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
-        .fold(0.0, f64::max)
 }
 
 /// Presentation times of the decoded video frames from 0 on (a fragmented clip's pre-roll
@@ -283,10 +212,6 @@ fn audio_packet_positions(f: &Path) -> Vec<(u64, u64)> {
             Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
         })
         .collect()
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// PyAV from the Python tests' venv, when it is there.

@@ -23,6 +23,7 @@ use camwire::export::{ExportOptions, OutputFormat, export, ranges, verify};
 use camwire::record::{CameraConfig, SegmentOptions, record_camera};
 use camwire::rtsp::{SourceOptions, Transport};
 use camwire::sim::{SimAudio, SimCamera, SimOptions, pcmu_sample};
+use support::av::{find, framemd5, mulaw_bytes, run_silent};
 use support::gst::{GstPeer, assert_decodes_cleanly, clip_dir};
 use support::{mp4_files, tmp};
 
@@ -72,50 +73,6 @@ fn record_url(rt: &tokio::runtime::Runtime, url: &str, root: &Path, secs: u64) {
     assert!(report.ended_by_camera, "{report:?}");
 }
 
-/// Runs a tool, asserting success and an empty stderr.
-fn run_silent(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().expect("run tool");
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// The stored µ-law bytes of the first audio stream, in storage order (`-c copy`).
-fn mulaw_bytes(f: &Path) -> Vec<u8> {
-    run_silent(
-        Command::new("ffmpeg")
-            .args(["-v", "error", "-ignore_editlist", "1", "-i"])
-            .arg(f)
-            .args(["-map", "0:a:0", "-c", "copy", "-f", "mulaw", "-"]),
-    )
-}
-
-/// framemd5 of `map` (decoded video, or stored packets with `copy`), edit lists applied:
-/// (pts seconds, md5).
-fn framemd5(f: &Path, map: &str, copy: bool) -> Vec<(f64, String)> {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-v", "error", "-i"]).arg(f).args(["-map", map]);
-    if copy {
-        cmd.args(["-c", "copy"]);
-    }
-    let text = String::from_utf8(run_silent(cmd.args(["-f", "framemd5", "-"]))).unwrap();
-    let tb = text
-        .lines()
-        .find_map(|l| l.strip_prefix("#tb 0: 1/"))
-        .and_then(|d| d.trim().parse::<f64>().ok())
-        .expect("time base");
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').map(str::trim).collect();
-            Some((f.get(2)?.parse::<f64>().ok()? / tb, f.get(5)?.to_string()))
-        })
-        .collect()
-}
-
 /// Where `got` starts in the sim's µ-law sequence (its period is 8 s), checking every byte.
 fn sim_run_start(got: &[u8]) -> u64 {
     let probe = got.len().min(400) as u64;
@@ -133,10 +90,6 @@ fn sim_run_start(got: &[u8]) -> u64 {
     start
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 #[test]
 fn audio_runs_on_across_file_cuts() {
     let root = tmp("xac-cuts");
@@ -145,7 +98,7 @@ fn audio_runs_on_across_file_cuts() {
     assert_eq!(files.len(), 3, "10 s in 4 s files: {files:?}");
     // The recordings' audio, concatenated. Measured, not assumed: whether the recorder lost
     // audio at its cuts (audio still in flight when a file starts is dropped) shows here.
-    let per_file: Vec<Vec<u8>> = files.iter().map(|f| mulaw_bytes(f)).collect();
+    let per_file: Vec<Vec<u8>> = files.iter().map(|f| mulaw_bytes(f, true)).collect();
     let recorded: Vec<u8> = per_file.concat();
     let whole = std::panic::catch_unwind(|| sim_run_start(&recorded)).is_ok();
     eprintln!(
@@ -154,7 +107,7 @@ fn audio_runs_on_across_file_cuts() {
     );
     let rec_video: Vec<String> = files
         .iter()
-        .flat_map(|f| framemd5(f, "0:v:0", false))
+        .flat_map(|f| framemd5(f, "0:v:0", false, false))
         .map(|(_, m)| m)
         .collect();
     assert_eq!(rec_video.len(), 250, "every frame recorded");
@@ -189,7 +142,7 @@ fn audio_runs_on_across_file_cuts() {
         assert!(m.sources.iter().all(|s| s.audio_dropped.is_empty()));
 
         // The clip's audio: one run of the recordings' and of the sim's sequence.
-        let clip_audio = mulaw_bytes(&out);
+        let clip_audio = mulaw_bytes(&out, true);
         let secs = clip_audio.len() as f64 / 8000.0;
         assert!((4.9..5.3).contains(&secs), "{what}: {secs} s of audio");
         let at = find(&recorded, &clip_audio).unwrap_or_else(|| {
@@ -208,12 +161,12 @@ fn audio_runs_on_across_file_cuts() {
             // Offset to the video, with the edit lists applied by ffmpeg: the first audio
             // packet's time minus the first frame's equals the sim's capture times of the
             // two (sample n at n / 8000 s, frame f at f × 40 ms).
-            let v = framemd5(&out, "0:v:0", false);
+            let v = framemd5(&out, "0:v:0", false, false);
             let frame = rec_video
                 .iter()
                 .position(|h| *h == v[0].1)
                 .expect("the first frame is a recorded one");
-            let a = framemd5(&out, "0:a:0", true);
+            let a = framemd5(&out, "0:a:0", true, false);
             let got = a[0].0 - v[0].0;
             // The sim's sample index is counted from the session's first audio sample,
             // captured with video frame 0; its sequence repeats every 8 s (64000 samples),
@@ -388,7 +341,7 @@ fn fragmented_clip_with_an_audio_only_fragment() {
     record_url(&rt, server.url(), &root, 10);
     drop(server);
     let files = mp4_files(&root);
-    let recorded: Vec<u8> = files.iter().flat_map(|f| mulaw_bytes(f)).collect();
+    let recorded: Vec<u8> = files.iter().flat_map(|f| mulaw_bytes(f, true)).collect();
 
     // T1 just after the wall clock of a keyframe fragment whose previous fragment's audio
     // runs past it (GStreamer's 128 ms PCMU packets end up to ~100 ms after the keyframe,
@@ -458,7 +411,7 @@ fn fragmented_clip_with_an_audio_only_fragment() {
             .arg(&out),
     );
     assert_decodes_cleanly(&out);
-    let clip_audio = mulaw_bytes(&out);
+    let clip_audio = mulaw_bytes(&out, true);
     assert!(
         find(&recorded, &clip_audio).is_some(),
         "the clip's audio is one run of the recording's"

@@ -24,6 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use camwire::export::{OutputFormat, verify};
 use camwire::replay::{FetchOptions, Vendor, VendorPlayback, backfill, fetch};
+use support::av::{codecs, find, framemd5, longest_audio_packet, mulaw_bytes};
 use support::gst::{GstPeer, assert_decodes_cleanly, clip_dir, video_md5s};
 use support::{mp4_files, tmp};
 
@@ -106,93 +107,6 @@ fn server(audio: Audio, extra: &[&str]) -> GstPeer {
     ];
     args.extend_from_slice(extra);
     GstPeer::start("gst_onvif_server.py", args)
-}
-
-/// Runs a tool, asserting success and an empty stderr.
-fn run_silent(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().expect("run tool");
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// framemd5 lines of `map` (decoded, or stored with `-c copy`): (pts secs, md5).
-fn framemd5(input: &Path, map: &str, copy: bool, ignore_editlist: bool) -> Vec<(f64, String)> {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-v", "error"]);
-    if ignore_editlist {
-        cmd.args(["-ignore_editlist", "1"]);
-    }
-    cmd.arg("-i").arg(input).args(["-map", map]);
-    if copy {
-        cmd.args(["-c", "copy"]);
-    }
-    let text = String::from_utf8(run_silent(cmd.args(["-f", "framemd5", "-"]))).unwrap();
-    let tb = text
-        .lines()
-        .find_map(|l| l.strip_prefix("#tb 0: 1/"))
-        .and_then(|d| d.trim().parse::<f64>().ok())
-        .expect("time base");
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').map(str::trim).collect();
-            Some((f.get(2)?.parse::<f64>().ok()? / tb, f.get(5)?.to_string()))
-        })
-        .collect()
-}
-
-/// The stored µ-law bytes (`-c copy -f mulaw`).
-fn mulaw_bytes(input: &Path, ignore_editlist: bool) -> Vec<u8> {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-v", "error"]);
-    if ignore_editlist {
-        cmd.args(["-ignore_editlist", "1"]);
-    }
-    cmd.arg("-i")
-        .arg(input)
-        .args(["-map", "0:a:0", "-c", "copy", "-f", "mulaw", "-"]);
-    run_silent(&mut cmd)
-}
-
-/// Codec names of the streams; ffprobe must print nothing on stderr.
-fn codecs(f: &Path) -> Vec<String> {
-    let text = String::from_utf8(run_silent(
-        Command::new("ffprobe")
-            .args(["-v", "error", "-show_entries", "stream=codec_name"])
-            .args(["-of", "csv=p=0"])
-            .arg(f),
-    ))
-    .unwrap();
-    text.lines().map(|l| l.trim().to_string()).collect()
-}
-
-/// The longest stored audio packet, seconds.
-fn longest_audio_packet(f: &Path) -> f64 {
-    let text = String::from_utf8(run_silent(
-        Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-ignore_editlist",
-                "1",
-                "-select_streams",
-                "a",
-            ])
-            .args(["-show_entries", "packet=duration_time", "-of", "csv=p=0"])
-            .arg(f),
-    ))
-    .unwrap();
-    text.lines()
-        .filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
-        .fold(0.0, f64::max)
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Where the clip's stored audio sits in the source, in source seconds (0 = the source's

@@ -2,6 +2,7 @@
 //! and the ffmpeg/ffprobe checks that judge them (validators written by others, not us).
 #![allow(dead_code)]
 
+pub mod av;
 pub mod gst;
 
 use std::path::{Path, PathBuf};
