@@ -603,6 +603,10 @@ typedef struct camwire_fetch_options {
   // With `vendor`: the channel, from 1 (0, the default, means 1; on hybrid DVRs the IP
   // channels often follow the analogue ones).
   uint32_t channel;
+  // The device's audio tracks to fetch with the video (`CAMWIRE_AUDIO_*`):
+  // `CAMWIRE_AUDIO_DEFAULT` (0) is the first one, as in recordings; `CAMWIRE_AUDIO_NO`
+  // gives the video alone, `CAMWIRE_AUDIO_ALL` every recordable track.
+  camwire_audio_choice audio;
 } camwire_fetch_options;
 
 // Borrowed view of a `camwire_backfill_result` (valid until it is freed).

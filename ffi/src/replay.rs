@@ -429,6 +429,10 @@ pub struct camwire_fetch_options {
     /// With `vendor`: the channel, from 1 (0, the default, means 1; on hybrid DVRs the IP
     /// channels often follow the analogue ones).
     pub channel: u32,
+    /// The device's audio tracks to fetch with the video (`CAMWIRE_AUDIO_*`):
+    /// `CAMWIRE_AUDIO_DEFAULT` (0) is the first one, as in recordings; `CAMWIRE_AUDIO_NO`
+    /// gives the video alone, `CAMWIRE_AUDIO_ALL` every recordable track.
+    pub audio: crate::stream::camwire_audio_choice,
 }
 
 /// How far a fetch is: handed to a `camwire_fetch_progress_callback`, borrowed for the call.
@@ -482,6 +486,7 @@ impl Default for camwire_fetch_options {
             progress: None,
             progress_user_data: std::ptr::null_mut(),
             channel: 0,
+            audio: crate::stream::CAMWIRE_AUDIO_DEFAULT,
         }
     }
 }
@@ -681,6 +686,7 @@ unsafe fn fetch_args(
     });
     let mut opts = FetchOptions {
         credentials,
+        audio: crate::stream::audio_choice(o.audio, FetchOptions::default().audio)?,
         fast: !o.real_time,
         camera_id,
         format,

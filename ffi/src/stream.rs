@@ -547,14 +547,19 @@ pub(crate) unsafe fn source_options(o: Option<camwire_stream_options>) -> Result
         connect_timeout: ms_or(o.connect_timeout_ms, defaults.connect_timeout),
         request_timeout: ms_or(o.request_timeout_ms, defaults.request_timeout),
         idle_timeout: ms_or(o.idle_timeout_ms, defaults.idle_timeout),
-        audio: match o.audio {
-            CAMWIRE_AUDIO_DEFAULT => defaults.audio,
-            CAMWIRE_AUDIO_NO => AudioChoice::No,
-            CAMWIRE_AUDIO_FIRST => AudioChoice::First,
-            CAMWIRE_AUDIO_ALL => AudioChoice::All,
-            a => return Err(Error::invalid(format!("unknown audio choice {a}"))),
-        },
+        audio: audio_choice(o.audio, defaults.audio)?,
         ..defaults
+    })
+}
+
+/// A `CAMWIRE_AUDIO_*` value; `CAMWIRE_AUDIO_DEFAULT` is the call's `default`.
+pub(crate) fn audio_choice(a: camwire_audio_choice, default: AudioChoice) -> Result<AudioChoice> {
+    Ok(match a {
+        CAMWIRE_AUDIO_DEFAULT => default,
+        CAMWIRE_AUDIO_NO => AudioChoice::No,
+        CAMWIRE_AUDIO_FIRST => AudioChoice::First,
+        CAMWIRE_AUDIO_ALL => AudioChoice::All,
+        a => return Err(Error::invalid(format!("unknown audio choice {a}"))),
     })
 }
 
